@@ -1,0 +1,36 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: run test test-pg lint migrate demo clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)
+	$(PY) run.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The same suite on PostgreSQL (a throwaway database on that server).
+test-pg: $(STAMP)
+	CENTRA_TEST_PG=$${CENTRA_TEST_PG:-postgresql://postgres@127.0.0.1:5432/postgres} $(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+migrate: $(STAMP)
+	$(VENV)/bin/piccolo migrations forwards all
+
+demo: $(STAMP)
+	$(VENV)/bin/piccolo tables demo
+
+clean:
+	rm -rf $(VENV) var

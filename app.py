@@ -1,0 +1,88 @@
+"""The Litestar application: the cabinet site at ``/`` and Piccolo Admin at ``/admin/``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.handlers import asgi
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import Receive, Scope, Send
+from piccolo.engine.postgres import PostgresEngine
+
+from backoffice.admin import create_backoffice
+from cabinet.errors import EXCEPTION_HANDLERS
+from cabinet.formatting import FILTERS
+from cabinet.public import PublicController
+from cabinet.site import refresh_site_info, site
+from settings import Settings, get_settings
+
+CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
+
+
+def _admin_handler(admin_app: Any):
+    @asgi("/admin", is_mount=True, copy_scope=True)
+    async def admin(scope: Scope, receive: Receive, send: Send) -> None:
+        # Without the trailing slash the admin's relative asset URLs break.
+        if scope["type"] == "http" and scope.get("raw_path", b"").split(b"?")[0] == b"/admin":
+            await send({"type": "http.response.start", "status": 307,
+                        "headers": [(b"location", b"/admin/")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await admin_app(scope, receive, send)
+
+    return admin
+
+
+def _register_template_helpers(engine: Any) -> None:
+    for name, func in FILTERS.items():
+        engine.engine.filters[name] = func
+    engine.engine.globals["site"] = site
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Compose the application; the admin is built once here, never per request."""
+    settings = settings or get_settings()
+    from piccolo_conf import DB
+
+    async def open_pool() -> None:
+        if isinstance(DB, PostgresEngine):
+            await DB.start_connection_pool()
+
+    async def close_pool() -> None:
+        if isinstance(DB, PostgresEngine):
+            await DB.close_connection_pool()
+
+    async def before_request(_request: Any) -> None:
+        await refresh_site_info()
+
+    from litestar.plugins.jinja import JinjaTemplateEngine as Engine
+
+    return Litestar(
+        route_handlers=[
+            _admin_handler(create_backoffice(settings)),
+            PublicController,
+            create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
+        ],
+        template_config=TemplateConfig(
+            directory=CABINET_DIR / "templates",
+            engine=Engine,
+            engine_callback=_register_template_helpers,
+        ),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="centra_csrf",
+            header_name="x-centra-csrf",
+            cookie_secure=settings.production,
+            cookie_httponly=True,
+            exclude=["/admin", "/payments/webhook"],
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_request=before_request,
+        on_startup=[open_pool],
+        on_shutdown=[close_pool],
+        debug=False,
+    )

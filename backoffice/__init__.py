@@ -1,0 +1,1 @@
+"""Piccolo Admin configuration for office staff."""

@@ -1,0 +1,37 @@
+"""Correct a balance with an adjustment entry (ledger rows are never edited)."""
+
+from __future__ import annotations
+
+from piccolo_admin.endpoints import FormConfig
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from backoffice.access import staff_actor
+from cabinet.formatting import rub
+from tables.ledger import post_adjustment
+from tables.money import parse_rubles
+from tables.subscribers import require_subscriber
+
+
+class AdjustmentModel(BaseModel):
+    contract_number: str = Field(min_length=1, max_length=12, description="Номер договора")
+    amount: str = Field(description="Сумма в рублях; со знаком минус — списание")
+    reason: str = Field(min_length=3, max_length=500, description="Причина корректировки")
+
+
+async def adjust(request: Request, data: AdjustmentModel) -> str:
+    subscriber = await require_subscriber(data.contract_number)
+    text = data.amount.strip()
+    sign = -1 if text.startswith("-") else 1
+    amount = sign * parse_rubles(text.lstrip("-+"))
+    balance = await post_adjustment(subscriber.id, amount, data.reason, actor=staff_actor(request))
+    return f"Корректировка проведена. Баланс договора № {subscriber.contract_number}: {rub(balance)}."
+
+
+FORM = FormConfig(
+    name="Корректировка баланса",
+    pydantic_model=AdjustmentModel,
+    endpoint=adjust,
+    description="Новая проводка с причиной; старые проводки не редактируются.",
+    form_group="Деньги",
+)

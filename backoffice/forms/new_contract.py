@@ -1,0 +1,40 @@
+"""Sign a new contract: issues a contract number and a one-time password to print."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from piccolo_admin.endpoints import FormConfig
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from backoffice.access import staff_actor
+from tables.subscribers import create_subscriber
+
+
+class NewContractModel(BaseModel):
+    full_name: str = Field(min_length=3, max_length=200, description="ФИО абонента")
+    address_id: int = Field(description="ID адреса из справочника «Address»")
+    tariff_id: int = Field(description="ID тарифа")
+    phone: str = Field(default="", max_length=20, description="Телефон")
+    email: str = Field(default="", max_length=200, description="E-mail")
+    connected_on: dt.date | None = Field(default=None, description="Дата подключения")
+
+
+async def new_contract(request: Request, data: NewContractModel) -> str:
+    subscriber, one_time = await create_subscriber(
+        full_name=data.full_name, address_id=data.address_id, tariff_id=data.tariff_id,
+        phone=data.phone, email=data.email, connected_on=data.connected_on,
+        actor=staff_actor(request),
+    )
+    return (f"Договор № {subscriber.contract_number} создан. Одноразовый пароль для входа: "
+            f"{one_time} — распечатайте его для абонента, повторно он не показывается.")
+
+
+FORM = FormConfig(
+    name="Новый договор",
+    pydantic_model=NewContractModel,
+    endpoint=new_contract,
+    description="Создаёт договор с новым номером и одноразовым паролем для первого входа.",
+    form_group="Абоненты",
+)

@@ -1,0 +1,141 @@
+"""Declarative admin configuration: one ``TableConfig`` per table."""
+
+from __future__ import annotations
+
+from piccolo.apps.user.tables import BaseUser
+from piccolo_admin.endpoints import OrderBy, TableConfig
+from piccolo_api.crud.validators import Validators
+
+from backoffice.access import audit_hooks, read_only_validators, refuse_write
+from tables.addresses import Address, Street, Town
+from tables.audit import AuditEntry
+from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
+from tables.ledger import LedgerEntry
+from tables.payments import Payment
+from tables.ratings import CabinetRating
+from tables.requests import RequestEvent, ServiceRequest
+from tables.subscribers import Subscriber
+from tables.tariffs import Tariff
+
+SUBSCRIBERS = "Абоненты"
+MONEY = "Деньги"
+REQUESTS = "Заявки"
+CONTENT = "Сайт"
+DIRECTORY = "Справочники"
+SYSTEM = "Система"
+
+# Columns of a contract that change only through domain functions.
+SUBSCRIBER_PROTECTED = (
+    "contract_number", "status", "balance", "password_hash", "must_change_password",
+    "failed_logins", "locked_until", "terminated_on", "tariff", "created_at",
+)
+
+
+def _editable(table, **kwargs) -> TableConfig:
+    return TableConfig(table, hooks=audit_hooks(table), **kwargs)
+
+
+TABLE_CONFIGS: list[TableConfig] = [
+    TableConfig(
+        Subscriber,
+        menu_group=SUBSCRIBERS,
+        visible_columns=[Subscriber.id, Subscriber.contract_number, Subscriber.full_name,
+                         Subscriber.phone, Subscriber.address, Subscriber.tariff,
+                         Subscriber.status, Subscriber.balance, Subscriber.connected_on],
+        visible_filters=[Subscriber.contract_number, Subscriber.full_name, Subscriber.phone,
+                         Subscriber.address, Subscriber.tariff, Subscriber.status,
+                         Subscriber.connected_on, Subscriber.terminated_on],
+        exclude_visible_columns=None,
+        link_column=Subscriber.contract_number,
+        order_by=[OrderBy(Subscriber.contract_number)],
+        # New contracts come from the "Новый договор" form (number + one-time password).
+        validators=Validators(post_single=[refuse_write], delete_single=[refuse_write],
+                              delete_all=[refuse_write]),
+        hooks=audit_hooks(Subscriber, protected=SUBSCRIBER_PROTECTED),
+    ),
+    TableConfig(
+        LedgerEntry,
+        menu_group=MONEY,
+        visible_columns=[LedgerEntry.id, LedgerEntry.created_at, LedgerEntry.subscriber,
+                         LedgerEntry.kind, LedgerEntry.amount, LedgerEntry.period,
+                         LedgerEntry.reference, LedgerEntry.created_by],
+        visible_filters=[LedgerEntry.subscriber, LedgerEntry.kind, LedgerEntry.period,
+                         LedgerEntry.created_at, LedgerEntry.reference, LedgerEntry.created_by],
+        order_by=[OrderBy(LedgerEntry.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        Payment,
+        menu_group=MONEY,
+        visible_columns=[Payment.id, Payment.created_at, Payment.subscriber, Payment.amount,
+                         Payment.status, Payment.channel, Payment.period, Payment.card_brand,
+                         Payment.card_last4, Payment.refunded_amount],
+        visible_filters=[Payment.subscriber, Payment.status, Payment.channel, Payment.period,
+                         Payment.created_at, Payment.provider_intent_id],
+        order_by=[OrderBy(Payment.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        ServiceRequest,
+        menu_group=REQUESTS,
+        visible_columns=[ServiceRequest.number, ServiceRequest.created_at, ServiceRequest.kind,
+                         ServiceRequest.status, ServiceRequest.subscriber, ServiceRequest.town,
+                         ServiceRequest.applicant_phone, ServiceRequest.assignee],
+        visible_filters=[ServiceRequest.kind, ServiceRequest.status, ServiceRequest.town,
+                         ServiceRequest.assignee, ServiceRequest.subscriber,
+                         ServiceRequest.applicant_phone, ServiceRequest.address_text,
+                         ServiceRequest.created_at],
+        link_column=ServiceRequest.number,
+        order_by=[OrderBy(ServiceRequest.created_at, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        RequestEvent,
+        menu_group=REQUESTS,
+        order_by=[OrderBy(RequestEvent.id, ascending=False)],
+        visible_filters=[RequestEvent.service_request, RequestEvent.staff, RequestEvent.internal],
+        validators=read_only_validators(),
+    ),
+    _editable(
+        Tariff,
+        menu_group=DIRECTORY,
+        visible_columns=[Tariff.id, Tariff.name, Tariff.kind, Tariff.monthly_fee,
+                         Tariff.speed_mbps, Tariff.channels, Tariff.router_option, Tariff.active],
+        order_by=[OrderBy(Tariff.sort_order)],
+    ),
+    _editable(Town, menu_group=DIRECTORY),
+    _editable(Street, menu_group=DIRECTORY, visible_filters=[Street.town, Street.name]),
+    _editable(Address, menu_group=DIRECTORY,
+              visible_filters=[Address.street, Address.house, Address.apartment]),
+    _editable(
+        NewsItem,
+        menu_group=CONTENT,
+        visible_columns=[NewsItem.id, NewsItem.title, NewsItem.kind, NewsItem.published,
+                         NewsItem.published_at, NewsItem.starts_at, NewsItem.ends_at],
+        order_by=[OrderBy(NewsItem.published_at, ascending=False)],
+    ),
+    _editable(MaintenanceArea, menu_group=CONTENT),
+    _editable(Page, menu_group=CONTENT,
+              visible_columns=[Page.id, Page.slug, Page.title, Page.published, Page.in_footer]),
+    _editable(SiteSetting, menu_group=CONTENT),
+    TableConfig(
+        CabinetRating,
+        menu_group=CONTENT,
+        order_by=[OrderBy(CabinetRating.id, ascending=False)],
+        visible_filters=[CabinetRating.score, CabinetRating.period, CabinetRating.subscriber],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        AuditEntry,
+        menu_group=SYSTEM,
+        visible_columns=[AuditEntry.id, AuditEntry.created_at, AuditEntry.actor_name,
+                         AuditEntry.action, AuditEntry.object_type, AuditEntry.object_id,
+                         AuditEntry.object_repr],
+        visible_filters=[AuditEntry.actor, AuditEntry.action, AuditEntry.object_type,
+                         AuditEntry.object_id, AuditEntry.created_at],
+        order_by=[OrderBy(AuditEntry.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+]
+
+__all__ = ["TABLE_CONFIGS", "BaseUser"]

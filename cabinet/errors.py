@@ -1,0 +1,37 @@
+"""Friendly error pages instead of framework tracebacks."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("centra")
+
+
+def not_found(request: Request, exc: NotFoundException) -> Response:
+    return Template("errors/404.html", status_code=404)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    return Template(
+        "errors/error.html",
+        context={"status": exc.status_code, "detail": exc.detail},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None) or {},
+    )
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Template("errors/500.html", status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS = {
+    NotFoundException: not_found,
+    HTTPException: http_error,
+    Exception: server_error,
+}

@@ -1,0 +1,60 @@
+"""Formatting for people: roubles, dates, Markdown. Registered as Jinja filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import nh3
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+LOCALE = "ru_RU"
+TIMEZONE = "Asia/Novokuznetsk"
+
+# HTML in the source is escaped by the parser, and the output is sanitised
+# again, so content edited in the admin can never inject markup or script.
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def kopecks_to_decimal(kopecks: int) -> Decimal:
+    return Decimal(int(kopecks)).scaleb(-2)
+
+
+def rub(kopecks: int | None) -> str:
+    """1234567 → '12 345,67 ₽' (no floats on the way)."""
+    return format_currency(kopecks_to_decimal(kopecks or 0), "RUB", locale=LOCALE)
+
+
+def date_ru(value: dt.date | dt.datetime | None, fmt: str = "d MMMM y") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return format_datetime(value, fmt, tzinfo=TIMEZONE, locale=LOCALE)
+    return format_date(value, fmt, locale=LOCALE)
+
+
+def datetime_ru(value: dt.datetime | None, fmt: str = "d MMMM y, HH:mm") -> str:
+    return date_ru(value, fmt)
+
+
+def month_ru(period: str) -> str:
+    """'2026-11' → 'ноябрь 2026'."""
+    year, month = (int(x) for x in period.split("-"))
+    return format_date(dt.date(year, month, 1), "LLLL y", locale=LOCALE)
+
+
+def markdown(text: str | None) -> Markup:
+    html = _markdown.render(text or "")
+    return Markup(nh3.clean(html))
+
+
+FILTERS = {
+    "rub": rub,
+    "date_ru": date_ru,
+    "datetime_ru": datetime_ru,
+    "month_ru": month_ru,
+    "markdown": markdown,
+}

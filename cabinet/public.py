@@ -1,0 +1,47 @@
+"""Public pages: home with tariffs and news, content pages."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+
+from tables.content import NewsItem, Page
+from tables.tariffs import TARIFF_KIND_LABELS, Tariff
+
+
+async def active_tariffs() -> list[dict]:
+    return await Tariff.select().where(Tariff.active == True).order_by(Tariff.sort_order)  # noqa: E712
+
+
+async def latest_news(limit: int = 5) -> list[dict]:
+    return await (
+        NewsItem.select()
+        .where(NewsItem.published == True)  # noqa: E712
+        .order_by(NewsItem.published_at, ascending=False)
+        .limit(limit)
+    )
+
+
+class PublicController(Controller):
+    @get("/", name="home")
+    async def home(self) -> Template:
+        return Template(
+            "public/home.html",
+            context={
+                "tariffs": await active_tariffs(),
+                "news": await latest_news(),
+                "kind_labels": TARIFF_KIND_LABELS,
+            },
+        )
+
+    @get("/pages/{slug:str}", name="page")
+    async def page(self, slug: str) -> Template:
+        page = await Page.objects().where((Page.slug == slug) & (Page.published == True)).first()  # noqa: E712
+        if page is None:
+            raise NotFoundException()
+        return Template("public/page.html", context={"page": page})
+
+    @get("/cabinet/", name="cabinet")
+    async def cabinet(self) -> Template:
+        return Template("public/cabinet_soon.html")

@@ -1,0 +1,45 @@
+"""Site-wide data shown on every page (hotline phone, footer links), cached briefly."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY, Page, SiteSetting
+
+CACHE_SECONDS = 30.0
+
+
+@dataclass
+class SiteInfo:
+    hotline: str = DEFAULT_HOTLINE
+    footer_pages: list[dict] = field(default_factory=list)
+    loaded_at: float = 0.0
+
+
+_info = SiteInfo()
+
+
+async def refresh_site_info(force: bool = False) -> SiteInfo:
+    """Reload at most every ``CACHE_SECONDS``; pages read it through ``site()``."""
+    global _info
+    if not force and time.monotonic() - _info.loaded_at < CACHE_SECONDS:
+        return _info
+    hotline = await SiteSetting.select(SiteSetting.value).where(
+        SiteSetting.key == HOTLINE_KEY
+    ).first()
+    pages = await (
+        Page.select(Page.slug, Page.title)
+        .where((Page.published == True) & (Page.in_footer == True))  # noqa: E712
+        .order_by(Page.sort_order)
+    )
+    _info = SiteInfo(
+        hotline=hotline["value"] if hotline else DEFAULT_HOTLINE,
+        footer_pages=pages,
+        loaded_at=time.monotonic(),
+    )
+    return _info
+
+
+def site() -> SiteInfo:
+    return _info

@@ -1,0 +1,22 @@
+"""Piccolo configuration: the database engine and the registered apps.
+
+SQLite file by default (``CENTRA_SQLITE_PATH``); PostgreSQL when
+``DATABASE_URL`` names it.
+"""
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from settings import database_url, sqlite_path
+
+_url = database_url()
+if _url:
+    DB = PostgresEngine(config={"dsn": _url}, log_queries=False)
+else:
+    _path = sqlite_path()
+    _path.parent.mkdir(parents=True, exist_ok=True)
+    # A generous busy timeout: writers queue instead of failing with "database is locked".
+    DB = SQLiteEngine(path=str(_path), timeout=30)
+
+APP_REGISTRY = AppRegistry(apps=["tables.piccolo_app", "piccolo_admin.piccolo_app"])

@@ -1,0 +1,1 @@
+"""Piccolo app ``tables``: the schema and the domain operations that change it."""

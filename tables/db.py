@@ -1,0 +1,54 @@
+"""Database helpers shared by the domain modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from piccolo.columns.choices import Choice
+from piccolo.engine.base import Engine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
+
+
+def engine() -> Engine:
+    from piccolo_conf import DB
+
+    return DB
+
+
+def is_sqlite() -> bool:
+    return isinstance(engine(), SQLiteEngine)
+
+
+def write_transaction():
+    """A transaction suited to read-modify-write on both engines.
+
+    SQLite's default deferred transactions fail concurrent writers with
+    "database is locked"; an immediate one takes the write lock up front and
+    the others wait for it (busy timeout).  Nested use is a no-op in Piccolo,
+    so domain functions can compose.
+    """
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        return db.transaction(transaction_type=TransactionType.immediate)
+    return db.transaction()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def table_names(*tables: type[Table]) -> list[str]:
+    return [t._meta.tablename for t in tables]
+
+
+def choices(enum_cls: type[enum.StrEnum], labels: dict[str, str]) -> type[enum.Enum]:
+    """Column choices with Russian display names for Piccolo Admin.
+
+    Code keeps using the plain ``StrEnum``; this only adds labels.
+    """
+    return enum.Enum(  # type: ignore[return-value]
+        f"{enum_cls.__name__}Choices",
+        {m.name: Choice(value=m.value, display_name=labels[m.value]) for m in enum_cls},
+    )

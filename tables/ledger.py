@@ -1,0 +1,147 @@
+"""The ledger: append-only money movements, the only way a balance changes."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from tables.audit import Actor, write_audit
+from tables.db import choices, utcnow, write_transaction
+from tables.subscribers import Subscriber, SubscriberStatus
+
+
+class EntryKind(enum.StrEnum):
+    PAYMENT = "payment"
+    CHARGE = "charge"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+    PROMISED = "promised"
+
+
+ENTRY_KIND_LABELS = {
+    "payment": "Платёж",
+    "charge": "Списание абонентской платы",
+    "refund": "Возврат платежа",
+    "adjustment": "Корректировка",
+    "promised": "Обещанный платёж",
+}
+
+
+class DuplicateEntryError(ValueError):
+    """The external event behind this reference was already booked."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"Проводка с ссылкой {reference!r} уже есть в журнале")
+        self.reference = reference
+
+
+class LedgerEntry(Table, help_text="Журнал проводок: только добавление. Ошибки исправляются корректировкой."):
+    subscriber = ForeignKey(Subscriber, null=False, on_delete=OnDelete.restrict,
+                            help_text="Договор")
+    amount = BigInt(help_text="Сумма в копейках: плюс — зачисление, минус — списание")
+    kind = Varchar(length=20, choices=choices(EntryKind, ENTRY_KIND_LABELS), help_text="Вид")
+    period = Varchar(length=7, null=True, default=None, help_text="Расчётный период ГГГГ-ММ")
+    reference = Varchar(length=120, unique=True, null=False,
+                        help_text="Внешняя ссылка: одно событие — одна проводка")
+    comment = Text(default="", help_text="Комментарий")
+    created_at = Timestamptz(help_text="Время проводки (UTC)")
+    created_by = Varchar(length=150, default="system", help_text="Кто провёл")
+
+
+async def post_entry(
+    subscriber_id: int,
+    amount: int,
+    kind: EntryKind | str,
+    reference: str,
+    *,
+    period: str | None = None,
+    comment: str = "",
+    created_by: str = "system",
+) -> tuple[LedgerEntry, int]:
+    """Append one entry and move the cached balance with it, atomically.
+
+    :param amount: signed kopecks (positive credits the account).
+    :param reference: unique key of the external event (payment intent id,
+        ``charge:<subscriber>:<period>``...); a second posting with the same
+        reference raises :class:`DuplicateEntryError` and changes nothing.
+    :returns: the entry and the new balance.
+
+    A credit that brings a suspended contract back to zero or above
+    re-activates it in the same transaction.
+    """
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
+        raise ValueError("Сумма проводки должна быть ненулевым целым числом копеек")
+    if not reference:
+        raise ValueError("У проводки должна быть ссылка")
+    kind = EntryKind(kind)
+    entry = LedgerEntry(
+        subscriber=subscriber_id,
+        amount=amount,
+        kind=kind,
+        period=period,
+        reference=reference,
+        comment=comment,
+        created_at=utcnow(),
+        created_by=created_by,
+    )
+    async with write_transaction():
+        inserted = await (
+            LedgerEntry.insert(entry)
+            .on_conflict(target=LedgerEntry.reference, action="DO NOTHING")
+            .returning(LedgerEntry.id)
+        )
+        if not inserted:
+            raise DuplicateEntryError(reference)
+        entry.id = inserted[0]["id"]
+        entry._exists_in_db = True
+        rows = await (
+            Subscriber.update({Subscriber.balance: Subscriber.balance + amount})
+            .where(Subscriber.id == subscriber_id)
+            .returning(Subscriber.balance)
+        )
+        if not rows:
+            raise ValueError("Договор не найден")
+        balance = rows[0]["balance"]
+        if amount > 0 and balance >= 0:
+            await Subscriber.update({Subscriber.status: SubscriberStatus.ACTIVE}).where(
+                (Subscriber.id == subscriber_id)
+                & (Subscriber.status == SubscriberStatus.SUSPENDED)
+            )
+    return entry, balance
+
+
+async def ledger_sum(subscriber_id: int) -> int:
+    rows = await LedgerEntry.raw(
+        "SELECT COALESCE(SUM(amount), 0) AS total FROM ledger_entry WHERE subscriber = {}",
+        subscriber_id,
+    )
+    return int(rows[0]["total"]) if rows else 0
+
+
+async def recompute_balance(subscriber_id: int) -> int:
+    """Set the cached balance to the ledger sum and return it (repair tool)."""
+    async with write_transaction():
+        total = await ledger_sum(subscriber_id)
+        await Subscriber.update({Subscriber.balance: total}).where(Subscriber.id == subscriber_id)
+    return total
+
+
+async def post_adjustment(subscriber_id: int, amount: int, comment: str, *, actor: Actor) -> int:
+    """A staff correction of a balance: a new entry, never an edit of an old one.
+
+    :returns: the new balance.
+    """
+    if not comment.strip():
+        raise ValueError("Укажите причину корректировки")
+    async with write_transaction():
+        entry, balance = await post_entry(
+            subscriber_id, amount, EntryKind.ADJUSTMENT, f"adjustment:{uuid.uuid4()}",
+            comment=comment.strip(), created_by=actor.name,
+        )
+        await write_audit(action="ledger.adjusted", object_type="subscriber",
+                          object_id=subscriber_id, actor=actor, message=comment.strip(),
+                          after={"entry": entry.id, "amount": amount, "balance": balance})
+    return balance

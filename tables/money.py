@@ -1,0 +1,40 @@
+"""Money parsing: user-typed roubles to integer kopecks, exactly."""
+
+from __future__ import annotations
+
+import re
+
+_AMOUNT = re.compile(r"^(?P<rub>\d{1,9})(?:[.,](?P<kop>\d{1,2}))?$")
+
+
+def parse_rubles(text: str | int | None, *, min_kopecks: int = 1,
+                 max_kopecks: int = 10_000_000) -> int:
+    """Parse "1500", "1 500,5" or "1500.50" into kopecks; reject anything else.
+
+    >>> parse_rubles("1 500,5")
+    150050
+    """
+    raw = str(text if text is not None else "").strip().replace("\u00a0", "").replace(" ", "")
+    raw = raw.removesuffix("₽").removesuffix("руб.").removesuffix("р")
+    if not raw:
+        raise ValueError("Укажите сумму")
+    match = _AMOUNT.match(raw)
+    if not match:
+        if re.match(r"^\d+[.,]\d{3,}$", raw):
+            raise ValueError("Сумма может содержать не больше двух знаков после запятой")
+        if raw.startswith("-"):
+            raise ValueError("Сумма должна быть больше нуля")
+        raise ValueError("Сумма должна быть числом, например 500 или 499,90")
+    kopecks = int(match["rub"]) * 100 + int((match["kop"] or "0").ljust(2, "0"))
+    if kopecks < min_kopecks:
+        raise ValueError(f"Минимальная сумма — {format_plain(min_kopecks)} ₽")
+    if kopecks > max_kopecks:
+        raise ValueError(f"Максимальная сумма — {format_plain(max_kopecks)} ₽")
+    return kopecks
+
+
+def format_plain(kopecks: int) -> str:
+    """12345 → '123,45' (for messages; pages use the Babel filter)."""
+    sign = "-" if kopecks < 0 else ""
+    rub, kop = divmod(abs(kopecks), 100)
+    return f"{sign}{rub},{kop:02d}" if kop else f"{sign}{rub}"

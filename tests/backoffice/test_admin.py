@@ -1,0 +1,98 @@
+"""Staff work through the mounted Piccolo Admin and its HTTP API."""
+
+from __future__ import annotations
+
+import pytest
+
+from tables.audit import AuditEntry
+from tables.ledger import EntryKind, LedgerEntry, post_entry
+from tables.payments import Payment
+from tables.subscribers import Subscriber
+from tables.tariffs import Tariff
+from tests.factories import make_subscriber
+from tests.test_support import admin_login, make_staff
+
+
+async def test_admin_redirects_to_trailing_slash(client):
+    response = await client.get("/admin")
+    assert response.status_code in (301, 302, 307, 308)
+    assert response.headers["location"].endswith("/admin/")
+
+
+async def test_login_required(client):
+    assert (await client.get("/admin/api/tables/tariff/")).status_code in (401, 403)
+
+
+async def test_staff_tariff_crud_through_admin_api(client):
+    await make_staff()
+    await admin_login(client)
+    payload = {"name": "Тестовый", "kind": "internet", "monthly_fee": 49900, "speed_mbps": 200,
+               "channels": 0, "router_option": True, "router_fee": 0, "active": True,
+               "sort_order": 5, "description": ""}
+    created = await client.post("/admin/api/tables/tariff/", json=payload)
+    assert created.status_code == 201, created.text
+    tariff_id = created.json()[0]["id"]
+    edited = await client.patch(f"/admin/api/tables/tariff/{tariff_id}/", json={"monthly_fee": 52900})
+    assert edited.status_code == 200, edited.text
+    listing = await client.get("/admin/api/tables/tariff/", params={"name": "Тестовый"})
+    assert listing.status_code == 200
+    assert [r["monthly_fee"] for r in listing.json()["rows"]] == [52900]
+    deleted = await client.delete(f"/admin/api/tables/tariff/{tariff_id}/")
+    assert deleted.status_code == 204
+    assert not await Tariff.exists().where(Tariff.id == tariff_id)
+    actions = [r["action"] for r in await AuditEntry.select(AuditEntry.action)]
+    assert {"tariff.created", "tariff.updated", "tariff.deleted"} <= set(actions)
+
+
+@pytest.mark.parametrize("table", ["ledger_entry", "payment", "audit_entry", "service_request"])
+async def test_money_and_lifecycle_tables_are_read_only(client, table):
+    s = await make_subscriber()
+    entry, _ = await post_entry(s.id, 100, EntryKind.PAYMENT, "ro-1")
+    await make_staff()
+    await admin_login(client)
+    assert (await client.get(f"/admin/api/tables/{table}/")).status_code == 200
+    assert (await client.post(f"/admin/api/tables/{table}/", json={})).status_code >= 400
+    assert (await client.patch(f"/admin/api/tables/{table}/{entry.id}/",
+                               json={"amount": 1})).status_code >= 400
+    assert (await client.delete(f"/admin/api/tables/{table}/{entry.id}/")).status_code >= 400
+    assert (await LedgerEntry.select(LedgerEntry.amount).first())["amount"] == 100
+
+
+async def test_subscriber_balance_cannot_be_edited_directly(client):
+    s = await make_subscriber()
+    await make_staff()
+    await admin_login(client)
+    response = await client.patch(f"/admin/api/tables/subscriber/{s.id}/", json={"balance": 10**9})
+    assert response.status_code == 405
+    assert (await Subscriber.select(Subscriber.balance).first())["balance"] == 0
+    ok = await client.patch(f"/admin/api/tables/subscriber/{s.id}/", json={"phone": "+79130000001"})
+    assert ok.status_code == 200, ok.text
+
+
+async def test_office_payment_form_posts_to_ledger(client):
+    s = await make_subscriber()
+    await make_staff()
+    await admin_login(client)
+    response = await client.post("/admin/api/forms/оплата-в-кассе/",
+                                 json={"contract_number": s.contract_number, "amount": "650,50"})
+    assert response.status_code == 200, response.text
+    assert "зачислен" in response.text
+    payment = await Payment.objects().first()
+    assert payment.amount == 65050 and payment.channel == "office" and payment.created_by == "clerk"
+    assert (await Subscriber.select(Subscriber.balance).first())["balance"] == 65050
+    bad = await client.post("/admin/api/forms/оплата-в-кассе/",
+                            json={"contract_number": s.contract_number, "amount": "-5"})
+    assert bad.status_code == 422
+    assert await Payment.count() == 1
+
+
+async def test_new_contract_form_prints_one_time_password(client):
+    s = await make_subscriber()
+    await make_staff()
+    await admin_login(client)
+    response = await client.post("/admin/api/forms/новый-договор/", json={
+        "full_name": "Сидоров Семён Семёнович", "address_id": s.address, "tariff_id": s.tariff})
+    assert response.status_code == 200, response.text
+    assert "Одноразовый пароль" in response.text
+    new = await Subscriber.objects().where(Subscriber.full_name == "Сидоров Семён Семёнович").first()
+    assert new.must_change_password and int(new.contract_number) == int(s.contract_number) + 1

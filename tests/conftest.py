@@ -1,0 +1,113 @@
+"""Test set-up: a fresh database per session (SQLite file, or PostgreSQL when
+``CENTRA_TEST_PG`` names a server's admin URL), built by the real migrations.
+
+The engine is chosen here, before anything imports ``piccolo_conf``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="centra-test-"))
+PG_ADMIN_URL = os.environ.get("CENTRA_TEST_PG", "").strip()
+PG_DB_NAME = f"centra_test_{uuid.uuid4().hex[:10]}"
+
+
+def _pg_url(admin_url: str, dbname: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+if PG_ADMIN_URL:
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{PG_DB_NAME}"'))
+    os.environ["DATABASE_URL"] = _pg_url(PG_ADMIN_URL, PG_DB_NAME)
+else:
+    os.environ.pop("DATABASE_URL", None)
+    os.environ["CENTRA_SQLITE_PATH"] = str(_TMP / "test.sqlite3")
+os.environ.setdefault("CENTRA_SECRET_KEY", "test-secret-key")
+os.environ["PICCOLO_CONF"] = "piccolo_conf"
+
+import httpx  # noqa: E402
+from piccolo.apps.migrations.commands.forwards import run_forwards  # noqa: E402
+from piccolo.engine.postgres import PostgresEngine  # noqa: E402
+from piccolo.utils.sync import run_sync  # noqa: E402, F401
+
+from piccolo_conf import DB  # noqa: E402
+
+ENGINE = "postgres" if isinstance(DB, PostgresEngine) else "sqlite"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"centra database engine: {ENGINE}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if PG_ADMIN_URL:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_DB_NAME}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def database() -> AsyncIterator[None]:
+    response = await run_forwards(app_name="all")
+    assert response.success, response.message
+    if isinstance(DB, PostgresEngine):
+        await DB.start_connection_pool()
+    yield
+    if isinstance(DB, PostgresEngine):
+        await DB.close_connection_pool()
+
+
+def _app_tables() -> list:
+    from piccolo.apps.migrations.auto.migration_manager import sort_table_classes
+    from piccolo.conf.apps import Finder
+
+    tables = [t for t in Finder().get_table_classes() if t._meta.tablename != "migration"]
+    return sort_table_classes(tables)
+
+
+@pytest.fixture(autouse=True)
+async def clean_tables() -> AsyncIterator[None]:
+    """Every test starts on an empty schema."""
+    yield
+    tables = _app_tables()
+    if isinstance(DB, PostgresEngine):
+        names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
+        await DB.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    else:
+        for table in reversed(tables):
+            await DB.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
+    from cabinet import site
+
+    site._info = site.SiteInfo()
+
+
+@pytest.fixture(scope="session")
+def app():
+    from app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -1,0 +1,107 @@
+"""The schema built by the migrations holds the constraints itself, not only the code."""
+
+from __future__ import annotations
+
+import pytest
+from piccolo.apps.migrations.commands.forwards import run_forwards
+
+from tables.content import Page
+from tables.ledger import EntryKind, LedgerEntry, post_entry
+from tables.payments import Payment
+from tables.ratings import CabinetRating
+from tables.subscribers import Subscriber
+from tests.conftest import ENGINE
+from tests.factories import make_subscriber
+
+EXPECTED_TABLES = {
+    "town", "street", "address", "tariff", "subscriber", "ledger_entry", "payment",
+    "service_request", "request_event", "news_item", "maintenance_area", "page",
+    "site_setting", "cabinet_rating", "audit_entry", "piccolo_user", "sessions",
+}
+
+
+async def table_names() -> set[str]:
+    if ENGINE == "postgres":
+        sql = "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    rows = await Page.raw(sql)
+    return {r["name"] for r in rows}
+
+
+async def test_every_table_exists_and_migrations_are_complete():
+    assert EXPECTED_TABLES <= await table_names()
+    again = await run_forwards(app_name="all")
+    assert again.success  # re-running finds nothing to do and breaks nothing
+
+
+async def test_contract_number_is_unique():
+    subscriber = await make_subscriber()
+    clone = Subscriber(**{k: v for k, v in subscriber.to_dict().items() if k != "id"})
+    with pytest.raises(Exception):  # noqa: B017 - driver-specific IntegrityError
+        await Subscriber.insert(clone)
+
+
+async def test_contract_number_is_digits_only():
+    subscriber = await make_subscriber()
+    with pytest.raises(Exception):  # noqa: B017
+        await Subscriber.update({Subscriber.contract_number: "12a"}).where(
+            Subscriber.id == subscriber.id
+        )
+
+
+async def test_ledger_reference_unique_and_not_null():
+    subscriber = await make_subscriber()
+    await post_entry(subscriber.id, 100, EntryKind.PAYMENT, "ref-1")
+    with pytest.raises(Exception):  # noqa: B017
+        await LedgerEntry.insert(LedgerEntry(subscriber=subscriber.id, amount=5, kind="payment",
+                                             reference="ref-1"))
+    with pytest.raises(Exception):  # noqa: B017
+        await LedgerEntry.raw(
+            "INSERT INTO ledger_entry (subscriber, amount, kind, reference, comment, created_at, "
+            "created_by) VALUES ({}, 5, 'payment', NULL, '', CURRENT_TIMESTAMP, 'x')", subscriber.id
+        )
+
+
+async def test_ledger_amount_nonzero_and_bigint():
+    subscriber = await make_subscriber()
+    with pytest.raises(Exception):  # noqa: B017
+        await LedgerEntry.insert(LedgerEntry(subscriber=subscriber.id, amount=0, kind="payment",
+                                             reference="zero"))
+    huge = 9_000_000_000_000  # beyond 32 bits: kopecks are BigInt
+    await post_entry(subscriber.id, huge, EntryKind.ADJUSTMENT, "huge")
+    row = await Subscriber.select(Subscriber.balance).where(Subscriber.id == subscriber.id).first()
+    assert row["balance"] == huge
+
+
+@pytest.mark.parametrize("score", [0, 6, -1])
+async def test_rating_score_range(score: int):
+    with pytest.raises(Exception):  # noqa: B017
+        await CabinetRating.insert(CabinetRating(score=score, period="2026-11"))
+    assert await CabinetRating.count() == 0
+
+
+async def test_rating_score_in_range_is_accepted():
+    for score in range(1, 6):
+        await CabinetRating.insert(CabinetRating(score=score, period="2026-11"))
+    assert await CabinetRating.count() == 5
+
+
+async def test_money_rows_refuse_deleting_their_subscriber():
+    subscriber = await make_subscriber()
+    await post_entry(subscriber.id, 500, EntryKind.PAYMENT, "pay-1")
+    with pytest.raises(Exception):  # noqa: B017
+        await Subscriber.delete().where(Subscriber.id == subscriber.id)
+    assert await Subscriber.exists().where(Subscriber.id == subscriber.id)
+
+
+async def test_payment_refund_cannot_exceed_amount():
+    subscriber = await make_subscriber()
+    with pytest.raises(Exception):  # noqa: B017
+        await Payment.insert(Payment(subscriber=subscriber.id, amount=100, refunded_amount=101))
+
+
+async def test_page_slug_unique():
+    await Page.insert(Page(slug="faq", title="FAQ", body="x"))
+    with pytest.raises(Exception):  # noqa: B017
+        await Page.insert(Page(slug="faq", title="FAQ 2", body="y"))
