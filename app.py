@@ -14,6 +14,9 @@ from litestar.types import Receive, Scope, Send
 from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
+from cabinet.account import AccountController
+from cabinet.auth import AUTH_EXCEPTION_HANDLERS, resolve_session
+from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
 from cabinet.public import PublicController
@@ -56,8 +59,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if isinstance(DB, PostgresEngine):
             await DB.close_connection_pool()
 
-    async def before_request(_request: Any) -> None:
+    async def before_request(request: Any) -> None:
         await refresh_site_info()
+        await resolve_session(request)
 
     from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 
@@ -65,6 +69,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             _admin_handler(create_backoffice(settings)),
             PublicController,
+            AccountController,
+            DashboardController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(
@@ -80,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_httponly=True,
             exclude=["/admin", "/payments/webhook"],
         ),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},  # type: ignore[arg-type]
         before_request=before_request,
         on_startup=[open_pool],
         on_shutdown=[close_pool],

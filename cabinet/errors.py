@@ -12,6 +12,12 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 log = logging.getLogger("centra")
 
 
+class UserFacingError(HTTPException):
+    """An HTTP error whose ``detail`` is a Russian message meant for the visitor."""
+
+    status_code = 400
+
+
 def not_found(request: Request, exc: NotFoundException) -> Response:
     return Template("errors/404.html", status_code=404)
 
@@ -19,7 +25,8 @@ def not_found(request: Request, exc: NotFoundException) -> Response:
 def http_error(request: Request, exc: HTTPException) -> Response:
     return Template(
         "errors/error.html",
-        context={"status": exc.status_code, "detail": exc.detail},
+        context={"status": exc.status_code,
+                 "message": exc.detail if isinstance(exc, UserFacingError) else None},
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None) or {},
     )

@@ -41,7 +41,3 @@ class PublicController(Controller):
         if page is None:
             raise NotFoundException()
         return Template("public/page.html", context={"page": page})
-
-    @get("/cabinet/", name="cabinet")
-    async def cabinet(self) -> Template:
-        return Template("public/cabinet_soon.html")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 
 import anyio.to_thread
@@ -48,3 +49,50 @@ def needs_rehash(password_hash: str) -> bool:
 def generate_one_time_password(length: int = 10) -> str:
     """A one-time password printed for the subscriber at contract signing."""
     return "".join(secrets.choice(_OTP_ALPHABET) for _ in range(length))
+
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+LEGACY_MAX_DIGITS = 12
+
+# The most common choices; a full list would come from a breach corpus.
+COMMON_PASSWORDS = {
+    "password", "password1", "passw0rd", "qwerty12", "qwertyui", "qwerty123", "12345678",
+    "123456789", "1234567890", "11111111", "00000000", "iloveyou", "admin123", "letmein1",
+    "йцукенгш", "пароль123", "centra123", "internet", "1q2w3e4r", "zaq12wsx", "asdfghjk",
+}
+
+PASSWORD_RULES = (
+    f"Не короче {MIN_LENGTH} символов; не последовательность вроде 12345678 или aaaaaaaa; "
+    "не номер договора."
+)
+
+
+def _is_sequence(text: str) -> bool:
+    lowered = text.lower()
+    if len(set(lowered)) <= 2:
+        return True
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(lowered)}
+    return steps <= {1} or steps <= {-1} or lowered in "qwertyuiopasdfghjklzxcvbnm"
+
+
+def password_problem(password: str, *, contract_number: str = "") -> str | None:
+    """Why ``password`` is not acceptable as a new password (Russian), or None."""
+    if len(password) < MIN_LENGTH:
+        return f"Пароль слишком короткий: нужно не меньше {MIN_LENGTH} символов."
+    if len(password) > MAX_LENGTH:
+        return f"Пароль слишком длинный: не больше {MAX_LENGTH} символов."
+    if password.strip() != password:
+        return "Пароль не должен начинаться или заканчиваться пробелом."
+    if _is_sequence(password) or password.lower() in COMMON_PASSWORDS:
+        return "Пароль слишком простой: не используйте последовательности и распространённые пароли."
+    if is_legacy_password(password):
+        return "Пароль только из цифр — старого образца. Добавьте буквы или другие символы."
+    if contract_number and contract_number in password:
+        return "Пароль не должен содержать номер договора."
+    return None
+
+
+def is_legacy_password(password: str) -> bool:
+    """The old system's rule: up to 12 digits. Accepted at login, then a change is forced."""
+    return password.isdigit() and len(password) <= LEGACY_MAX_DIGITS

@@ -22,6 +22,7 @@ APP_CONFIG = AppConfig(
             "tables.content",
             "tables.ratings",
             "tables.audit",
+            "tables.accounts",
         ],
         exclude_imported=True,
     ),

@@ -1,0 +1,157 @@
+"""Subscriber accounts: login with throttling, sessions, password changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from piccolo.columns import Varchar
+from piccolo_api.session_auth.tables import SessionsBase
+
+from tables.audit import Actor, write_audit
+from tables.db import utcnow, write_transaction
+from tables.passwords import (
+    hash_password,
+    is_legacy_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from tables.subscribers import Subscriber, SubscriberStatus, find_by_contract
+
+MAX_FAILED_LOGINS = 5
+LOCK_DURATION = dt.timedelta(minutes=15)
+SESSION_IDLE = dt.timedelta(minutes=30)
+SESSION_ABSOLUTE = dt.timedelta(hours=12)
+
+LOGIN_FAILED = "Неверный номер договора или пароль."
+
+
+class SubscriberSession(SessionsBase, tablename="subscriber_session",
+                        help_text="Сеансы входа абонентов в личный кабинет"):
+    """Server-side cabinet sessions (piccolo_api's table: naive UTC datetimes)."""
+
+    ip = Varchar(length=64, default="", help_text="IP-адрес входа")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    subscriber: Subscriber | None = None
+    error: str | None = None
+    locked_until: dt.datetime | None = None
+
+
+def subscriber_actor(subscriber: Subscriber) -> Actor:
+    return Actor(name=f"абонент {subscriber.contract_number}")
+
+
+def _naive(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+async def authenticate(contract_number: str, password: str, *, now: dt.datetime | None = None,
+                       ip: str = "") -> LoginResult:
+    """Check a login; count failures and lock the contract after ``MAX_FAILED_LOGINS``.
+
+    Unknown contracts and wrong passwords give the same answer and cost the same
+    argon2 verification. A correct password during a lock is still refused.
+    """
+    now = now or utcnow()
+    subscriber = await find_by_contract(contract_number)
+    if len(password) > 256:
+        password = password[:256]  # bounded hashing cost; such a password can't match anyway
+    ok = await verify_password(subscriber.password_hash if subscriber else None, password)
+    if subscriber is None:
+        return LoginResult(error=LOGIN_FAILED)
+    if subscriber.locked_until and subscriber.locked_until > now:
+        return LoginResult(error=LOGIN_FAILED, locked_until=subscriber.locked_until)
+    if not ok:
+        failures = (subscriber.failed_logins or 0) + 1
+        locked_until = now + LOCK_DURATION if failures >= MAX_FAILED_LOGINS else None
+        async with write_transaction():
+            await Subscriber.update({
+                Subscriber.failed_logins: 0 if locked_until else failures,
+                Subscriber.locked_until: locked_until,
+            }).where(Subscriber.id == subscriber.id)
+            await write_audit(
+                action="subscriber.locked" if locked_until else "subscriber.login_failed",
+                object_type="subscriber", object_id=subscriber.id,
+                object_repr=subscriber.contract_number, actor=subscriber_actor(subscriber),
+                message=f"ip={ip}",
+            )
+        return LoginResult(error=LOGIN_FAILED, locked_until=locked_until)
+    changes: dict = {Subscriber.failed_logins: 0, Subscriber.locked_until: None}
+    if is_legacy_password(password):
+        changes[Subscriber.must_change_password] = True
+        subscriber.must_change_password = True
+    if needs_rehash(subscriber.password_hash):
+        changes[Subscriber.password_hash] = await hash_password(password)
+    async with write_transaction():
+        await Subscriber.update(changes).where(Subscriber.id == subscriber.id)
+        await write_audit(action="subscriber.login", object_type="subscriber",
+                          object_id=subscriber.id, object_repr=subscriber.contract_number,
+                          actor=subscriber_actor(subscriber), message=f"ip={ip}")
+    return LoginResult(subscriber=subscriber)
+
+
+async def start_session(subscriber_id: int, *, now: dt.datetime | None = None, ip: str = "",
+                        replaces: str | None = None) -> str:
+    """A fresh session token (never reuse one the client presented: fixation)."""
+    now = _naive(now or utcnow())
+    async with write_transaction():
+        if replaces:
+            await SubscriberSession.delete().where(SubscriberSession.token == replaces)
+        session = await SubscriberSession.create_session(
+            subscriber_id, expiry_date=now + SESSION_IDLE, max_expiry_date=now + SESSION_ABSOLUTE
+        )
+        if ip:
+            await SubscriberSession.update({SubscriberSession.ip: ip[:64]}).where(
+                SubscriberSession.id == session.id
+            )
+    return session.token
+
+
+async def session_subscriber_id(token: str | None) -> int | None:
+    """The subscriber behind a valid session; idle expiry slides, the absolute limit does not."""
+    if not token or len(token) > 100:
+        return None
+    return await SubscriberSession.get_user_id(token, increase_expiry=SESSION_IDLE)
+
+
+async def end_session(token: str | None) -> None:
+    if token:
+        await SubscriberSession.remove_session(token)
+
+
+async def change_password(subscriber_id: int, new_password: str, *, current_password: str | None,
+                          keep_session: str | None = None) -> None:
+    """Set a new password. ``current_password`` is required except on forced activation.
+
+    All other sessions of the account end; the caller then rotates its own.
+    """
+    subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
+    if subscriber is None:
+        raise ValueError("Договор не найден")
+    if subscriber.status == SubscriberStatus.TERMINATED:
+        raise ValueError("Договор расторгнут: смена пароля недоступна.")
+    if current_password is not None and not await verify_password(subscriber.password_hash,
+                                                                   current_password[:256]):
+        raise ValueError("Текущий пароль указан неверно.")
+    problem = password_problem(new_password, contract_number=subscriber.contract_number)
+    if problem:
+        raise ValueError(problem)
+    if await verify_password(subscriber.password_hash, new_password):
+        raise ValueError("Новый пароль должен отличаться от прежнего.")
+    password_hash = await hash_password(new_password)
+    async with write_transaction():
+        await Subscriber.update({Subscriber.password_hash: password_hash,
+                                 Subscriber.must_change_password: False}).where(
+            Subscriber.id == subscriber_id
+        )
+        others = SubscriberSession.delete().where(SubscriberSession.user_id == subscriber_id)
+        if keep_session:
+            others = others.where(SubscriberSession.token != keep_session)
+        await others
+        await write_audit(action="subscriber.password_changed", object_type="subscriber",
+                          object_id=subscriber_id, object_repr=subscriber.contract_number,
+                          actor=subscriber_actor(subscriber))
