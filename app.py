@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.handlers import asgi
 from litestar.static_files import create_static_files_router
@@ -20,6 +21,7 @@ from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
 from cabinet.public import PublicController
+from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from settings import Settings, get_settings
 
@@ -65,7 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             _admin_handler(create_backoffice(settings)),
             PublicController,
@@ -86,9 +88,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_httponly=True,
             exclude=["/admin", "/payments/webhook"],
         ),
+        allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
+        if settings.allowed_hosts else None,
+        request_max_body_size=settings.max_body_bytes,
         exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},  # type: ignore[arg-type]
         before_request=before_request,
         on_startup=[open_pool],
         on_shutdown=[close_pool],
         debug=False,
     )
+    # Outermost, so headers and the body cap also cover routing 404s and the admin mount.
+    app.asgi_handler = security_middleware(settings)(app.asgi_handler)
+    return app

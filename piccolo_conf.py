@@ -19,4 +19,10 @@ else:
     # A generous busy timeout: writers queue instead of failing with "database is locked".
     DB = SQLiteEngine(path=str(_path), timeout=30)
 
-APP_REGISTRY = AppRegistry(apps=["tables.piccolo_app", "piccolo_admin.piccolo_app"])
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "tables.piccolo_app",
+        "piccolo_admin.piccolo_app",
+        "piccolo_api.mfa.authenticator.piccolo_app",
+    ]
+)

@@ -33,19 +33,33 @@ def sqlite_path() -> Path:
     return Path(os.environ.get("CENTRA_SQLITE_PATH", PROJECT_DIR / "var" / "centra.sqlite3"))
 
 
+def _local_secret() -> str:
+    """A per-installation secret kept next to the SQLite file, so restarts keep
+    sessions and encrypted MFA secrets valid. Production sets CENTRA_SECRET_KEY."""
+    path = PROJECT_DIR / "var" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = field(default_factory=lambda: os.environ.get("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("PORT", "8000")))
     # Development mode relaxes cookie security and the admin's HTTPS checks.
     debug: bool = field(default_factory=lambda: _bool("CENTRA_DEBUG", True))
-    secret_key: str = field(
-        default_factory=lambda: os.environ.get("CENTRA_SECRET_KEY") or secrets.token_hex(32)
-    )
+    secret_key: str = field(default_factory=lambda: os.environ.get("CENTRA_SECRET_KEY") or _local_secret())
     allowed_hosts: tuple[str, ...] = field(
         default_factory=lambda: tuple(
             h.strip() for h in os.environ.get("CENTRA_ALLOWED_HOSTS", "").split(",") if h.strip()
         )
+    )
+    # "required" | "optional"; by default required in production only.
+    admin_mfa: str = field(default_factory=lambda: os.environ.get("CENTRA_ADMIN_MFA", ""))
+    max_body_bytes: int = field(
+        default_factory=lambda: int(os.environ.get("CENTRA_MAX_BODY_BYTES", str(1024 * 1024)))
     )
     redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     stripe_api_base: str = field(

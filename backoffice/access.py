@@ -64,6 +64,8 @@ def audit_hooks(table: type[Table], protected: tuple[str, ...] = ()) -> list[Hoo
         return row
 
     async def on_patch(row_id: Any, values: dict[str, Any], request: Request) -> dict[str, Any]:
+        if not values:
+            raise HTTPException(status_code=400, detail="Нет изменений.")
         blocked = sorted({_name(k) for k in values} & set(protected))
         if blocked:
             raise HTTPException(status_code=405, detail=READ_ONLY_MESSAGE + f" ({', '.join(blocked)})")

@@ -1,25 +1,102 @@
-"""Build the Piccolo Admin ASGI app once."""
+"""Build the Piccolo Admin ASGI app once, with roles, MFA, limits and login auditing."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from piccolo_admin.endpoints import create_admin
+from piccolo.apps.user.tables import BaseUser
+from piccolo_admin.endpoints import TableConfig, create_admin
 from piccolo_admin.translations.data import ENGLISH, RUSSIAN
+from starlette.types import Message, Receive, Scope, Send
 
 from backoffice.forms import FORMS
+from backoffice.limits import admin_login_limit
+from backoffice.mfa import mfa_provider
+from backoffice.roles import secure_forms, secure_tables
 from backoffice.tables import TABLE_CONFIGS
 from settings import Settings
+from tables.audit import Actor, write_audit
+from tables.staff import StaffRole
+
+STAFF_TABLES = [
+    TableConfig(BaseUser, menu_group="Система",
+                visible_columns=[BaseUser.id, BaseUser.username, BaseUser.email, BaseUser.active,
+                                 BaseUser.admin, BaseUser.superuser, BaseUser.last_login]),
+    TableConfig(StaffRole, menu_group="Система"),
+]
+
+
+class AuditedAdmin:
+    """Records staff logins and failed logins, which piccolo_api does not audit."""
+
+    LOGIN_PATH = "/public/login/"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(
+            self.LOGIN_PATH
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        status: dict[str, int] = {}
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        await self.app(scope, replay, capture)
+        await _audit_login(body, status.get("code", 500), scope)
+
+
+async def _audit_login(body: bytes, status: int, scope: Scope) -> None:
+    try:
+        username = str(json.loads(body or b"{}").get("username", ""))[:100]
+    except (ValueError, AttributeError):
+        from urllib.parse import parse_qs
+
+        username = parse_qs(body.decode(errors="replace")).get("username", [""])[0][:100]
+    client = scope.get("client") or ("", 0)
+    user = await BaseUser.select(BaseUser.id).where(BaseUser.username == username).first()
+    ok = status < 400
+    await write_audit(
+        action="staff.login" if ok else "staff.login_failed",
+        object_type="piccolo_user", object_id=user["id"] if user else "-",
+        object_repr=username.replace("\n", " "),
+        actor=Actor(name=username.replace("\n", " ") or "?", staff_id=user["id"] if (ok and user) else None),
+        message=f"ip={client[0]} status={status}",
+    )
 
 
 def create_backoffice(settings: Settings) -> Any:
-    return create_admin(
-        tables=TABLE_CONFIGS,
-        forms=FORMS,
+    admin = create_admin(
+        tables=secure_tables([*TABLE_CONFIGS, *STAFF_TABLES]),
+        forms=secure_forms(FORMS),
         site_name="Centra — офис",
         translations=[RUSSIAN, ENGLISH],
         default_language_code="ru",
         production=settings.production,
         allowed_hosts=list(settings.allowed_hosts),
         auto_include_related=False,
+        rate_limit_provider=admin_login_limit(),
+        mfa_providers=[mfa_provider()],
+        sidebar_links={"Сайт и кабинет": "/"},
     )
+    return AuditedAdmin(admin)

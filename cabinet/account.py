@@ -4,20 +4,30 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import (
+    ContractClosed,
     any_subscriber,
     current_subscriber,
     expired_session_cookie,
     safe_next,
     session_cookie,
     session_token,
+    staff_viewer,
+    writable_subscriber,
 )
 from cabinet.formatting import datetime_ru
 from cabinet.forms import form_fields
 from cabinet.limits import LOGIN_PER_IP, client_ip, over_limit
-from tables.accounts import authenticate, change_password, end_session, start_session
+from tables.accounts import (
+    authenticate,
+    change_password,
+    end_session,
+    redeem_staff_view,
+    start_session,
+)
 from tables.db import utcnow
 from tables.passwords import PASSWORD_RULES
 from tables.subscribers import Subscriber
@@ -76,6 +86,14 @@ class AccountController(Controller):
         target = "/cabinet/activate" if result.subscriber.must_change_password else next_path
         return Redirect(target, status_code=303, cookies=[session_cookie(token)])
 
+    @get("/view/{link:str}")
+    async def staff_view(self, link: str) -> Response:
+        """A staff member's one-time link to a read-only view of this cabinet."""
+        token = await redeem_staff_view(link)
+        if token is None:
+            raise NotFoundException()
+        return Redirect("/cabinet/", status_code=303, cookies=[session_cookie(token)])
+
     @post("/logout")
     async def logout(self, request: Request) -> Response:
         await end_session(session_token(request))
@@ -90,6 +108,8 @@ class AccountController(Controller):
 
     @post("/activate", dependencies={"subscriber": Provide(any_subscriber)})
     async def activate(self, request: Request, subscriber: Subscriber) -> Response:
+        if staff_viewer(request):
+            raise ContractClosed(detail="Режим просмотра сотрудником: действия недоступны.")
         if not subscriber.must_change_password:
             return Redirect("/cabinet/", status_code=303)
         fields = await form_fields(request)
@@ -101,7 +121,7 @@ class AccountController(Controller):
         return Template("account/password.html", context={"rules": PASSWORD_RULES,
                                                           "subscriber": subscriber})
 
-    @post("/password", dependencies={"subscriber": Provide(current_subscriber)})
+    @post("/password", dependencies={"subscriber": Provide(writable_subscriber)})
     async def password(self, request: Request, subscriber: Subscriber) -> Response:
         fields = await form_fields(request)
         return await _set_password(request, subscriber, fields,

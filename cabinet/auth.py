@@ -17,7 +17,7 @@ from litestar.response import Redirect
 
 from cabinet.errors import UserFacingError
 from settings import get_settings
-from tables.accounts import SESSION_ABSOLUTE, session_subscriber_id
+from tables.accounts import SESSION_ABSOLUTE, session_info
 from tables.subscribers import Subscriber, SubscriberStatus
 
 SESSION_COOKIE = "centra_session"
@@ -47,7 +47,9 @@ async def resolve_session(request: Request) -> None:
     """Attach the logged-in subscriber's id to the request scope, if any."""
     token = session_token(request)
     if token and "subscriber_id" not in request.scope:
-        request.scope["subscriber_id"] = await session_subscriber_id(token)  # type: ignore[typeddict-unknown-key]
+        info = await session_info(token)
+        request.scope["subscriber_id"] = info.subscriber_id if info else None  # type: ignore[typeddict-unknown-key]
+        request.scope["viewer"] = info.viewer if info else ""  # type: ignore[typeddict-unknown-key]
 
 
 async def _load(request: Request) -> Subscriber:
@@ -74,9 +76,16 @@ async def current_subscriber(request: Request) -> Subscriber:
     return subscriber
 
 
+def staff_viewer(request: Request) -> str:
+    """The staff member's name when this is a read-only staff view of the cabinet."""
+    return request.scope.get("viewer") or ""  # type: ignore[return-value]
+
+
 async def writable_subscriber(request: Request) -> Subscriber:
-    """As ``current_subscriber``, for actions: a terminated contract is read-only."""
+    """As ``current_subscriber``, for actions: a terminated contract and a staff view are read-only."""
     subscriber = await current_subscriber(request)
+    if staff_viewer(request):
+        raise ContractClosed(detail="Режим просмотра сотрудником: действия недоступны.")
     if subscriber.status == SubscriberStatus.TERMINATED:
         raise ContractClosed(detail="Договор расторгнут: доступен только просмотр.")
     return subscriber

@@ -32,6 +32,18 @@ class SubscriberSession(SessionsBase, tablename="subscriber_session",
     """Server-side cabinet sessions (piccolo_api's table: naive UTC datetimes)."""
 
     ip = Varchar(length=64, default="", help_text="IP-адрес входа")
+    viewer = Varchar(length=150, default="",
+                     help_text="Сотрудник, открывший кабинет для просмотра (пусто — сам абонент)")
+
+
+VIEW_LINK_TTL = dt.timedelta(minutes=10)
+VIEW_SESSION = dt.timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    subscriber_id: int
+    viewer: str = ""  # a staff member's name when this is a read-only staff view
 
 
 @dataclass(frozen=True)
@@ -111,11 +123,63 @@ async def start_session(subscriber_id: int, *, now: dt.datetime | None = None, i
     return session.token
 
 
-async def session_subscriber_id(token: str | None) -> int | None:
-    """The subscriber behind a valid session; idle expiry slides, the absolute limit does not."""
+async def session_info(token: str | None, *, now: dt.datetime | None = None) -> SessionInfo | None:
+    """Who is behind a session token; idle expiry slides, the absolute limit does not."""
     if not token or len(token) > 100:
         return None
-    return await SubscriberSession.get_user_id(token, increase_expiry=SESSION_IDLE)
+    row = await SubscriberSession.select(
+        SubscriberSession.id, SubscriberSession.user_id, SubscriberSession.viewer,
+        SubscriberSession.expiry_date, SubscriberSession.max_expiry_date,
+    ).where(SubscriberSession.token == token).first()
+    moment = _naive(now or utcnow())
+    if row is None or row["expiry_date"] <= moment or row["max_expiry_date"] <= moment:
+        return None
+    if row["expiry_date"] - moment < SESSION_IDLE / 2:  # slide, but don't write on every request
+        await SubscriberSession.update({
+            SubscriberSession.expiry_date: min(moment + SESSION_IDLE, row["max_expiry_date"])
+        }).where(SubscriberSession.id == row["id"])
+    return SessionInfo(subscriber_id=row["user_id"], viewer=row["viewer"] or "")
+
+
+async def session_subscriber_id(token: str | None) -> int | None:
+    info = await session_info(token)
+    return info.subscriber_id if info else None
+
+
+async def start_staff_view(subscriber_id: int, *, actor: Actor, now: dt.datetime | None = None) -> str:
+    """A short-lived link token for a staff member's read-only view of a cabinet (audited)."""
+    moment = _naive(now or utcnow())
+    subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
+    if subscriber is None:
+        raise ValueError("Договор не найден")
+    async with write_transaction():
+        session = await SubscriberSession.create_session(
+            subscriber_id, expiry_date=moment + VIEW_LINK_TTL, max_expiry_date=moment + VIEW_LINK_TTL
+        )
+        await SubscriberSession.update({SubscriberSession.viewer: actor.name[:150]}).where(
+            SubscriberSession.id == session.id
+        )
+        await write_audit(action="subscriber.viewed_by_staff", object_type="subscriber",
+                          object_id=subscriber_id, object_repr=subscriber.contract_number,
+                          actor=actor, message="Просмотр кабинета сотрудником")
+    return session.token
+
+
+async def redeem_staff_view(link_token: str, *, now: dt.datetime | None = None) -> str | None:
+    """Exchange a view link for a fresh view session (the link works once)."""
+    info = await session_info(link_token, now=now)
+    if info is None or not info.viewer:
+        return None
+    moment = _naive(now or utcnow())
+    async with write_transaction():
+        await SubscriberSession.delete().where(SubscriberSession.token == link_token)
+        session = await SubscriberSession.create_session(
+            info.subscriber_id, expiry_date=moment + VIEW_SESSION, max_expiry_date=moment + VIEW_SESSION
+        )
+        await SubscriberSession.update({SubscriberSession.viewer: info.viewer}).where(
+            SubscriberSession.id == session.id
+        )
+    return session.token
 
 
 async def end_session(token: str | None) -> None:

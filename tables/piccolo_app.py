@@ -23,6 +23,7 @@ APP_CONFIG = AppConfig(
             "tables.ratings",
             "tables.audit",
             "tables.accounts",
+            "tables.staff",
         ],
         exclude_imported=True,
     ),

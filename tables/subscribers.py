@@ -104,6 +104,12 @@ async def create_subscriber(
     The password is shown once, for printing; only its hash is stored and the
     first login must replace it.
     """
+    if not full_name.strip():
+        raise ValueError("Укажите ФИО абонента")
+    if not await Address.exists().where(Address.id == address_id):
+        raise ValueError(f"Адрес с ID {address_id} не найден в справочнике")
+    if not await Tariff.exists().where(Tariff.id == tariff_id):
+        raise ValueError(f"Тариф с ID {tariff_id} не найден")
     one_time = password or generate_one_time_password()
     password_hash = await hash_password(one_time)
     async with write_transaction():

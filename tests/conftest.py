@@ -1,4 +1,6 @@
-"""Test set-up: a fresh database per session (SQLite file, or PostgreSQL when
+"""Test set-up (never import this module from tests: it would run twice and
+point the environment at a second database; shared helpers live in
+tests/test_support.py): a fresh database per session (SQLite file, or PostgreSQL when
 ``CENTRA_TEST_PG`` names a server's admin URL), built by the real migrations.
 
 The engine is chosen here, before anything imports ``piccolo_conf``.
@@ -43,6 +45,8 @@ else:
     os.environ.pop("DATABASE_URL", None)
     os.environ["CENTRA_SQLITE_PATH"] = str(_TMP / "test.sqlite3")
 os.environ.setdefault("CENTRA_SECRET_KEY", "test-secret-key")
+# Many tests log staff in from one address; the limit itself has its own test.
+os.environ.setdefault("CENTRA_ADMIN_LOGIN_LIMIT", "100000")
 os.environ["PICCOLO_CONF"] = "piccolo_conf"
 
 import httpx  # noqa: E402
@@ -52,11 +56,9 @@ from piccolo.utils.sync import run_sync  # noqa: E402, F401
 
 from piccolo_conf import DB  # noqa: E402
 
-ENGINE = "postgres" if isinstance(DB, PostgresEngine) else "sqlite"
-
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"centra database engine: {ENGINE}"
+    return f"centra database engine: {'postgres' if isinstance(DB, PostgresEngine) else 'sqlite'}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -75,19 +77,13 @@ async def database() -> AsyncIterator[None]:
         await DB.close_connection_pool()
 
 
-def _app_tables() -> list:
-    from piccolo.apps.migrations.auto.migration_manager import sort_table_classes
-    from piccolo.conf.apps import Finder
-
-    tables = [t for t in Finder().get_table_classes() if t._meta.tablename != "migration"]
-    return sort_table_classes(tables)
-
-
 @pytest.fixture(autouse=True)
 async def clean_tables() -> AsyncIterator[None]:
     """Every test starts on an empty schema."""
     yield
-    tables = _app_tables()
+    from tests.test_support import app_tables
+
+    tables = app_tables()
     if isinstance(DB, PostgresEngine):
         names = ", ".join(f'"{t._meta.tablename}"' for t in tables)
         await DB.run_ddl(f"TRUNCATE {names} RESTART IDENTITY CASCADE")

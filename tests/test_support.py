@@ -7,19 +7,42 @@ import re
 import httpx
 from piccolo.apps.user.tables import BaseUser
 
-from tests.conftest import _app_tables
+
+def engine_name() -> str:
+    from piccolo.engine.postgres import PostgresEngine
+
+    from piccolo_conf import DB
+
+    return "postgres" if isinstance(DB, PostgresEngine) else "sqlite"
+
+
+def app_tables() -> list:
+    """Every table of every registered app, parents before children."""
+    from piccolo.apps.migrations.auto.migration_manager import sort_table_classes
+    from piccolo.conf.apps import Finder
+
+    tables = [t for t in Finder().get_table_classes() if t._meta.tablename != "migration"]
+    return sort_table_classes(tables)
 
 
 async def row_counts() -> dict[str, int]:
-    return {t._meta.tablename: await t.count() for t in _app_tables()}
+    return {t._meta.tablename: await t.count() for t in app_tables()}
 
 
 STAFF_PASSWORD = "staff-password-1"
 
 
-async def make_staff(username: str = "clerk", *, superuser: bool = False) -> BaseUser:
-    return await BaseUser.create_user(username=username, password=STAFF_PASSWORD, active=True,
+async def make_staff(username: str = "clerk", *, superuser: bool = False,
+                     role: str | None = "administrator") -> BaseUser:
+    """A staff user with admin access and a role (administrator unless told otherwise)."""
+    from tables.audit import SYSTEM
+    from tables.staff import set_role
+
+    user = await BaseUser.create_user(username=username, password=STAFF_PASSWORD, active=True,
                                       admin=True, superuser=superuser, email=f"{username}@centra.test")
+    if role:
+        await set_role(user.id, role, actor=SYSTEM)
+    return user
 
 
 async def admin_login(client: httpx.AsyncClient, username: str = "clerk",

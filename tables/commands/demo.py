@@ -8,6 +8,9 @@ import random
 from piccolo.apps.user.tables import BaseUser
 
 DEMO_STAFF = ("admin", "centra-admin-2026")
+# One demo account per office role, same password: operator, cashier, manager.
+DEMO_ROLE_STAFF = ("operator", "cashier", "manager")
+DEMO_ROLE_PASSWORD = "centra-staff-2026"
 DEMO_SUBSCRIBER = ("100001", "demo-2026!")
 DEMO_FIRST_LOGIN = ("100002", "start2026")
 
@@ -212,12 +215,20 @@ async def load_demo(today: dt.date | None = None) -> bool:
             await BaseUser.create_user(username=DEMO_STAFF[0], password=DEMO_STAFF[1],
                                        email="admin@centra.example", active=True, admin=True,
                                        superuser=True)
+        from tables.staff import set_role
+
+        for role in DEMO_ROLE_STAFF:
+            user = await BaseUser.create_user(username=role, password=DEMO_ROLE_PASSWORD,
+                                              email=f"{role}@centra.example", active=True, admin=True,
+                                              superuser=False)
+            await set_role(user.id, role, actor=actor)
     return True
 
 
 def logins_text() -> str:
     return (
-        f"  staff (admin panel /admin/):  {DEMO_STAFF[0]} / {DEMO_STAFF[1]}\n"
+        f"  staff (admin panel /admin/):  {DEMO_STAFF[0]} / {DEMO_STAFF[1]} (superuser); "
+        f"{', '.join(DEMO_ROLE_STAFF)} / {DEMO_ROLE_PASSWORD}\n"
         f"  subscriber (cabinet /cabinet/): contract {DEMO_SUBSCRIBER[0]} / {DEMO_SUBSCRIBER[1]}\n"
         f"  first login (must set a password): contract {DEMO_FIRST_LOGIN[0]} / {DEMO_FIRST_LOGIN[1]}"
     )

@@ -17,7 +17,7 @@ async def test_demo_twice_gives_the_same_rows():
     assert first["ledger_entry"] > 100 and first["news_item"] >= 4 and first["page"] >= 5
     assert await load_demo() is False
     assert await row_counts() == first
-    assert await BaseUser.count() == 1
+    assert await BaseUser.count() == 4
 
 
 async def test_demo_balances_match_the_ledger():

@@ -10,8 +10,8 @@ from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.payments import Payment
 from tables.ratings import CabinetRating
 from tables.subscribers import Subscriber
-from tests.conftest import ENGINE
 from tests.factories import make_subscriber
+from tests.test_support import engine_name
 
 EXPECTED_TABLES = {
     "town", "street", "address", "tariff", "subscriber", "ledger_entry", "payment",
@@ -21,7 +21,7 @@ EXPECTED_TABLES = {
 
 
 async def table_names() -> set[str]:
-    if ENGINE == "postgres":
+    if engine_name() == "postgres":
         sql = "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
     else:
         sql = "SELECT name FROM sqlite_master WHERE type = 'table'"

@@ -1,0 +1,61 @@
+"""Staff roles: who in the office may do what in the back office."""
+
+from __future__ import annotations
+
+import enum
+
+from piccolo.apps.user.tables import BaseUser
+from piccolo.columns import ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.table import Table
+
+from tables.audit import Actor, write_audit
+from tables.db import choices, utcnow, write_transaction
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    CASHIER = "cashier"
+    MANAGER = "manager"
+    ADMINISTRATOR = "administrator"
+
+
+ROLE_LABELS = {
+    "operator": "Оператор",
+    "cashier": "Кассир",
+    "manager": "Руководитель",
+    "administrator": "Администратор",
+}
+
+# Roles whose accounts must use an authenticator app (they move money or configure the system).
+MFA_REQUIRED = {Role.ADMINISTRATOR, Role.CASHIER}
+
+
+class StaffRole(Table, help_text="Роли сотрудников в админке"):
+    user = ForeignKey(BaseUser, null=False, unique=True, on_delete=OnDelete.cascade,
+                      help_text="Сотрудник")
+    role = Varchar(length=20, choices=choices(Role, ROLE_LABELS), help_text="Роль")
+    updated_at = Timestamptz(help_text="Изменено (UTC)")
+
+
+async def role_of(user: BaseUser) -> Role | None:
+    """A staff member's role; superusers are administrators; no role means no access."""
+    if not (user.active and user.admin):
+        return None
+    if user.superuser:
+        return Role.ADMINISTRATOR
+    row = await StaffRole.select(StaffRole.role).where(StaffRole.user == user.id).first()
+    return Role(row["role"]) if row else None
+
+
+async def set_role(user_id: int, role: Role | str, *, actor: Actor) -> None:
+    role = Role(role)
+    async with write_transaction():
+        before = await StaffRole.select(StaffRole.role).where(StaffRole.user == user_id).first()
+        if before:
+            await StaffRole.update({StaffRole.role: role, StaffRole.updated_at: utcnow()}).where(
+                StaffRole.user == user_id
+            )
+        else:
+            await StaffRole.insert(StaffRole(user=user_id, role=role, updated_at=utcnow()))
+        await write_audit(action="staff.role_set", object_type="piccolo_user", object_id=user_id,
+                          actor=actor, before=before or {}, after={"role": role.value})

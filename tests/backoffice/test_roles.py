@@ -1,0 +1,212 @@
+"""The role matrix, checked through the admin's own HTTP API for every table, role and action."""
+
+from __future__ import annotations
+
+import pyotp
+import pytest
+from piccolo.apps.user.tables import BaseUser
+from piccolo_api.mfa.authenticator.tables import AuthenticatorSecret
+
+from backoffice.forms import FORMS
+from backoffice.mfa import mfa_provider
+from backoffice.roles import FORM_MATRIX, TABLE_MATRIX
+from backoffice.tables import TABLE_CONFIGS
+from tables.audit import Actor, AuditEntry
+from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
+from tables.db import utcnow
+from tables.payments import book_office_payment
+from tables.ratings import CabinetRating
+from tables.requests import RequestEvent, ServiceRequest
+from tables.staff import Role
+from tables.tariffs import Tariff
+from tests.factories import make_subscriber
+from tests.test_support import STAFF_PASSWORD, admin_login, make_staff
+
+ROLES = list(Role)
+
+# A payload of the right shape for each form, naming a contract that does not exist:
+# an allowed role gets the domain's 422, a refused one 403, and nothing changes.
+FORM_SAMPLES = {
+    "Новый договор": {"full_name": "Тест Тестович", "address_id": 999999, "tariff_id": 999999},
+    "Сброс пароля абонента": {"contract_number": "999999"},
+    "Просмотр кабинета абонента": {"contract_number": "999999"},
+    "История договора": {"contract_number": "999999"},
+    "Оплата в кассе": {"contract_number": "999999", "amount": "100"},
+    "Корректировка баланса": {"contract_number": "999999", "amount": "100", "reason": "проверка"},
+}
+
+
+def test_every_admin_table_and_form_has_a_line_in_the_matrix():
+    names = {c.table_class._meta.tablename for c in TABLE_CONFIGS}
+    assert names - set(TABLE_MATRIX) == set()
+    assert {f.name for f in FORMS} - set(FORM_MATRIX) == set()
+    assert {f.name for f in FORMS} - set(FORM_SAMPLES) == set()
+
+
+async def _login_as(client, role: Role) -> None:
+    await make_staff(f"staff_{role.value}", role=role.value)
+    await admin_login(client, f"staff_{role.value}")
+
+
+async def _one_row_each() -> None:
+    """At least one row in every table, so update/delete reach the validators
+    (piccolo_api answers 404 for a missing row before validating)."""
+    subscriber = await make_subscriber()
+    actor = Actor("test")
+    await book_office_payment(subscriber.id, 5000, actor=actor)
+    request = ServiceRequest(number="Z-1", kind="question", subscriber=subscriber.id,
+                             created_at=utcnow(), updated_at=utcnow())
+    await request.save()
+    await RequestEvent(service_request=request.id, author_name="x", created_at=utcnow()).save()
+    news = NewsItem(title="n", body="b", published_at=utcnow())
+    await news.save()
+    await MaintenanceArea(news=news.id).save()
+    await Page(slug="p", title="p", body="b").save()
+    await SiteSetting(key="k", value="v").save()
+    await CabinetRating(score=3, period="2026-11", created_at=utcnow()).save()
+    await make_staff("victim", role="operator")
+
+
+def _table(name: str):
+    from piccolo.conf.apps import Finder
+
+    return next(t for t in Finder().get_table_classes() if t._meta.tablename == name)
+
+
+async def _row(table: str, me: int) -> dict | None:
+    cls = _table(table)
+    query = cls.select().order_by(cls._meta.primary_key, ascending=False)
+    if table == "piccolo_user":
+        query = query.where(cls._meta.primary_key != me)
+    if table == "staff_role":
+        query = query.where(cls.user != me)  # type: ignore[attr-defined]
+    return await query.first()
+
+
+def _harmless_patch(table: str, row: dict) -> dict:
+    """Re-send one text column's current value: a real edit that changes nothing."""
+    from piccolo.columns import Text, Varchar
+
+    from backoffice.tables import SUBSCRIBER_PROTECTED
+
+    for column in _table(table)._meta.columns:
+        name = column._meta.name
+        if isinstance(column, (Varchar, Text)) and not column._meta.secret \
+                and name not in SUBSCRIBER_PROTECTED and row.get(name) is not None:
+            return {name: row[name]}
+    return {"id": row["id"]}
+
+
+def _check(response, table: str, role: Role, action: str, allowed: set[str]) -> None:
+    if action in allowed:
+        assert response.status_code not in (401, 403, 405), (table, role, action, response.text)
+        assert response.status_code < 500, (table, role, action, response.text)
+    else:
+        assert response.status_code in (403, 405), (table, role, action, response.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_table_matrix_through_admin_api(client, role):
+    await _one_row_each()
+    await _login_as(client, role)
+    me = (await BaseUser.select(BaseUser.id).where(BaseUser.username == f"staff_{role.value}").first())["id"]
+    for table, rules in TABLE_MATRIX.items():
+        allowed = rules.get(role, set())
+        _check(await client.get(f"/admin/api/tables/{table}/"), table, role, "read", allowed)
+        created = await client.post(f"/admin/api/tables/{table}/", json={})
+        if "create" in allowed:  # an empty row is invalid: refused by validation, not by role
+            assert created.status_code not in (401, 403, 405), (table, role, created.text)
+        else:
+            assert created.status_code in (403, 405), (table, role, created.status_code)
+        row = await _row(table, me)
+        assert row is not None, f"no row to update in {table}"
+        response = await client.patch(f"/admin/api/tables/{table}/{row['id']}/",
+                                      json=_harmless_patch(table, row))
+        _check(response, table, role, "update", allowed)
+    # Deletes last and in reverse order, so foreign keys and cascades don't hide rows.
+    for table, rules in reversed(TABLE_MATRIX.items()):
+        allowed = rules.get(role, set())
+        row = await _row(table, me)
+        if row is None:
+            continue
+        response = await client.delete(f"/admin/api/tables/{table}/{row['id']}/")
+        if "delete" in allowed:  # may still be refused by a foreign key, never by role
+            assert response.status_code not in (401, 403, 405), (table, role, response.text)
+        else:
+            assert response.status_code in (403, 405), (table, role, response.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_form_matrix_through_admin_api(client, role):
+    await _login_as(client, role)
+    audit_before = await AuditEntry.count()
+    for form in FORMS:
+        response = await client.post(f"/admin/api/forms/{form.slug}/", json=FORM_SAMPLES[form.name])
+        if role in FORM_MATRIX[form.name]:
+            assert response.status_code == 422, (form.name, role, response.text)
+        else:
+            assert response.status_code == 403, (form.name, role, response.text)
+    assert await AuditEntry.count() == audit_before
+
+
+async def test_manager_cannot_change_anything_and_operator_cannot_edit_tariffs(client):
+    tariff = Tariff(name="Базовый", monthly_fee=50000)
+    await tariff.save()
+    for role in (Role.MANAGER, Role.OPERATOR, Role.CASHIER):
+        await _login_as(client, role)
+        response = await client.patch(f"/admin/api/tables/tariff/{tariff.id}/", json={"monthly_fee": 1})
+        assert response.status_code == 403
+        client.cookies.clear()
+        client.headers.pop("X-CSRFToken", None)
+    assert (await Tariff.select(Tariff.monthly_fee).first())["monthly_fee"] == 50000
+
+
+async def test_cashier_cannot_edit_content_pages(client):
+    await _login_as(client, Role.CASHIER)
+    response = await client.post("/admin/api/tables/page/", json={"slug": "x", "title": "x", "body": "x"})
+    assert response.status_code == 403
+
+
+async def test_staff_without_a_role_gets_nothing(client):
+    await make_staff("norole", role=None)
+    await admin_login(client, "norole")
+    assert (await client.get("/admin/api/tables/subscriber/")).status_code == 403
+
+
+async def test_staff_login_and_failure_are_audited(client):
+    await make_staff("auditme")
+    await client.get("/admin/")
+    token = client.cookies.get("csrftoken")
+    bad = await client.post("/admin/public/login/", json={"username": "auditme", "password": "nope"},
+                            headers={"X-CSRFToken": token})
+    assert bad.status_code >= 400
+    await admin_login(client, "auditme")
+    actions = [r["action"] for r in await AuditEntry.select(AuditEntry.action).order_by(AuditEntry.id)]
+    assert actions[-2:] == ["staff.login_failed", "staff.login"]
+
+
+async def test_mfa_required_for_administrators(client, monkeypatch):
+    monkeypatch.setenv("CENTRA_ADMIN_MFA", "required")
+    user = await make_staff("boss")
+    await admin_login(client, "boss")
+    refused = await client.get("/admin/api/tables/tariff/")
+    assert refused.status_code == 403 and "двухфакторная" in refused.text
+
+    secret, _codes = await AuthenticatorSecret.create_new(user.id, mfa_provider().encryption_provider)
+    totp = pyotp.TOTP(mfa_provider().encryption_provider.decrypt(secret.secret))
+    client.cookies.clear()
+    await client.get("/admin/")
+    csrf = client.cookies.get("csrftoken")
+    no_code = await client.post("/admin/public/login/", json={"username": "boss", "password": STAFF_PASSWORD},
+                                headers={"X-CSRFToken": csrf})
+    assert "id" not in no_code.cookies  # no session without the code
+    code = totp.now()
+    ok = await client.post("/admin/public/login/", json={"username": "boss", "password": STAFF_PASSWORD,
+                                                          "mfa_code": code}, headers={"X-CSRFToken": csrf})
+    assert ok.status_code == 200, ok.text
+    client.headers["X-CSRFToken"] = csrf
+    assert (await client.get("/admin/api/tables/tariff/")).status_code == 200
+    client.cookies.delete("id")
+    reused = await client.post("/admin/public/login/", headers={"X-CSRFToken": csrf}, json={
+        "username": "boss", "password": STAFF_PASSWORD, "mfa_code": code})
+    assert reused.status_code >= 400 or "id" not in reused.cookies
