@@ -14,6 +14,7 @@ from litestar.types import Receive, Scope, Send
 from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
+from cabinet.content import ContentController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
 from cabinet.public import PublicController
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             _admin_handler(create_backoffice(settings)),
             PublicController,
+            ContentController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(
