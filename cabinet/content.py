@@ -44,11 +44,14 @@ RATING_LIMIT = RateLimitConfig(
 
 
 def _page_number(raw: str | None) -> int:
-    """``?page=`` as a positive int; anything unreadable means the first page."""
+    """``?page=`` as a positive int; anything unreadable means the first page.
+
+    Absurdly long numbers are simply past the last page (a 404), never parsed in full.
+    """
     text = (raw or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
+    if not text.isascii() or not text.isdigit():
         return 1
-    return max(1, int(text))
+    return max(1, int(text[:12]))
 
 
 def _record_id(raw: str) -> int:
