@@ -43,6 +43,7 @@ LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 MESSAGES = {
     "score": "Выберите оценку от 1 до 5.",
     "comment_long": f"Комментарий слишком длинный: не больше {MAX_COMMENT_LENGTH} символов.",
+    "comment_type": "Комментарий должен быть текстом.",
     "no_subscriber": "Договор не найден.",
 }
 
@@ -82,7 +83,11 @@ async def rate_cabinet(
     :raises ValueError: with a Russian message; nothing is stored then.
     """
     value = parse_score(score)
-    text = (comment or "").strip()
+    # Browsers submit textarea line breaks as CRLF but count them as one
+    # character against ``maxlength``: count them the same way.
+    if comment is not None and not isinstance(comment, str):
+        raise ValueError(MESSAGES["comment_type"])
+    text = (comment or "").replace("\r\n", "\n").strip()
     if len(text) > MAX_COMMENT_LENGTH:
         raise ValueError(MESSAGES["comment_long"])
     rating = CabinetRating(subscriber=subscriber_id, score=value, comment=text,

@@ -213,6 +213,14 @@ async def test_bad_rating_gets_a_clear_error_and_stores_nothing(client, data):
     assert await CabinetRating.count() == 0
 
 
+async def test_file_instead_of_comment_is_refused(client):
+    token = await rating_form(client)
+    response = await client.post("/rate", data={"_csrf_token": token, "score": "3"},
+                                 files={"comment": ("c.txt", b"text", "text/plain")})
+    assert response.status_code == 400 and "текстом" in response.text
+    assert await CabinetRating.count() == 0
+
+
 async def test_rating_without_csrf_token_is_refused(client):
     await rating_form(client)
     response = await client.post("/rate", data={"score": "5"})

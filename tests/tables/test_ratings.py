@@ -33,6 +33,10 @@ async def test_overlong_comment_is_refused_and_limit_is_allowed():
     rating = await rate_cabinet("4", "я" * MAX_COMMENT_LENGTH, now=NOW)
     stored = await CabinetRating.objects().get(CabinetRating.id == rating.id)
     assert stored.score == 4 and len(stored.comment) == MAX_COMMENT_LENGTH and stored.subscriber is None
+    # A browser counts a line break once against maxlength but sends it as CRLF.
+    lines = "\r\n".join(["строка"] * 140)
+    assert len(lines.replace("\r\n", "\n")) <= MAX_COMMENT_LENGTH < len(lines)
+    assert (await rate_cabinet(2, lines, now=NOW)).comment == lines.replace("\r\n", "\n")
 
 
 async def test_rerating_in_the_same_month_replaces_and_next_month_adds():
