@@ -17,6 +17,7 @@ from piccolo.engine.postgres import PostgresEngine
 from backoffice.admin import create_backoffice
 from cabinet.account import AccountController
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, resolve_session
+from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
@@ -48,6 +49,17 @@ def _register_template_helpers(engine: Any) -> None:
     engine.engine.globals["site"] = site
 
 
+def _shared_stores(settings: Settings) -> dict[str, Any]:
+    """Litestar stores that must be shared by all processes: Redis when configured."""
+    if not settings.redis_url:
+        return {}
+    from litestar.stores.redis import RedisStore
+
+    from cabinet.content import RATING_LIMIT_STORE
+
+    return {RATING_LIMIT_STORE: RedisStore.with_client(url=settings.redis_url, namespace="centra")}
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Compose the application; the admin is built once here, never per request."""
     settings = settings or get_settings()
@@ -73,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PublicController,
             AccountController,
             DashboardController,
+            ContentController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(
@@ -91,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
         if settings.allowed_hosts else None,
         request_max_body_size=settings.max_body_bytes,
+        stores=_shared_stores(settings),
         exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},  # type: ignore[arg-type]
         before_request=before_request,
         on_startup=[open_pool],

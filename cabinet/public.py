@@ -6,7 +6,8 @@ from litestar import Controller, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
-from tables.content import NewsItem, Page
+from tables.content import Page, news_page
+from tables.db import utcnow
 from tables.tariffs import TARIFF_KIND_LABELS, Tariff
 
 
@@ -15,12 +16,8 @@ async def active_tariffs() -> list[dict]:
 
 
 async def latest_news(limit: int = 5) -> list[dict]:
-    return await (
-        NewsItem.select()
-        .where(NewsItem.published == True)  # noqa: E712
-        .order_by(NewsItem.published_at, ascending=False)
-        .limit(limit)
-    )
+    page = await news_page(1, now=utcnow(), per_page=limit)
+    return page.items if page else []
 
 
 class PublicController(Controller):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import math
+from dataclasses import dataclass
+from typing import Any
 
 from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.combination import Combinable
 from piccolo.table import Table
 
-from tables.addresses import Address, Street, Town
+from tables.addresses import Address, Street, Town, format_address
 from tables.db import choices
 
 
@@ -60,3 +65,140 @@ DEFAULT_HOTLINE = "+7 (3843) 00-00-00"
 async def get_setting(key: str, default: str = "") -> str:
     row = await SiteSetting.select(SiteSetting.value).where(SiteSetting.key == key).first()
     return row["value"] if row else default
+
+
+# --- News -------------------------------------------------------------------
+
+NEWS_PER_PAGE = 10
+
+
+@dataclass(frozen=True)
+class NewsPage:
+    """One page of the public news list."""
+
+    items: list[dict[str, Any]]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def _visible_news(now: dt.datetime) -> Combinable:
+    # A future ``published_at`` schedules an item: it stays hidden until then.
+    return (NewsItem.published == True) & (NewsItem.published_at <= now)  # noqa: E712
+
+
+async def news_page(page: int, *, now: dt.datetime, per_page: int = NEWS_PER_PAGE) -> NewsPage | None:
+    """Published news, newest first, ``per_page`` to a page.
+
+    :param page: 1-based page number.
+    :returns: the page, or ``None`` when it is past the last one (page 1 always
+        exists, empty when there is no news).
+    """
+    total = await NewsItem.count().where(_visible_news(now))
+    pages = max(1, math.ceil(total / per_page))
+    if page < 1 or page > pages:
+        return None
+    items = await (
+        NewsItem.select()
+        .where(_visible_news(now))
+        .order_by(NewsItem.published_at, ascending=False)
+        .order_by(NewsItem.id, ascending=False)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return NewsPage(items=items, page=page, pages=pages, total=total)
+
+
+async def published_news_item(news_id: int, *, now: dt.datetime) -> dict[str, Any] | None:
+    """One published item with, for maintenance, the affected area as text."""
+    item = await NewsItem.select().where((NewsItem.id == news_id) & _visible_news(now)).first()
+    if item is None:
+        return None
+    item["areas"] = await maintenance_area_names(news_id) if item["kind"] == NewsKind.MAINTENANCE else []
+    return item
+
+
+async def maintenance_area_names(news_id: int) -> list[str]:
+    """Readable names of the towns, streets and buildings a maintenance item affects."""
+    rows = await MaintenanceArea.select(
+        MaintenanceArea.town.name.as_alias("town_name"),
+        MaintenanceArea.street.name.as_alias("street_name"),
+        MaintenanceArea.street.town.name.as_alias("street_town"),
+        MaintenanceArea.address.house.as_alias("house"),
+        MaintenanceArea.address.street.name.as_alias("house_street"),
+        MaintenanceArea.address.street.town.name.as_alias("house_town"),
+    ).where(MaintenanceArea.news == news_id).order_by(MaintenanceArea.id)
+    names: list[str] = []
+    for row in rows:
+        if row["house"] is not None:
+            name = format_address(row["house_town"], row["house_street"], row["house"])
+        elif row["street_name"] is not None:
+            name = f"{row['street_town']}, {row['street_name']}"
+        elif row["town_name"] is not None:
+            name = row["town_name"]
+        else:
+            continue
+        if name not in names:
+            names.append(name)
+    return names
+
+
+# --- Maintenance notices on the dashboard -------------------------------------
+
+MAINTENANCE_LEAD = dt.timedelta(hours=24)
+
+
+async def active_maintenance_for_address(
+    address_id: int, *, now: dt.datetime, lead: dt.timedelta = MAINTENANCE_LEAD
+) -> list[dict[str, Any]]:
+    """Published maintenance notices affecting an address, to show on its dashboard.
+
+    An area matches the address when it names the address's town, its street,
+    or its building (an area address matches every apartment of the same
+    house: works are done per building, and the directory holds apartments).
+    A notice is shown from ``starts_at - lead`` until ``ends_at``; notices
+    without both ends of the window are not shown.
+
+    :param now: the current time (aware), injected so tests can move it.
+    :returns: dicts with ``id``, ``title``, ``body``, ``starts_at``,
+        ``ends_at``, soonest first; empty for an unknown address.
+
+    >>> await active_maintenance_for_address(subscriber.address, now=utcnow())
+    """
+    place = await Address.select(
+        Address.street, Address.house, Address.street.town.as_alias("town")
+    ).where(Address.id == address_id).first()
+    if place is None:
+        return []
+    area = MaintenanceArea
+    news = MaintenanceArea.news
+    return await (
+        area.select(
+            news.id.as_alias("id"),
+            news.title.as_alias("title"),
+            news.body.as_alias("body"),
+            news.starts_at.as_alias("starts_at"),
+            news.ends_at.as_alias("ends_at"),
+        )
+        .where(
+            (news.published == True)  # noqa: E712
+            & (news.kind == NewsKind.MAINTENANCE)
+            & (news.starts_at <= now + lead)
+            & (news.ends_at >= now)
+            & (
+                (area.town == place["town"])
+                | (area.street == place["street"])
+                | ((area.address.street == place["street"]) & (area.address.house == place["house"]))
+            )
+        )
+        .distinct()
+        .order_by(news.starts_at)
+    )

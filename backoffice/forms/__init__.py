@@ -4,6 +4,7 @@ from backoffice.forms.adjustment import FORM as ADJUSTMENT_FORM
 from backoffice.forms.contract_history import FORM as HISTORY_FORM
 from backoffice.forms.new_contract import FORM as NEW_CONTRACT_FORM
 from backoffice.forms.office_payment import FORM as OFFICE_PAYMENT_FORM
+from backoffice.forms.ratings_report import FORM as RATINGS_REPORT_FORM
 from backoffice.forms.reset_password import FORM as RESET_PASSWORD_FORM
 from backoffice.forms.view_cabinet import FORM as VIEW_CABINET_FORM
 
@@ -14,4 +15,5 @@ FORMS = [
     HISTORY_FORM,
     OFFICE_PAYMENT_FORM,
     ADJUSTMENT_FORM,
+    RATINGS_REPORT_FORM,
 ]

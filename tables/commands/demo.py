@@ -80,6 +80,16 @@ PAGES = [
 ]
 
 
+DEMO_RATINGS = [
+    (5, "Всё понятно, оплата картой за минуту."),
+    (4, ""),
+    (4, "Хотелось бы видеть историю заявок подробнее."),
+    (3, ""),
+    (5, ""),
+    (2, "Долго искал, где сменить тариф."),
+]
+
+
 def _months_back(today: dt.date, n: int) -> list[str]:
     year, month = today.year, today.month
     periods = []
@@ -210,6 +220,14 @@ async def load_demo(today: dt.date | None = None) -> bool:
             await request.save()
             await RequestEvent(service_request=request.id, author_name="система", status_to="new",
                                message="Заявка принята", created_at=request.created_at).save()
+
+        # A few ratings of the cabinet, so the admin's report has something to show.
+        from tables.ratings import rate_cabinet
+
+        rated = await Subscriber.select(Subscriber.id).order_by(Subscriber.id).limit(6)
+        for row, (score, comment) in zip(rated, DEMO_RATINGS, strict=False):
+            await rate_cabinet(score, comment, subscriber_id=row["id"], now=now)
+        await rate_cabinet(4, "Оплатил без входа, по номеру договора.", now=now)
 
         if not await BaseUser.exists().where(BaseUser.username == DEMO_STAFF[0]):
             await BaseUser.create_user(username=DEMO_STAFF[0], password=DEMO_STAFF[1],

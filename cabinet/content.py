@@ -1,0 +1,119 @@
+"""Public content pages: tariffs, news with maintenance notices, rating the cabinet.
+
+Handlers only parse, call one ``tables.*`` function and render.  A subscriber
+logged in to the cabinet is recognised by ``scope["subscriber_id"]`` (set by the
+cabinet's auth middleware); without it the visitor is anonymous.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.response import Redirect, Template
+
+from cabinet.public import active_tariffs
+from tables.content import NEWS_KIND_LABELS, news_page, published_news_item
+from tables.db import utcnow
+from tables.ratings import MAX_COMMENT_LENGTH, RATING_LABELS, current_rating, rate_cabinet
+from tables.tariffs import TARIFF_KIND_LABELS
+
+# Anonymous ratings per client IP; logged-in subscribers are limited by the
+# one-rating-per-month rule instead.  A named store so the counters never mix
+# with another limiter's (Redis in production when the app registers one).
+ANONYMOUS_RATINGS_PER_HOUR = 5
+RATING_LIMIT_STORE = "rating_limit"
+
+
+def subscriber_id_of(request: Request) -> int | None:
+    value = request.scope.get("subscriber_id")  # type: ignore[call-overload]
+    return value if isinstance(value, int) else None
+
+
+def _is_anonymous_rating(request: Request) -> bool:
+    return request.method == "POST" and subscriber_id_of(request) is None
+
+
+RATING_LIMIT = RateLimitConfig(
+    rate_limit=("hour", ANONYMOUS_RATINGS_PER_HOUR),
+    check_throttle_handler=_is_anonymous_rating,
+    store=RATING_LIMIT_STORE,
+)
+
+
+def _page_number(raw: str | None) -> int:
+    """``?page=`` as a positive int; anything unreadable means the first page.
+
+    Absurdly long numbers are simply past the last page (a 404), never parsed in full.
+    """
+    text = (raw or "").strip()
+    if not text.isascii() or not text.isdigit():
+        return 1
+    return max(1, int(text[:12]))
+
+
+def _record_id(raw: str) -> int:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise NotFoundException()
+    return int(raw)
+
+
+class ContentController(Controller):
+    @get("/tariffs", name="tariffs")
+    async def tariffs(self) -> Template:
+        return Template("public/tariffs.html",
+                        context={"tariffs": await active_tariffs(), "kind_labels": TARIFF_KIND_LABELS})
+
+    @get("/news", name="news")
+    async def news(self, request: Request) -> Template:
+        page = await news_page(_page_number(request.query_params.get("page")), now=utcnow())
+        if page is None:
+            raise NotFoundException()
+        return Template("public/news.html", context={"news": page, "kind_labels": NEWS_KIND_LABELS})
+
+    @get("/news/{news_id:str}", name="news_item")
+    async def news_item(self, news_id: str) -> Template:
+        item = await published_news_item(_record_id(news_id), now=utcnow())
+        if item is None:
+            raise NotFoundException()
+        return Template("public/news_item.html", context={"item": item, "kind_labels": NEWS_KIND_LABELS})
+
+    @get("/rate", name="rate")
+    async def rate_form(self, request: Request) -> Template:
+        return await _rate_page(request)
+
+    @post("/rate", name="rate_post", middleware=[RATING_LIMIT.middleware])
+    async def rate(self, request: Request) -> Template | Redirect:
+        form = await request.form()
+        score, comment = form.get("score"), form.get("comment")
+        try:
+            await rate_cabinet(score, comment, subscriber_id=subscriber_id_of(request), now=utcnow())
+        except ValueError as error:
+            return await _rate_page(request, error=str(error), score=score, comment=comment,
+                                    status_code=400)
+        return Redirect("/rate/thanks", status_code=303)
+
+    @get("/rate/thanks", name="rate_thanks")
+    async def rate_thanks(self) -> Template:
+        return Template("public/rate_thanks.html")
+
+
+async def _rate_page(request: Request, *, error: str | None = None, score: Any = None,
+                     comment: Any = None, status_code: int = 200) -> Template:
+    subscriber_id = subscriber_id_of(request)
+    previous = await current_rating(subscriber_id, now=utcnow()) if subscriber_id else None
+    return Template(
+        "public/rate.html",
+        context={
+            "levels": RATING_LABELS,
+            "max_comment": MAX_COMMENT_LENGTH,
+            "error": error,
+            "score": str(score) if score is not None else "",
+            "comment": comment if isinstance(comment, str) else "",
+            "previous": previous,
+            "logged_in": subscriber_id is not None,
+        },
+        status_code=status_code,
+    )

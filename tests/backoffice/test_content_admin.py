@@ -1,0 +1,70 @@
+"""Staff see the cabinet's ratings and edit maintenance areas in the admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tables.addresses import Street
+from tables.content import MaintenanceArea, NewsItem, active_maintenance_for_address
+from tables.db import utcnow
+from tables.ratings import CabinetRating, rate_cabinet
+from tests.factories import make_address, make_subscriber
+from tests.test_support import admin_login, make_staff
+
+REPORT = "/admin/api/forms/оценки-кабинета/"
+
+
+async def test_ratings_report_shows_distribution_and_comments(client):
+    now = utcnow()
+    subscriber = await make_subscriber()
+    await rate_cabinet(5, "Удобно платить", subscriber_id=subscriber.id, now=now)
+    await rate_cabinet(5, "", now=now)
+    await rate_cabinet(2, "Не нашёл историю", now=now)
+    await make_staff()
+    await admin_login(client)
+    response = await client.post(REPORT, json={"period": ""})
+    assert response.status_code == 200, response.text
+    message = response.json()["custom_form_success"]
+    assert "оценок 3" in message and "средняя 4,0" in message
+    assert "Лучше не бывает — 2" in message and "Не очень удобно — 1" in message
+    assert "Не удобно — 0" in message
+    assert "«Удобно платить» (5)" in message and "«Не нашёл историю» (2)" in message
+
+    csv = await client.post(REPORT, json={"period": now.strftime("%Y-%m"), "download": True})
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    text = csv.content.decode("utf-8-sig")
+    assert "Не нашёл историю" in text and f";{subscriber.id};" in text and "аноним" in text
+
+    bad = await client.post(REPORT, json={"period": "ноябрь"})
+    assert bad.status_code == 422 and "ГГГГ-ММ" in bad.text
+    empty = await client.post(REPORT, json={"period": "2001-01"})
+    assert "нет" in empty.json()["custom_form_success"]
+
+
+async def test_ratings_are_read_only_in_the_admin(client):
+    rating = await rate_cabinet(3, "", now=utcnow())
+    await make_staff()
+    await admin_login(client)
+    assert (await client.get("/admin/api/tables/cabinet_rating/")).status_code == 200
+    assert (await client.patch(f"/admin/api/tables/cabinet_rating/{rating.id}/",
+                               json={"score": 5})).status_code >= 400
+    assert (await client.delete(f"/admin/api/tables/cabinet_rating/{rating.id}/")).status_code >= 400
+    assert (await CabinetRating.objects().get(CabinetRating.id == rating.id)).score == 3
+
+
+async def test_staff_add_an_affected_street_and_the_notice_reaches_it(client):
+    now = utcnow()
+    home = await make_address(street="улица Победы", house="4")
+    street = await Street.objects().get(Street.name == "улица Победы")
+    item = NewsItem(title="Работы", body="", kind="maintenance", published_at=now,
+                    starts_at=now, ends_at=now + dt.timedelta(hours=3))
+    await item.save()
+    assert await active_maintenance_for_address(home.id, now=now) == []
+    await make_staff()
+    await admin_login(client)
+    created = await client.post("/admin/api/tables/maintenance_area/",
+                                json={"news": item.id, "town": None, "street": street.id,
+                                      "address": None})
+    assert created.status_code == 201, created.text
+    assert await MaintenanceArea.count() == 1
+    assert [r["id"] for r in await active_maintenance_for_address(home.id, now=now)] == [item.id]
