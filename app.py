@@ -21,6 +21,7 @@ from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
 from cabinet.public import PublicController
 from cabinet.site import refresh_site_info, site
+from cabinet.statement import StatementController
 from settings import Settings, get_settings
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PublicController,
             AccountController,
             DashboardController,
+            StatementController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(
