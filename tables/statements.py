@@ -48,7 +48,7 @@ MESSAGES = {
     "range_long": f"Можно выгрузить не больше {MAX_RANGE_MONTHS} месяцев за один раз.",
 }
 
-_PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
+_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 OPEN_REQUEST_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
 
 
