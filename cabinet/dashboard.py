@@ -8,6 +8,7 @@ from litestar.response import Template
 
 from cabinet.auth import current_subscriber
 from tables.db import utcnow
+from tables.ledger import ENTRY_KIND_LABELS
 from tables.statements import dashboard, profile
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, Subscriber
 from tables.tariffs import TARIFF_KIND_LABELS
@@ -25,6 +26,7 @@ class DashboardController(Controller):
             "subscriber": subscriber,
             "status_label": SUBSCRIBER_STATUS_LABELS[subscriber.status],
             "changed": bool(changed),
+            "kind_labels": ENTRY_KIND_LABELS,
             "nav": "home",
         })
 
@@ -33,6 +35,6 @@ class DashboardController(Controller):
         return Template("cabinet/profile.html", context={
             "profile": await profile(subscriber),
             "status_labels": SUBSCRIBER_STATUS_LABELS,
-            "kind_labels": TARIFF_KIND_LABELS,
+            "tariff_kinds": TARIFF_KIND_LABELS,
             "nav": "profile",
         })
