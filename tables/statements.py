@@ -17,14 +17,18 @@ of them. Funds last until the day before the 1st of the first month not covered.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from piccolo.query.functions.aggregate import Max, Min, Sum
 
 from tables.addresses import Address, format_address
 from tables.content import MaintenanceArea, NewsItem, NewsKind
+from tables.db import engine
 from tables.ledger import LedgerEntry
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
@@ -50,6 +54,28 @@ MESSAGES = {
 
 _PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 OPEN_REQUEST_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+#: Run a page's reads on one connection (a read transaction). Piccolo's SQLite engine opens
+#: a connection per query otherwise; bench/bench_cabinet_reads.py measures the difference.
+SINGLE_CONNECTION_READS = True
+
+_T = TypeVar("_T")
+
+
+def one_connection(func: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+    """Run the decorated read function's queries in one transaction (nested use is a no-op)."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> _T:
+        if not SINGLE_CONNECTION_READS:
+            return await func(*args, **kwargs)
+        async with engine().transaction():
+            return await func(*args, **kwargs)
+
+    return wrapper
 
 
 # --- months -------------------------------------------------------------------------------
@@ -245,6 +271,7 @@ async def _sum_before(subscriber_id: int, moment: dt.datetime) -> int:
     return int(row["total"] or 0) if row else 0
 
 
+@one_connection
 async def statement_range(subscriber_id: int, first: str, last: str) -> list[MonthStatement]:
     """Month-by-month statements for ``first``..``last`` (two queries whatever the length)."""
     if months_between(first, last) < 1:
@@ -320,6 +347,7 @@ class StatementMonths:
         return [shift_period(self.current, -i) for i in range(months_between(self.first, self.current))]
 
 
+@one_connection
 async def statement_months(subscriber: Subscriber, *, now: dt.datetime) -> StatementMonths:
     """From the contract's first month (connection or first entry) to this month.
 
@@ -415,6 +443,7 @@ class Dashboard:
     final_statement: MonthStatement | None = None
 
 
+@one_connection
 async def dashboard(subscriber: Subscriber, *, now: dt.datetime) -> Dashboard:
     """Everything the cabinet's home page shows, for the logged-in contract only."""
     tariff = await (
@@ -458,6 +487,7 @@ class Profile:
     terminated_on: dt.date | None
 
 
+@one_connection
 async def profile(subscriber: Subscriber) -> Profile:
     """Initials instead of the full name, hidden phone digits, no apartment number."""
     place = await (
