@@ -136,7 +136,7 @@ async def test_cabinet_pages_need_login_and_have_the_section_nav(client):
         assert response.status_code == 303 and response.headers["location"].startswith("/cabinet/login")
     s = await subscriber_with(0)
     await sign_in(client, s.id)
-    for url in ("/cabinet/", "/cabinet/statement", "/cabinet/profile"):
+    for url in ("/cabinet/", "/cabinet/statement", "/cabinet/profile", "/cabinet/password"):
         html = (await client.get(url)).text
         for href in ("/cabinet/statement", "/cabinet/payments", "/cabinet/requests", "/cabinet/profile"):
             assert f'href="{href}"' in html, (url, href)
@@ -218,6 +218,15 @@ async def test_bad_period_gets_a_message_and_the_default_month(client, value):
     assert "ГГГГ-ММ" in response.text and "Ноябрь 2026" in text_of(response.text)
     assert "<script>alert(1)" not in response.text
     assert await row_counts() == before
+
+
+async def test_empty_period_shows_the_current_month(client):
+    s = await _history()
+    await sign_in(client, s.id)
+    for params in ({"period": ""}, {"period": "   "}, {}):
+        response = await client.get("/cabinet/statement", params=params)
+        assert response.status_code == 200 and "Ноябрь 2026" in text_of(response.text)
+        assert "alert-error" not in response.text
 
 
 @pytest.mark.parametrize("period,message", [("2026-12", "будущий месяц"),
