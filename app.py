@@ -15,7 +15,7 @@ from litestar.types import Receive, Scope, Send
 from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
-from cabinet.account import AccountController
+from cabinet.account import AccountController, staff_view
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, resolve_session
 from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
@@ -24,6 +24,7 @@ from cabinet.formatting import FILTERS
 from cabinet.public import PublicController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
+from cabinet.statement import StatementController
 from settings import Settings, get_settings
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
@@ -84,8 +85,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _admin_handler(create_backoffice(settings)),
             PublicController,
             AccountController,
+            staff_view,
             DashboardController,
             ContentController,
+            StatementController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(

@@ -86,14 +86,6 @@ class AccountController(Controller):
         target = "/cabinet/activate" if result.subscriber.must_change_password else next_path
         return Redirect(target, status_code=303, cookies=[session_cookie(token)])
 
-    @get("/view/{link:str}")
-    async def staff_view(self, link: str) -> Response:
-        """A staff member's one-time link to a read-only view of this cabinet."""
-        token = await redeem_staff_view(link)
-        if token is None:
-            raise NotFoundException()
-        return Redirect("/cabinet/", status_code=303, cookies=[session_cookie(token)])
-
     @post("/logout")
     async def logout(self, request: Request) -> Response:
         await end_session(session_token(request))
@@ -127,6 +119,19 @@ class AccountController(Controller):
         return await _set_password(request, subscriber, fields,
                                    current=fields.get("current_password", ""),
                                    template="account/password.html")
+
+
+@get("/staff-view/{link:str}")
+async def staff_view(link: str) -> Response:
+    """A staff member's one-time link to a read-only view of a cabinet.
+
+    Outside /cabinet on purpose: the link itself is the (staff-issued, single-use)
+    credential, not an object id a subscriber could guess.
+    """
+    token = await redeem_staff_view(link)
+    if token is None:
+        raise NotFoundException()
+    return Redirect("/cabinet/", status_code=303, cookies=[session_cookie(token)])
 
 
 async def _set_password(request: Request, subscriber: Subscriber, fields: dict[str, str], *,

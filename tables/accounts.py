@@ -219,3 +219,30 @@ async def change_password(subscriber_id: int, new_password: str, *, current_pass
         await write_audit(action="subscriber.password_changed", object_type="subscriber",
                           object_id=subscriber_id, object_repr=subscriber.contract_number,
                           actor=subscriber_actor(subscriber))
+
+
+LOGIN_HISTORY_ACTIONS = {
+    "subscriber.login": "Вход в кабинет",
+    "subscriber.login_failed": "Неверный пароль",
+    "subscriber.locked": "Вход заблокирован после неверных попыток",
+    "subscriber.password_changed": "Пароль изменён",
+    "subscriber.password_reset": "Пароль сброшен в офисе",
+    "subscriber.viewed_by_staff": "Кабинет просмотрен сотрудником",
+}
+
+
+async def login_history(subscriber_id: int, limit: int = 15) -> list[dict]:
+    """Logins, failures, password changes and staff views of this cabinet, newest first."""
+    from tables.audit import AuditEntry
+
+    rows = await (
+        AuditEntry.select(AuditEntry.created_at, AuditEntry.action, AuditEntry.actor_name)
+        .where((AuditEntry.object_type == "subscriber")
+               & (AuditEntry.object_id == str(subscriber_id))
+               & AuditEntry.action.is_in(list(LOGIN_HISTORY_ACTIONS)))
+        .order_by(AuditEntry.id, ascending=False)
+        .limit(limit)
+    )
+    return [{"at": r["created_at"], "what": LOGIN_HISTORY_ACTIONS[r["action"]],
+             "staff": r["actor_name"] if r["action"] == "subscriber.viewed_by_staff" else ""}
+            for r in rows]

@@ -79,6 +79,14 @@ def mask_phone(phone: str) -> str:
     return f"+{digits[0]} *** ***-**-{digits[-2:]}"
 
 
+def mask_email(email: str) -> str:
+    """First letter of the mailbox and the domain: "ivanov@mail.ru" → "i*****@mail.ru"."""
+    local, at, domain = (email or "").strip().partition("@")
+    if not at or not local:
+        return "***" if email else ""
+    return f"{local[0]}{'*' * max(3, len(local) - 1)}@{domain}"
+
+
 async def next_contract_number() -> str:
     """The next free contract number (digits, sequential from 100001)."""
     rows = await Subscriber.raw("SELECT MAX(CAST(contract_number AS BIGINT)) AS n FROM subscriber")

@@ -47,3 +47,16 @@ async def make_subscriber(*, password: str = "correct-horse-1", fee: int = 75000
         )
         subscriber.must_change_password = False
     return subscriber
+
+
+async def post_at(subscriber_id: int, amount: int, when: dt.datetime, *, kind: str = "payment",
+                  period: str | None = None, comment: str = "") -> int:
+    """Post a ledger entry as if it had been booked at ``when`` (tests prepare history)."""
+    import uuid
+
+    from tables.ledger import LedgerEntry, post_entry
+
+    entry, _ = await post_entry(subscriber_id, amount, kind, f"test:{uuid.uuid4()}", period=period,
+                                comment=comment)
+    await LedgerEntry.update({LedgerEntry.created_at: when}).where(LedgerEntry.id == entry.id)
+    return entry.id

@@ -62,3 +62,11 @@ def csrf_from(html: str) -> str:
     match = re.search(r'name="_csrf_token" value="([^"]+)"', html)
     assert match, "the form carries a CSRF token"
     return match.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, subscriber_id: int) -> None:
+    """Give the client a cabinet session without the (slow, argon2) login form."""
+    from cabinet.auth import SESSION_COOKIE
+    from tables.accounts import start_session
+
+    client.cookies.set(SESSION_COOKIE, await start_session(subscriber_id))

@@ -20,7 +20,7 @@ async def view_cabinet(request: Request, data: ViewCabinetModel) -> str:
     token = await start_staff_view(subscriber.id, actor=staff_actor(request))
     minutes = int(VIEW_LINK_TTL.total_seconds() // 60)
     return (f"Откройте ссылку в новой вкладке (действует {minutes} минут, один раз): "
-            f"/cabinet/view/{token} — кабинет договора № {subscriber.contract_number} в режиме "
+            f"/staff-view/{token} — кабинет договора № {subscriber.contract_number} в режиме "
             "только для чтения. Просмотр записан в журнал и виден абоненту.")
 
 

@@ -1,0 +1,70 @@
+"""Statement downloads: CSV that Russian Excel opens as-is."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from cabinet.formatting import datetime_ru, month_ru
+from tables.ledger import ENTRY_KIND_LABELS
+from tables.statements import MonthStatement, period_start
+
+CSV_TEXT = {
+    "title": "Выписка по лицевому счёту",
+    "contract": "Договор №",
+    "range": "Период",
+    "header": ["Дата", "Операция", "За месяц", "Сумма, руб.", "Остаток, руб."],
+    "opening": "Входящий остаток",
+    "closing": "Исходящий остаток",
+    "credits": "Зачислено за месяц",
+    "debits": "Списано за месяц",
+}
+
+# A text cell starting with one of these would run as a formula in a spreadsheet.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_amount(kopecks: int) -> str:
+    """-75000 → '-750,00': a number for Russian Excel (comma decimals, no grouping)."""
+    sign = "-" if kopecks < 0 else ""
+    rub, kop = divmod(abs(kopecks), 100)
+    return f"{sign}{rub},{kop:02d}"
+
+
+def _text(value: str) -> str:
+    value = " ".join((value or "").split())
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _period_label(period: str | None) -> str:
+    if not period:
+        return ""
+    year, month = period.split("-")
+    return f"{month}.{year}"
+
+
+def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
+    """UTF-8 with a BOM, ``;``-separated, CRLF: Excel with a Russian locale opens it directly."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    first, last = months[0].period, months[-1].period
+    writer.writerow([CSV_TEXT["title"], f"{CSV_TEXT['contract']} {contract_number}"])
+    writer.writerow([CSV_TEXT["range"], f"{month_ru(first)} — {month_ru(last)}"])
+    writer.writerow([])
+    writer.writerow(CSV_TEXT["header"])
+    for month in months:
+        start = period_start(month.period).strftime("%d.%m.%Y")
+        writer.writerow([start, f"{CSV_TEXT['opening']} ({month_ru(month.period)})", "", "",
+                         csv_amount(month.opening)])
+        for line in month.lines:
+            label = ENTRY_KIND_LABELS.get(line.kind, line.kind)
+            if line.comment:
+                label = f"{label}: {line.comment}"
+            writer.writerow([datetime_ru(line.created_at, "dd.MM.yyyy HH:mm"), _text(label),
+                             _period_label(line.period), csv_amount(line.amount),
+                             csv_amount(line.balance_after)])
+        writer.writerow(["", CSV_TEXT["credits"], "", csv_amount(month.credits), ""])
+        writer.writerow(["", CSV_TEXT["debits"], "", csv_amount(month.debits), ""])
+        writer.writerow(["", f"{CSV_TEXT['closing']} ({month_ru(month.period)})", "", "",
+                         csv_amount(month.closing)])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")

@@ -1,0 +1,491 @@
+"""What the cabinet reads about a contract: balance forecast, monthly statements, dashboard.
+
+Read-only: nothing here changes data.
+
+Statement rule: an entry belongs to the calendar month of its ``created_at`` in the
+provider's local time (Asia/Novokuznetsk). ``created_at`` never changes (the ledger is
+append-only) and is never in the future, so a past month's statement never changes
+afterwards, ``opening(m + 1) == closing(m)`` and the current month's closing balance is
+the contract's balance. ``LedgerEntry.period`` (the month a charge or a payment is *for*)
+is shown beside the entry but does not move it to another month.
+
+Forecast rule: charges are posted on the 1st of each month for that month. With balance
+``B`` and monthly fee ``F`` the upcoming charges are paid while ``B`` stays >= 0: ``B // F``
+of them. Funds last until the day before the 1st of the first month not covered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from piccolo.query.functions.aggregate import Max, Min, Sum
+
+from tables.addresses import Address, format_address
+from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
+from tables.db import engine
+from tables.ledger import LedgerEntry
+from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
+from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
+from tables.tariffs import Tariff
+
+LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
+#: The longest range one statement download may span.
+MAX_RANGE_MONTHS = 36
+#: Forecasts stop counting after this many months (a huge balance is "years ahead").
+FORECAST_HORIZON_MONTHS = 120
+#: Maintenance starting within this time ahead is announced on the dashboard.
+#: The earliest month anyone may ask a statement for.
+EARLIEST_PERIOD = "2000-01"
+
+MESSAGES = {
+    "period_format": "Месяц указывается в виде ГГГГ-ММ, например 2026-11.",
+    "period_future": "Выписка за будущий месяц ещё не сформирована.",
+    "period_early": "Выписка доступна начиная с {first}.",
+    "range_order": "Начало периода должно быть не позже конца.",
+    "range_long": f"Можно выгрузить не больше {MAX_RANGE_MONTHS} месяцев за один раз.",
+}
+
+_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+OPEN_REQUEST_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+#: Run a page's reads on one connection (a read transaction). Piccolo's SQLite engine opens
+#: a connection per query otherwise; bench/bench_cabinet_reads.py measures the difference.
+SINGLE_CONNECTION_READS = True
+
+_T = TypeVar("_T")
+
+
+def one_connection(func: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+    """Run the decorated read function's queries in one transaction (nested use is a no-op)."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> _T:
+        if not SINGLE_CONNECTION_READS:
+            return await func(*args, **kwargs)
+        async with engine().transaction():
+            return await func(*args, **kwargs)
+
+    return wrapper
+
+
+# --- months -------------------------------------------------------------------------------
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The provider's calendar date of a moment (naive values are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def period_of(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def period_start(period: str) -> dt.date:
+    year, month = (int(x) for x in period.split("-"))
+    return dt.date(year, month, 1)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The 1st of the month ``months`` after ``day``'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def shift_period(period: str, months: int) -> str:
+    return period_of(add_months(period_start(period), months))
+
+
+def months_between(first: str, last: str) -> int:
+    """How many months ``first``..``last`` spans, both included (0 when reversed)."""
+    a, b = period_start(first), period_start(last)
+    return max(0, (b.year - a.year) * 12 + b.month - a.month + 1)
+
+
+def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
+    """The month's start and the next month's start in local time, as UTC moments."""
+    start = period_start(period)
+    end = add_months(start, 1)
+
+    def utc(day: dt.date) -> dt.datetime:
+        return dt.datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
+
+    return utc(start), utc(end)
+
+
+def parse_period(text: str | None) -> str:
+    """Validate a month typed or picked by a person: ``"2026-11"``.
+
+    :raises ValueError: with a message for the subscriber.
+    """
+    raw = (text or "").strip()
+    match = _PERIOD.match(raw) if len(raw) == 7 else None
+    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
+        raise ValueError(MESSAGES["period_format"])
+    return raw
+
+
+def check_period(period: str, *, first: str, current: str) -> None:
+    """Refuse months outside ``first``..``current`` with a clear message."""
+    if period > current:
+        raise ValueError(MESSAGES["period_future"])
+    if period < first:
+        year, month = first.split("-")
+        raise ValueError(MESSAGES["period_early"].format(first=f"{month}.{year}"))
+
+
+def parse_range(start: str | None, end: str | None, *, first: str,
+                current: str) -> tuple[str, str]:
+    """Validate a ``from``/``to`` pair of months; a missing end is the current month
+    and a missing start equals the end.
+
+    :raises ValueError: with a message for the subscriber.
+    """
+    last = parse_period(end) if (end or "").strip() else current
+    begin = parse_period(start) if (start or "").strip() else last
+    if begin > last:
+        raise ValueError(MESSAGES["range_order"])
+    if months_between(begin, last) > MAX_RANGE_MONTHS:
+        raise ValueError(MESSAGES["range_long"])
+    check_period(last, first=first, current=current)
+    check_period(begin, first=first, current=current)
+    return begin, last
+
+
+# --- forecast -----------------------------------------------------------------------------
+
+def monthly_fee(tariff: Tariff | dict, router_rented: bool) -> int:
+    """What the 1st-of-month charge takes: the tariff's fee plus the router rent if rented."""
+    get = tariff.get if isinstance(tariff, dict) else lambda key: getattr(tariff, key)
+    return int(get("monthly_fee") or 0) + (int(get("router_fee") or 0) if router_rented else 0)
+
+
+def round_up_rubles(kopecks: int) -> int:
+    """Up to whole roubles: 10001 → 10100; never negative."""
+    return max(0, -(-kopecks // 100) * 100)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """How long the money lasts.
+
+    ``months_covered`` upcoming charges are paid; ``paid_until`` is the last day the
+    services are paid for (``None`` when the balance is already negative or nothing is
+    charged); ``top_up`` is the suggested payment, in whole roubles, so that the next
+    charge is covered (0 when it already is).
+    """
+
+    balance: int
+    monthly_fee: int
+    next_charge_on: dt.date
+    months_covered: int | None
+    first_unpaid: dt.date | None
+    paid_until: dt.date | None
+    top_up: int
+    beyond_horizon: bool = False
+
+    @property
+    def in_debt(self) -> bool:
+        return self.balance < 0
+
+    @property
+    def covers_next_charge(self) -> bool:
+        return self.top_up == 0
+
+    @property
+    def debt(self) -> int:
+        """What must be paid at least to bring the balance back to zero."""
+        return max(0, -self.balance)
+
+
+def forecast(balance: int, monthly_fee: int, today: dt.date) -> Forecast:
+    """Forecast the next charge and how long the balance lasts.
+
+    >>> forecast(160000, 75000, dt.date(2026, 11, 25)).paid_until
+    datetime.date(2027, 1, 31)
+    """
+    next_charge = add_months(today, 1)
+    top_up = round_up_rubles(monthly_fee - balance) if monthly_fee > 0 else round_up_rubles(-balance)
+    if monthly_fee <= 0:
+        return Forecast(balance, monthly_fee, next_charge, None, None, None, top_up)
+    if balance < 0:
+        return Forecast(balance, monthly_fee, next_charge, 0, None, None, top_up)
+    covered = balance // monthly_fee
+    beyond = covered > FORECAST_HORIZON_MONTHS
+    first_unpaid = add_months(next_charge, min(covered, FORECAST_HORIZON_MONTHS))
+    return Forecast(balance, monthly_fee, next_charge, covered, first_unpaid,
+                    first_unpaid - dt.timedelta(days=1), top_up, beyond)
+
+
+# --- statements ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class StatementLine:
+    id: int
+    created_at: dt.datetime
+    kind: str
+    amount: int
+    period: str | None
+    comment: str
+    balance_after: int
+
+
+@dataclass
+class MonthStatement:
+    """One month of a contract's ledger; ``closing == opening + credits + debits``."""
+
+    period: str
+    opening: int
+    lines: list[StatementLine] = field(default_factory=list)
+
+    @property
+    def credits(self) -> int:
+        return sum(line.amount for line in self.lines if line.amount > 0)
+
+    @property
+    def debits(self) -> int:
+        """The month's charges and other debits (a negative number or 0)."""
+        return sum(line.amount for line in self.lines if line.amount < 0)
+
+    @property
+    def closing(self) -> int:
+        return self.opening + self.credits + self.debits
+
+
+async def _sum_before(subscriber_id: int, moment: dt.datetime) -> int:
+    row = await (
+        LedgerEntry.select(Sum(LedgerEntry.amount, alias="total"))
+        .where((LedgerEntry.subscriber == subscriber_id) & (LedgerEntry.created_at < moment))
+        .first()
+    )
+    return int(row["total"] or 0) if row else 0
+
+
+@one_connection
+async def statement_range(subscriber_id: int, first: str, last: str) -> list[MonthStatement]:
+    """Month-by-month statements for ``first``..``last`` (two queries whatever the length)."""
+    if months_between(first, last) < 1:
+        return []
+    start, _ = period_bounds(first)
+    _, end = period_bounds(last)
+    opening = await _sum_before(subscriber_id, start)
+    rows = await (
+        LedgerEntry.select(LedgerEntry.id, LedgerEntry.created_at, LedgerEntry.kind,
+                           LedgerEntry.amount, LedgerEntry.period, LedgerEntry.comment)
+        .where((LedgerEntry.subscriber == subscriber_id)
+               & (LedgerEntry.created_at >= start) & (LedgerEntry.created_at < end))
+        .order_by(LedgerEntry.created_at)
+        .order_by(LedgerEntry.id)
+    )
+    months: dict[str, MonthStatement] = {}
+    period = first
+    for _ in range(months_between(first, last)):
+        months[period] = MonthStatement(period=period, opening=0)
+        period = shift_period(period, 1)
+    by_month: dict[str, list[dict]] = {p: [] for p in months}
+    for row in rows:
+        by_month[period_of(local_date(row["created_at"]))].append(row)
+    running = opening
+    for period, statement in months.items():
+        statement.opening = running
+        for row in by_month[period]:
+            running += int(row["amount"])
+            statement.lines.append(StatementLine(
+                id=row["id"], created_at=row["created_at"], kind=row["kind"],
+                amount=int(row["amount"]), period=row["period"], comment=row["comment"] or "",
+                balance_after=running,
+            ))
+    return list(months.values())
+
+
+async def monthly_statement(subscriber_id: int, period: str) -> MonthStatement:
+    """One month: opening balance, every entry with the balance after it, closing balance."""
+    return (await statement_range(subscriber_id, period, period))[0]
+
+
+async def ledger_span(subscriber_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The first and the last entry's time (``None`` without entries)."""
+    row = await (
+        LedgerEntry.select(Min(LedgerEntry.created_at, alias="first"),
+                           Max(LedgerEntry.created_at, alias="last"))
+        .where(LedgerEntry.subscriber == subscriber_id)
+        .first()
+    )
+    if not row:
+        return None, None
+    return _as_datetime(row["first"]), _as_datetime(row["last"])
+
+
+def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
+    # SQLite hands aggregates back untyped: the stored UTC text.
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class StatementMonths:
+    """Which months a contract's statement can show, and the one shown by default."""
+
+    first: str
+    current: str
+    default: str
+
+    @property
+    def choices(self) -> list[str]:
+        """Newest first, for the month selector."""
+        return [shift_period(self.current, -i) for i in range(months_between(self.first, self.current))]
+
+
+@one_connection
+async def statement_months(subscriber: Subscriber, *, now: dt.datetime) -> StatementMonths:
+    """From the contract's first month (connection or first entry) to this month.
+
+    The default is the current month; for a terminated contract the final one (the month
+    of termination, or a later month with entries such as a refund of the remainder).
+    """
+    current = period_of(local_date(now))
+    first_entry, last_entry = await ledger_span(subscriber.id)
+    candidates = [period_of(subscriber.connected_on)] if subscriber.connected_on else []
+    if first_entry:
+        candidates.append(period_of(local_date(first_entry)))
+    first = max(EARLIEST_PERIOD, min([*candidates, current]))
+    default = current
+    if subscriber.terminated_on:
+        finals = [period_of(subscriber.terminated_on)]
+        if last_entry:
+            finals.append(period_of(local_date(last_entry)))
+        default = min(max(finals), current)
+    return StatementMonths(first=min(first, current), current=current, default=max(default, first))
+
+
+# --- dashboard ----------------------------------------------------------------------------
+
+async def open_requests(subscriber_id: int) -> list[dict]:
+    rows = await (
+        ServiceRequest.select(ServiceRequest.id, ServiceRequest.number, ServiceRequest.kind,
+                              ServiceRequest.status, ServiceRequest.created_at)
+        .where((ServiceRequest.subscriber == subscriber_id)
+               & ServiceRequest.status.is_in(list(OPEN_REQUEST_STATUSES)))
+        .order_by(ServiceRequest.created_at, ascending=False)
+    )
+    for row in rows:
+        row["status_label"] = REQUEST_STATUS_LABELS.get(row["status"], row["status"])
+        row["kind_label"] = REQUEST_KIND_LABELS.get(row["kind"], row["kind"])
+    return rows
+
+
+async def maintenance_for(subscriber: Subscriber, now: dt.datetime, *,
+                          lead: dt.timedelta = MAINTENANCE_LEAD) -> list[dict]:
+    """Maintenance affecting the subscriber's building, street or town, now or within ``lead``."""
+    return await active_maintenance_for_address(subscriber.address, now=now, lead=lead)
+
+
+async def latest_news(now: dt.datetime, limit: int = 3) -> list[dict]:
+    return await (
+        NewsItem.select(NewsItem.id, NewsItem.title, NewsItem.published_at)
+        .where((NewsItem.kind == NewsKind.NEWS) & (NewsItem.published == True)  # noqa: E712
+               & (NewsItem.published_at <= now))
+        .order_by(NewsItem.published_at, ascending=False)
+        .limit(limit)
+    )
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    subscriber: Subscriber
+    tariff: dict | None
+    fee: int
+    forecast: Forecast
+    requests: list[dict]
+    maintenance: list[dict]
+    news: list[dict]
+    final_statement: MonthStatement | None = None
+
+
+@one_connection
+async def dashboard(subscriber: Subscriber, *, now: dt.datetime) -> Dashboard:
+    """Everything the cabinet's home page shows, for the logged-in contract only."""
+    tariff = await (
+        Tariff.select(Tariff.id, Tariff.name, Tariff.monthly_fee, Tariff.router_fee)
+        .where(Tariff.id == subscriber.tariff)
+        .first()
+    )
+    fee = monthly_fee(tariff, subscriber.router_rented) if tariff else 0
+    final = None
+    if subscriber.terminated_on or subscriber.status == SubscriberStatus.TERMINATED:
+        months = await statement_months(subscriber, now=now)
+        final = await monthly_statement(subscriber.id, months.default)
+    return Dashboard(
+        subscriber=subscriber,
+        tariff=tariff,
+        fee=fee,
+        forecast=forecast(subscriber.balance, fee, local_date(now)),
+        requests=await open_requests(subscriber.id),
+        maintenance=await maintenance_for(subscriber, now),
+        news=await latest_news(now),
+        final_statement=final,
+    )
+
+
+# --- profile ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    """The contract as the cabinet shows it: personal data masked."""
+
+    contract_number: str
+    name: str
+    phone: str
+    email: str
+    address: str
+    tariff: dict | None
+    router_rented: bool
+    fee: int
+    status: str
+    connected_on: dt.date | None
+    terminated_on: dt.date | None
+
+
+@one_connection
+async def profile(subscriber: Subscriber) -> Profile:
+    """Initials instead of the full name, hidden phone digits, no apartment number."""
+    place = await (
+        Address.select(Address.house, Address.apartment,
+                       Address.street.name.as_alias("street"),
+                       Address.street.town.name.as_alias("town"))
+        .where(Address.id == subscriber.address)
+        .first()
+    )
+    tariff = await (
+        Tariff.select(Tariff.id, Tariff.name, Tariff.kind, Tariff.monthly_fee, Tariff.router_fee,
+                      Tariff.speed_mbps, Tariff.channels)
+        .where(Tariff.id == subscriber.tariff)
+        .first()
+    )
+    address = ""
+    if place:
+        address = format_address(place["town"], place["street"], place["house"],
+                                 place["apartment"] or "", hide_apartment=True)
+    return Profile(
+        contract_number=subscriber.contract_number,
+        name=mask_name(subscriber.full_name),
+        phone=mask_phone(subscriber.phone or "") if subscriber.phone else "",
+        email=mask_email(subscriber.email or ""),
+        address=address,
+        tariff=tariff,
+        router_rented=bool(subscriber.router_rented),
+        fee=monthly_fee(tariff, subscriber.router_rented) if tariff else 0,
+        status=subscriber.status,
+        connected_on=subscriber.connected_on,
+        terminated_on=subscriber.terminated_on,
+    )

@@ -1,0 +1,56 @@
+"""An operator's read-only view of a subscriber's cabinet: audited, visible to the subscriber, no actions."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tables.audit import AuditEntry
+from tables.subscribers import Subscriber
+from tests.factories import make_subscriber
+from tests.test_support import admin_login, csrf_from, make_staff
+
+
+async def test_operator_views_cabinet_read_only(client, app):
+    s = await make_subscriber()
+    await make_staff("oper", role="operator")
+    await admin_login(client, "oper")
+    response = await client.post("/admin/api/forms/просмотр-кабинета-абонента/",
+                                 json={"contract_number": s.contract_number})
+    assert response.status_code == 200, response.text
+    link = re.search(r"/staff-view/[A-Za-z0-9_\-]+", response.text).group(0)
+    assert await AuditEntry.exists().where(AuditEntry.action == "subscriber.viewed_by_staff")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver") as staff_browser:
+        opened = await staff_browser.get(link, follow_redirects=True)
+        assert opened.status_code == 200 and "Режим просмотра сотрудником" in opened.text
+        assert s.contract_number in opened.text
+        # The link works once.
+        assert (await staff_browser.get(link)).status_code == 404
+        page = await staff_browser.get("/cabinet/password")
+        refused = await staff_browser.post("/cabinet/password", data={
+            "current_password": "correct-horse-1", "new_password": "Another-pass-9",
+            "new_password2": "Another-pass-9", "_csrf_token": csrf_from(page.text)})
+        assert refused.status_code == 403 and "просмотра" in refused.text
+    row = await Subscriber.select(Subscriber.password_hash).where(Subscriber.id == s.id).first()
+    assert row["password_hash"] == s.password_hash
+
+    # The subscriber sees the view in their login history.
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver") as own:
+        from tests.test_support import sign_in
+
+        await sign_in(own, s.id)
+        profile = await own.get("/cabinet/profile")
+        assert "Кабинет просмотрен сотрудником" in profile.text and "oper" in profile.text
+
+
+async def test_cashier_cannot_open_a_view(client):
+    s = await make_subscriber()
+    await make_staff("cash", role="cashier")
+    await admin_login(client, "cash")
+    response = await client.post("/admin/api/forms/просмотр-кабинета-абонента/",
+                                 json={"contract_number": s.contract_number})
+    assert response.status_code == 403
