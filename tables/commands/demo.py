@@ -176,6 +176,8 @@ async def load_demo(today: dt.date | None = None) -> bool:
                 await book_office_payment(subscriber.id, fee + rnd.choice([0, 0, 5000, 10000]),
                                           period=period, actor=actor)
 
+        await _backdate_history(periods)
+
         for slug, title, body in PAGES:
             await Page(slug=slug, title=title, body=body, sort_order=len(slug)).save()
         await SiteSetting(key=HOTLINE_KEY, value="+7 (3843) 99-00-00").save()
@@ -241,6 +243,23 @@ async def load_demo(today: dt.date | None = None) -> bool:
                                               superuser=False)
             await set_role(user.id, role, actor=actor)
     return True
+
+
+async def _backdate_history(periods: list[str]) -> None:
+    """Spread the demo's months over their real dates (postings are stamped "now"):
+    charges on the 1st, payments on the 5th, so statements show a history."""
+    from tables.ledger import LedgerEntry
+    from tables.payments import Payment
+
+    for period in periods[:-1]:
+        first = dt.datetime.fromisoformat(f"{period}-01T03:00:00+00:00")
+        await LedgerEntry.update({LedgerEntry.created_at: first}).where(
+            (LedgerEntry.period == period) & (LedgerEntry.kind == "charge"))
+        paid = first + dt.timedelta(days=4)
+        await LedgerEntry.update({LedgerEntry.created_at: paid}).where(
+            (LedgerEntry.period == period) & (LedgerEntry.kind == "payment"))
+        await Payment.update({Payment.created_at: paid, Payment.updated_at: paid}).where(
+            Payment.period == period)
 
 
 def logins_text() -> str:
