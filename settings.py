@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# Without CENTRA_SECRET_KEY one random key per process (not per Settings() call),
+# so values signed in one request still verify in the next.
+_PROCESS_SECRET = secrets.token_hex(32)
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -40,7 +43,7 @@ class Settings:
     # Development mode relaxes cookie security and the admin's HTTPS checks.
     debug: bool = field(default_factory=lambda: _bool("CENTRA_DEBUG", True))
     secret_key: str = field(
-        default_factory=lambda: os.environ.get("CENTRA_SECRET_KEY") or secrets.token_hex(32)
+        default_factory=lambda: os.environ.get("CENTRA_SECRET_KEY") or _PROCESS_SECRET
     )
     allowed_hosts: tuple[str, ...] = field(
         default_factory=lambda: tuple(
