@@ -21,12 +21,12 @@ from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Var
 from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from tables.addresses import Town
+from tables.addresses import Address, Street, Town
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.db import choices, utcnow, write_transaction
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
 from tables.money import format_plain, parse_rubles
-from tables.subscribers import Subscriber, SubscriberStatus
+from tables.subscribers import Subscriber, SubscriberStatus, mask_name
 
 
 class PaymentStatus(enum.StrEnum):
@@ -659,3 +659,60 @@ async def unbooked_payments() -> list[dict]:
         "(SELECT 1 FROM ledger_entry l WHERE l.reference = p.provider_intent_id)"
     )
 
+
+
+# --- quick pay: finding a contract without a login ------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return " ".join((text or "").casefold().replace("ё", "е").split())
+
+
+async def _payable(subscribers: list[Subscriber]) -> Subscriber | None:
+    # Terminated contracts are found only while they still owe money.
+    usable = [s for s in subscribers if s.status != SubscriberStatus.TERMINATED or s.balance < 0]
+    return usable[0] if len(usable) == 1 else None
+
+
+async def find_payable_contract(*, contract_number: str = "", town_id: int | None = None,
+                                street: str = "", house: str = "", apartment: str = "") -> Subscriber | None:
+    """One contract by its number, or by town + street + house (+ apartment); else ``None``.
+
+    Anything ambiguous (two contracts at the address, a street name matching
+    several streets) is "not found": the visitor is asked for the number.
+    """
+    number = (contract_number or "").strip().replace(" ", "")
+    if number:
+        if not number.isdigit() or len(number) > 12:
+            return None
+        return await _payable(list(await Subscriber.objects().where(Subscriber.contract_number == number)))
+    house, apartment = _norm(house), _norm(apartment)
+    if not town_id or not _norm(street) or not house or len(house) > 20 or len(apartment) > 20:
+        return None
+    wanted = _norm(street)
+    streets = await Street.select(Street.id, Street.name).where(Street.town == town_id)
+    exact = [s["id"] for s in streets if _norm(s["name"]) == wanted]
+    # "Кирова" finds "улица Кирова": a whole-word match when the full name was not typed.
+    partial = [s["id"] for s in streets if wanted in _norm(s["name"]).split()
+               or _norm(s["name"]).endswith(" " + wanted)]
+    street_ids = exact or partial
+    if len(street_ids) != 1:
+        return None
+    addresses = await Address.select(Address.id, Address.house, Address.apartment).where(
+        Address.street == street_ids[0]
+    )
+    address_ids = [a["id"] for a in addresses
+                   if _norm(a["house"]) == house and _norm(a["apartment"]) == apartment]
+    if len(address_ids) != 1:
+        return None
+    return await _payable(list(await Subscriber.objects().where(Subscriber.address == address_ids[0])))
+
+
+async def masked_contract(subscriber: Subscriber) -> dict[str, str]:
+    """What a visitor without a login may see: surname + initials, street and house only."""
+    row = await Address.select(Address.house, Address.street._.name.as_alias("street"),
+                               Address.street._.town._.name.as_alias("town")).where(
+        Address.id == subscriber.address
+    ).first()
+    address = f"{row['town']}, {row['street']}, д. {row['house']}" if row else ""
+    return {"name": mask_name(subscriber.full_name), "address": address}
