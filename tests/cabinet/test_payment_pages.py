@@ -155,7 +155,7 @@ async def test_another_subscribers_payment_is_not_found(client, stripe_sandbox):
     other = await make_subscriber()
     await login(client, owner)
     _, payment_id = await start_topup(client)
-    await client.post("/cabinet/logout", data={"_csrf_token": csrf_from((await client.get("/cabinet/")).text)})
+    await post_form(client, "/cabinet/", "/cabinet/logout", {})
     await login(client, other)
     for url in (f"/cabinet/pay/{payment_id}", f"/cabinet/pay/result/{payment_id}"):
         assert (await client.get(url)).status_code == 404
