@@ -3,6 +3,9 @@
 from backoffice.forms.adjustment import FORM as ADJUSTMENT_FORM
 from backoffice.forms.new_contract import FORM as NEW_CONTRACT_FORM
 from backoffice.forms.office_payment import FORM as OFFICE_PAYMENT_FORM
+from backoffice.forms.payment_report import FORM as PAYMENT_REPORT_FORM
+from backoffice.forms.refund import FORM as REFUND_FORM
 from backoffice.forms.reset_password import FORM as RESET_PASSWORD_FORM
 
 FORMS = [NEW_CONTRACT_FORM, RESET_PASSWORD_FORM, OFFICE_PAYMENT_FORM, ADJUSTMENT_FORM]
+FORMS += [REFUND_FORM, PAYMENT_REPORT_FORM]
