@@ -41,8 +41,10 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def serve(port: int, state_dir: Path | None) -> None:
-    """Run localstripe's aiohttp app in this process until interrupted."""
+def serve(port: int, state_dir: Path | None, parent_pid: int | None = None) -> None:
+    """Run localstripe's aiohttp app in this process until interrupted (or the parent is gone)."""
+    import asyncio
+
     from aiohttp import web
     from localstripe import resources, server
 
@@ -64,6 +66,16 @@ def serve(port: int, state_dir: Path | None) -> None:
     if state_dir:
         state_dir.mkdir(parents=True, exist_ok=True)
         resources.store.try_load_from_disk()
+    if parent_pid:
+        async def watch_parent(app: web.Application) -> None:
+            async def loop() -> None:
+                while os.getppid() == parent_pid:
+                    await asyncio.sleep(1)
+                os._exit(0)  # the parent died without stopping us: never linger as an orphan
+
+            app["parent_watch"] = asyncio.ensure_future(loop())
+
+        server.app.on_startup.append(watch_parent)
     web.run_app(server.app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
@@ -94,7 +106,8 @@ class Sandbox:
         }
 
     def start(self, timeout: float = 15.0) -> Sandbox:
-        cmd = [sys.executable, "-m", "stripe_sandbox", "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "stripe_sandbox", "--port", str(self.port),
+               "--parent-pid", str(os.getpid())]
         if self.state_dir:
             cmd += ["--state-dir", str(self.state_dir)]
         self.process = subprocess.Popen(cmd, cwd=PROJECT_DIR, stdout=subprocess.DEVNULL,
@@ -133,8 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("STRIPE_SANDBOX_PORT", 8420)))
     parser.add_argument("--state-dir", type=Path, default=None)
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process is no longer the parent")
     args = parser.parse_args(argv)
-    serve(args.port, args.state_dir)
+    serve(args.port, args.state_dir, args.parent_pid)
 
 
 if __name__ == "__main__":
