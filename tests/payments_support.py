@@ -25,7 +25,7 @@ CARD_3DS = "4000002760003184"
 
 
 @pytest.fixture(scope="session")
-def stripe_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
+def stripe_sandbox() -> Iterator[Sandbox]:
     sandbox = Sandbox(state_dir=None).start()
     saved = {k: os.environ.get(k) for k in sandbox.env()}
     os.environ.update(sandbox.env())

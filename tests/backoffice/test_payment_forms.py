@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from tables.audit import Actor, AuditEntry
@@ -70,6 +72,12 @@ async def test_report_form_totals_by_filters(client):
     assert "Платежей: 1 на 250,00" in town.text
     office = await client.post(REPORT, json={"channel": "office"})
     assert "Платежей: 2" in office.text
+    today = dt.date.today()
+    dated = await client.post(REPORT, json={"date_from": str(today - dt.timedelta(days=1)),
+                                            "date_to": str(today + dt.timedelta(days=1))})
+    assert "Платежей: 3" in dated.text
+    future = await client.post(REPORT, json={"date_from": str(today + dt.timedelta(days=2))})
+    assert "Платежей: 0" in future.text
     unknown = await client.post(REPORT, json={"town": "Москва"})
     assert unknown.status_code == 422
 
