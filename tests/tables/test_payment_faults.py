@@ -152,3 +152,16 @@ async def test_refund_that_never_reached_the_provider_is_released(stripe_sandbox
     row = await payment_row(payment.id)
     assert row.refunded_amount == 0 and row.status == "succeeded"
     assert await ledger("refund") == [] and await balance(subscriber.id) == 50000
+
+
+async def test_reconcile_command_prints_a_report(stripe_sandbox, capsys):
+    from tables.commands.reconcile import reconcile_payments
+
+    subscriber = await make_subscriber()
+    lost = await start_payment(subscriber.id, 30000, channel="cabinet")
+    with faults(stripe_sandbox, **{r"/v1/payment_intents/\w+/confirm$": answer_lost}):
+        await submit_card(lost.id, await card_token(stripe_sandbox))
+    await reconcile_payments()
+    out = capsys.readouterr().out
+    assert "open card payments checked: 1" in out and "succeeded: 1" in out
+    assert "ledger matches credited payments" in out and await balance(subscriber.id) == 30000
