@@ -21,10 +21,13 @@ from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
+from cabinet.payments import CabinetPaymentsController
 from cabinet.public import PublicController
+from cabinet.quickpay import QuickPayController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
+from cabinet.webhook import payment_webhook
 from settings import Settings, get_settings
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
@@ -89,6 +92,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DashboardController,
             ContentController,
             StatementController,
+            CabinetPaymentsController,
+            QuickPayController,
+            payment_webhook,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(

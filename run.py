@@ -1,19 +1,22 @@
 """Development entry point behind ``make run``.
 
-Applies migrations, loads demo data into an empty database, prints where to
-open the system and how to log in, then serves it with uvicorn.
+Applies migrations, loads demo data into an empty database, starts the local
+Stripe sandbox for card payments (unless STRIPE_API_BASE points elsewhere),
+prints where to open the system and how to log in, then serves it with uvicorn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 
 import uvicorn
 
 from settings import PROJECT_DIR, database_url, get_settings, sqlite_path
+from stripe_sandbox import Sandbox, free_port, port_is_free
 
 
 def migrate() -> None:
@@ -38,19 +41,47 @@ async def seed() -> bool:
             await DB.close_connection_pool()
 
 
+def start_stripe_sandbox(settings) -> Sandbox | None:
+    """Without STRIPE_API_BASE, card payments go to a local Stripe-compatible sandbox."""
+    if os.environ.get("STRIPE_API_BASE"):
+        return None
+    port = int(os.environ.get("STRIPE_SANDBOX_PORT", "8420"))
+    if not port_is_free(port):
+        port = free_port()
+    sandbox = Sandbox(port, state_dir=PROJECT_DIR / "var" / "stripe-sandbox").start()
+    os.environ.update(sandbox.env())
+    host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    sandbox.register_webhook(f"http://{host}:{settings.port}/payments/webhook")
+    return sandbox
+
+
 def main() -> None:
     from tables.commands.demo import logins_text
 
     settings = get_settings()
     migrate()
     loaded = asyncio.run(seed())
+    sandbox = start_stripe_sandbox(settings)
     where = "PostgreSQL (DATABASE_URL)" if database_url() else f"SQLite file {sqlite_path()}"
     base = f"http://{settings.host}:{settings.port}"
     print(f"\nCentra is starting on {where}{' with fresh demo data' if loaded else ''}.")
     print(f"  site and cabinet: {base}/   cabinet: {base}/cabinet/   admin: {base}/admin/")
-    print(logins_text(), "\n", flush=True)
-    uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port,
-                log_level=os.environ.get("LOG_LEVEL", "info"))
+    print(logins_text())
+    if sandbox:
+        print(f"  card payments: local Stripe sandbox at {sandbox.base_url} (stopped on exit)\n"
+              "    test card 4242 4242 4242 4242, any future month/year (2 digits), any CVC;\n"
+              "    confirmation code (3-D Secure) 4000 0027 6000 3184; declined 4000 0000 0000 0341")
+    else:
+        print(f"  card payments: Stripe API at {os.environ['STRIPE_API_BASE']}")
+    print(flush=True)
+    # uvicorn re-raises SIGTERM after its shutdown; make that an exception so `finally` runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port,
+                    log_level=os.environ.get("LOG_LEVEL", "info"))
+    finally:
+        if sandbox:
+            sandbox.stop()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent
+# Without CENTRA_SECRET_KEY one random key per process (not per Settings() call),
+# so values signed in one request still verify in the next.
 
 
 def _bool(name: str, default: bool = False) -> bool:

@@ -29,6 +29,9 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "subscriber": {OP: {R, U}, CA: {R}, MA: {R}, AD: {R, U}},
     "ledger_entry": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
+    "payment_refund": {CA: {R}, MA: {R}, AD: {R}},
+    "provider_event": {CA: {R}, MA: {R}, AD: {R}},
+    "payment_customer": {CA: {R}, MA: {R}, AD: {R}},
     "service_request": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "request_event": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "tariff": {OP: {R}, CA: {R}, MA: {R}, AD: ALL},
@@ -55,6 +58,8 @@ FORM_MATRIX: dict[str, set[Role]] = {
     "Оценки кабинета": {OP, CA, MA, AD},
     "Оплата в кассе": {CA, AD},
     "Корректировка баланса": {CA, AD},
+    "Возврат платежа": {CA, AD},
+    "Итоги по платежам": {CA, MA, AD},
 }
 
 _METHOD_ACTION = {"GET": R, "HEAD": R, "OPTIONS": R, "POST": C, "PUT": U, "PATCH": U, "DELETE": D}

@@ -11,7 +11,7 @@ from tables.addresses import Address, Street, Town
 from tables.audit import AuditEntry
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
-from tables.payments import Payment
+from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEvent
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
@@ -69,12 +69,17 @@ TABLE_CONFIGS: list[TableConfig] = [
         menu_group=MONEY,
         visible_columns=[Payment.id, Payment.created_at, Payment.subscriber, Payment.amount,
                          Payment.status, Payment.channel, Payment.period, Payment.card_brand,
-                         Payment.card_last4, Payment.refunded_amount],
+                         Payment.card_last4, Payment.refunded_amount, Payment.town,
+                         Payment.failure_reason],
         visible_filters=[Payment.subscriber, Payment.status, Payment.channel, Payment.period,
-                         Payment.created_at, Payment.provider_intent_id],
+                         Payment.created_at, Payment.town, Payment.provider_intent_id,
+                         Payment.failure_code],
         order_by=[OrderBy(Payment.id, ascending=False)],
         validators=read_only_validators(),
     ),
+    *[TableConfig(table, menu_group=MONEY, order_by=[OrderBy(table.id, ascending=False)],
+                  validators=read_only_validators())
+      for table in (PaymentRefund, ProviderEvent, PaymentCustomer)],
     TableConfig(
         ServiceRequest,
         menu_group=REQUESTS,

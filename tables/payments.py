@@ -1,16 +1,32 @@
-"""Payments: card top-ups, quick pay and office (cash) payments."""
+"""Payments: card top-ups, quick pay, office (cash) payments and refunds.
+
+Everything here is database-only; the calls to the card provider live in
+``tables.payment_flow``, which calls these functions with what the provider
+answered.  The one rule that matters most: a card payment is credited by
+:func:`settle_payment` only, in one transaction with its move to "succeeded",
+so the webhook and the return page may both report the same intent, in any
+order or at the same moment, and the ledger gets one entry.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from tables.audit import Actor, write_audit
+from tables.addresses import Address, Street, Town
+from tables.audit import SYSTEM, Actor, write_audit
 from tables.db import choices, utcnow, write_transaction
-from tables.ledger import EntryKind, post_entry
-from tables.subscribers import Subscriber
+from tables.ledger import DuplicateEntryError, EntryKind, post_entry
+from tables.money import format_plain, parse_rubles
+from tables.subscribers import Subscriber, SubscriberStatus, mask_name
 
 
 class PaymentStatus(enum.StrEnum):
@@ -29,6 +45,12 @@ PAYMENT_STATUS_LABELS = {
     "refunded": "Возвращён",
 }
 
+FINAL_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.REFUNDED)
+OPEN_STATUSES = (PaymentStatus.CREATED, PaymentStatus.REQUIRES_ACTION)
+# "failed" is final for the subscriber, but a provider success for the same intent
+# still wins (money moved), so only these two are closed to settlement.
+CREDITED_STATUSES = (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+
 
 class PaymentChannel(enum.StrEnum):
     CABINET = "cabinet"
@@ -42,12 +64,49 @@ PAYMENT_CHANNEL_LABELS = {
     "office": "Касса офиса",
 }
 
+CURRENCY = "rub"
+# Card top-up limits, kopecks.
+MIN_AMOUNT = 10_00
+MAX_AMOUNT = 15_000_00
+# A card payment left unfinished this long is cancelled by the reconciliation.
+ABANDON_AFTER = dt.timedelta(minutes=30)
+ACCEPTED_BRANDS = ("visa", "mastercard", "maestro")
+
+AMOUNT_MESSAGES = {
+    "zero": "Сумма должна быть больше нуля.",
+    "min": f"Минимальная сумма оплаты картой — {format_plain(MIN_AMOUNT)} ₽.",
+    "max": f"Максимальная сумма одного платежа — {format_plain(MAX_AMOUNT)} ₽.",
+}
+
+# Provider failure codes → what the subscriber reads.
+FAILURE_MESSAGES = {
+    "card_declined": "Банк отклонил операцию по карте. Попробуйте другую карту или обратитесь в банк.",
+    "insufficient_funds": "Недостаточно средств на карте.",
+    "expired_card": "Срок действия карты истёк.",
+    "incorrect_cvc": "Неверный код CVC/CVV.",
+    "incorrect_number": "Неверный номер карты.",
+    "invalid_number": "Неверный номер карты.",
+    "processing_error": "Ошибка при обработке платежа в банке. Попробуйте ещё раз.",
+    "payment_intent_authentication_failure":
+        "Платёж не подтверждён: код подтверждения (3-D Secure) не введён или неверен.",
+    "canceled": "Платёж отменён.",
+    "abandoned": "Платёж не был завершён вовремя и отменён. Деньги не списаны.",
+    "provider_unavailable": "Платёжная система не ответила. Деньги не списаны — попробуйте ещё раз.",
+    "card_brand": "Принимаются только карты Visa, Mastercard и Maestro.",
+    "amount_mismatch": "Сумма в платёжной системе не совпала с суммой платежа; платёж проверит сотрудник.",
+}
+DEFAULT_FAILURE = "Платёж отклонён платёжной системой."
+
+
+def failure_message(code: str | None) -> str:
+    return FAILURE_MESSAGES.get(code or "", DEFAULT_FAILURE)
+
 
 class Payment(Table, help_text="Платежи. Зачисление — один раз, при переходе в «Оплачен»."):
     subscriber = ForeignKey(Subscriber, null=False, on_delete=OnDelete.restrict,
                             help_text="Договор")
     amount = BigInt(help_text="Сумма, копейки")
-    refunded_amount = BigInt(default=0, help_text="Возвращено, копейки")
+    refunded_amount = BigInt(default=0, help_text="Возвращено или возвращается, копейки")
     status = Varchar(length=20, choices=choices(PaymentStatus, PAYMENT_STATUS_LABELS),
                      default="created", index=True, help_text="Состояние")
     channel = Varchar(length=20, choices=choices(PaymentChannel, PAYMENT_CHANNEL_LABELS),
@@ -62,6 +121,361 @@ class Payment(Table, help_text="Платежи. Зачисление — оди�
     created_at = Timestamptz(help_text="Создан (UTC)")
     updated_at = Timestamptz(help_text="Изменён (UTC)")
     created_by = Varchar(length=150, default="subscriber", help_text="Кто создал")
+    failure_code = Varchar(length=60, default="", help_text="Код отказа провайдера")
+    town = ForeignKey(Town, null=True, default=None, on_delete=OnDelete.set_null,
+                      help_text="Город договора (для отчётов)")
+    # Unguessable key of a quick-pay payment: the visitor has no login, so the
+    # card and result pages are reached by this, never by the numeric id.
+    access_token = Varchar(length=64, null=True, default=None, secret=True,
+                           help_text="Ключ страницы оплаты без входа")
+    submitted_at = Timestamptz(null=True, default=None,
+                               help_text="Когда карта отправлена на оплату (UTC)")
+
+
+class PaymentCustomer(Table, help_text="Покупатель (customer) платёжного провайдера для договора"):
+    subscriber = ForeignKey(Subscriber, null=False, unique=True, on_delete=OnDelete.restrict,
+                            help_text="Договор")
+    provider_customer_id = Varchar(length=100, unique=True, help_text="Customer провайдера")
+    created_at = Timestamptz(help_text="Создан (UTC)")
+
+
+class ProviderEvent(Table, help_text="Принятые уведомления (webhook) платёжного провайдера"):
+    event_id = Varchar(length=100, unique=True, help_text="Идентификатор события провайдера")
+    event_type = Varchar(length=100, default="", help_text="Тип события")
+    object_id = Varchar(length=100, default="", index=True, help_text="Объект (PaymentIntent)")
+    outcome = Varchar(length=40, default="", help_text="Что сделано")
+    received_at = Timestamptz(help_text="Получено (UTC)")
+
+
+class RefundStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+REFUND_STATUS_LABELS = {
+    "pending": "Отправлен в платёжную систему",
+    "succeeded": "Выполнен",
+    "failed": "Отклонён",
+}
+
+
+class PaymentRefund(Table, help_text="Возвраты платежей на карту"):
+    payment = ForeignKey(Payment, null=False, on_delete=OnDelete.restrict, help_text="Платёж")
+    amount = BigInt(help_text="Сумма возврата, копейки")
+    status = Varchar(length=20, choices=choices(RefundStatus, REFUND_STATUS_LABELS),
+                     default="pending", index=True, help_text="Состояние")
+    provider_refund_id = Varchar(length=100, unique=True, null=True, default=None,
+                                 help_text="Refund провайдера")
+    reason = Text(default="", help_text="Причина возврата")
+    failure_reason = Text(default="", help_text="Почему не выполнен")
+    created_by = Varchar(length=150, default="", help_text="Кто оформил")
+    created_at = Timestamptz(help_text="Создан (UTC)")
+    updated_at = Timestamptz(help_text="Изменён (UTC)")
+
+
+# --- amounts and periods -------------------------------------------------------------
+
+
+def parse_payment_amount(text: str | None) -> int:
+    """A card payment amount in kopecks, within the limits, or ``ValueError`` in Russian.
+
+    >>> parse_payment_amount("650,5")
+    65050
+    """
+    kopecks = parse_rubles(text, min_kopecks=0, max_kopecks=10**11)
+    return check_payment_amount(kopecks)
+
+
+def check_payment_amount(kopecks: int) -> int:
+    if kopecks <= 0:
+        raise ValueError(AMOUNT_MESSAGES["zero"])
+    if kopecks < MIN_AMOUNT:
+        raise ValueError(AMOUNT_MESSAGES["min"])
+    if kopecks > MAX_AMOUNT:
+        raise ValueError(AMOUNT_MESSAGES["max"])
+    return kopecks
+
+
+def suggested_amount(balance: int, monthly_fee: int) -> int:
+    """What to offer on the top-up form: the debt plus next month, whole roubles, in limits."""
+    wanted = max(0, -balance + monthly_fee)
+    wanted = -(-wanted // 100) * 100
+    if wanted == 0:
+        return 0
+    return min(max(wanted, MIN_AMOUNT), MAX_AMOUNT)
+
+
+def period_of(day: dt.date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def payable_periods(today: dt.date | None = None) -> list[str]:
+    """Months a payment may be for: two back, this one, the next one (newest last)."""
+    today = today or dt.date.today()
+    index = today.year * 12 + today.month - 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - 2, index + 2)]
+
+
+# --- creating a card payment ---------------------------------------------------------------
+
+
+async def _town_of(subscriber_id: int) -> int | None:
+    row = await (
+        Subscriber.select(Subscriber.address._.street._.town.as_alias("town"))
+        .where(Subscriber.id == subscriber_id)
+        .first()
+    )
+    return row["town"] if row else None
+
+
+async def start_payment(subscriber_id: int, amount: int, *, channel: PaymentChannel | str,
+                        period: str | None = None, today: dt.date | None = None) -> Payment:
+    """Create our ``Payment`` (status "created") before anything reaches the provider.
+
+    Its id is the idempotency key of every provider call that follows.  A
+    terminated contract may still pay off its debt, and only that much.
+    """
+    channel = PaymentChannel(channel)
+    if channel == PaymentChannel.OFFICE:
+        raise ValueError("Оплата в кассе оформляется формой «Оплата в кассе»")
+    if not isinstance(amount, int) or isinstance(amount, bool):
+        raise ValueError(AMOUNT_MESSAGES["zero"])
+    check_payment_amount(amount)
+    if period is not None and period not in payable_periods(today):
+        raise ValueError("Выберите месяц из списка.")
+    subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
+    if subscriber is None:
+        raise ValueError("Договор не найден")
+    if subscriber.status == SubscriberStatus.TERMINATED:
+        debt = -subscriber.balance
+        if debt <= 0:
+            raise ValueError("Договор расторгнут, долга нет — оплата не требуется.")
+        if amount > debt:
+            raise ValueError(f"Договор расторгнут: можно оплатить только долг — {format_plain(debt)} ₽.")
+    now = utcnow()
+    payment = Payment(
+        subscriber=subscriber_id, amount=amount, status=PaymentStatus.CREATED, channel=channel,
+        period=period, created_at=now, updated_at=now,
+        created_by="subscriber" if channel == PaymentChannel.CABINET else "quick_pay",
+        town=await _town_of(subscriber_id),
+        access_token=secrets.token_urlsafe(32) if channel == PaymentChannel.QUICK_PAY else None,
+    )
+    async with write_transaction():
+        await payment.save()
+    return payment
+
+
+async def claim_for_card(payment_id: int) -> Payment | None:
+    """Mark the payment as submitted once; a double click or replayed form gets ``None``."""
+    async with write_transaction():
+        rows = await Payment.update({Payment.submitted_at: utcnow(), Payment.updated_at: utcnow()}).where(
+            (Payment.id == payment_id)
+            & (Payment.status == PaymentStatus.CREATED)
+            & Payment.submitted_at.is_null()
+            & Payment.provider_intent_id.is_null()
+        ).returning(Payment.id)
+    if not rows:
+        return None
+    return await Payment.objects().where(Payment.id == payment_id).first()
+
+
+async def record_card(payment_id: int, brand: str, last4: str) -> None:
+    """Keep what identifies the card to its owner: brand and last four digits, nothing else."""
+    async with write_transaction():
+        await Payment.update({
+            Payment.card_brand: normalise_brand(brand)[:20],
+            Payment.card_last4: "".join(c for c in last4 if c.isdigit())[-4:],
+            Payment.updated_at: utcnow(),
+        }).where(Payment.id == payment_id)
+
+
+def normalise_brand(brand: str | None) -> str:
+    """Cards API says "Visa"/"MasterCard", PaymentMethods "visa"/"mastercard"."""
+    return (brand or "").strip().lower().replace(" ", "_")
+
+
+async def bind_intent(payment_id: int, intent_id: str) -> None:
+    async with write_transaction():
+        await Payment.update({Payment.provider_intent_id: intent_id, Payment.updated_at: utcnow()}).where(
+            (Payment.id == payment_id) & Payment.provider_intent_id.is_null()
+        )
+
+
+async def mark_failed(payment_id: int, code: str, *, actor: Actor = SYSTEM) -> bool:
+    """Close an open payment as failed with a reason; ``False`` when it was already final."""
+    async with write_transaction():
+        rows = await Payment.update({
+            Payment.status: PaymentStatus.FAILED,
+            Payment.failure_code: code[:60],
+            Payment.failure_reason: failure_message(code),
+            Payment.updated_at: utcnow(),
+        }).where((Payment.id == payment_id) & Payment.status.is_in(list(OPEN_STATUSES))).returning(
+            Payment.id
+        )
+        if rows:
+            await write_audit(action="payment.failed", object_type="payment", object_id=payment_id,
+                              actor=actor, message=code)
+    return bool(rows)
+
+
+# --- settlement: the only place a card payment is credited ------------------------------------
+
+
+@dataclass(frozen=True)
+class Settlement:
+    payment_id: int | None
+    status: str | None
+    credited: bool = False
+    duplicate_event: bool = False
+
+
+def _charge_id(intent: Mapping[str, Any]) -> str:
+    charge = intent.get("latest_charge")
+    if isinstance(charge, Mapping):
+        charge = charge.get("id")
+    return str(charge or "")[:100]
+
+
+def _failure_code(intent: Mapping[str, Any]) -> str:
+    if intent.get("status") == "canceled":
+        reason = intent.get("cancellation_reason")
+        return "abandoned" if reason in (None, "abandoned") else "canceled"
+    error = intent.get("last_payment_error") or {}
+    return str(error.get("decline_code") or error.get("code") or "card_declined")
+
+
+async def _find_payment(intent: Mapping[str, Any]) -> Payment | None:
+    payment = await Payment.objects().where(Payment.provider_intent_id == intent["id"]).first()
+    if payment is not None:
+        return payment
+    # Created by us but the answer with its id was lost: our metadata names the payment.
+    raw_id = str((intent.get("metadata") or {}).get("centra_payment", ""))
+    if raw_id.isdigit():
+        payment = await Payment.objects().where(
+            (Payment.id == int(raw_id)) & Payment.provider_intent_id.is_null()
+        ).first()
+        if payment is not None:
+            await Payment.update({Payment.provider_intent_id: intent["id"]}).where(
+                Payment.id == payment.id
+            )
+            payment.provider_intent_id = intent["id"]
+    return payment
+
+
+async def settle_payment(intent: Mapping[str, Any], *, event_id: str | None = None,
+                         event_type: str = "") -> Settlement:
+    """Bring our payment in line with the provider's PaymentIntent, crediting at most once.
+
+    Called by the webhook (with the verified event's id, recorded in the same
+    transaction so a redelivery is a no-op), by the return page and by the
+    reconciliation (after re-reading the intent).  On success the payment moves
+    to "succeeded" with a conditional UPDATE and the ledger entry (reference =
+    intent id) is posted in the same transaction: a concurrent caller either
+    waits for the row and then finds nothing to update, or sees the entry.
+
+    :param intent: the PaymentIntent as a plain dict (the provider's JSON).
+    """
+    intent_id = str(intent.get("id") or "")
+    if not intent_id.startswith("pi_"):
+        raise ValueError("not a PaymentIntent")
+    status = intent.get("status")
+    now = utcnow()
+    async with write_transaction():
+        if event_id:
+            inserted = await (
+                ProviderEvent.insert(ProviderEvent(event_id=event_id[:100], event_type=event_type[:100],
+                                                   object_id=intent_id[:100], received_at=now))
+                .on_conflict(target=ProviderEvent.event_id, action="DO NOTHING")
+                .returning(ProviderEvent.id)
+            )
+            if not inserted:
+                return Settlement(None, None, duplicate_event=True)
+
+        async def outcome(text: str) -> None:
+            if event_id:
+                await ProviderEvent.update({ProviderEvent.outcome: text}).where(
+                    ProviderEvent.event_id == event_id[:100]
+                )
+
+        payment = await _find_payment(intent)
+        if payment is None or payment.channel == PaymentChannel.OFFICE:
+            await outcome("unknown_intent")
+            return Settlement(None, None)
+
+        if status == "succeeded":
+            if intent.get("amount") != payment.amount or str(intent.get("currency", "")).lower() != CURRENCY:
+                await outcome("amount_mismatch")
+                await write_audit(action="payment.amount_mismatch", object_type="payment",
+                                  object_id=payment.id, actor=SYSTEM,
+                                  before={"amount": payment.amount},
+                                  after={"provider_amount": intent.get("amount"),
+                                         "currency": intent.get("currency")})
+                return Settlement(payment.id, payment.status)
+            rows = await Payment.update({
+                Payment.status: PaymentStatus.SUCCEEDED,
+                Payment.provider_charge_id: _charge_id(intent),
+                Payment.failure_code: "",
+                Payment.failure_reason: "",
+                Payment.updated_at: now,
+            }).where(
+                (Payment.id == payment.id) & Payment.status.not_in(list(CREDITED_STATUSES))
+            ).returning(Payment.id)
+            if not rows:
+                await outcome("already_settled")
+                return Settlement(payment.id, payment.status)
+            try:
+                _, balance = await post_entry(
+                    payment.subscriber, payment.amount, EntryKind.PAYMENT, intent_id,
+                    period=payment.period, created_by="provider",
+                    comment=f"Оплата картой ({PAYMENT_CHANNEL_LABELS[payment.channel]})",
+                )
+            except DuplicateEntryError:
+                await outcome("already_settled")
+                return Settlement(payment.id, PaymentStatus.SUCCEEDED)
+            await write_audit(action="payment.succeeded", object_type="payment", object_id=payment.id,
+                              actor=SYSTEM, message=f"intent={intent_id} event={event_id or '-'}",
+                              before={"status": payment.status},
+                              after={"status": "succeeded", "amount": payment.amount, "balance": balance})
+            await outcome("credited")
+            return Settlement(payment.id, PaymentStatus.SUCCEEDED, credited=True)
+
+        if status == "requires_action":
+            await Payment.update(
+                {Payment.status: PaymentStatus.REQUIRES_ACTION, Payment.updated_at: now}
+            ).where((Payment.id == payment.id) & (Payment.status == PaymentStatus.CREATED))
+            await outcome("requires_action")
+            return Settlement(payment.id, await _status(payment.id))
+
+        failed = status == "canceled" or (
+            status == "requires_payment_method" and intent.get("last_payment_error")
+        )
+        if failed:
+            code = _failure_code(intent)
+            rows = await Payment.update({
+                Payment.status: PaymentStatus.FAILED,
+                Payment.failure_code: code[:60],
+                Payment.failure_reason: failure_message(code),
+                Payment.updated_at: now,
+            }).where(
+                (Payment.id == payment.id) & Payment.status.is_in(list(OPEN_STATUSES))
+            ).returning(Payment.id)
+            if rows:
+                await write_audit(action="payment.failed", object_type="payment", object_id=payment.id,
+                                  actor=SYSTEM, message=f"intent={intent_id} code={code}")
+            await outcome("failed" if rows else "already_settled")
+            return Settlement(payment.id, await _status(payment.id))
+
+        await outcome("no_change")
+        return Settlement(payment.id, payment.status)
+
+
+async def _status(payment_id: int) -> str | None:
+    row = await Payment.select(Payment.status).where(Payment.id == payment_id).first()
+    return row["status"] if row else None
+
+
+# --- office payments ---------------------------------------------------------------------
 
 
 async def book_office_payment(subscriber_id: int, amount: int, *, actor: Actor,
@@ -73,7 +487,7 @@ async def book_office_payment(subscriber_id: int, amount: int, *, actor: Actor,
     async with write_transaction():
         payment = Payment(subscriber=subscriber_id, amount=amount, status=PaymentStatus.SUCCEEDED,
                           channel=PaymentChannel.OFFICE, period=period, created_at=now,
-                          updated_at=now, created_by=actor.name)
+                          updated_at=now, created_by=actor.name, town=await _town_of(subscriber_id))
         await payment.save()
         await post_entry(subscriber_id, amount, EntryKind.PAYMENT, f"payment:{payment.id}",
                          period=period, comment="Оплата в кассе офиса", created_by=actor.name)
@@ -81,3 +495,224 @@ async def book_office_payment(subscriber_id: int, amount: int, *, actor: Actor,
                           object_id=payment.id, actor=actor,
                           after={"subscriber": subscriber_id, "amount": amount, "period": period})
     return payment
+
+
+# --- refunds -----------------------------------------------------------------------------
+
+
+async def reserve_refund(payment_id: int, amount: int, reason: str, *, actor: Actor) -> PaymentRefund:
+    """Record a refund request and reserve its amount on the payment, capped atomically.
+
+    The conditional UPDATE (``refunded_amount + amount <= amount``) is the cap, so
+    two clerks refunding at once cannot together exceed the payment.  The
+    provider is asked afterwards; :func:`complete_refund` or :func:`fail_refund`
+    closes the request.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("Укажите причину возврата")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError("Сумма возврата должна быть больше нуля")
+    now = utcnow()
+    async with write_transaction():
+        payment = await Payment.objects().where(Payment.id == payment_id).first()
+        if payment is None:
+            raise ValueError(f"Платёж № {payment_id} не найден")
+        if payment.channel == PaymentChannel.OFFICE or not payment.provider_intent_id:
+            raise ValueError("На карту возвращаются только платежи картой; наличные возвращает касса.")
+        if payment.status not in CREDITED_STATUSES:
+            raise ValueError("Вернуть можно только зачисленный платёж")
+        rows = await Payment.update({
+            Payment.refunded_amount: Payment.refunded_amount + amount,
+            Payment.updated_at: now,
+        }).where(
+            (Payment.id == payment_id)
+            & (Payment.status == PaymentStatus.SUCCEEDED)
+            & WhereRaw("refunded_amount + {} <= amount", amount)
+        ).returning(Payment.refunded_amount)
+        if not rows:
+            left = payment.amount - payment.refunded_amount
+            raise ValueError(f"Сумма возврата больше остатка платежа: можно вернуть не больше "
+                             f"{format_plain(max(left, 0))} ₽")
+        refund = PaymentRefund(payment=payment_id, amount=amount, status=RefundStatus.PENDING,
+                               reason=reason[:1000], created_by=actor.name, created_at=now, updated_at=now)
+        await refund.save()
+        await write_audit(action="payment.refund_requested", object_type="payment", object_id=payment_id,
+                          actor=actor, message=reason[:500],
+                          before={"refunded_amount": payment.refunded_amount},
+                          after={"refund": refund.id, "amount": amount,
+                                 "refunded_amount": rows[0]["refunded_amount"]})
+    return refund
+
+
+async def complete_refund(refund_id: int, provider_refund_id: str, *, actor: Actor = SYSTEM) -> bool:
+    """The provider accepted the refund: post the ``refund`` entry once (reference = its id)."""
+    now = utcnow()
+    async with write_transaction():
+        rows = await PaymentRefund.update({
+            PaymentRefund.status: RefundStatus.SUCCEEDED,
+            PaymentRefund.provider_refund_id: provider_refund_id[:100],
+            PaymentRefund.updated_at: now,
+        }).where(
+            (PaymentRefund.id == refund_id) & (PaymentRefund.status == RefundStatus.PENDING)
+        ).returning(PaymentRefund.payment, PaymentRefund.amount, PaymentRefund.reason)
+        if not rows:
+            return False
+        payment_id, amount = rows[0]["payment"], rows[0]["amount"]
+        payment = await Payment.objects().where(Payment.id == payment_id).first()
+        try:
+            comment = f"Возврат платежа № {payment_id}: {rows[0]['reason']}"[:500]
+            _, balance = await post_entry(payment.subscriber, -amount, EntryKind.REFUND, provider_refund_id,
+                                          period=payment.period, comment=comment, created_by=actor.name)
+        except DuplicateEntryError:
+            balance = None
+        pending = await PaymentRefund.exists().where(
+            (PaymentRefund.payment == payment_id) & (PaymentRefund.status == RefundStatus.PENDING)
+        )
+        if not pending:
+            await Payment.update({Payment.status: PaymentStatus.REFUNDED, Payment.updated_at: now}).where(
+                (Payment.id == payment_id) & (Payment.status == PaymentStatus.SUCCEEDED)
+                & WhereRaw("refunded_amount = amount")
+            )
+        await write_audit(action="payment.refunded", object_type="payment", object_id=payment_id,
+                          actor=actor, message=f"refund={refund_id} provider={provider_refund_id}",
+                          after={"amount": amount, "balance": balance})
+    return True
+
+
+async def fail_refund(refund_id: int, reason: str, *, actor: Actor = SYSTEM) -> bool:
+    """The provider refused (or never got) the refund: release the reserved amount."""
+    now = utcnow()
+    async with write_transaction():
+        rows = await PaymentRefund.update({
+            PaymentRefund.status: RefundStatus.FAILED,
+            PaymentRefund.failure_reason: reason[:1000],
+            PaymentRefund.updated_at: now,
+        }).where(
+            (PaymentRefund.id == refund_id) & (PaymentRefund.status == RefundStatus.PENDING)
+        ).returning(PaymentRefund.payment, PaymentRefund.amount)
+        if not rows:
+            return False
+        payment_id, amount = rows[0]["payment"], rows[0]["amount"]
+        await Payment.update({
+            Payment.refunded_amount: Payment.refunded_amount - amount, Payment.updated_at: now,
+        }).where(Payment.id == payment_id)
+        await write_audit(action="payment.refund_failed", object_type="payment", object_id=payment_id,
+                          actor=actor, message=reason[:500], after={"refund": refund_id, "amount": amount})
+    return True
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+async def subscriber_payments(subscriber_id: int, limit: int = 50) -> list[dict]:
+    return await (
+        Payment.select()
+        .where(Payment.subscriber == subscriber_id)
+        .order_by(Payment.id, ascending=False)
+        .limit(limit)
+    )
+
+
+async def payment_totals(*, status: str | None = None, channel: str | None = None,
+                         date_from: dt.date | None = None, date_to: dt.date | None = None,
+                         town_id: int | None = None) -> dict[str, Any]:
+    """Count and sums of payments matching the filters (the admin's report)."""
+    clauses, args = ["1 = 1"], []
+    if status:
+        clauses.append("status = {}")
+        args.append(PaymentStatus(status).value)
+    if channel:
+        clauses.append("channel = {}")
+        args.append(PaymentChannel(channel).value)
+    if date_from:
+        clauses.append("created_at >= {}")
+        args.append(dt.datetime.combine(date_from, dt.time(), tzinfo=dt.UTC))
+    if date_to:
+        clauses.append("created_at < {}")
+        args.append(dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
+    if town_id:
+        clauses.append("town = {}")
+        args.append(town_id)
+    rows = await Payment.raw(
+        "SELECT status, COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total, "
+        "COALESCE(SUM(refunded_amount), 0) AS refunded FROM payment WHERE "
+        + " AND ".join(clauses) + " GROUP BY status ORDER BY status",
+        *args,
+    )
+    by_status = {r["status"]: {"count": int(r["n"]), "amount": int(r["total"]),
+                               "refunded": int(r["refunded"])} for r in rows}
+    return {
+        "by_status": by_status,
+        "count": sum(v["count"] for v in by_status.values()),
+        "amount": sum(v["amount"] for v in by_status.values()),
+        "credited": sum(v["amount"] for k, v in by_status.items() if k in CREDITED_STATUSES),
+        "refunded": sum(v["refunded"] for v in by_status.values()),
+    }
+
+
+async def unbooked_payments() -> list[dict]:
+    """Credited card payments without their ledger entry (should always be empty)."""
+    return await Payment.raw(
+        "SELECT p.id, p.provider_intent_id FROM payment p WHERE p.status IN ('succeeded', 'refunded') "
+        "AND p.channel <> 'office' AND NOT EXISTS "
+        "(SELECT 1 FROM ledger_entry l WHERE l.reference = p.provider_intent_id)"
+    )
+
+
+
+# --- quick pay: finding a contract without a login ------------------------------------------
+
+
+def _norm(text: str) -> str:
+    return " ".join((text or "").casefold().replace("ё", "е").split())
+
+
+async def _payable(subscribers: list[Subscriber]) -> Subscriber | None:
+    # Terminated contracts are found only while they still owe money.
+    usable = [s for s in subscribers if s.status != SubscriberStatus.TERMINATED or s.balance < 0]
+    return usable[0] if len(usable) == 1 else None
+
+
+async def find_payable_contract(*, contract_number: str = "", town_id: int | None = None,
+                                street: str = "", house: str = "", apartment: str = "") -> Subscriber | None:
+    """One contract by its number, or by town + street + house (+ apartment); else ``None``.
+
+    Anything ambiguous (two contracts at the address, a street name matching
+    several streets) is "not found": the visitor is asked for the number.
+    """
+    number = (contract_number or "").strip().replace(" ", "")
+    if number:
+        if not number.isdigit() or len(number) > 12:
+            return None
+        return await _payable(list(await Subscriber.objects().where(Subscriber.contract_number == number)))
+    house, apartment = _norm(house), _norm(apartment)
+    if not town_id or not _norm(street) or not house or len(house) > 20 or len(apartment) > 20:
+        return None
+    wanted = _norm(street)
+    streets = await Street.select(Street.id, Street.name).where(Street.town == town_id)
+    exact = [s["id"] for s in streets if _norm(s["name"]) == wanted]
+    # "Кирова" finds "улица Кирова": a whole-word match when the full name was not typed.
+    partial = [s["id"] for s in streets if wanted in _norm(s["name"]).split()
+               or _norm(s["name"]).endswith(" " + wanted)]
+    street_ids = exact or partial
+    if len(street_ids) != 1:
+        return None
+    addresses = await Address.select(Address.id, Address.house, Address.apartment).where(
+        Address.street == street_ids[0]
+    )
+    address_ids = [a["id"] for a in addresses
+                   if _norm(a["house"]) == house and _norm(a["apartment"]) == apartment]
+    if len(address_ids) != 1:
+        return None
+    return await _payable(list(await Subscriber.objects().where(Subscriber.address == address_ids[0])))
+
+
+async def masked_contract(subscriber: Subscriber) -> dict[str, str]:
+    """What a visitor without a login may see: surname + initials, street and house only."""
+    row = await Address.select(Address.house, Address.street._.name.as_alias("street"),
+                               Address.street._.town._.name.as_alias("town")).where(
+        Address.id == subscriber.address
+    ).first()
+    address = f"{row['town']}, {row['street']}, д. {row['house']}" if row else ""
+    return {"name": mask_name(subscriber.full_name), "address": address}

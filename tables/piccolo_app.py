@@ -5,6 +5,7 @@ import os
 from piccolo.conf.apps import AppConfig, Command, table_finder
 
 from tables.commands.demo import demo
+from tables.commands.reconcile import reconcile_payments
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,5 +29,8 @@ APP_CONFIG = AppConfig(
         exclude_imported=True,
     ),
     migration_dependencies=["piccolo_admin.piccolo_app"],
-    commands=[Command(callable=demo, aliases=["demo-data"])],
+    commands=[
+        Command(callable=demo, aliases=["demo-data"]),
+        Command(callable=reconcile_payments, aliases=["reconcile-payments"]),
+    ],
 )

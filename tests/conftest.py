@@ -55,6 +55,7 @@ from piccolo.engine.postgres import PostgresEngine  # noqa: E402
 from piccolo.utils.sync import run_sync  # noqa: E402, F401
 
 from piccolo_conf import DB  # noqa: E402
+from tests.payments_support import stripe_sandbox  # noqa: E402, F401
 
 
 def pytest_report_header(config: pytest.Config) -> str:

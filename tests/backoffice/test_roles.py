@@ -14,7 +14,7 @@ from backoffice.tables import TABLE_CONFIGS
 from tables.audit import Actor, AuditEntry
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.db import utcnow
-from tables.payments import book_office_payment
+from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEvent, book_office_payment
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest
 from tables.staff import Role
@@ -32,6 +32,8 @@ FORM_SAMPLES = {
     "Просмотр кабинета абонента": {"contract_number": "999999"},
     "История договора": {"contract_number": "999999"},
     "Оценки кабинета": {"period": "2026-11"},
+    "Возврат платежа": {"payment_id": 999999, "amount": "10", "reason": "проверка"},
+    "Итоги по платежам": {"town": "Нигде"},
     "Оплата в кассе": {"contract_number": "999999", "amount": "100"},
     "Корректировка баланса": {"contract_number": "999999", "amount": "100", "reason": "проверка"},
 }
@@ -66,6 +68,12 @@ async def _one_row_each() -> None:
     await SiteSetting(key="k", value="v").save()
     await CabinetRating(score=3, period="2026-11", created_at=utcnow()).save()
     await make_staff("victim", role="operator")
+    payment = await Payment.objects().first()
+    await PaymentRefund(payment=payment.id, amount=100, status="succeeded", created_at=utcnow(),
+                        updated_at=utcnow()).save()
+    await ProviderEvent(event_id="evt_1", received_at=utcnow()).save()
+    await PaymentCustomer(subscriber=subscriber.id, provider_customer_id="cus_1",
+                          created_at=utcnow()).save()
 
 
 def _table(name: str):

@@ -1,0 +1,150 @@
+"""Card top-up in the cabinet, the payment history, and the pieces the quick-pay pages share.
+
+The card is typed into the provider's element (Stripe.js); the page posts back
+only the token id.  The result page trusts nothing from the browser: it
+re-reads the intent from the provider before showing the outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Response, Template
+
+from cabinet.auth import current_subscriber
+from cabinet.forms import form_fields
+from settings import get_settings
+from tables.payment_flow import CardOutcome, refresh_payment, submit_card
+from tables.payments import (
+    MAX_AMOUNT,
+    MIN_AMOUNT,
+    PAYMENT_CHANNEL_LABELS,
+    PAYMENT_STATUS_LABELS,
+    Payment,
+    PaymentChannel,
+    PaymentStatus,
+    parse_payment_amount,
+    start_payment,
+    subscriber_payments,
+    suggested_amount,
+)
+from tables.subscribers import Subscriber
+from tables.tariffs import Tariff
+
+MESSAGES = {
+    "processing": "Платёж обрабатывается. Обновите страницу через минуту — результат появится здесь.",
+    "waiting_code": "Платёж ждёт подтверждения кодом из SMS банка. Если окно подтверждения закрылось, "
+                    "начните оплату заново — этот платёж отменится сам и деньги по нему не спишутся.",
+    "not_configured": "Оплата картой временно недоступна. Оплатите в офисе или попробуйте позже.",
+}
+
+
+def provider_context() -> dict[str, Any]:
+    """Stripe.js location and publishable key, read from settings on every page."""
+    settings = get_settings()
+    return {"stripe_js_url": settings.stripe_js_url, "stripe_pk": settings.stripe_publishable_key,
+            "payments_enabled": bool(settings.stripe_publishable_key and settings.stripe_secret_key)}
+
+
+def card_page(payment: Payment, *, submit_url: str, back_url: str, error: str | None = None,
+              status_code: int = 200) -> Template:
+    return Template("payments/card.html", status_code=status_code, context={
+        "payment": payment, "submit_url": submit_url, "back_url": back_url, "error": error,
+        **provider_context(),
+    })
+
+
+async def card_answer(payment: Payment, token: str, *, submit_url: str, back_url: str,
+                      result_url: str) -> Response:
+    """Submit the token; show the confirmation-code step when due, else go to the result page."""
+    try:
+        outcome: CardOutcome = await submit_card(payment.id, token)
+    except ValueError as exc:
+        return card_page(payment, submit_url=submit_url, back_url=back_url, error=str(exc),
+                         status_code=400)
+    if outcome.status == PaymentStatus.REQUIRES_ACTION and outcome.client_secret:
+        return Template("payments/confirm.html", context={
+            "payment": payment, "client_secret": outcome.client_secret, "result_url": result_url,
+            **provider_context(),
+        })
+    return Redirect(result_url, status_code=303)
+
+
+def result_page(payment: Payment, *, again_url: str) -> Template:
+    return Template("payments/result.html", context={
+        "payment": payment, "status_label": PAYMENT_STATUS_LABELS[payment.status],
+        "channel_label": PAYMENT_CHANNEL_LABELS[payment.channel], "again_url": again_url,
+        "messages": MESSAGES,
+    })
+
+
+class CabinetPaymentsController(Controller):
+    path = "/cabinet"
+    dependencies = {"subscriber": Provide(current_subscriber)}
+
+    async def _own(self, subscriber: Subscriber, payment_id: int) -> Payment:
+        payment = await Payment.objects().where(
+            (Payment.id == payment_id) & (Payment.subscriber == subscriber.id)
+            & (Payment.channel != PaymentChannel.OFFICE)
+        ).first()
+        if payment is None:
+            raise NotFoundException()
+        return payment
+
+    async def _topup_page(self, subscriber: Subscriber, *, amount: str | None = None,
+                          error: str | None = None, status_code: int = 200) -> Template:
+        tariff = await Tariff.objects().where(Tariff.id == subscriber.tariff).first()
+        suggested = suggested_amount(subscriber.balance, tariff.monthly_fee if tariff else 0)
+        if amount is None:
+            amount = f"{suggested // 100}" if suggested else ""
+        return Template("payments/topup.html", status_code=status_code, context={
+            "subscriber": subscriber, "tariff": tariff, "amount": amount[:20], "error": error,
+            "min_amount": MIN_AMOUNT, "max_amount": MAX_AMOUNT, "suggested": suggested,
+            **provider_context(),
+        })
+
+    @get("/pay", name="topup")
+    async def topup_form(self, subscriber: Subscriber) -> Template:
+        return await self._topup_page(subscriber)
+
+    @post("/pay")
+    async def topup(self, request: Request, subscriber: Subscriber) -> Response:
+        fields = await form_fields(request)
+        text = fields.get("amount", "")
+        try:
+            payment = await start_payment(subscriber.id, parse_payment_amount(text),
+                                          channel=PaymentChannel.CABINET)
+        except ValueError as exc:
+            return await self._topup_page(subscriber, amount=text, error=str(exc), status_code=400)
+        return Redirect(f"/cabinet/pay/{payment.id}", status_code=303)
+
+    @get("/pay/{payment_id:int}")
+    async def card_form(self, subscriber: Subscriber, payment_id: int) -> Response:
+        payment = await self._own(subscriber, payment_id)
+        if payment.status != PaymentStatus.CREATED or payment.submitted_at:
+            return Redirect(f"/cabinet/pay/result/{payment.id}", status_code=303)
+        return card_page(payment, submit_url=f"/cabinet/pay/{payment.id}/card", back_url="/cabinet/pay")
+
+    @post("/pay/{payment_id:int}/card")
+    async def card_submit(self, request: Request, subscriber: Subscriber, payment_id: int) -> Response:
+        payment = await self._own(subscriber, payment_id)
+        fields = await form_fields(request)
+        return await card_answer(payment, fields.get("token", ""),
+                                 submit_url=f"/cabinet/pay/{payment.id}/card", back_url="/cabinet/pay",
+                                 result_url=f"/cabinet/pay/result/{payment.id}")
+
+    @get("/pay/result/{payment_id:int}")
+    async def result(self, subscriber: Subscriber, payment_id: int) -> Template:
+        payment = await self._own(subscriber, payment_id)
+        payment = await refresh_payment(payment.id) or payment
+        return result_page(payment, again_url="/cabinet/pay")
+
+    @get("/payments", name="payment_history")
+    async def history(self, subscriber: Subscriber) -> Template:
+        return Template("payments/history.html", context={
+            "subscriber": subscriber, "payments": await subscriber_payments(subscriber.id),
+            "status_labels": PAYMENT_STATUS_LABELS, "channel_labels": PAYMENT_CHANNEL_LABELS,
+        })

@@ -1,0 +1,172 @@
+"""Quick pay without a login: find a contract, pay for a month by card.
+
+No page takes a contract or payment id from the visitor: the found contract
+travels in a signed, expiring form field, and a started payment is reached
+only by its unguessable access token.  Every step counts against a per-IP
+limit, and "not found" and bad input give the same answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Response, Template
+
+from cabinet.forms import form_fields
+from cabinet.limits import QUICK_PAY_PER_IP, client_ip, over_limit
+from cabinet.payments import card_answer, card_page, provider_context, result_page
+from settings import get_settings
+from tables.addresses import Street, Town
+from tables.payment_flow import refresh_payment
+from tables.payments import (
+    MAX_AMOUNT,
+    MIN_AMOUNT,
+    Payment,
+    PaymentChannel,
+    PaymentStatus,
+    find_payable_contract,
+    masked_contract,
+    parse_payment_amount,
+    payable_periods,
+    start_payment,
+)
+from tables.subscribers import Subscriber
+
+TICKET_SECONDS = 30 * 60
+
+MESSAGES = {
+    "not_found": "Договор не найден. Проверьте номер договора (только цифры) или адрес: город, улицу, "
+                 "дом и квартиру. Если не получается — позвоните на горячую линию.",
+    "expired": "Время на оплату истекло. Найдите договор ещё раз.",
+    "too_many": "Слишком много попыток с вашего адреса. Попробуйте через 10 минут.",
+}
+
+
+def _sign(payload: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, f"quickpay:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def issue_ticket(subscriber_id: int, now: float | None = None) -> str:
+    """A signed, expiring reference to the found contract (never a bare id in the form)."""
+    payload = f"{subscriber_id}.{int(now if now is not None else time.time())}"
+    return f"{payload}.{_sign(payload)}"
+
+
+def read_ticket(ticket: str, now: float | None = None) -> int | None:
+    parts = (ticket or "").split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    payload = f"{parts[0]}.{parts[1]}"
+    if not hmac.compare_digest(_sign(payload), parts[2]):
+        return None
+    age = (now if now is not None else time.time()) - int(parts[1])
+    if age < 0 or age > TICKET_SECONDS:
+        return None
+    return int(parts[0])
+
+
+async def _directory() -> dict[str, Any]:
+    towns = await Town.select(Town.id, Town.name).order_by(Town.name)
+    streets = await Street.select(Street.name, Street.town).order_by(Street.name)
+    return {"towns": towns, "streets": sorted({s["name"] for s in streets})}
+
+
+class QuickPayController(Controller):
+    path = "/pay"
+
+    async def _page(self, *, fields: dict[str, str] | None = None, error: str | None = None,
+                    found: dict[str, str] | None = None, ticket: str = "", amount: str = "",
+                    period: str = "", status_code: int = 200) -> Template:
+        periods = payable_periods()
+        return Template("payments/quickpay.html", status_code=status_code, context={
+            "fields": fields or {}, "error": error, "found": found, "ticket": ticket,
+            "periods": periods, "period": period or periods[-2], "amount": amount[:20],
+            "min_amount": MIN_AMOUNT, "max_amount": MAX_AMOUNT, **await _directory(),
+            **provider_context(),
+        })
+
+    async def _limited(self, request: Request) -> Template | None:
+        if await over_limit(QUICK_PAY_PER_IP, client_ip(request)):
+            return await self._page(error=MESSAGES["too_many"], status_code=429)
+        return None
+
+    async def _payment(self, token: str) -> Payment:
+        if not token or len(token) > 64:
+            raise NotFoundException()
+        payment = await Payment.objects().where(
+            (Payment.access_token == token) & (Payment.channel == PaymentChannel.QUICK_PAY)
+        ).first()
+        if payment is None:
+            raise NotFoundException()
+        return payment
+
+    @get("/", name="quick_pay")
+    async def form(self) -> Template:
+        return await self._page()
+
+    @post("/find")
+    async def find(self, request: Request) -> Response:
+        if limited := await self._limited(request):
+            return limited
+        fields = await form_fields(request)
+        town = fields.get("town", "")
+        subscriber = await find_payable_contract(
+            contract_number=fields.get("contract_number", "")[:20],
+            town_id=int(town) if town.isdigit() and len(town) < 10 else None,
+            street=fields.get("street", "")[:150], house=fields.get("house", "")[:20],
+            apartment=fields.get("apartment", "")[:20],
+        )
+        shown = {k: fields.get(k, "")[:150] for k in ("contract_number", "town", "street", "house",
+                                                       "apartment", "by")}
+        if subscriber is None:
+            return await self._page(fields=shown, error=MESSAGES["not_found"])
+        return await self._page(fields=shown, found=await masked_contract(subscriber),
+                                ticket=issue_ticket(subscriber.id))
+
+    @post("/start")
+    async def start(self, request: Request) -> Response:
+        if limited := await self._limited(request):
+            return limited
+        fields = await form_fields(request)
+        subscriber_id = read_ticket(fields.get("ticket", ""))
+        subscriber = None
+        if subscriber_id is not None:
+            subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
+        if subscriber is None:
+            return await self._page(error=MESSAGES["expired"], status_code=400)
+        text, period = fields.get("amount", ""), fields.get("period", "")
+        try:
+            payment = await start_payment(subscriber.id, parse_payment_amount(text),
+                                          channel=PaymentChannel.QUICK_PAY, period=period or None)
+        except ValueError as exc:
+            return await self._page(found=await masked_contract(subscriber), ticket=fields["ticket"],
+                                    amount=text, period=period, error=str(exc), status_code=400)
+        return Redirect(f"/pay/p/{payment.access_token}", status_code=303)
+
+    @get("/p/{token:str}")
+    async def card_form(self, token: str) -> Response:
+        payment = await self._payment(token)
+        if payment.status != PaymentStatus.CREATED or payment.submitted_at:
+            return Redirect(f"/pay/p/{token}/result", status_code=303)
+        return card_page(payment, submit_url=f"/pay/p/{token}/card", back_url="/pay")
+
+    @post("/p/{token:str}/card")
+    async def card_submit(self, request: Request, token: str) -> Response:
+        payment = await self._payment(token)
+        if limited := await self._limited(request):
+            return limited
+        fields = await form_fields(request)
+        return await card_answer(payment, fields.get("token", ""), submit_url=f"/pay/p/{token}/card",
+                                 back_url="/pay", result_url=f"/pay/p/{token}/result")
+
+    @get("/p/{token:str}/result")
+    async def result(self, token: str) -> Template:
+        payment = await self._payment(token)
+        payment = await refresh_payment(payment.id) or payment
+        return result_page(payment, again_url="/pay")

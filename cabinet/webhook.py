@@ -1,0 +1,29 @@
+"""``POST /payments/webhook``: signed events from the card provider (excluded from CSRF, signed instead)."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, post
+from litestar.response import Response
+
+from tables.payment_flow import handle_webhook
+from tables.stripe_client import InvalidWebhook
+
+log = logging.getLogger("centra.payments")
+
+
+@post("/payments/webhook", status_code=200)
+async def payment_webhook(request: Request) -> Response:
+    """Verify the signature on the raw body, then apply the event once.
+
+    A bad signature gets 400 and changes nothing; a processing error gets 500
+    so the provider retries; a duplicate gets 200.
+    """
+    body = await request.body()
+    try:
+        outcome = await handle_webhook(body, request.headers.get("stripe-signature"))
+    except InvalidWebhook as exc:
+        log.warning("payment webhook refused: %s", exc)
+        return Response({"error": "invalid signature"}, status_code=400)
+    return Response({"received": True, "outcome": outcome}, status_code=200)

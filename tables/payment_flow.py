@@ -1,0 +1,346 @@
+"""Card payment flows that talk to the provider.
+
+Provider calls never run inside a database transaction (a slow provider must
+not hold SQLite's write lock or a PostgreSQL row lock); each step writes what
+it learned through one domain function of ``tables.payments``, and crediting
+happens only in :func:`tables.payments.settle_payment`.
+
+Order of a card payment (cabinet and quick pay alike):
+
+1. ``start_payment`` — our row, status "created" (its id keys every call below);
+2. :func:`submit_card` — claim the row once, attach the Stripe.js token to a
+   customer, create the PaymentIntent **without** confirming and store its id,
+   then confirm.  Until the confirm nothing can be charged, so any failure
+   before it closes the payment as failed; a failure *of* the confirm leaves
+   it open with the intent id for a re-read;
+3. the confirmation code step in the browser when the intent requires it;
+4. :func:`refresh_payment` (return page), :func:`handle_webhook` and
+   :func:`reconcile` all re-read / receive the intent and call ``settle_payment``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tables.audit import SYSTEM, Actor
+from tables.db import utcnow, write_transaction
+from tables.payments import (
+    ABANDON_AFTER,
+    ACCEPTED_BRANDS,
+    CURRENCY,
+    OPEN_STATUSES,
+    Payment,
+    PaymentChannel,
+    PaymentCustomer,
+    PaymentRefund,
+    PaymentStatus,
+    ProviderEvent,
+    RefundStatus,
+    bind_intent,
+    claim_for_card,
+    complete_refund,
+    fail_refund,
+    failure_message,
+    mark_failed,
+    normalise_brand,
+    record_card,
+    reserve_refund,
+    settle_payment,
+    unbooked_payments,
+)
+from tables.stripe_client import (
+    PaymentProvider,
+    ProviderError,
+    ProviderRefused,
+    ProviderUnavailable,
+    provider,
+    verify_webhook,
+)
+
+TOKEN_RE = re.compile(r"^tok_[A-Za-z0-9_]{1,200}$")
+CARD_MISSING = "Данные карты не получены. Обновите страницу и введите карту ещё раз."
+
+
+def idempotency_key(payment: Payment, step: str) -> str:
+    """Derived from our payment (id + creation second, so a rebuilt database never reuses one)."""
+    stamp = int(payment.created_at.timestamp()) if payment.created_at else 0
+    return f"centra-payment-{payment.id}-{stamp}-{step}"
+
+
+@dataclass(frozen=True)
+class CardOutcome:
+    status: str
+    client_secret: str | None = None  # only while the confirmation code step is due
+    message: str = ""
+
+
+async def _status(payment_id: int) -> str:
+    row = await Payment.select(Payment.status, Payment.failure_code).where(Payment.id == payment_id).first()
+    return row["status"] if row else PaymentStatus.FAILED
+
+
+async def _customer_for(payment: Payment, p: PaymentProvider) -> str:
+    if payment.channel == PaymentChannel.QUICK_PAY:
+        # A visitor paying for someone's contract: their card is not kept on that subscriber.
+        customer = await p.create_customer({"centra_payment": str(payment.id), "channel": "quick_pay"},
+                                           key=idempotency_key(payment, "customer"))
+        return customer["id"]
+    row = await PaymentCustomer.select(PaymentCustomer.provider_customer_id).where(
+        PaymentCustomer.subscriber == payment.subscriber
+    ).first()
+    if row:
+        return row["provider_customer_id"]
+    customer = await p.create_customer({"centra_subscriber": str(payment.subscriber)},
+                                       key=idempotency_key(payment, "customer"))
+    async with write_transaction():
+        await PaymentCustomer.insert(
+            PaymentCustomer(subscriber=payment.subscriber, provider_customer_id=customer["id"],
+                            created_at=utcnow())
+        ).on_conflict(target=PaymentCustomer.subscriber, action="DO NOTHING")
+    row = await PaymentCustomer.select(PaymentCustomer.provider_customer_id).where(
+        PaymentCustomer.subscriber == payment.subscriber
+    ).first()
+    return row["provider_customer_id"]
+
+
+async def submit_card(payment_id: int, token: str) -> CardOutcome:
+    """Pay an open payment with a card token from Stripe.js (the card number never comes here).
+
+    Safe to call twice: only the first call for a payment talks to the provider.
+    """
+    if not TOKEN_RE.match(token or ""):
+        raise ValueError(CARD_MISSING)
+    payment = await claim_for_card(payment_id)
+    if payment is None:
+        return CardOutcome(await _status(payment_id))
+    p = provider()
+    try:
+        customer = await _customer_for(payment, p)
+        card = await p.attach_card(customer, token, key=idempotency_key(payment, "card"))
+        brand = normalise_brand(card.get("brand"))
+        await record_card(payment.id, brand, str(card.get("last4") or ""))
+        if brand not in ACCEPTED_BRANDS:
+            await mark_failed(payment.id, "card_brand")
+            return CardOutcome(PaymentStatus.FAILED, message=failure_message("card_brand"))
+        intent = await p.create_intent(
+            amount=payment.amount, currency=CURRENCY, customer=customer, payment_method=card["id"],
+            metadata={"centra_payment": str(payment.id), "channel": str(payment.channel),
+                      "subscriber": str(payment.subscriber)},
+            key=idempotency_key(payment, "intent"),
+        )
+        await bind_intent(payment.id, intent["id"])
+    except ProviderError as exc:
+        # Nothing was confirmed yet, so nothing can have been charged: close it.
+        code = exc.code if isinstance(exc, ProviderRefused) else "provider_unavailable"
+        await mark_failed(payment.id, code)
+        return CardOutcome(PaymentStatus.FAILED, message=failure_message(code))
+    try:
+        intent = await p.confirm_intent(intent["id"], key=idempotency_key(payment, "confirm"))
+    except ProviderUnavailable:
+        # The charge may or may not have happened: keep it open for the re-read.
+        return CardOutcome(await _status(payment.id))
+    except ProviderRefused:
+        try:
+            intent = await p.retrieve_intent(intent["id"])
+        except ProviderError:
+            return CardOutcome(await _status(payment.id))
+    settlement = await settle_payment(intent)
+    status = settlement.status or await _status(payment.id)
+    secret = intent.get("client_secret") if intent.get("status") == "requires_action" else None
+    message = ""
+    if status == PaymentStatus.FAILED:
+        row = await Payment.select(Payment.failure_reason).where(Payment.id == payment.id).first()
+        message = row["failure_reason"] if row else ""
+    return CardOutcome(status, client_secret=secret, message=message)
+
+
+async def refresh_payment(payment_id: int) -> Payment | None:
+    """Re-read an open payment's intent from the provider and settle it (the return page)."""
+    payment = await Payment.objects().where(Payment.id == payment_id).first()
+    if payment is None or payment.status not in OPEN_STATUSES or not payment.provider_intent_id:
+        return payment
+    try:
+        intent = await provider().retrieve_intent(payment.provider_intent_id)
+    except ProviderError:
+        return payment
+    await settle_payment(intent)
+    return await Payment.objects().where(Payment.id == payment_id).first()
+
+
+async def handle_webhook(payload: bytes, signature: str | None) -> str:
+    """Verify and apply one provider event; raises ``InvalidWebhook`` for a bad signature.
+
+    :returns: what happened ("processed", "duplicate", "ignored") — for logs and tests.
+    """
+    event = verify_webhook(payload, signature)
+    event_type = str(event.get("type") or "")
+    obj = (event.get("data") or {}).get("object") or {}
+    if event_type.startswith("payment_intent.") and obj.get("object") == "payment_intent":
+        result = await settle_payment(obj, event_id=event["id"], event_type=event_type)
+        return "duplicate" if result.duplicate_event else "processed"
+    async with write_transaction():
+        await ProviderEvent.insert(
+            ProviderEvent(event_id=event["id"][:100], event_type=event_type[:100],
+                          object_id=str(obj.get("id") or "")[:100], outcome="ignored",
+                          received_at=utcnow())
+        ).on_conflict(target=ProviderEvent.event_id, action="DO NOTHING")
+    return "ignored"
+
+
+async def refund_payment(payment_id: int, amount: int, reason: str, *, actor: Actor) -> PaymentRefund:
+    """Refund a card payment fully or partly: reserve, ask the provider, post the ``refund`` entry.
+
+    A refused refund releases its reservation and raises ``ValueError``; a provider
+    that does not answer leaves the refund "pending" for :func:`reconcile`.
+    """
+    refund = await reserve_refund(payment_id, amount, reason, actor=actor)
+    payment = await Payment.objects().where(Payment.id == payment_id).first()
+    stamp = int(refund.created_at.timestamp())
+    try:
+        result = await provider().create_refund(
+            payment.provider_intent_id, amount,
+            {"centra_refund": str(refund.id), "centra_payment": str(payment_id)},
+            key=f"centra-refund-{refund.id}-{stamp}",
+        )
+    except ProviderRefused as exc:
+        await fail_refund(refund.id, f"{exc.code}: {exc.message}", actor=actor)
+        raise ValueError(f"Платёжная система отказала в возврате ({exc.code}). "
+                         "Деньги не возвращены.") from exc
+    except ProviderUnavailable:
+        return await _refund(refund.id)
+    await _apply_refund(refund.id, result, actor=actor)
+    refund = await _refund(refund.id)
+    if refund.status == RefundStatus.FAILED:
+        raise ValueError(f"Платёжная система отклонила возврат: {refund.failure_reason}")
+    return refund
+
+
+async def _refund(refund_id: int) -> PaymentRefund:
+    return await PaymentRefund.objects().where(PaymentRefund.id == refund_id).first()
+
+
+async def _apply_refund(refund_id: int, provider_refund: dict[str, Any], *, actor: Actor = SYSTEM) -> None:
+    if provider_refund.get("status") in ("failed", "canceled"):
+        reason = provider_refund.get("failure_reason") or provider_refund.get("status")
+        await fail_refund(refund_id, str(reason), actor=actor)
+    else:  # succeeded, or pending on the card network's side: the money is on its way back
+        await complete_refund(refund_id, str(provider_refund["id"]), actor=actor)
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    abandoned: int = 0
+    still_open: int = 0
+    unreachable: int = 0
+    refunds_completed: int = 0
+    refunds_failed: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"open card payments checked: {self.checked}",
+            f"  succeeded: {self.succeeded}, failed: {self.failed}, abandoned (cancelled): {self.abandoned}, "
+            f"still open: {self.still_open}, provider unreachable: {self.unreachable}",
+            f"pending refunds completed: {self.refunds_completed}, failed: {self.refunds_failed}",
+        ]
+        out += [f"MISMATCH: {m}" for m in self.mismatches] or ["ledger matches credited payments"]
+        return out
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+async def _reconcile_payment(payment: Payment, p: PaymentProvider, now: dt.datetime,
+                             report: ReconcileReport) -> None:
+    old = _aware(payment.created_at) < now - ABANDON_AFTER
+    if not payment.provider_intent_id:
+        # No intent was ever confirmed for it: nothing can have been charged.
+        if old and await mark_failed(payment.id, "abandoned"):
+            report.abandoned += 1
+        else:
+            report.still_open += 1
+        return
+    try:
+        intent = await p.retrieve_intent(payment.provider_intent_id)
+    except ProviderUnavailable:
+        report.unreachable += 1
+        return
+    except ProviderRefused:  # the provider does not know the intent: it never charged
+        if old and await mark_failed(payment.id, "abandoned"):
+            report.abandoned += 1
+        else:
+            report.still_open += 1
+        return
+    result = await settle_payment(intent)
+    if result.status in OPEN_STATUSES and old and intent.get("status") in (
+            "requires_payment_method", "requires_confirmation", "requires_action"):
+        try:
+            intent = await p.cancel_intent(intent["id"], key=idempotency_key(payment, "cancel"))
+        except ProviderUnavailable:
+            report.unreachable += 1
+            return
+        except ProviderRefused:  # e.g. it succeeded in the meantime
+            try:
+                intent = await p.retrieve_intent(intent["id"])
+            except ProviderError:
+                report.unreachable += 1
+                return
+        result = await settle_payment(intent)
+        if result.status == PaymentStatus.FAILED and intent.get("status") == "canceled":
+            report.abandoned += 1
+            return
+    if result.status == PaymentStatus.SUCCEEDED:
+        report.succeeded += 1
+    elif result.status == PaymentStatus.FAILED:
+        report.failed += 1
+    else:
+        report.still_open += 1
+
+
+async def reconcile(now: dt.datetime | None = None) -> ReconcileReport:
+    """Settle every non-final card payment and pending refund by asking the provider.
+
+    Safe to run at any time and on any machine, as often as wanted: every change
+    goes through the same once-only functions as the webhook.
+    """
+    now = now or utcnow()
+    report = ReconcileReport()
+    p = provider()
+    open_payments = await Payment.objects().where(
+        Payment.status.is_in(list(OPEN_STATUSES)) & (Payment.channel != PaymentChannel.OFFICE)
+    ).order_by(Payment.id)
+    for payment in open_payments:
+        report.checked += 1
+        await _reconcile_payment(payment, p, now, report)
+
+    pending = await PaymentRefund.objects().where(PaymentRefund.status == RefundStatus.PENDING)
+    for refund in pending:
+        payment = await Payment.objects().where(Payment.id == refund.payment).first()
+        try:
+            found = [r for r in await p.list_refunds(payment.provider_intent_id)
+                     if (r.get("metadata") or {}).get("centra_refund") == str(refund.id)]
+        except ProviderError:
+            report.unreachable += 1
+            continue
+        if found:
+            await _apply_refund(refund.id, found[0])
+            status = (await _refund(refund.id)).status
+            if status == RefundStatus.SUCCEEDED:
+                report.refunds_completed += 1
+            else:
+                report.refunds_failed += 1
+        elif _aware(refund.created_at) < now - ABANDON_AFTER:
+            await fail_refund(refund.id, "not found at the provider")
+            report.refunds_failed += 1
+
+    for row in await unbooked_payments():
+        report.mismatches.append(f"payment {row['id']} ({row['provider_intent_id']}) is credited "
+                                 "but has no ledger entry")
+    return report
