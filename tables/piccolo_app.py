@@ -4,7 +4,9 @@ import os
 
 from piccolo.conf.apps import AppConfig, Command, table_finder
 
+from tables.commands.charge import apply_tariff_changes, charge, reverse_promised
 from tables.commands.demo import demo
+from tables.commands.worker import worker
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
@@ -22,9 +24,16 @@ APP_CONFIG = AppConfig(
             "tables.content",
             "tables.ratings",
             "tables.audit",
+            "tables.billing",
         ],
         exclude_imported=True,
     ),
     migration_dependencies=["piccolo_admin.piccolo_app"],
-    commands=[Command(callable=demo, aliases=["demo-data"])],
+    commands=[
+        Command(callable=demo, aliases=["demo-data"]),
+        Command(callable=charge),
+        Command(callable=reverse_promised, aliases=["reverse-promised"]),
+        Command(callable=apply_tariff_changes, aliases=["apply-tariff-changes"]),
+        Command(callable=worker),
+    ],
 )
