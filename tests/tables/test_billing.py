@@ -252,7 +252,7 @@ async def test_schedule_tariff_change_refusals():
         with pytest.raises(ValueError, match=message):
             await schedule_tariff_change(s.id, actor=STAFF, now=nov, **kwargs)
     await run_charges("2026-12", actor=STAFF, now=DEC1)
-    with pytest.raises(ValueError, match="за 2026-12 уже начислена.*01.01.2027"):
+    with pytest.raises(ValueError, match=r"за 2026-12 уже начислена.*01\.01\.2027"):
         await schedule_tariff_change(s.id, new.id, dt.date(2026, 12, 15), STAFF, now=nov)
     await schedule_tariff_change(s.id, new.id, dt.date(2027, 2, 1), STAFF, now=nov)
     with pytest.raises(ValueError, match="Уже запланирована"):
