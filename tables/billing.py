@@ -277,22 +277,7 @@ def _due_cte(q: _Sql) -> str:
     """
     day = q.day
     return f"""
-WITH tc AS (
-    SELECT c.subscriber, c.effective_from, c.tariff, c.from_tariff,
-           ROW_NUMBER() OVER (
-               PARTITION BY c.subscriber
-               ORDER BY CASE WHEN c.effective_from > :first THEN 0 ELSE 1 END,
-                        CASE WHEN c.effective_from > :first THEN c.effective_from END,
-                        c.effective_from DESC) AS rn
-    FROM tariff_change c
-    WHERE c.subscriber BETWEEN :lo AND :hi
-),
-start_tariff AS (
-    SELECT subscriber,
-           CASE WHEN effective_from > :first THEN from_tariff ELSE tariff END AS tariff
-    FROM tc WHERE rn = 1
-),
-steps AS (
+WITH steps AS (
     SELECT s.id,
            -- SUM(bigint) is NUMERIC on PostgreSQL, so cast back for the integer division below
            CAST(SUM((CASE WHEN s.terminated_on IS NULL OR s.terminated_on > :last THEN :days
@@ -313,9 +298,14 @@ billable AS (
            CASE WHEN s.connected_on < :first THEN 1 ELSE {day('s.connected_on')} END AS d0,
            CASE WHEN s.terminated_on IS NULL OR s.terminated_on > :last THEN :days
                 ELSE {day('s.terminated_on')} END AS d1,
-           COALESCE(st.tariff, s.tariff) AS tariff
+           COALESCE((SELECT c.from_tariff FROM tariff_change c
+                     WHERE c.subscriber = s.id AND c.effective_from > :first
+                     ORDER BY c.effective_from LIMIT 1),
+                    (SELECT c.tariff FROM tariff_change c
+                     WHERE c.subscriber = s.id AND c.effective_from <= :first
+                     ORDER BY c.effective_from DESC LIMIT 1),
+                    s.tariff) AS tariff
     FROM subscriber s
-    LEFT JOIN start_tariff st ON st.subscriber = s.id
     WHERE s.id BETWEEN :lo AND :hi
       AND s.connected_on <= :last
       AND (s.terminated_on IS NULL OR s.terminated_on >= :first)
@@ -347,8 +337,20 @@ def _period_params(period: Period) -> dict[str, Any]:
     return {"first": period.first, "last": period.last, "days": period.days}
 
 
-async def _charge_chunk(q: _Sql, params: dict[str, Any]) -> tuple[int, int]:
-    """Book the chunk's charges; returns (entries inserted, kopecks charged)."""
+_AUDIT_COLUMNS = ("audit_entry (actor, actor_name, action, object_type, object_id, object_repr, "
+                  "message, before, after, created_at)")
+
+
+async def _charge_chunk(q: _Sql, params: dict[str, Any]) -> tuple[int, int, int]:
+    """Book the chunk's charges and suspend the contracts they leave in debt.
+
+    Only rows this statement actually inserted move balances; an active contract whose
+    balance falls below ``:limit`` with its charge is suspended in the same ``UPDATE``
+    (evaluated on the current row, so a payment that commits meanwhile is respected)
+    and gets an audit entry.  :returns: (entries inserted, kopecks charged, suspended).
+    """
+    suspend = ("CASE WHEN subscriber.status = 'active' AND subscriber.balance + {n}.amount < :limit "
+               "THEN 'suspended' ELSE subscriber.status END")
     if q.pg:
         rows = await q.run(
             _due_cte(q) + f""",
@@ -358,13 +360,25 @@ ins AS (
     RETURNING subscriber, amount
 ),
 upd AS (
-    UPDATE subscriber SET balance = subscriber.balance + ins.amount
-    FROM ins WHERE subscriber.id = ins.subscriber
+    UPDATE subscriber SET balance = subscriber.balance + ins.amount, status = {suspend.format(n="ins")}
+    FROM ins JOIN subscriber AS old ON old.id = ins.subscriber
+    WHERE subscriber.id = ins.subscriber
+    RETURNING subscriber.id, subscriber.contract_number, subscriber.balance, subscriber.status,
+              old.status AS old_status, old.balance AS old_balance
+),
+suspended AS (
+    INSERT INTO {_AUDIT_COLUMNS}
+    SELECT :actor_id, :actor_name, 'subscriber.suspended', 'subscriber', CAST(id AS TEXT),
+           contract_number, :message, json_build_object('status', old_status, 'balance', old_balance),
+           json_build_object('status', status, 'balance', balance), :now
+    FROM upd WHERE status = 'suspended' AND old_status = 'active'
+    RETURNING 1
 )
-SELECT COUNT(*) AS n, COALESCE(SUM(-amount), 0) AS total FROM ins""",
+SELECT (SELECT COUNT(*) FROM ins) AS n, (SELECT COALESCE(SUM(-amount), 0) FROM ins) AS total,
+       (SELECT COUNT(*) FROM suspended) AS suspended""",
             **params,
         )
-        return int(rows[0]["n"]), int(rows[0]["total"])
+        return int(rows[0]["n"]), int(rows[0]["total"]), int(rows[0]["suspended"])
     # SQLite has no data-modifying CTEs; inside BEGIN IMMEDIATE nobody else writes,
     # so the rows this statement inserted are exactly those above the previous max id.
     before = await q.run("SELECT COALESCE(MAX(id), 0) AS m FROM ledger_entry")
@@ -374,17 +388,26 @@ SELECT COUNT(*) AS n, COALESCE(SUM(-amount), 0) AS total FROM ins""",
         "ON CONFLICT (reference) DO NOTHING",
         **params,
     )
+    new = "(SELECT subscriber, amount FROM ledger_entry WHERE id > :after_id) AS n"
+    suspended = await q.run(
+        f"INSERT INTO {_AUDIT_COLUMNS} "
+        "SELECT :actor_id, :actor_name, 'subscriber.suspended', 'subscriber', CAST(s.id AS TEXT), "
+        "s.contract_number, :message, json_object('status', s.status, 'balance', s.balance), "
+        "json_object('status', 'suspended', 'balance', s.balance + n.amount), :now "
+        f"FROM subscriber s JOIN {new} ON n.subscriber = s.id "
+        "WHERE s.status = 'active' AND s.balance + n.amount < :limit RETURNING id",
+        **params,
+    )
     await q.run(
-        "UPDATE subscriber SET balance = subscriber.balance + n.amount "
-        "FROM (SELECT subscriber, amount FROM ledger_entry WHERE id > :after_id) AS n "
-        "WHERE subscriber.id = n.subscriber",
+        f"UPDATE subscriber SET balance = subscriber.balance + n.amount, status = {suspend.format(n='n')} "
+        f"FROM {new} WHERE subscriber.id = n.subscriber",
         **params,
     )
     rows = await q.run(
         "SELECT COUNT(*) AS n, COALESCE(SUM(-amount), 0) AS total FROM ledger_entry "
         "WHERE id > :after_id", **params,
     )
-    return int(rows[0]["n"]), int(rows[0]["total"])
+    return int(rows[0]["n"]), int(rows[0]["total"]), len(suspended)
 
 
 async def compute_charge(subscriber_id: int, period: Period | str) -> int:
@@ -555,29 +578,6 @@ def _check_chargeable(period: Period, now: dt.datetime) -> None:
         raise ValueError(TEXTS["period_future"].format(limit=limit.label))
 
 
-async def _suspend_debtors(q: _Sql, period: Period, actor: Actor, now: dt.datetime) -> int:
-    """Suspend active contracts charged for the period whose balance is below the threshold."""
-    debtors = """FROM subscriber s
-WHERE s.status = 'active' AND s.balance < :limit
-  AND EXISTS (SELECT 1 FROM ledger_entry e
-              WHERE e.subscriber = s.id AND e.period = :period AND e.kind = 'charge')"""
-    params = {"limit": -debt_threshold(), "period": period.label}
-    count = int((await q.run(f"SELECT COUNT(*) AS n {debtors}", **params))[0]["n"])
-    if not count:
-        return 0
-    await q.run(
-        _audit_insert_select(q, action="subscriber.suspended", select_from=debtors,
-                             object_repr="s.contract_number",
-                             before="'status', s.status, 'balance', s.balance",
-                             after="'status', 'suspended', 'balance', s.balance"),
-        actor_id=actor.staff_id, actor_name=actor.name[:150], now=now,
-        message=TEXTS["suspended_message"].format(period=period.label), **params,
-    )
-    await q.run(f"UPDATE subscriber SET status = 'suspended' WHERE id IN (SELECT s.id {debtors})",
-                **params)
-    return count
-
-
 async def run_charges(
     period: Period | str | None = None,
     *,
@@ -592,9 +592,9 @@ async def run_charges(
     its first (suspended contracts owe and are charged).  Safe to re-run and to run
     concurrently: a contract already charged for the period is skipped, so a later run
     only picks up contracts that became billable since (e.g. connected mid-month).
-    Afterwards active contracts charged for the period whose balance is below
-    ``-CENTRA_DEBT_THRESHOLD_KOPECKS`` are suspended.  The run is recorded in
-    :class:`BillingRun` (a failed one too) and audited.
+    An active contract whose balance falls below ``-CENTRA_DEBT_THRESHOLD_KOPECKS``
+    with this charge is suspended (and audited) in the same statement.  The run is
+    recorded in :class:`BillingRun` (a failed one too) and audited.
 
     :param period: ``"YYYY-MM"``; the current (local) month when omitted.
     :param now: the clock (injected in tests); entries and the run record carry it.
@@ -618,21 +618,22 @@ async def run_charges(
             applied = await apply_due_tariff_changes(period.first, now=now)
             bounds = await q.run("SELECT MIN(id) AS lo, MAX(id) AS hi FROM subscriber")
             lo, hi = bounds[0]["lo"], bounds[0]["hi"]
-            charged = total = 0
+            charged = total = suspended = 0
             if lo is not None:
                 span = hi - lo + 1
                 base = {**_period_params(period), "period": period.label, "now": now,
-                        "by": actor.name[:150],
+                        "by": actor.name[:150], "limit": -debt_threshold(),
+                        "actor_id": actor.staff_id, "actor_name": actor.name[:150],
+                        "message": TEXTS["suspended_message"].format(period=period.label),
                         "comment": TEXTS["charge_comment"].format(month=period.title),
                         "days_open": TEXTS["charge_days_open"], "days_of": TEXTS["charge_days_of"],
                         "days_close": TEXTS["charge_days_close"]}
                 for start in range(lo, hi + 1, chunk_size):
                     end = min(start + chunk_size - 1, hi)
-                    n, kopecks = await _charge_chunk(q, {**base, "lo": start, "hi": end})
-                    charged, total = charged + n, total + kopecks
+                    n, kopecks, debtors = await _charge_chunk(q, {**base, "lo": start, "hi": end})
+                    charged, total, suspended = charged + n, total + kopecks, suspended + debtors
                     if progress is not None:
                         progress(end - lo + 1, span)
-            suspended = await _suspend_debtors(q, period, actor, now)
             run = BillingRun(period=period.label, status=RunStatus.DONE, started_at=started,
                              finished_at=_finished(started, clock), contracts_charged=charged, total=total,
                              contracts_suspended=suspended, tariff_changes_applied=applied,

@@ -348,7 +348,8 @@ async def test_a_failed_run_is_recorded_and_books_nothing(monkeypatch):
     async def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(billing, "_suspend_debtors", broken)
+    # Fails after the charges were inserted: the whole run rolls back.
+    monkeypatch.setattr(billing, "write_audit", broken)
     with pytest.raises(RuntimeError):
         await run_charges("2026-12", actor=STAFF, now=DEC1)
     assert await LedgerEntry.count() == 0
