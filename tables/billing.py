@@ -394,8 +394,11 @@ SELECT (SELECT COUNT(*) FROM ins) AS n, (SELECT COALESCE(SUM(-amount), 0) FROM i
         "SELECT :actor_id, :actor_name, 'subscriber.suspended', 'subscriber', CAST(s.id AS TEXT), "
         "s.contract_number, :message, json_object('status', s.status, 'balance', s.balance), "
         "json_object('status', 'suspended', 'balance', s.balance + n.amount), :now "
-        f"FROM subscriber s JOIN {new} ON n.subscriber = s.id "
-        "WHERE s.status = 'active' AND s.balance + n.amount < :limit RETURNING id",
+        # CROSS JOIN keeps the few new rows in the outer loop (SQLite would rather scan
+        # the active subscribers and probe the ledger for each).
+        f"FROM {new} CROSS JOIN subscriber s "
+        "WHERE s.id = n.subscriber AND s.status = 'active' AND s.balance + n.amount < :limit "
+        "RETURNING id",
         **params,
     )
     await q.run(
