@@ -77,6 +77,10 @@ class Settings:
     stripe_webhook_secret: str = field(
         default_factory=lambda: os.environ.get("STRIPE_WEBHOOK_SECRET", "")
     )
+    # Debt tolerated before a contract is suspended (kopecks; 0: any negative balance).
+    debt_threshold_kopecks: int = field(
+        default_factory=lambda: max(0, int(os.environ.get("CENTRA_DEBT_THRESHOLD_KOPECKS", "0") or 0))
+    )
 
     @property
     def production(self) -> bool:

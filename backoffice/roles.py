@@ -30,6 +30,9 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "ledger_entry": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "payment_refund": {CA: {R}, MA: {R}, AD: {R}},
+    "billing_run": {CA: {R}, MA: {R}, AD: {R}},
+    "tariff_change": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
+    "promised_payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "provider_event": {CA: {R}, MA: {R}, AD: {R}},
     "payment_customer": {CA: {R}, MA: {R}, AD: {R}},
     "service_request": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
@@ -60,6 +63,7 @@ FORM_MATRIX: dict[str, set[Role]] = {
     "Корректировка баланса": {CA, AD},
     "Возврат платежа": {CA, AD},
     "Итоги по платежам": {CA, MA, AD},
+    "Начисление абонентской платы": {AD},
 }
 
 _METHOD_ACTION = {"GET": R, "HEAD": R, "OPTIONS": R, "POST": C, "PUT": U, "PATCH": U, "DELETE": D}

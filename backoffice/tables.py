@@ -7,6 +7,7 @@ from piccolo_admin.endpoints import OrderBy, TableConfig
 from piccolo_api.crud.validators import Validators
 
 from backoffice.access import audit_hooks, read_only_validators, refuse_write
+from backoffice.billing import BILLING_TABLE_CONFIGS
 from tables.addresses import Address, Street, Town
 from tables.audit import AuditEntry
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
@@ -142,5 +143,6 @@ TABLE_CONFIGS: list[TableConfig] = [
         validators=read_only_validators(),
     ),
 ]
+TABLE_CONFIGS += BILLING_TABLE_CONFIGS
 
 __all__ = ["TABLE_CONFIGS", "BaseUser"]

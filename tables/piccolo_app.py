@@ -4,8 +4,10 @@ import os
 
 from piccolo.conf.apps import AppConfig, Command, table_finder
 
+from tables.commands.charge import apply_tariff_changes, charge, reverse_promised
 from tables.commands.demo import demo
 from tables.commands.reconcile import reconcile_payments
+from tables.commands.worker import worker
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
@@ -25,6 +27,7 @@ APP_CONFIG = AppConfig(
             "tables.audit",
             "tables.accounts",
             "tables.staff",
+            "tables.billing",
         ],
         exclude_imported=True,
     ),
@@ -32,5 +35,9 @@ APP_CONFIG = AppConfig(
     commands=[
         Command(callable=demo, aliases=["demo-data"]),
         Command(callable=reconcile_payments, aliases=["reconcile-payments"]),
+        Command(callable=charge),
+        Command(callable=reverse_promised, aliases=["reverse-promised"]),
+        Command(callable=apply_tariff_changes, aliases=["apply-tariff-changes"]),
+        Command(callable=worker),
     ],
 )

@@ -1,6 +1,7 @@
 """Staff actions: each form calls exactly one domain function."""
 
 from backoffice.forms.adjustment import FORM as ADJUSTMENT_FORM
+from backoffice.forms.charge_run import FORM as CHARGE_RUN_FORM
 from backoffice.forms.contract_history import FORM as HISTORY_FORM
 from backoffice.forms.new_contract import FORM as NEW_CONTRACT_FORM
 from backoffice.forms.office_payment import FORM as OFFICE_PAYMENT_FORM
@@ -20,4 +21,5 @@ FORMS = [
     REFUND_FORM,
     PAYMENT_REPORT_FORM,
     RATINGS_REPORT_FORM,
+    CHARGE_RUN_FORM,
 ]

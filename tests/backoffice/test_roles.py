@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyotp
 import pytest
 from piccolo.apps.user.tables import BaseUser
@@ -12,6 +14,7 @@ from backoffice.mfa import mfa_provider
 from backoffice.roles import FORM_MATRIX, TABLE_MATRIX
 from backoffice.tables import TABLE_CONFIGS
 from tables.audit import Actor, AuditEntry
+from tables.billing import BillingRun, PromisedPayment, TariffChange
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.db import utcnow
 from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEvent, book_office_payment
@@ -34,6 +37,7 @@ FORM_SAMPLES = {
     "Оценки кабинета": {"period": "2026-11"},
     "Возврат платежа": {"payment_id": 999999, "amount": "10", "reason": "проверка"},
     "Итоги по платежам": {"town": "Нигде"},
+    "Начисление абонентской платы": {"period": "2999-01"},
     "Оплата в кассе": {"contract_number": "999999", "amount": "100"},
     "Корректировка баланса": {"contract_number": "999999", "amount": "100", "reason": "проверка"},
 }
@@ -72,6 +76,14 @@ async def _one_row_each() -> None:
     await PaymentRefund(payment=payment.id, amount=100, status="succeeded", created_at=utcnow(),
                         updated_at=utcnow()).save()
     await ProviderEvent(event_id="evt_1", received_at=utcnow()).save()
+    await BillingRun(period="2026-11", started_at=utcnow(), finished_at=utcnow(),
+                     started_by="test").save()
+    other = Tariff(name="Другой", monthly_fee=1000)
+    await other.save()
+    await TariffChange(subscriber=subscriber.id, from_tariff=subscriber.tariff, tariff=other.id,
+                       effective_from=dt.date(2026, 12, 1), created_at=utcnow(), created_by="t").save()
+    await PromisedPayment(subscriber=subscriber.id, amount=100, period="2026-11", granted_at=utcnow(),
+                          expires_at=utcnow()).save()
     await PaymentCustomer(subscriber=subscriber.id, provider_customer_id="cus_1",
                           created_at=utcnow()).save()
 

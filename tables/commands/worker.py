@@ -1,0 +1,80 @@
+"""``piccolo tables worker``: the Procfile's scheduler for billing (instead of cron lines).
+
+Every ``interval`` seconds: reverse expired promised payments, apply due tariff
+changes, and once a local day charge the current month.  The first run of a month
+is the charge on the 1st; later daily runs only pick up contracts that became
+billable since (connected mid-month), because a charged contract is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+logger = logging.getLogger("centra.worker")
+
+WORKER_NAME = "worker"
+
+
+async def tick(now: dt.datetime | None = None) -> dict[str, int]:
+    """One pass of the scheduler; returns what it did (for logs and tests)."""
+    from tables.audit import Actor
+    from tables.billing import (
+        LOCAL_TZ,
+        BillingRun,
+        RunStatus,
+        apply_due_tariff_changes,
+        current_period,
+        local_date,
+        reverse_expired_promised_payments,
+        run_charges,
+    )
+    from tables.db import utcnow
+
+    now = now or utcnow()
+    done: dict[str, int] = {
+        "promised_reversed": await reverse_expired_promised_payments(now=now),
+        "tariff_changes_applied": await apply_due_tariff_changes(local_date(now), now=now),
+        "charged": 0,
+        "runs": 0,
+    }
+    period = current_period(now)
+    today = local_date(now)
+    midnight = dt.datetime.combine(today, dt.time(), tzinfo=LOCAL_TZ)
+    ran_today = await BillingRun.exists().where(
+        (BillingRun.period == period.label) & (BillingRun.status == RunStatus.DONE)
+        & (BillingRun.started_at >= midnight)
+    )
+    if not ran_today:
+        run = await run_charges(period, actor=Actor(WORKER_NAME), now=now)
+        done["charged"], done["runs"] = run.contracts_charged, 1
+    return done
+
+
+async def worker(interval: int = 600, once: bool = False) -> None:
+    """Run the billing scheduler (Procfile ``worker:``); cron users run the commands instead.
+
+    :param interval: seconds between passes.
+    :param once: one pass and exit.
+    """
+    from piccolo.engine.postgres import PostgresEngine
+
+    from tables.db import engine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool()
+    try:
+        while True:
+            try:
+                logger.info("billing pass: %s", await tick())
+            except Exception:  # keep the scheduler alive; a failed run is recorded
+                logger.exception("billing pass failed")
+            if once:
+                return
+            await asyncio.sleep(interval)
+    finally:
+        if isinstance(db, PostgresEngine):
+            await db.close_connection_pool()

@@ -1,0 +1,74 @@
+"""Staff run the charge from the admin form; billing tables are read-only there."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tables.audit import Actor, AuditEntry
+from tables.billing import (
+    BillingRun,
+    current_period,
+    grant_promised_payment,
+    run_charges,
+    schedule_tariff_change,
+)
+from tables.ledger import EntryKind, LedgerEntry
+from tests.factories import make_subscriber, make_tariff
+from tests.test_support import admin_login, make_staff
+
+FORM = "/admin/api/forms/начисление-абонентской-платы/"
+
+
+async def test_form_defaults_to_the_current_month(client):
+    await make_staff()
+    await admin_login(client)
+    schema = (await client.get(FORM + "schema/")).json()
+    assert schema["properties"]["period"]["default"] == current_period().label
+
+
+async def test_form_runs_the_charge_once_with_the_staff_actor(client):
+    s = await make_subscriber(fee=75000)
+    staff = await make_staff()
+    await admin_login(client)
+    response = await client.post(FORM, json={"period": ""})
+    assert response.status_code == 200, response.text
+    assert "договоров — 1" in response.text
+    run = await BillingRun.objects().first()
+    assert run.period == current_period().label and run.started_by == "clerk" and run.staff == staff.id
+    again = await client.post(FORM, json={"period": current_period().label})
+    assert again.status_code == 200 and "договоров — 0" in again.text
+    entries = await LedgerEntry.select().where(LedgerEntry.kind == EntryKind.CHARGE)
+    assert [e["subscriber"] for e in entries] == [s.id]
+    audit = await AuditEntry.objects().where(AuditEntry.action == "billing.charged").first()
+    assert audit.actor == staff.id
+
+
+@pytest.mark.parametrize("period", ["2026-13", "декабрь", "2199-01"])
+async def test_form_refuses_a_bad_period(client, period):
+    await make_subscriber()
+    await make_staff()
+    await admin_login(client)
+    response = await client.post(FORM, json={"period": period})
+    assert response.status_code == 422
+    assert await LedgerEntry.count() == 0
+
+
+@pytest.mark.parametrize("table", ["billing_run", "promised_payment", "tariff_change"])
+async def test_billing_tables_are_read_only(client, table):
+    s = await make_subscriber()
+    await grant_promised_payment(s.id)
+    await schedule_tariff_change(s.id, (await make_tariff()).id, dt.date(2099, 1, 1), Actor("clerk"))
+    await run_charges(actor=Actor("clerk"))
+    await make_staff()
+    await admin_login(client)
+    listing = await client.get(f"/admin/api/tables/{table}/")
+    assert listing.status_code == 200 and len(listing.json()["rows"]) == 1
+    row_id = listing.json()["rows"][0]["id"]
+    before = await client.get(f"/admin/api/tables/{table}/{row_id}/")
+    assert (await client.post(f"/admin/api/tables/{table}/", json={})).status_code == 405
+    assert (await client.patch(f"/admin/api/tables/{table}/{row_id}/",
+                               json={"amount": 1, "period": "2000-01"})).status_code == 405
+    assert (await client.delete(f"/admin/api/tables/{table}/{row_id}/")).status_code == 405
+    assert (await client.get(f"/admin/api/tables/{table}/{row_id}/")).json() == before.json()
