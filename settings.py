@@ -61,6 +61,11 @@ class Settings:
     stripe_webhook_secret: str = field(
         default_factory=lambda: os.environ.get("STRIPE_WEBHOOK_SECRET", "")
     )
+    # "module:Class" of the notification sender (tables.notifications.Sender).
+    notification_sender: str = field(
+        default_factory=lambda: os.environ.get("CENTRA_NOTIFICATION_SENDER",
+                                               "tables.notifications:ConsoleSender")
+    )
 
     @property
     def production(self) -> bool:

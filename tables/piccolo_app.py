@@ -5,6 +5,7 @@ import os
 from piccolo.conf.apps import AppConfig, Command, table_finder
 
 from tables.commands.demo import demo
+from tables.commands.notifications import send_notifications
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
@@ -23,9 +24,15 @@ APP_CONFIG = AppConfig(
             "tables.ratings",
             "tables.audit",
             "tables.accounts",
+            "tables.notifications",
+            "tables.billing",
         ],
         exclude_imported=True,
     ),
     migration_dependencies=["piccolo_admin.piccolo_app"],
-    commands=[Command(callable=demo, aliases=["demo-data"])],
+    commands=[
+        Command(callable=demo, aliases=["demo-data"]),
+        Command(callable=send_notifications, command_name="send-notifications",
+                aliases=["send_notifications"]),
+    ],
 )
