@@ -16,10 +16,12 @@ from piccolo.engine.postgres import PostgresEngine
 from backoffice.admin import create_backoffice
 from cabinet.account import AccountController
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, resolve_session
+from cabinet.connect import ConnectController
 from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
 from cabinet.public import PublicController
+from cabinet.requests import RequestsController
 from cabinet.site import refresh_site_info, site
 from settings import Settings, get_settings
 
@@ -71,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PublicController,
             AccountController,
             DashboardController,
+            RequestsController,
+            ConnectController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(

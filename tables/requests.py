@@ -174,6 +174,8 @@ MESSAGES = {
     "street": "Укажите улицу.",
     "house": "Укажите номер дома.",
     "address_long": "Слишком длинный адрес.",
+    "consent": "Отметьте согласие на обработку персональных данных: без него мы не сможем "
+               "связаться с вами по заявке.",
     "duplicate_application": "С этого номера телефона уже подана заявка на подключение — "
                              "мы позвоним вам в ближайшее время.",
     "application_tariff": "Укажите тариф для договора.",
@@ -412,7 +414,8 @@ async def _contract(subscriber_id: int) -> dict:
     return row
 
 
-async def _open_request(subscriber_id: int, kind: str) -> dict | None:
+async def open_request(subscriber_id: int, kind: str) -> dict | None:
+    """The contract's open request of ``kind`` (id and number), if any."""
     return await ServiceRequest.select(ServiceRequest.id, ServiceRequest.number).where(
         (ServiceRequest.subscriber == subscriber_id) & (ServiceRequest.kind == kind)
         & ServiceRequest.status.is_in(list(OPEN_STATUSES))
@@ -480,11 +483,11 @@ async def file_request(
                 raise ValueError(MESSAGES["tariff_unavailable"])
             if tariff_id == contract["tariff"]:
                 raise ValueError(MESSAGES["tariff_same"])
-            termination = await _open_request(subscriber_id, RequestKind.TERMINATION)
+            termination = await open_request(subscriber_id, RequestKind.TERMINATION)
             if termination:
                 raise ValueError(MESSAGES["open_termination"].format(number=termination["number"]))
         if kind in SINGLE_OPEN_KINDS:
-            existing = await _open_request(subscriber_id, kind)
+            existing = await open_request(subscriber_id, kind)
             if existing:
                 raise ValueError(MESSAGES["open_same"].format(kind=REQUEST_KIND_LABELS[kind],
                                                               number=existing["number"]))
@@ -558,6 +561,7 @@ async def file_connection_application(
     tariff_id: int | None = None,
     contact_time: str = "",
     comment: str = "",
+    consent: bool = False,
     now: dt.datetime | None = None,
 ) -> ServiceRequest:
     """A visitor of the public site applies for a connection (no login).
@@ -570,6 +574,8 @@ async def file_connection_application(
     name = " ".join((name or "").split())
     if not 2 <= len(name) <= 200:
         raise ValueError(MESSAGES["name"])
+    if not consent:
+        raise ValueError(MESSAGES["consent"])
     normalized = normalize_phone(phone)
     if normalized is None:
         raise ValueError(MESSAGES["phone"])

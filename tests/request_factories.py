@@ -39,4 +39,21 @@ async def application(*, phone: str = "8 (913) 555-12-34", town: str = "Осин
     town_row = await Town.objects().get_or_create(Town.name == town)
     return await file_connection_application(
         name="Соколова Анна", phone=phone, town_id=town_row.id, street=street, house=house,
-        apartment=apartment, tariff_id=tariff_id, contact_time="после 18:00", now=now)
+        apartment=apartment, tariff_id=tariff_id, contact_time="после 18:00", consent=True, now=now)
+
+
+async def cabinet_login(client, contract: str, password: str = "correct-horse-1"):
+    """Log in through the cabinet's form; returns the login response."""
+    from tests.test_support import csrf_from
+
+    page = await client.get("/cabinet/login")
+    return await client.post("/cabinet/login", data={
+        "contract_number": contract, "password": password, "_csrf_token": csrf_from(page.text)})
+
+
+async def post_form(client, path: str, data: dict, *, form_page: str | None = None):
+    """POST a cabinet form with the CSRF token taken from ``form_page`` (default: ``path``)."""
+    from tests.test_support import csrf_from
+
+    page = await client.get(form_page or path)
+    return await client.post(path, data={**data, "_csrf_token": csrf_from(page.text)})
