@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from litestar import Litestar
@@ -205,7 +206,7 @@ async def test_every_post_without_csrf_token_is_refused(client, app):
     assert "/cabinet/login" in routes and "/cabinet/logout" in routes
     before = await AuditEntry.count()
     for path in routes:
-        concrete = path.replace("{", "").replace("}", "").replace(":int", "").replace(":str", "")
+        concrete = re.sub(r"\{\w+:int\}", "1", path).replace("{", "").replace("}", "").replace(":str", "")
         response = await client.post(concrete, data={"x": "1"})
         assert response.status_code == 403, path
     assert await AuditEntry.count() == before

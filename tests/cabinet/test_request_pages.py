@@ -174,21 +174,34 @@ async def test_cancel_while_new_only(client):
             ).status == "in_progress"
 
 
-async def test_another_subscribers_request_is_invisible_and_untouchable(client):
+def _request_routes(app) -> list[tuple[str, str]]:
+    """Every (method, path) of the cabinet that takes a request id."""
+    return sorted((method, route.path) for route in app.routes
+                  if "{request_id:int}" in route.path
+                  for method in getattr(route, "methods", set()) if method in ("GET", "POST"))
+
+
+async def test_another_subscribers_request_is_invisible_and_untouchable(client, app):
     owner = await make_subscriber()
     request = await filed(owner.id, "termination", now=utcnow())
     clerk = await staff_actor()
     await complete_termination(request.id, actor=clerk)
     mine = await filed((await logged_in(client)).id, "repair", now=utcnow())
     other_open = await filed((await make_subscriber()).id, "repair", now=utcnow())
+    routes = _request_routes(app)
+    assert len(routes) >= 4, routes  # detail, statement, message, cancel and any new one
     before = await row_counts()
     for target in (request.id, other_open.id, 999999):
-        assert (await client.get(f"/cabinet/requests/{target}")).status_code == 404
-        assert (await client.get(f"/cabinet/requests/{target}/statement")).status_code == 404
-        for action, data in (("message", {"message": "чужое"}), ("cancel", {})):
-            response = await post_form(client, f"/cabinet/requests/{target}/{action}", data,
-                                       form_page="/cabinet/requests")
-            assert response.status_code == 404, (target, action)
+        for method, path in routes:
+            url = path.replace("{request_id:int}", str(target))
+            if method == "GET":
+                response = await client.get(url)
+            else:
+                response = await post_form(client, url, {"message": "чужое"},
+                                           form_page="/cabinet/requests")
+            assert response.status_code == 404, (method, url)
+    own = await client.get(f"/cabinet/requests/{mine.id}")
+    assert own.status_code == 200
     listing = await client.get("/cabinet/requests")
     assert mine.number in listing.text and request.number not in listing.text
     assert other_open.number not in listing.text
