@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 
+from piccolo.apps.user.tables import BaseUser
+
 from tables.addresses import Town
 from tables.audit import Actor
 from tables.requests import ServiceRequest, file_connection_application, file_request
-from tests.test_support import make_staff
 
 # 12:00 local time (UTC+7) on 15 November 2026: the middle of a billing period.
 MID_NOVEMBER = dt.datetime(2026, 11, 15, 5, 0, tzinfo=dt.UTC)
 
 
 async def staff_actor(username: str = "clerk") -> Actor:
-    user = await make_staff(username)
+    """A clerk for domain calls; cannot log in (skips the 600,000-round password hash)."""
+    user = BaseUser(username=username, password="pbkdf2_sha256$unusable", email=f"{username}@centra.test",
+                    active=True, admin=True, superuser=False)
+    await user.save()
     return Actor(name=user.username, staff_id=user.id)
 
 

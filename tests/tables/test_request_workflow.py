@@ -148,6 +148,16 @@ async def test_one_open_termination_and_tariff_change_per_contract():
     assert await ServiceRequest.count() == 5
 
 
+async def test_simultaneous_terminations_give_one_request_and_one_clear_error():
+    s = await make_subscriber()
+    results = await asyncio.gather(*[filed(s.id, "termination") for _ in range(4)],
+                                   return_exceptions=True)
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 3 and all(isinstance(e, ValueError) for e in errors), errors
+    assert all("уже" in str(e) for e in errors)
+    assert await ServiceRequest.count() == 1 and await RequestEvent.count() == 1
+
+
 async def test_the_schema_itself_refuses_a_second_open_termination():
     s = await make_subscriber()
     request = await filed(s.id, "termination")
