@@ -17,6 +17,7 @@ from piccolo.engine.postgres import PostgresEngine
 from backoffice.admin import create_backoffice
 from cabinet.account import AccountController, staff_view
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, resolve_session
+from cabinet.connect import ConnectController
 from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
@@ -24,6 +25,7 @@ from cabinet.formatting import FILTERS
 from cabinet.payments import CabinetPaymentsController
 from cabinet.public import PublicController
 from cabinet.quickpay import QuickPayController
+from cabinet.requests import RequestsController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
@@ -95,6 +97,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CabinetPaymentsController,
             QuickPayController,
             payment_webhook,
+            RequestsController,
+            ConnectController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(

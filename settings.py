@@ -81,6 +81,11 @@ class Settings:
     debt_threshold_kopecks: int = field(
         default_factory=lambda: max(0, int(os.environ.get("CENTRA_DEBT_THRESHOLD_KOPECKS", "0") or 0))
     )
+    # "module:Class" of the notification sender (tables.notifications.Sender).
+    notification_sender: str = field(
+        default_factory=lambda: os.environ.get("CENTRA_NOTIFICATION_SENDER",
+                                               "tables.notifications:ConsoleSender")
+    )
 
     @property
     def production(self) -> bool:

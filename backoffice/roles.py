@@ -37,6 +37,7 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "payment_customer": {CA: {R}, MA: {R}, AD: {R}},
     "service_request": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "request_event": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
+    "notification": {OP: {R}, MA: {R}, AD: {R}},
     "tariff": {OP: {R}, CA: {R}, MA: {R}, AD: ALL},
     "town": {OP: ALL, CA: {R}, MA: {R}, AD: ALL},
     "street": {OP: ALL, CA: {R}, MA: {R}, AD: ALL},
@@ -64,6 +65,13 @@ FORM_MATRIX: dict[str, set[Role]] = {
     "Возврат платежа": {CA, AD},
     "Итоги по платежам": {CA, MA, AD},
     "Начисление абонентской платы": {AD},
+    "Взять заявку в работу": {OP, AD},
+    "Ответить по заявке": {OP, AD},
+    "Закрыть заявку как выполненную": {OP, AD},
+    "Отклонить заявку": {OP, AD},
+    "Выполнить смену тарифа": {OP, AD},
+    "Выполнить расторжение": {OP, AD},
+    "Оформить договор по заявке": {OP, AD},
 }
 
 _METHOD_ACTION = {"GET": R, "HEAD": R, "OPTIONS": R, "POST": C, "PUT": U, "PATCH": U, "DELETE": D}

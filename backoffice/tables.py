@@ -12,6 +12,7 @@ from tables.addresses import Address, Street, Town
 from tables.audit import AuditEntry
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
+from tables.notifications import Notification
 from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEvent
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest
@@ -81,16 +82,22 @@ TABLE_CONFIGS: list[TableConfig] = [
     *[TableConfig(table, menu_group=MONEY, order_by=[OrderBy(table.id, ascending=False)],
                   validators=read_only_validators())
       for table in (PaymentRefund, ProviderEvent, PaymentCustomer)],
+    # The staff queue: filter by kind, status, town, assignee and age (created_at range);
+    # search by contract number, phone, address (substring); sort by any column.
     TableConfig(
         ServiceRequest,
         menu_group=REQUESTS,
         visible_columns=[ServiceRequest.number, ServiceRequest.created_at, ServiceRequest.kind,
-                         ServiceRequest.status, ServiceRequest.subscriber, ServiceRequest.town,
-                         ServiceRequest.applicant_phone, ServiceRequest.assignee],
+                         ServiceRequest.topic, ServiceRequest.status, ServiceRequest.contract_number,
+                         ServiceRequest.applicant_name, ServiceRequest.applicant_phone,
+                         ServiceRequest.town, ServiceRequest.address_text,
+                         ServiceRequest.assignee, ServiceRequest.updated_at],
         visible_filters=[ServiceRequest.kind, ServiceRequest.status, ServiceRequest.town,
-                         ServiceRequest.assignee, ServiceRequest.subscriber,
-                         ServiceRequest.applicant_phone, ServiceRequest.address_text,
-                         ServiceRequest.created_at],
+                         ServiceRequest.assignee, ServiceRequest.created_at,
+                         ServiceRequest.updated_at, ServiceRequest.number,
+                         ServiceRequest.contract_number, ServiceRequest.applicant_phone,
+                         ServiceRequest.applicant_name, ServiceRequest.address_text,
+                         ServiceRequest.topic, ServiceRequest.closed_at],
         link_column=ServiceRequest.number,
         order_by=[OrderBy(ServiceRequest.created_at, ascending=False)],
         validators=read_only_validators(),
@@ -98,8 +105,13 @@ TABLE_CONFIGS: list[TableConfig] = [
     TableConfig(
         RequestEvent,
         menu_group=REQUESTS,
+        visible_columns=[RequestEvent.id, RequestEvent.created_at, RequestEvent.service_request,
+                         RequestEvent.author_kind, RequestEvent.author_name,
+                         RequestEvent.status_from, RequestEvent.status_to, RequestEvent.message,
+                         RequestEvent.internal],
         order_by=[OrderBy(RequestEvent.id, ascending=False)],
-        visible_filters=[RequestEvent.service_request, RequestEvent.staff, RequestEvent.internal],
+        visible_filters=[RequestEvent.service_request, RequestEvent.staff, RequestEvent.internal,
+                         RequestEvent.author_kind, RequestEvent.created_at],
         validators=read_only_validators(),
     ),
     _editable(
@@ -129,6 +141,17 @@ TABLE_CONFIGS: list[TableConfig] = [
         menu_group=CONTENT,
         order_by=[OrderBy(CabinetRating.id, ascending=False)],
         visible_filters=[CabinetRating.score, CabinetRating.period, CabinetRating.subscriber],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        Notification,
+        menu_group=SYSTEM,
+        visible_columns=[Notification.id, Notification.created_at, Notification.channel,
+                         Notification.recipient, Notification.topic, Notification.reference,
+                         Notification.status, Notification.attempts, Notification.sent_at],
+        visible_filters=[Notification.status, Notification.channel, Notification.recipient,
+                         Notification.reference, Notification.subscriber, Notification.created_at],
+        order_by=[OrderBy(Notification.id, ascending=False)],
         validators=read_only_validators(),
     ),
     TableConfig(

@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig, Command, table_finder
 
 from tables.commands.charge import apply_tariff_changes, charge, reverse_promised
 from tables.commands.demo import demo
+from tables.commands.notifications import send_notifications
 from tables.commands.reconcile import reconcile_payments
 from tables.commands.worker import worker
 
@@ -27,6 +28,7 @@ APP_CONFIG = AppConfig(
             "tables.audit",
             "tables.accounts",
             "tables.staff",
+            "tables.notifications",
             "tables.billing",
         ],
         exclude_imported=True,
@@ -39,5 +41,7 @@ APP_CONFIG = AppConfig(
         Command(callable=reverse_promised, aliases=["reverse-promised"]),
         Command(callable=apply_tariff_changes, aliases=["apply-tariff-changes"]),
         Command(callable=worker),
+        Command(callable=send_notifications, command_name="send-notifications",
+                aliases=["send_notifications"]),
     ],
 )

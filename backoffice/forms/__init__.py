@@ -8,6 +8,13 @@ from backoffice.forms.office_payment import FORM as OFFICE_PAYMENT_FORM
 from backoffice.forms.payment_report import FORM as PAYMENT_REPORT_FORM
 from backoffice.forms.ratings_report import FORM as RATINGS_REPORT_FORM
 from backoffice.forms.refund import FORM as REFUND_FORM
+from backoffice.forms.request_convert import FORM as REQUEST_CONVERT_FORM
+from backoffice.forms.request_done import FORM as REQUEST_DONE_FORM
+from backoffice.forms.request_reject import FORM as REQUEST_REJECT_FORM
+from backoffice.forms.request_reply import FORM as REQUEST_REPLY_FORM
+from backoffice.forms.request_take import FORM as REQUEST_TAKE_FORM
+from backoffice.forms.request_tariff_change import FORM as REQUEST_TARIFF_CHANGE_FORM
+from backoffice.forms.request_termination import FORM as REQUEST_TERMINATION_FORM
 from backoffice.forms.reset_password import FORM as RESET_PASSWORD_FORM
 from backoffice.forms.view_cabinet import FORM as VIEW_CABINET_FORM
 
@@ -23,3 +30,6 @@ FORMS = [
     RATINGS_REPORT_FORM,
     CHARGE_RUN_FORM,
 ]
+REQUEST_FORMS = [REQUEST_TAKE_FORM, REQUEST_REPLY_FORM, REQUEST_DONE_FORM, REQUEST_REJECT_FORM,
+                 REQUEST_TARIFF_CHANGE_FORM, REQUEST_TERMINATION_FORM, REQUEST_CONVERT_FORM]
+FORMS += REQUEST_FORMS

@@ -212,6 +212,7 @@ async def load_demo(today: dt.date | None = None) -> bool:
         demo = await Subscriber.objects().where(Subscriber.contract_number == DEMO_SUBSCRIBER[0]).first()
         samples = [
             ServiceRequest(number="Z-000001", kind="repair", topic="no_internet", subscriber=demo.id,
+                           contract_number=demo.contract_number, applicant_phone=demo.phone,
                            text="Пропадает интернет по вечерам.", created_at=at(-2), updated_at=at(-2)),
             ServiceRequest(number="Z-000002", kind="connection", applicant_name="Соколова Анна",
                            applicant_phone="+79131234567", town=towns["Осинники"],
@@ -220,7 +221,8 @@ async def load_demo(today: dt.date | None = None) -> bool:
         ]
         for request in samples:
             await request.save()
-            await RequestEvent(service_request=request.id, author_name="система", status_to="new",
+            await RequestEvent(service_request=request.id, author_name="система", author_kind="system",
+                               status_to="new",
                                message="Заявка принята", created_at=request.created_at).save()
 
         # A few ratings of the cabinet, so the admin's report has something to show.

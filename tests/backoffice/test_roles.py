@@ -38,6 +38,13 @@ FORM_SAMPLES = {
     "Возврат платежа": {"payment_id": 999999, "amount": "10", "reason": "проверка"},
     "Итоги по платежам": {"town": "Нигде"},
     "Начисление абонентской платы": {"period": "2999-01"},
+    "Взять заявку в работу": {"number": "Z-999999"},
+    "Ответить по заявке": {"number": "Z-999999", "message": "проверка"},
+    "Закрыть заявку как выполненную": {"number": "Z-999999"},
+    "Отклонить заявку": {"number": "Z-999999", "reason": "проверка"},
+    "Выполнить смену тарифа": {"number": "Z-999999"},
+    "Выполнить расторжение": {"number": "Z-999999"},
+    "Оформить договор по заявке": {"number": "Z-999999"},
     "Оплата в кассе": {"contract_number": "999999", "amount": "100"},
     "Корректировка баланса": {"contract_number": "999999", "amount": "100", "reason": "проверка"},
 }
@@ -76,6 +83,10 @@ async def _one_row_each() -> None:
     await PaymentRefund(payment=payment.id, amount=100, status="succeeded", created_at=utcnow(),
                         updated_at=utcnow()).save()
     await ProviderEvent(event_id="evt_1", received_at=utcnow()).save()
+    from tables.notifications import Notification
+
+    await Notification(channel="sms", recipient="+79130000000", body="x", status="pending",
+                       created_at=utcnow()).save()
     await BillingRun(period="2026-11", started_at=utcnow(), finished_at=utcnow(),
                      started_by="test").save()
     other = Tariff(name="Другой", monthly_fee=1000)

@@ -78,7 +78,19 @@ PARAM_FACTORIES: dict[str, ParamFactory] = {
     "request_id": owners_request,
     "payment_id": owners_payment,
 }
-ROUTE_FACTORIES: dict[str, RouteFactory] = {}
+async def owners_final_statement(owner: Subscriber) -> dict[str, Target]:
+    """A completed termination request: only then the final statement page exists."""
+    now = utcnow()
+    request = ServiceRequest(number=f"Z-{uuid.uuid4().hex[:8]}", kind="termination", status="done",
+                             subscriber=owner.id, text="переезд", created_at=now, updated_at=now,
+                             closed_at=now)
+    await request.save()
+    return {"request_id": Target(request.id, (request.number,))}
+
+
+ROUTE_FACTORIES: dict[str, RouteFactory] = {
+    "/cabinet/requests/{request_id:int}/statement": owners_final_statement,
+}
 
 
 class MissingFactory(LookupError):

@@ -1,0 +1,45 @@
+"""Sign a contract for a connection application (number + one-time password)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from piccolo_admin.endpoints import FormConfig
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from backoffice.access import staff_actor
+from backoffice.forms.request_common import REQUESTS_GROUP, number_field
+from tables.requests import convert_application, request_id_by_number
+
+
+class ConvertModel(BaseModel):
+    number: str = number_field()
+    full_name: str = Field(default="", max_length=200, title="ФИО абонента",
+                           description="Пусто — имя из заявки")
+    tariff_id: int | None = Field(default=None, title="ID тарифа",
+                                  description="Пусто — тариф из заявки")
+    address_id: int | None = Field(default=None, title="ID адреса",
+                                   description="Пусто — адрес из заявки (добавится в справочник)")
+    connected_on: dt.date | None = Field(default=None, title="Дата подключения",
+                                         description="Пусто — сегодня")
+
+
+async def convert(request: Request, data: ConvertModel) -> str:
+    request_id = await request_id_by_number(data.number)
+    subscriber, one_time = await convert_application(
+        request_id, actor=staff_actor(request), full_name=data.full_name,
+        tariff_id=data.tariff_id, address_id=data.address_id, connected_on=data.connected_on,
+    )
+    return (f"По заявке {data.number.strip()} оформлен договор № {subscriber.contract_number}. "
+            f"Одноразовый пароль для входа: {one_time} — распечатайте его для абонента, "
+            "повторно он не показывается.")
+
+
+FORM = FormConfig(
+    name="Оформить договор по заявке",
+    pydantic_model=ConvertModel,
+    endpoint=convert,
+    description="Создаёт договор по заявке на подключение: номер и одноразовый пароль.",
+    form_group=REQUESTS_GROUP,
+)

@@ -1,0 +1,36 @@
+"""Complete a termination request: the contract ends and is no longer charged."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from piccolo_admin.endpoints import FormConfig
+from pydantic import BaseModel, Field
+from starlette.requests import Request
+
+from backoffice.access import staff_actor
+from backoffice.forms.request_common import REQUESTS_GROUP, number_field
+from tables.requests import complete_termination, request_id_by_number
+
+
+class TerminationModel(BaseModel):
+    number: str = number_field()
+    terminated_on: dt.date | None = Field(default=None, title="Дата расторжения",
+                                          description="Пусто — желаемая дата из заявки или сегодня")
+
+
+async def complete(request: Request, data: TerminationModel) -> str:
+    request_id = await request_id_by_number(data.number)
+    day = await complete_termination(request_id, actor=staff_actor(request),
+                                     terminated_on=data.terminated_on)
+    return (f"Заявка {data.number.strip()} выполнена: договор расторгнут с {day:%d.%m.%Y}. "
+            "Итоговая выписка доступна абоненту в кабинете.")
+
+
+FORM = FormConfig(
+    name="Выполнить расторжение",
+    pydantic_model=TerminationModel,
+    endpoint=complete,
+    description="Договор расторгается; после даты расторжения плата не начисляется.",
+    form_group=REQUESTS_GROUP,
+)
