@@ -37,6 +37,7 @@ $(AXE_STAMP):
 
 e2e-deps: $(STAMP) $(AXE_STAMP)
 	@test -x $(CHROMIUM) || { echo "installing Debian's chromium"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
 
 # Only the browser tests.

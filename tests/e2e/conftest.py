@@ -80,10 +80,19 @@ def _ready(proc: subprocess.Popen, base_url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def live_server(database: None, e2e_tools: None) -> Iterator[str]:
-    """The real application in its own process; yields its base URL."""
+def e2e_output() -> Path:
+    """This run's screenshots and reports only: the previous run's are removed."""
     OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = OUTPUT_DIR / "server.log"
+    for old in OUTPUT_DIR.iterdir():
+        if old.is_file():
+            old.unlink()
+    return OUTPUT_DIR
+
+
+@pytest.fixture(scope="session")
+def live_server(database: None, e2e_tools: None, e2e_output: Path) -> Iterator[str]:
+    """The real application in its own process; yields its base URL."""
+    log_path = e2e_output / "server.log"
     # No site-wide cache: each test's rows are gone before the next test starts.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0"}
     for _attempt in range(3):  # a port picked as free may be taken before uvicorn binds it
@@ -114,7 +123,7 @@ def live_server(database: None, e2e_tools: None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def browser(e2e_tools: None) -> AsyncIterator[Any]:
+async def browser(e2e_tools: None, e2e_output: Path) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
