@@ -97,10 +97,11 @@ _TAP_TARGETS_JS = """
     const inSentence = style.display === 'inline' && parentText.length > el.textContent.trim().length;
     const label = (el.innerText || el.value || el.getAttribute('aria-label') || el.name || el.tagName)
       .trim().slice(0, 40);
-    targets.push({label, tag: el.tagName.toLowerCase(), inSentence, left: r.left, right: r.right,
+    targets.push({el, label, tag: el.tagName.toLowerCase(), inSentence, left: r.left, right: r.right,
                   top: r.top, bottom: r.bottom, width: r.width, height: r.height});
   }
   const problems = [];
+  const outside = new Set();
   const small = t => !t.inSentence && (t.width < minSize || t.height < minSize);
   const centre = t => [(t.left + t.right) / 2, (t.top + t.bottom) / 2];
   const distToRect = ([x, y], t) => Math.hypot(Math.max(t.left - x, 0, x - t.right),
@@ -109,6 +110,7 @@ _TAP_TARGETS_JS = """
     if (t.left < -0.5 || t.right > vw + 0.5) {
       const span = `${Math.round(t.left)}..${Math.round(t.right)}`;
       problems.push(`${t.tag} "${t.label}" lies outside the window (${span} of ${vw} px)`);
+      outside.add(t);
       continue;
     }
     if (!small(t)) continue;
@@ -122,13 +124,32 @@ _TAP_TARGETS_JS = """
       problems.push(`${t.tag} "${t.label}" is ${size} and crowded by its neighbours`);
     }
   }
+  // Reachable: a tap at the target's centre (its first line, for a wrapped link) lands on it,
+  // not on something drawn over it. Each target is scrolled into view for the hit test.
+  const start = [window.scrollX, window.scrollY];
+  for (const t of targets) {
+    if (outside.has(t)) continue;
+    const box = t.el.getClientRects()[0];
+    const x = (box.left + box.right) / 2 + window.scrollX;
+    const y = (box.top + box.bottom) / 2 + window.scrollY;
+    window.scrollTo({left: 0, top: Math.max(0, y - window.innerHeight / 2), behavior: 'instant'});
+    const hit = document.elementFromPoint(x - window.scrollX, y - window.scrollY);
+    const own = hit && (hit === t.el || t.el.contains(hit)
+                        || [...(t.el.labels || [])].some(l => l.contains(hit)));
+    if (!own) {
+      const what = hit ? hit.tagName.toLowerCase() + (hit.id ? '#' + hit.id : '') : 'nothing';
+      problems.push(`${t.tag} "${t.label}" cannot be tapped: ${what} is on top of it`);
+    }
+  }
+  window.scrollTo({left: start[0], top: start[1], behavior: 'instant'});
   return problems;
 }
 """
 
 
 async def assert_tap_targets(page: Page) -> None:
-    """Links, buttons and fields are big enough to tap (or spaced apart) and within the window's width."""
+    """Links, buttons and fields are big enough to tap (or spaced apart), within the window's width,
+    and not covered by anything else."""
     problems = await page.evaluate(_TAP_TARGETS_JS, MIN_TARGET_PX)
     assert not problems, f"{page.url}: tap targets:\n  " + "\n  ".join(problems)
 

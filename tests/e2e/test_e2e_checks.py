@@ -57,6 +57,13 @@ async def test_tap_targets(phone_tab):
     with pytest.raises(AssertionError, match="outside the window"):
         await assert_tap_targets(phone_tab)
 
+    # Nor one hidden under a fixed banner, even far down a long page.
+    await phone_tab.set_content(HEAD + '<div style="height:2000px"></div><button style="height:44px">'
+                                       'Оплатить</button><div id="banner" style="position:fixed;bottom:0;'
+                                       'left:0;right:0;height:400px;background:#fff">Акция!</div>')
+    with pytest.raises(AssertionError, match="div#banner is on top of it"):
+        await assert_tap_targets(phone_tab)
+
 
 async def test_unlabelled_fields_are_listed(phone_tab):
     await phone_tab.set_content(HEAD + """
