@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-pg lint migrate demo clean
+.PHONY: run test test-pg lint migrate demo clean e2e e2e-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,27 @@ test: $(STAMP)
 test-pg: $(STAMP)
 	CENTRA_TEST_PG=$${CENTRA_TEST_PG:-postgresql://postgres@127.0.0.1:5432/postgres} $(PY) -m pytest -q $(PYTEST_ARGS)
 
+# Browser tests (tests/e2e, docs/e2e.md): Debian's Chromium driven by Playwright for Python,
+# axe-core from the npm registry into a git-ignored folder (never committed).
+CHROMIUM ?= /usr/bin/chromium
+AXE_VERSION := 4.14.1
+E2E_DIR := .e2e
+AXE_STAMP := $(E2E_DIR)/.axe-core-$(AXE_VERSION)
+
+$(AXE_STAMP):
+	npm install --prefix $(E2E_DIR) --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+	rm -f $(E2E_DIR)/.axe-core-*
+	touch $@
+
+e2e-deps: $(STAMP) $(AXE_STAMP)
+	@test -x $(CHROMIUM) || { echo "installing Debian's chromium"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+
+# Only the browser tests.
+e2e: e2e-deps
+	$(PY) -m pytest -q -m e2e $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -33,4 +54,4 @@ demo: $(STAMP)
 	$(VENV)/bin/piccolo tables demo
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(E2E_DIR) test-output

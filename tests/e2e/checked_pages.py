@@ -1,0 +1,74 @@
+"""The registry of our pages that the accessibility and layout smoke test opens.
+
+A new page joins the check with one line in ``CHECKED_PAGES``; if it needs rows, add them to
+``seed_site`` and refer to them by name in the path (``/news/{news_id}``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+GUEST = "guest"
+SUBSCRIBER = "subscriber"  # logged in, password already set
+FIRST_LOGIN = "first_login"  # logged in with a one-time password, must set a new one
+
+
+@dataclass(frozen=True)
+class CheckedPage:
+    name: str
+    path: str  # ``str.format`` placeholders are filled from ``seed_site``'s result
+    who: str = GUEST
+    status: int = 200
+
+
+CHECKED_PAGES: list[CheckedPage] = [
+    CheckedPage("home", "/"),
+    CheckedPage("tariffs", "/tariffs"),
+    CheckedPage("news", "/news"),
+    CheckedPage("news-item", "/news/{news_id}"),
+    CheckedPage("content-page", "/pages/{page_slug}"),
+    CheckedPage("rate", "/rate"),
+    CheckedPage("not-found", "/pages/no-such-page", status=404),
+    CheckedPage("login", "/cabinet/login"),
+    CheckedPage("activate", "/cabinet/activate", who=FIRST_LOGIN),
+    CheckedPage("dashboard", "/cabinet/", who=SUBSCRIBER),
+    CheckedPage("password", "/cabinet/password", who=SUBSCRIBER),
+]
+
+
+async def seed_site(who: str) -> dict[str, Any]:
+    """Realistic content (the demo's tariffs and pages, a news item and planned works) and,
+    when the page needs one, a subscriber in the requested state."""
+    from tables.commands.demo import PAGES, TARIFFS
+    from tables.content import NewsItem, Page
+    from tables.db import utcnow
+    from tables.tariffs import Tariff
+    from tests.factories import make_address, make_subscriber
+
+    tariffs = []
+    for spec in TARIFFS:
+        tariff = Tariff(**spec)
+        await tariff.save()
+        tariffs.append(tariff)
+    for order, (slug, title, body) in enumerate(PAGES):
+        await Page(slug=slug, title=title, body=body, sort_order=order).save()
+    now = utcnow()
+    news = NewsItem(title="Новый офис в Осинниках",
+                    body="Офис на **улице Ленина, 10** работает без выходных с 9:00 до 20:00.",
+                    published_at=now - dt.timedelta(days=1))
+    await news.save()
+    await NewsItem(title="Плановые работы на проспекте Металлургов",
+                   body="Возможны перерывы в работе интернета до 30 минут.", kind="maintenance",
+                   published_at=now - dt.timedelta(hours=2), starts_at=now + dt.timedelta(days=1),
+                   ends_at=now + dt.timedelta(days=1, hours=3)).save()
+    seed: dict[str, Any] = {"news_id": news.id, "page_slug": PAGES[0][0], "subscriber_id": None}
+    if who != GUEST:
+        subscriber = await make_subscriber(
+            full_name="Кузнецова Анна Сергеевна", tariff=tariffs[0],
+            address=await make_address(street="проспект Металлургов", house="12", apartment="45"),
+            must_change=who == FIRST_LOGIN,
+        )
+        seed["subscriber_id"] = subscriber.id
+    return seed

@@ -1,0 +1,87 @@
+"""Journey 1 (as far as it exists): a clerk signs a contract in the admin, the subscriber logs in
+with the printed one-time password, must set a password of their own, and sees the dashboard.
+
+The statement and its CSV download join this journey when the cabinet's statement lands
+(docs/e2e.md, "Pending").
+"""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import expect
+
+from tables.subscribers import Subscriber
+from tests.e2e.browser_support import check_layout, staff_login, submit_admin_form
+from tests.factories import make_address, make_tariff
+from tests.test_support import STAFF_PASSWORD, make_staff
+
+CONTRACT_MESSAGE = re.compile(r"Договор № (\d+) создан\. Одноразовый пароль для входа: (\S+) —")
+NEW_PASSWORD = "Кедр-у-реки-2026"
+
+
+async def test_new_contract_one_time_password_then_own_password(page, staff_page, viewport):
+    tariff = await make_tariff(name="Интернет 100", fee=55000)
+    address = await make_address(street="проспект Бардина", house="7", apartment="12")
+    await make_staff("operator1", role="operator")
+
+    # The clerk: "Новый договор" in the admin prints a contract number and a one-time password.
+    await staff_login(staff_page, "operator1", STAFF_PASSWORD)
+    message = await submit_admin_form(staff_page, "Новый договор", {
+        "full_name": "Смирнова Ольга Ивановна", "address_id": str(address.id),
+        "tariff_id": str(tariff.id), "phone": "+79039876543",
+    })
+    match = CONTRACT_MESSAGE.search(message)
+    assert match, message
+    contract, one_time = match.groups()
+
+    # The subscriber: the cabinet asks for a login first.
+    await page.goto("/cabinet/")
+    await expect(page).to_have_url(re.compile(r"/cabinet/login"))
+    await check_layout(page)
+    await page.get_by_label("Номер договора").fill(contract)
+    await page.get_by_label("Пароль", exact=True).fill(one_time)
+    await page.get_by_role("button", name="Войти").click()
+
+    # A one-time password leads only to the page that replaces it, whatever is asked for.
+    await expect(page).to_have_url(re.compile(r"/cabinet/activate$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Задайте свой пароль")
+    await check_layout(page)
+    await page.goto("/cabinet/password")
+    await expect(page).to_have_url(re.compile(r"/cabinet/activate$"))
+
+    # A mismatch is explained and changes nothing.
+    await page.get_by_label("Новый пароль", exact=True).fill(NEW_PASSWORD)
+    await page.get_by_label("Новый пароль ещё раз").fill(NEW_PASSWORD + "x")
+    await page.get_by_role("button", name="Сохранить пароль").click()
+    await expect(page.get_by_role("alert")).to_have_text("Пароли не совпадают.")
+    await check_layout(page)
+
+    await page.get_by_label("Новый пароль", exact=True).fill(NEW_PASSWORD)
+    await page.get_by_label("Новый пароль ещё раз").fill(NEW_PASSWORD)
+    await page.get_by_role("button", name="Сохранить пароль").click()
+
+    # The dashboard: contract, tariff and balance.
+    await expect(page).to_have_url(re.compile(r"/cabinet/\?changed=1$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Личный кабинет")
+    await expect(page.get_by_role("status")).to_have_text("Пароль изменён.")
+    await expect(page.get_by_text(f"Договор № {contract}")).to_be_visible()
+    await expect(page.get_by_text("Тариф «Интернет 100»")).to_be_visible()
+    await expect(page.get_by_text(re.compile(r"Баланс: 0,00\s₽"))).to_be_visible()
+    await check_layout(page)
+    row = await Subscriber.objects().where(Subscriber.contract_number == contract).first()
+    assert row is not None and not row.must_change_password
+
+    # The one-time password is spent; the new one opens the dashboard directly.
+    await page.get_by_role("button", name="Выйти").click()
+    await expect(page.get_by_role("status")).to_have_text("Вы вышли из личного кабинета.")
+    await page.get_by_label("Номер договора").fill(contract)
+    await page.get_by_label("Пароль", exact=True).fill(one_time)
+    await page.get_by_role("button", name="Войти").click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    await expect(page).to_have_url(re.compile(r"/cabinet/login$"))
+    await page.get_by_label("Пароль", exact=True).fill(NEW_PASSWORD)
+    await page.get_by_role("button", name="Войти").click()
+    await expect(page).to_have_url(re.compile(r"/cabinet/$"))
+    await expect(page.get_by_text(f"Договор № {contract}")).to_be_visible()
+    await check_layout(page)
