@@ -17,6 +17,7 @@ from backoffice.admin import create_backoffice
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
 from cabinet.public import PublicController
+from cabinet.reports import ReportsController
 from cabinet.site import refresh_site_info, site
 from settings import Settings, get_settings
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             _admin_handler(create_backoffice(settings)),
             PublicController,
+            ReportsController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(

@@ -22,4 +22,5 @@ def create_backoffice(settings: Settings) -> Any:
         production=settings.production,
         allowed_hosts=list(settings.allowed_hosts),
         auto_include_related=False,
+        sidebar_links={"Отчёты": "/reports/"},
     )

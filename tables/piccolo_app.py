@@ -5,6 +5,7 @@ import os
 from piccolo.conf.apps import AppConfig, Command, table_finder
 
 from tables.commands.demo import demo
+from tables.commands.export import export
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
@@ -26,5 +27,5 @@ APP_CONFIG = AppConfig(
         exclude_imported=True,
     ),
     migration_dependencies=["piccolo_admin.piccolo_app"],
-    commands=[Command(callable=demo, aliases=["demo-data"])],
+    commands=[Command(callable=demo, aliases=["demo-data"]), Command(callable=export)],
 )
