@@ -56,6 +56,8 @@ def report_cell(value: object, column: object) -> str:
     if value is None:
         return ""
     kind, places = getattr(column, "kind", "text"), getattr(column, "places", 0)
+    if isinstance(value, str):
+        return value  # text, a month, or the total row's label
     if kind == "money":
         return rub(value)  # type: ignore[arg-type]
     if kind == "int":

@@ -77,6 +77,8 @@ def cell_text(value: Any, column: Column) -> str:
     if value is None:
         return ""
     kind = column.kind
+    if isinstance(value, str) and kind not in ("text", "month"):
+        return safe_text(value)  # a label such as "Итого" in a typed column
     if kind == "money":
         return money_text(value)
     if kind == "int":
@@ -191,8 +193,9 @@ class XlsxWriter:
         for i, value in enumerate(values):
             if value is None:
                 continue
-            if bold and isinstance(value, str):
-                sheet.write_string(row, i, value, self.bold)
+            if isinstance(value, str) and (bold or self.columns[i].kind != "text"):
+                # a label such as "Итого" in a typed column of the total row
+                sheet.write_string(row, i, value, self.bold if bold else None)
             else:
                 self.writers[i](sheet, row, i, value)
         self.row += 1
@@ -216,8 +219,8 @@ def write_report_xlsx(report: Report, path: str, parameters: Sequence[tuple[str,
     writer = XlsxWriter(path, report.columns, report.title)
     writer.write_raw(report.rows)
     if report.total:
-        writer.write([xlsx_value(v, c) for v, c in zip(report.total, report.columns, strict=True)],
-                     bold=True)
+        writer.write([v if isinstance(v, str) else xlsx_value(v, c)
+                      for v, c in zip(report.total, report.columns, strict=True)], bold=True)
     writer.close(parameters)
 
 

@@ -40,6 +40,8 @@ async def run_export(report: str, *, period: str = "", fmt: str = "csv", output:
                      town: str = "", tariff: str = "", group: str = "", on: str = "",
                      now=None) -> int:
     """The command's work, callable from tests; returns the number of data rows written."""
+    from piccolo.engine.postgres import PostgresEngine
+
     from tables.db import engine, utcnow
     from tables.exports import (
         RAW_EXPORTS,
@@ -60,7 +62,7 @@ async def run_export(report: str, *, period: str = "", fmt: str = "csv", output:
     params = {"period": period, "town": town, "tariff": tariff, "group": group, "on": on}
     filters = Filters.parse(params, today=local_today(now), spec=REPORTS.get(report))
     db = engine()
-    own_pool = hasattr(db, "start_connection_pool") and db.pool is None
+    own_pool = isinstance(db, PostgresEngine) and db.pool is None
     if own_pool:
         await db.start_connection_pool()
     try:
