@@ -413,7 +413,12 @@ async def raw_csv(slug: str, f: Filters) -> AsyncIterator[bytes]:
 
 
 async def _pg_copy(sql: str, args: Sequence[Any]) -> AsyncIterator[bytes]:
-    """``COPY (query) TO STDOUT`` chunks; a small queue gives back-pressure."""
+    """``COPY (query) TO STDOUT`` chunks; a small queue gives back-pressure.
+
+    A consumer that stops early (the client went away) leaves the COPY half
+    read: that connection is closed, not returned to the pool, so the server
+    abandons the query and releases its locks.
+    """
     import asyncio
 
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=16)
@@ -421,7 +426,7 @@ async def _pg_copy(sql: str, args: Sequence[Any]) -> AsyncIterator[bytes]:
     async with _pg_connection() as connection:
 
         async def sink(chunk: bytes) -> None:
-            await queue.put(chunk)
+            await queue.put(bytes(chunk))  # asyncpg hands over a reused buffer
 
         async def run() -> None:
             try:
@@ -433,16 +438,19 @@ async def _pg_copy(sql: str, args: Sequence[Any]) -> AsyncIterator[bytes]:
                 await queue.put(done)
 
         task = asyncio.create_task(run())
+        finished = False
         try:
             while (item := await queue.get()) is not done:
                 if isinstance(item, Exception):
                     raise item
                 yield item
+            finished = True
         finally:
-            if not task.done():
+            if not finished:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+                connection.terminate()
 
 
 async def raw_rows(slug: str, f: Filters) -> AsyncIterator[list[tuple]]:

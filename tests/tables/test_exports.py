@@ -199,3 +199,34 @@ async def test_export_command_writes_files(tmp_path, capsys):
                 dict(report="payments", period="2026-13"), dict(report="payments", fmt="xlsx")):
         with pytest.raises(ValueError):
             await run_export(**bad)
+
+
+async def test_an_abandoned_export_frees_the_database(monkeypatch):
+    """A client that goes away mid-download leaves no query holding the ledger."""
+    import asyncio
+
+    import tables.exports as exports
+    from tables.db import engine, is_sqlite
+
+    data = await report_data.build()
+    monkeypatch.setattr(exports, "BATCH", 100)
+    when = report_data.local(10, 15)
+    # enough rows that the export cannot be buffered whole (set-based, like the benchmark)
+    series = ("(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000)"
+              " SELECT n FROM c) AS g" if is_sqlite() else "generate_series(1, 20000) AS n")
+    await LedgerEntry.raw(
+        f"INSERT INTO ledger_entry (subscriber, amount, kind, period, reference, comment, created_at,"
+        f" created_by) SELECT {{}}, 100, 'adjustment', NULL, 'bulk:' || n, {{}}, {{}}, 'test'"
+        f" FROM {series}", data.s[5].id, "x" * 200, when)
+    filters = Filters.parse({"from": "2026-10", "to": "2026-10"}, today=NOW.date())
+    for stream in (raw_csv("ledger", filters), raw_rows("ledger", filters)):
+        first = [await anext(stream), await anext(stream)]
+        assert all(first)
+        await stream.aclose()
+    # Nothing still reads the table: a write and a full count finish promptly.
+    await asyncio.wait_for(LedgerEntry.update({LedgerEntry.comment: "y"}).where(
+        LedgerEntry.reference == "bulk:1"), 10)
+    assert await asyncio.wait_for(LedgerEntry.count(), 10) > 20000
+    if not is_sqlite():
+        async with engine().transaction():
+            await LedgerEntry.raw("LOCK TABLE ledger_entry IN ACCESS EXCLUSIVE MODE NOWAIT")
