@@ -161,49 +161,52 @@ class XlsxWriter:
         self.formats = [formats.get(c.kind) or (
             self.book.add_format({"num_format": "0." + "0" * c.places if c.places else "0"})
             if c.kind == "decimal" else None) for c in self.columns]
-        self.writers = [self._writer(c, f) for c, f in zip(self.columns, self.formats, strict=True)]
         self.sheets = 0
         self._new_sheet()
-
-    def _writer(self, column: Column, fmt: Any) -> Callable[[Any, int, int, Any], None]:
-        kind = column.kind
-        if kind in ("money", "int", "decimal"):
-            return lambda ws, r, c, v: ws.write_number(r, c, v, fmt)
-        if kind in ("date", "datetime", "month"):
-            return lambda ws, r, c, v: ws.write_datetime(r, c, v, fmt)
-        return lambda ws, r, c, v: ws.write_string(r, c, str(v))
 
     def _new_sheet(self) -> None:
         self.sheets += 1
         name = self.title if self.sheets == 1 else f"{self.title[:26]} ({self.sheets})"
-        self.sheet = self.book.add_worksheet(name)
+        self.sheet = sheet = self.book.add_worksheet(name)
+        methods = {"money": sheet.write_number, "int": sheet.write_number, "decimal": sheet.write_number,
+                   "date": sheet.write_datetime, "datetime": sheet.write_datetime,
+                   "month": sheet.write_datetime}
+        self.plan = [(methods.get(c.kind, sheet.write_string), f) for c, f in
+                     zip(self.columns, self.formats, strict=True)]
         for i, column in enumerate(self.columns):
             width = {"money": 14, "int": 10, "decimal": 12, "date": 11, "datetime": 16,
                      "month": 9}.get(column.kind, 24)
-            self.sheet.set_column(i, i, max(width, min(len(column.label), 30)))
-            self.sheet.write_string(0, i, column.label, self.header)
-        self.sheet.freeze_panes(1, 0)
+            sheet.set_column(i, i, max(width, min(len(column.label), 30)))
+            sheet.write_string(0, i, column.label, self.header)
+        sheet.freeze_panes(1, 0)
         self.row = 1
 
     def write(self, values: Sequence[Any], *, bold: bool = False) -> None:
         """Write one row of already typed values (see :func:`xlsx_value`)."""
         if self.row >= XLSX_MAX_ROWS:
             self._new_sheet()
-        sheet, row = self.sheet, self.row
+        row, plan = self.row, self.plan
         for i, value in enumerate(values):
             if value is None:
                 continue
             if isinstance(value, str) and (bold or self.columns[i].kind != "text"):
                 # a label such as "Итого" in a typed column of the total row
-                sheet.write_string(row, i, value, self.bold if bold else None)
+                self.sheet.write_string(row, i, value, self.bold if bold else None)
             else:
-                self.writers[i](sheet, row, i, value)
+                method, fmt = plan[i]
+                method(row, i, value, fmt)
         self.row += 1
 
     def write_raw(self, rows: Iterable[Sequence[Any]]) -> None:
         columns = self.columns
         for row in rows:
             self.write([xlsx_value(v, c) for v, c in zip(row, columns, strict=True)])
+
+    def write_fast(self, rows: Iterable[Sequence[Any]], converters: Sequence[Callable[[Any], Any]]) -> None:
+        """Rows of a raw export: per-column converters chosen once, not per cell."""
+        write = self.write
+        for row in rows:
+            write([v if v is None else f(v) for v, f in zip(row, converters, strict=True)])
 
     def close(self, parameters: Sequence[tuple[str, str]] = ()) -> None:
         if parameters:
@@ -282,11 +285,33 @@ class RawExport:
 
     def sql(self, f: Filters, *, formatted: bool) -> tuple[str, list[Any]]:
         joins, where, args = _subscriber_scope(f)
-        exprs = [_csv_expr(c) if formatted else c.expr for c in self.columns]
+        exprs = [_csv_expr(c) if formatted else _typed_expr(c) for c in self.columns]
         sql = (f"SELECT {', '.join(exprs)} {self.from_sql}{joins}"
                f" WHERE {self.time_column} >= ? AND {self.time_column} < ?{where}"
                f" ORDER BY {self.order_by}")
         return sql, [f.start_utc, f.end_utc, *args]
+
+
+def _typed_expr(column: RawColumn) -> str:
+    """Timestamps converted to local time by the database (naive, or text on SQLite)."""
+    if column.kind == "datetime":
+        if is_sqlite():
+            return f"datetime({column.expr}, {_SQLITE_SHIFT})"
+        return f"({column.expr} AT TIME ZONE '{LOCAL_TZ_NAME}')"
+    return column.expr
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _local_datetime(value: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def raw_converters(columns: Sequence[RawColumn]) -> list[Callable[[Any], Any]]:
+    return [money_decimal if c.kind == "money" else _local_datetime if c.kind == "datetime"
+            else _identity for c in columns]
 
 
 def _csv_expr(column: RawColumn) -> str:
@@ -454,7 +479,7 @@ async def _pg_copy(sql: str, args: Sequence[Any]) -> AsyncIterator[bytes]:
 
 
 async def raw_rows(slug: str, f: Filters) -> AsyncIterator[list[tuple]]:
-    """The raw rows of a period with typed values, in batches."""
+    """The raw rows of a period, in batches; timestamps already in local time (see ``_typed_expr``)."""
     export = RAW_EXPORTS[slug]
     sql, args = export.sql(f, formatted=False)
     if is_sqlite():
@@ -472,9 +497,10 @@ async def write_raw_xlsx(slug: str, f: Filters, path: str,
     """Write the raw rows of a period into an XLSX file; returns the number of rows."""
     export = RAW_EXPORTS[slug]
     writer = XlsxWriter(path, export.report_columns, export.title)
+    converters = raw_converters(export.columns)
     count = 0
     async for batch in raw_rows(slug, f):
-        await anyio.to_thread.run_sync(writer.write_raw, batch)
+        await anyio.to_thread.run_sync(writer.write_fast, batch, converters)
         count += len(batch)
     await anyio.to_thread.run_sync(writer.close, parameters)
     return count
