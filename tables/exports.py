@@ -293,11 +293,11 @@ class RawExport:
 
 
 def _typed_expr(column: RawColumn) -> str:
-    """Timestamps converted to local time by the database (naive, or text on SQLite)."""
+    """Timestamps in local time to the second, by the database (naive, or text on SQLite)."""
     if column.kind == "datetime":
         if is_sqlite():
             return f"datetime({column.expr}, {_SQLITE_SHIFT})"
-        return f"({column.expr} AT TIME ZONE '{LOCAL_TZ_NAME}')"
+        return f"({column.expr} AT TIME ZONE '{LOCAL_TZ_NAME}')::timestamp(0)"
     return column.expr
 
 
@@ -315,27 +315,32 @@ def raw_converters(columns: Sequence[RawColumn]) -> list[Callable[[Any], Any]]:
 
 
 def _csv_expr(column: RawColumn) -> str:
-    """The SQL that formats a column exactly as :func:`cell_text` does."""
+    """The SQL that formats a column as text: money as :func:`money_text` does, timestamps
+    as ISO local time to the second (``2026-11-05 14:30:00``, the cheapest form for the
+    database to produce; Excel reads it as a date and time)."""
     x, sqlite = column.expr, is_sqlite()
     if column.kind == "money":
         if sqlite:
             return (f"CASE WHEN {x} < 0 THEN '-' ELSE '' END || (abs({x}) / 100) || ','"
                     f" || substr('0' || (abs({x}) % 100), -2)")
-        return (f"CASE WHEN {x} < 0 THEN '-' ELSE '' END || (abs({x}) / 100)::text || ','"
-                f" || lpad((abs({x}) % 100)::text, 2, '0')")
+        # bigint × numeric(…, 2) is exact with scale 2: 75000 → 750.00
+        return f"replace(({x} * 0.01)::text, '.', ',')"
     if column.kind == "datetime":
-        if sqlite:
-            return f"strftime('%d.%m.%Y %H:%M', {x}, {_SQLITE_SHIFT})"
-        return f"to_char({x} AT TIME ZONE '{LOCAL_TZ_NAME}', 'DD.MM.YYYY HH24:MI')"
+        return _typed_expr(column) + ("" if sqlite else "::text")
     return x
 
+
+# Short labels keep a million-row CSV small (the cabinet's labels are longer).
+LEDGER_KIND_EXPORT_LABELS = {"payment": "Платёж", "charge": "Начисление", "refund": "Возврат",
+                             "adjustment": "Корректировка", "promised": "Обещанный платёж"}
+assert set(LEDGER_KIND_EXPORT_LABELS) == set(ENTRY_KIND_LABELS)
 
 RAW_EXPORTS: dict[str, RawExport] = {r.slug: r for r in [
     RawExport(
         "ledger", "Журнал проводок",
         (RawColumn("№ проводки", "int", "le.id"), RawColumn("Время", "datetime", "le.created_at"),
          RawColumn("Договор", "text", "s.contract_number"),
-         RawColumn("Вид", "text", _labels_case("le.kind", ENTRY_KIND_LABELS)),
+         RawColumn("Вид", "text", _labels_case("le.kind", LEDGER_KIND_EXPORT_LABELS)),
          RawColumn("Сумма, ₽", "money", "le.amount"), RawColumn("Период", "text", "le.period"),
          RawColumn("Ссылка", "text", "le.reference"), RawColumn("Комментарий", "text", "le.comment"),
          RawColumn("Кто провёл", "text", "le.created_by")),
