@@ -297,7 +297,9 @@ def _typed_expr(column: RawColumn) -> str:
     if column.kind == "datetime":
         if is_sqlite():
             return f"datetime({column.expr}, {_SQLITE_SHIFT})"
-        return f"({column.expr} AT TIME ZONE '{LOCAL_TZ_NAME}')::timestamp(0)"
+        # the export connection's session time zone is local (see _pg_connection): a cast
+        # is much cheaper per row than AT TIME ZONE or to_char
+        return f"{column.expr}::timestamp(0)"
     return column.expr
 
 
@@ -326,7 +328,7 @@ def _csv_expr(column: RawColumn) -> str:
         # bigint × numeric(…, 2) is exact with scale 2: 75000 → 750.00
         return f"replace(({x} * 0.01)::text, '.', ',')"
     if column.kind == "datetime":
-        return _typed_expr(column) + ("" if sqlite else "::text")
+        return _typed_expr(column)
     return x
 
 
@@ -376,14 +378,17 @@ def _dollar_params(sql: str) -> str:
 
 @contextlib.asynccontextmanager
 async def _pg_connection() -> AsyncIterator[Any]:
+    """A connection whose session time zone is local (the pool resets it on release)."""
     db = engine()
     pool = getattr(db, "pool", None)
     if pool is not None:
         async with pool.acquire() as connection:
+            await connection.execute(f"SET TIME ZONE '{LOCAL_TZ_NAME}'")
             yield connection
         return
     connection = await db.get_new_connection()
     try:
+        await connection.execute(f"SET TIME ZONE '{LOCAL_TZ_NAME}'")
         yield connection
     finally:
         await connection.close()
