@@ -158,6 +158,7 @@ async def test_csv_and_xlsx_equal_the_screen(staff_client, slug, query):
     response = await staff_client.get(f"/reports/{slug}/export.csv", params=query)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
+    assert "no-store" in response.headers["cache-control"] and "no-store" in page.headers["cache-control"]
     assert "attachment" in response.headers["content-disposition"]
     assert response.content.startswith(b"\xef\xbb\xbf")
     exported = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
