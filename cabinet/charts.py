@@ -15,7 +15,7 @@ from markupsafe import Markup
 
 PALETTE = ("#0b5cad", "#e07b00", "#2e8540", "#b3261e", "#6b4fbb", "#008c95", "#8a6d3b")
 WIDTH, HEIGHT = 720, 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 12, 16, 56
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 34, 56
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ def _frame(title: str, body: list[str], legend: Sequence[Series]) -> Markup:
     svg = (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
            f'font-family="system-ui, sans-serif"><title>{escape(title)}</title>'
+           f'<text x="{LEFT}" y="16" font-size="14" font-weight="600" fill="#1d2433">{escape(title)}</text>'
            + "".join(body) + "".join(items) + "</svg>")
     return Markup(svg)
 
@@ -87,6 +88,8 @@ def _bounds(series: Sequence[Series], stacked: bool) -> tuple[float, float]:
         values = [float(v) for s in series for v in s.values if v is not None] or [0.0]
     high, low = max(values), min(values)
     top = _nice_max(high) if high > 0 else 0.0
+    if top and all(float(v).is_integer() for v in values) and top % 4:
+        top = float(int(top) + 4 - int(top) % 4)  # whole-number ticks for counts
     bottom = -_nice_max(-low) if low < 0 else 0.0
     if top == bottom:
         top = 1.0

@@ -8,6 +8,7 @@ roles exist.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -202,6 +203,8 @@ class ReportsController(Controller):
             context.update(error=str(exc), filters=Filters.parse({}, today=local_today(utcnow()),
                                                                  spec=spec))
             return Template("reports/report.html", context=context, status_code=400)
+        if "on" in spec.uses and filters.on is None:
+            filters = replace(filters, on=local_today(utcnow()))
         report = await build_report(slug, filters)
         query = urlencode(filters.query(spec))
         context.update(filters=filters, report=report, charts=_charts(report, filters), query=query)
