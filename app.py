@@ -25,6 +25,7 @@ from cabinet.formatting import FILTERS
 from cabinet.payments import CabinetPaymentsController
 from cabinet.public import PublicController
 from cabinet.quickpay import QuickPayController
+from cabinet.reports import ReportsController
 from cabinet.requests import RequestsController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             payment_webhook,
             RequestsController,
             ConnectController,
+            ReportsController,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(

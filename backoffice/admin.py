@@ -97,6 +97,6 @@ def create_backoffice(settings: Settings) -> Any:
         auto_include_related=False,
         rate_limit_provider=admin_login_limit(),
         mfa_providers=[mfa_provider()],
-        sidebar_links={"Сайт и кабинет": "/"},
+        sidebar_links={"Отчёты": "/reports/", "Сайт и кабинет": "/"},
     )
     return AuditedAdmin(admin)

@@ -114,13 +114,19 @@ def _table_validator(table: str) -> Callable:
     return check_role
 
 
+def _refuse_put(*_args: Any, **_kwargs: Any) -> None:
+    raise HTTPException(status_code=405, detail="Изменение записи целиком (PUT) не поддерживается.")
+
+
 def secure_tables(configs: list[TableConfig]) -> list[TableConfig]:
     for config in configs:
         name = config.table_class._meta.tablename
         old = config.validators or Validators()
         config.validators = Validators(
             every=[_table_validator(name), *old.every],
-            get_single=old.get_single, put_single=old.put_single, patch_single=old.patch_single,
+            # PUT skips piccolo_api's hooks (audit, protected columns): edits go through PATCH only.
+            get_single=old.get_single, put_single=[_refuse_put, *old.put_single],
+            patch_single=old.patch_single,
             delete_single=old.delete_single, post_single=old.post_single, get_all=old.get_all,
             delete_all=old.delete_all, get_references=old.get_references, get_ids=old.get_ids,
             get_new=old.get_new, get_schema=old.get_schema, get_count=old.get_count,

@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig, Command, table_finder
 
 from tables.commands.charge import apply_tariff_changes, charge, reverse_promised
 from tables.commands.demo import demo
+from tables.commands.export import export
 from tables.commands.notifications import send_notifications
 from tables.commands.reconcile import reconcile_payments
 from tables.commands.worker import worker
@@ -36,6 +37,7 @@ APP_CONFIG = AppConfig(
     migration_dependencies=["piccolo_admin.piccolo_app"],
     commands=[
         Command(callable=demo, aliases=["demo-data"]),
+        Command(callable=export),
         Command(callable=reconcile_payments, aliases=["reconcile-payments"]),
         Command(callable=charge),
         Command(callable=reverse_promised, aliases=["reverse-promised"]),

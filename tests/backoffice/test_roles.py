@@ -21,6 +21,7 @@ from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEve
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest
 from tables.staff import Role
+from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
 from tests.factories import make_subscriber
 from tests.test_support import STAFF_PASSWORD, admin_login, make_staff
@@ -242,3 +243,12 @@ async def test_mfa_required_for_administrators(client, monkeypatch):
     reused = await client.post("/admin/public/login/", headers={"X-CSRFToken": csrf}, json={
         "username": "boss", "password": STAFF_PASSWORD, "mfa_code": code})
     assert reused.status_code >= 400 or "id" not in reused.cookies
+
+
+async def test_put_is_refused_everywhere_because_it_skips_hooks(client):
+    s = await make_subscriber()
+    await _login_as(client, Role.ADMINISTRATOR)
+    for table, row_id in (("subscriber", s.id), ("tariff", s.tariff)):
+        response = await client.put(f"/admin/api/tables/{table}/{row_id}/", json={"balance": 1})
+        assert response.status_code == 405
+    assert (await Subscriber.select(Subscriber.balance).first())["balance"] == 0

@@ -1,0 +1,258 @@
+"""Manager reports at ``/reports/``: pages with a table and an SVG chart, CSV and XLSX exports.
+
+Only a valid Piccolo Admin session of an active staff user (``BaseUser`` with
+``admin=True``) gets anything here; every other request, whatever cookie it
+carries, gets a 401 page and no data.  The manager role will narrow this when
+roles exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get
+from litestar.connection import ASGIConnection
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Stream, Template
+from markupsafe import Markup
+from piccolo.apps.user.tables import BaseUser
+from piccolo_api.session_auth.tables import SessionsBase
+
+from cabinet.charts import Series, bar_chart, line_chart
+from tables.db import utcnow
+from tables.exports import (
+    CSV_MEDIA_TYPE,
+    RAW_EXPORTS,
+    XLSX_MEDIA_TYPE,
+    export_filename,
+    raw_csv,
+    raw_xlsx,
+    report_csv,
+    report_xlsx,
+)
+from tables.reports import (
+    REPORTS,
+    Filters,
+    Report,
+    ReportSpec,
+    build_report,
+    debt_aging,
+    filter_choices,
+    local_today,
+)
+from tables.staff import Role, role_of
+
+ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login
+
+
+async def staff_user(token: str | None) -> dict[str, Any] | None:
+    """The active staff user behind an admin session token, else ``None``."""
+    if not token or len(token) > 200:
+        return None
+    user_id = await SessionsBase.get_user_id(token)
+    if user_id is None:
+        return None
+    return await BaseUser.select(BaseUser.id, BaseUser.username).where(
+        (BaseUser.id == user_id) & (BaseUser.active == True) & (BaseUser.admin == True)  # noqa: E712
+    ).first()
+
+
+# Reports are the managers' tool (docs/roles.md); administrators see everything.
+REPORT_ROLES = {Role.MANAGER, Role.ADMINISTRATOR}
+
+
+async def staff_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    user = await staff_user(connection.cookies.get(ADMIN_COOKIE))
+    if user is None:
+        raise NotAuthorizedException("Войдите в офис под учётной записью сотрудника")
+    account = await BaseUser.objects().where(BaseUser.id == user["id"]).first()
+    if account is None or await role_of(account) not in REPORT_ROLES:
+        raise PermissionDeniedException("Отчёты доступны руководителям и администраторам")
+    connection.state["staff"] = user
+
+
+def _login_required(request: Request, exc: NotAuthorizedException) -> Response:
+    return Template("reports/login.html", status_code=401, context={"next": request.url.path})
+
+
+def _roubles(kopecks: int | None) -> float:
+    return float(Decimal(int(kopecks or 0)).scaleb(-2))
+
+
+def _rub_axis(value: float) -> str:
+    return f"{value:,.0f}".replace(",", "\u00a0") + "\u00a0₽"
+
+
+def _labels(report: Report, key: str) -> list[str]:
+    return [v.strftime("%d.%m") if hasattr(v, "strftime") else str(v) for v in report.values(key)]
+
+
+def _money_series(report: Report, *keys: str) -> list[Series]:
+    by_key = {c.key: c.label for c in report.columns}
+    return [Series(by_key[k], [_roubles(v) for v in report.values(k)]) for k in keys]
+
+
+def _charts(report: Report, filters: Filters) -> list[Markup]:
+    """The charts of a report, drawn from its own rows."""
+    slug = report.slug
+    if slug == "payments":
+        labels = _labels(report, "key")
+        keys = ("cabinet", "quick_pay", "office") if filters.group in ("day", "month") else ("amount",)
+        return [bar_chart("Оплачено", labels, _money_series(report, *keys),
+                          stacked=len(keys) > 1, fmt=_rub_axis)]
+    if slug == "billing":
+        return [bar_chart("Начислено и оплачено", _labels(report, "month"),
+                          _money_series(report, "charged", "paid"), fmt=_rub_axis)]
+    if slug == "debtors":
+        aging = debt_aging(report)
+        labels = [f"{label} дн." for label, _, _ in aging]
+        return [bar_chart("Долг по срокам", labels,
+                          [Series("Долг", [_roubles(debt) for _, _, debt in aging])], fmt=_rub_axis),
+                bar_chart("Должников по срокам", labels, [Series("Договоров", [n for _, n, _ in aging])])]
+    if slug == "arpu":
+        labels = _labels(report, "month")
+        return [line_chart("ARPU", labels, [Series("ARPU", [None if v is None else _roubles(v)
+                                                            for v in report.values("arpu")])],
+                           fmt=_rub_axis),
+                bar_chart("Абонентов в обслуживании", labels,
+                          [Series("Абонентов", report.values("subscribers"))])]
+    if slug == "subscribers":
+        return [bar_chart("Абоненты по тарифам", _labels(report, "tariff"),
+                          [Series(c.label, report.values(c.key)) for c in report.columns[1:-1]],
+                          stacked=True)]
+    if slug == "churn":
+        if filters.group == "reason":
+            return [bar_chart("Расторжения по причинам", _labels(report, "reason"),
+                              [Series("Расторжений", report.values("terminations"))])]
+        return [bar_chart("Подключения и расторжения", _labels(report, "month"),
+                          [Series("Подключено", report.values("connected")),
+                           Series("Расторгнуто", report.values("terminated"))])]
+    if slug == "requests":
+        return [bar_chart("Время до первого ответа, ч", _labels(report, "kind"),
+                          [Series("Медиана", report.values("reply_median")),
+                           Series("90%", report.values("reply_p90"))])]
+    if slug == "backlog":
+        return [bar_chart("Открытые заявки по возрасту", _labels(report, "age"),
+                          [Series(c.label, report.values(c.key)) for c in report.columns[1:-1]],
+                          stacked=True)]
+    if slug == "ratings":
+        scores = [c for c in report.columns if c.key.startswith("score_")]
+        return [bar_chart("Оценки по месяцам", _labels(report, "month"),
+                          [Series(c.label, report.values(c.key)) for c in scores], stacked=True)]
+    return []
+
+
+def _filters(request: Request, spec: ReportSpec | None) -> Filters:
+    try:
+        return Filters.parse(dict(request.query_params), today=local_today(utcnow()), spec=spec)
+    except ValueError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+def _parameters(spec_title: str, filters: Filters, uses: frozenset[str],
+                choices: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str]]:
+    """Human-readable selection for the XLSX "Отбор" sheet."""
+    names = {key: {r["id"]: r["name"] for r in rows} for key, rows in choices.items()}
+    out = [("Отчёт", spec_title)]
+    if "period" in uses:
+        out.append(("Период", f"{filters.month_from} — {filters.month_to}"))
+    if "on" in uses and filters.on:
+        out.append(("На дату", filters.on.strftime("%d.%m.%Y")))
+    if "town" in uses:
+        out.append(("Город", names["towns"].get(filters.town, "все") if filters.town else "все"))
+    if "tariff" in uses:
+        out.append(("Тариф", names["tariffs"].get(filters.tariff, "все") if filters.tariff else "все"))
+    out.append(("Сформирован", utcnow().strftime("%d.%m.%Y %H:%M UTC")))
+    return out
+
+
+def _download(content: Any, media_type: str, filename: str) -> Stream:
+    return Stream(content=content, media_type=media_type,
+                  headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _spec(slug: str) -> ReportSpec:
+    spec = REPORTS.get(slug)
+    if spec is None:
+        raise NotFoundException()
+    return spec
+
+
+class ReportsController(Controller):
+    path = "/reports"
+    guards = [staff_guard]
+    # debtors' contacts and money figures must not stay in shared caches or the browser's
+    cache_control = CacheControlHeader(no_store=True)
+    exception_handlers = {NotAuthorizedException: _login_required}
+
+    @get("/", name="reports:index")
+    async def index(self, request: Request) -> Template:
+        today = local_today(utcnow())
+        filters = Filters.parse({}, today=today)
+        return Template("reports/index.html", context={
+            "reports": REPORTS.values(), "raw_exports": RAW_EXPORTS.values(), "filters": filters,
+            "staff": request.state.get("staff"), "choices": await filter_choices(),
+        })
+
+    @get("/{slug:str}", name="reports:page")
+    async def page(self, request: Request, slug: str) -> Template:
+        spec = _spec(slug)
+        choices = await filter_choices()
+        context: dict[str, Any] = {"spec": spec, "reports": REPORTS.values(), "choices": choices,
+                                   "staff": request.state.get("staff")}
+        try:
+            filters = Filters.parse(dict(request.query_params), today=local_today(utcnow()), spec=spec)
+        except ValueError as exc:
+            context.update(error=str(exc), filters=Filters.parse({}, today=local_today(utcnow()),
+                                                                 spec=spec))
+            return Template("reports/report.html", context=context, status_code=400)
+        if "on" in spec.uses and filters.on is None:
+            filters = replace(filters, on=local_today(utcnow()))
+        report = await build_report(slug, filters)
+        query = urlencode(filters.query(spec))
+        context.update(filters=filters, report=report, charts=_charts(report, filters), query=query)
+        return Template("reports/report.html", context=context)
+
+    @get("/{slug:str}/export.csv", name="reports:csv")
+    async def export_csv(self, request: Request, slug: str) -> Stream:
+        spec = _spec(slug)
+        filters = _filters(request, spec)
+        report = await build_report(slug, filters)
+        return _download(report_csv(report), CSV_MEDIA_TYPE,
+                         export_filename(slug, filters, "csv", period="period" in spec.uses))
+
+    @get("/{slug:str}/export.xlsx", name="reports:xlsx")
+    async def export_xlsx(self, request: Request, slug: str) -> Stream:
+        spec = _spec(slug)
+        filters = _filters(request, spec)
+        report = await build_report(slug, filters)
+        parameters = _parameters(spec.title, filters, spec.uses, await filter_choices())
+        return _download(report_xlsx(report, parameters), XLSX_MEDIA_TYPE,
+                         export_filename(slug, filters, "xlsx", period="period" in spec.uses))
+
+    @get("/data/{slug:str}/export.csv", name="reports:raw_csv")
+    async def export_raw_csv(self, request: Request, slug: str) -> Stream:
+        if slug not in RAW_EXPORTS:
+            raise NotFoundException()
+        filters = _filters(request, None)
+        return _download(raw_csv(slug, filters), CSV_MEDIA_TYPE, export_filename(slug, filters, "csv"))
+
+    @get("/data/{slug:str}/export.xlsx", name="reports:raw_xlsx")
+    async def export_raw_xlsx(self, request: Request, slug: str) -> Stream:
+        if slug not in RAW_EXPORTS:
+            raise NotFoundException()
+        filters = _filters(request, None)
+        uses = frozenset({"period", "town", "tariff"})
+        parameters = _parameters(RAW_EXPORTS[slug].title, filters, uses, await filter_choices())
+        return _download(raw_xlsx(slug, filters, parameters), XLSX_MEDIA_TYPE,
+                         export_filename(slug, filters, "xlsx"))
