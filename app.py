@@ -23,6 +23,7 @@ from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
 from cabinet.payments import CabinetPaymentsController
+from cabinet.promised import PromisedPaymentController
 from cabinet.public import PublicController
 from cabinet.quickpay import QuickPayController
 from cabinet.reports import ReportsController
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ContentController,
             StatementController,
             CabinetPaymentsController,
+            PromisedPaymentController,
             QuickPayController,
             payment_webhook,
             RequestsController,

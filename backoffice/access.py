@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from tables.audit import Actor, write_audit
+from tables.content import NewsItem, check_work_window
 from tables.db import write_transaction
 
 READ_ONLY_MESSAGE = "Эта таблица только для чтения: изменения вносятся через формы действий."
@@ -87,4 +88,32 @@ def audit_hooks(table: type[Table], protected: tuple[str, ...] = ()) -> list[Hoo
         Hook(hook_type=HookType.pre_save, callable=on_save),
         Hook(hook_type=HookType.pre_patch, callable=on_patch),
         Hook(hook_type=HookType.pre_delete, callable=on_delete),
+    ]
+
+
+def news_window_hooks() -> list[Hook]:
+    """Refuse a news item whose work window ends before it starts (admin edits bypass save())."""
+
+    def check(starts_at: Any, ends_at: Any) -> None:
+        try:
+            check_work_window(starts_at, ends_at)
+        except ValueError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+    async def on_save(row: NewsItem, request: Request) -> NewsItem:
+        check(row.starts_at, row.ends_at)
+        return row
+
+    async def on_patch(row_id: Any, values: dict[Any, Any], request: Request) -> dict[Any, Any]:
+        given = {_name(k): v for k, v in values.items()}
+        if "starts_at" in given or "ends_at" in given:
+            current = await NewsItem.select(NewsItem.starts_at, NewsItem.ends_at).where(
+                NewsItem.id == row_id).first() or {}
+            check(given.get("starts_at", current.get("starts_at")),
+                  given.get("ends_at", current.get("ends_at")))
+        return values
+
+    return [
+        Hook(hook_type=HookType.pre_save, callable=on_save),
+        Hook(hook_type=HookType.pre_patch, callable=on_patch),
     ]

@@ -6,7 +6,7 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo_admin.endpoints import OrderBy, TableConfig
 from piccolo_api.crud.validators import Validators
 
-from backoffice.access import audit_hooks, read_only_validators, refuse_write
+from backoffice.access import audit_hooks, news_window_hooks, read_only_validators, refuse_write
 from backoffice.billing import BILLING_TABLE_CONFIGS
 from tables.addresses import Address, Street, Town
 from tables.audit import AuditEntry
@@ -33,8 +33,14 @@ SUBSCRIBER_PROTECTED = (
 )
 
 
-def _editable(table, **kwargs) -> TableConfig:
-    return TableConfig(table, hooks=audit_hooks(table), **kwargs)
+def _editable(table, *, checks: list | None = None, **kwargs) -> TableConfig:
+    """Editable with audit; ``checks`` are hooks that run first, so a refused edit is not audited.
+
+    piccolo_api groups hooks with itertools.groupby without sorting: a later run of the same
+    hook type replaces an earlier one, so hooks are sorted by type (stable: checks stay first).
+    """
+    hooks = sorted([*(checks or []), *audit_hooks(table)], key=lambda hook: hook.hook_type.value)
+    return TableConfig(table, hooks=hooks, **kwargs)
 
 
 TABLE_CONFIGS: list[TableConfig] = [
@@ -127,6 +133,7 @@ TABLE_CONFIGS: list[TableConfig] = [
               visible_filters=[Address.street, Address.house, Address.apartment]),
     _editable(
         NewsItem,
+        checks=news_window_hooks(),
         menu_group=CONTENT,
         visible_columns=[NewsItem.id, NewsItem.title, NewsItem.kind, NewsItem.published,
                          NewsItem.published_at, NewsItem.starts_at, NewsItem.ends_at],

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.di import Provide
 from litestar.response import Template
 
-from cabinet.auth import current_subscriber
+from cabinet.auth import current_subscriber, staff_viewer
 from tables.accounts import login_history
 from tables.db import utcnow
 from tables.ledger import ENTRY_KIND_LABELS
@@ -14,22 +14,38 @@ from tables.statements import dashboard, profile
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, Subscriber
 from tables.tariffs import TARIFF_KIND_LABELS
 
+NOTICES = {
+    "promised": "Обещанный платёж зачислен на счёт.",
+}
+
+
+async def dashboard_page(request: Request, subscriber: Subscriber, *, changed: bool = False,
+                         notice: str | None = None, error: str | None = None,
+                         status_code: int = 200) -> Template:
+    """The cabinet's home page; the promised-payment action re-renders it with its outcome."""
+    view = await dashboard(subscriber, now=utcnow())
+    return Template("cabinet/dashboard.html", status_code=status_code, context={
+        "view": view,
+        "subscriber": subscriber,
+        "status_label": SUBSCRIBER_STATUS_LABELS[subscriber.status],
+        "changed": changed,
+        "notice": notice,
+        "error": error,
+        "read_only": bool(staff_viewer(request)),
+        "kind_labels": ENTRY_KIND_LABELS,
+        "nav": "home",
+    })
+
 
 class DashboardController(Controller):
     path = "/cabinet"
     dependencies = {"subscriber": Provide(current_subscriber)}
 
     @get("/", name="dashboard")
-    async def dashboard(self, subscriber: Subscriber, changed: str | None = None) -> Template:
-        view = await dashboard(subscriber, now=utcnow())
-        return Template("cabinet/dashboard.html", context={
-            "view": view,
-            "subscriber": subscriber,
-            "status_label": SUBSCRIBER_STATUS_LABELS[subscriber.status],
-            "changed": bool(changed),
-            "kind_labels": ENTRY_KIND_LABELS,
-            "nav": "home",
-        })
+    async def dashboard(self, request: Request, subscriber: Subscriber, changed: str | None = None,
+                        promised: str | None = None) -> Template:
+        return await dashboard_page(request, subscriber, changed=bool(changed),
+                                    notice=NOTICES["promised"] if promised else None)
 
     @get("/profile", name="profile")
     async def profile(self, subscriber: Subscriber) -> Template:

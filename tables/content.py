@@ -35,6 +35,22 @@ class NewsItem(Table, help_text="Новости и плановые работы
     ends_at = Timestamptz(null=True, default=None, help_text="Окончание работ")
 
 
+WINDOW_ORDER_MESSAGE = "Окончание работ должно быть позже начала."
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # naive values are UTC
+
+
+def check_work_window(starts_at: dt.datetime | None, ends_at: dt.datetime | None) -> None:
+    """A window that ends before it starts would never be shown: refuse it when it is saved.
+
+    :raises ValueError: with the Russian message for the clerk.
+    """
+    if starts_at is not None and ends_at is not None and _aware(ends_at) <= _aware(starts_at):
+        raise ValueError(WINDOW_ORDER_MESSAGE)
+
+
 class MaintenanceArea(Table, help_text="Где идут плановые работы: город, улица или дом"):
     news = ForeignKey(NewsItem, null=False, on_delete=OnDelete.cascade, help_text="Работы")
     town = ForeignKey(Town, null=True, default=None, on_delete=OnDelete.cascade, help_text="Город")

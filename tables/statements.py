@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from piccolo.query.functions.aggregate import Max, Min, Sum
 
 from tables.addresses import Address, format_address
+from tables.billing import PromisedPaymentOffer, promised_payment_offer
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
 from tables.db import engine
 from tables.ledger import LedgerEntry
@@ -410,6 +411,7 @@ class Dashboard:
     maintenance: list[dict]
     news: list[dict]
     final_statement: MonthStatement | None = None
+    promised: PromisedPaymentOffer | None = None  # the promised-payment offer, or why not
 
 
 @one_connection
@@ -434,6 +436,7 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime) -> Dashboard:
         maintenance=await maintenance_for(subscriber, now),
         news=await latest_news(now),
         final_statement=final,
+        promised=await promised_payment_offer(subscriber.id, now=now),
     )
 
 

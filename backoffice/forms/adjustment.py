@@ -14,9 +14,9 @@ from tables.subscribers import require_subscriber
 
 
 class AdjustmentModel(BaseModel):
-    contract_number: str = Field(min_length=1, max_length=12, description="Номер договора")
-    amount: str = Field(description="Сумма в рублях; со знаком минус — списание")
-    reason: str = Field(min_length=3, max_length=500, description="Причина корректировки")
+    contract_number: str = Field(title="Номер договора", min_length=1, max_length=12)
+    amount: str = Field(title="Сумма, ₽", description="Сумма в рублях; со знаком минус — списание")
+    reason: str = Field(title="Причина", min_length=3, max_length=500, description="Причина корректировки")
 
 
 async def adjust(request: Request, data: AdjustmentModel) -> str:

@@ -21,7 +21,7 @@ def _current_month_default(schema: dict[str, Any]) -> None:
 class ChargeRunModel(BaseModel):
     model_config = ConfigDict(json_schema_extra=_current_month_default)
 
-    period: str = Field(default="", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
+    period: str = Field(title="Период", default="", pattern=r"^(\d{4}-(0[1-9]|1[0-2]))?$",
                         description="Период ГГГГ-ММ; пусто — текущий месяц")
 
 

@@ -13,12 +13,12 @@ from tables.subscribers import create_subscriber
 
 
 class NewContractModel(BaseModel):
-    full_name: str = Field(min_length=3, max_length=200, description="ФИО абонента")
-    address_id: int = Field(description="ID адреса из справочника «Address»")
-    tariff_id: int = Field(description="ID тарифа")
-    phone: str = Field(default="", max_length=20, description="Телефон")
-    email: str = Field(default="", max_length=200, description="E-mail")
-    connected_on: dt.date | None = Field(default=None, description="Дата подключения")
+    full_name: str = Field(title="ФИО абонента", min_length=3, max_length=200)
+    address_id: int = Field(title="ID адреса", description="ID адреса из справочника «Address»")
+    tariff_id: int = Field(title="ID тарифа")
+    phone: str = Field(title="Телефон", default="", max_length=20)
+    email: str = Field(title="Эл. почта", default="", max_length=200, description="E-mail")
+    connected_on: dt.date | None = Field(title="Дата подключения", default=None)
 
 
 async def new_contract(request: Request, data: NewContractModel) -> str:

@@ -14,9 +14,9 @@ from tables.subscribers import require_subscriber
 
 
 class OfficePaymentModel(BaseModel):
-    contract_number: str = Field(min_length=1, max_length=12, description="Номер договора")
-    amount: str = Field(description="Сумма в рублях, например 650 или 650,50")
-    period: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+    contract_number: str = Field(title="Номер договора", min_length=1, max_length=12)
+    amount: str = Field(title="Сумма, ₽", description="Сумма в рублях, например 650 или 650,50")
+    period: str | None = Field(title="За месяц", default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
                                description="За месяц (ГГГГ-ММ), необязательно")
 
 

@@ -16,12 +16,13 @@ from tables.payments import PAYMENT_STATUS_LABELS, payment_totals
 
 class PaymentReportModel(BaseModel):
     status: Literal["", "created", "requires_action", "succeeded", "failed", "refunded"] = Field(
-        default="", description="Состояние (пусто — все)")
+        title="Состояние", default="", description="Состояние (пусто — все)")
     channel: Literal["", "cabinet", "quick_pay", "office"] = Field(
-        default="", description="Канал: cabinet — кабинет, quick_pay — без входа, office — касса")
-    date_from: dt.date | None = Field(default=None, description="С даты (включительно)")
-    date_to: dt.date | None = Field(default=None, description="По дату (включительно)")
-    town: str = Field(default="", max_length=100, description="Город (пусто — все)")
+        title="Канал", default="",
+        description="Канал: cabinet — кабинет, quick_pay — без входа, office — касса")
+    date_from: dt.date | None = Field(title="С даты", default=None, description="С даты (включительно)")
+    date_to: dt.date | None = Field(title="По дату", default=None, description="По дату (включительно)")
+    town: str = Field(title="Город", default="", max_length=100, description="Город (пусто — все)")
 
 
 async def payment_report(request: Request, data: PaymentReportModel) -> str:

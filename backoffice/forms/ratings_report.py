@@ -16,9 +16,10 @@ COMMENTS_IN_MESSAGE = 5
 
 
 class RatingsReportModel(BaseModel):
-    period: str = Field(default="", max_length=7,
+    period: str = Field(title="Месяц", default="", max_length=7,
                         description="Месяц ГГГГ-ММ; пусто — последние 12 месяцев")
-    download: bool = Field(default=False, description="Скачать CSV со всеми комментариями")
+    download: bool = Field(title="Скачать CSV", default=False,
+                           description="Скачать CSV со всеми комментариями")
 
 
 def _month_text(month: MonthSummary) -> str:

@@ -13,9 +13,10 @@ from tables.payment_flow import refund_payment
 
 
 class RefundModel(BaseModel):
-    payment_id: int = Field(gt=0, description="Номер платежа (ID в таблице «Payment»)")
-    amount: str = Field(description="Сумма возврата в рублях, например 650 или 650,50")
-    reason: str = Field(min_length=3, max_length=500, description="Причина возврата")
+    payment_id: int = Field(title="Номер платежа", gt=0, description="Номер платежа (ID в таблице «Payment»)")
+    amount: str = Field(title="Сумма возврата, ₽",
+                        description="Сумма возврата в рублях, например 650 или 650,50")
+    reason: str = Field(title="Причина возврата", min_length=3, max_length=500)
 
 
 async def refund(request: Request, data: RefundModel) -> str:

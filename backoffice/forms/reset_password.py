@@ -11,7 +11,7 @@ from tables.subscribers import require_subscriber, reset_password
 
 
 class ResetPasswordModel(BaseModel):
-    contract_number: str = Field(min_length=1, max_length=12, description="Номер договора")
+    contract_number: str = Field(title="Номер договора", min_length=1, max_length=12)
 
 
 async def reset(request: Request, data: ResetPasswordModel) -> str:

@@ -12,7 +12,7 @@ from tables.subscribers import require_subscriber
 
 
 class ViewCabinetModel(BaseModel):
-    contract_number: str = Field(min_length=1, max_length=12, description="Номер договора")
+    contract_number: str = Field(title="Номер договора", min_length=1, max_length=12)
 
 
 async def view_cabinet(request: Request, data: ViewCabinetModel) -> str:

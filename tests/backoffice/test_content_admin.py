@@ -68,3 +68,39 @@ async def test_staff_add_an_affected_street_and_the_notice_reaches_it(client):
     assert created.status_code == 201, created.text
     assert await MaintenanceArea.count() == 1
     assert [r["id"] for r in await active_maintenance_for_address(home.id, now=now)] == [item.id]
+
+
+async def test_a_work_window_ending_before_it_starts_is_refused(client):
+    from tables.audit import AuditEntry
+
+    starts = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
+    await make_staff()
+    await admin_login(client)
+    audits = await AuditEntry.count()
+    bad = await client.post("/admin/api/tables/news_item/", json={
+        "title": "Работы", "body": "", "kind": "maintenance", "published": True,
+        "published_at": starts.isoformat(), "starts_at": starts.isoformat(),
+        "ends_at": (starts - dt.timedelta(hours=1)).isoformat()})
+    assert bad.status_code == 400 and "Окончание работ должно быть позже начала" in bad.text
+    assert await NewsItem.count() == 0 and await AuditEntry.count() == audits
+
+    good = await client.post("/admin/api/tables/news_item/", json={
+        "title": "Работы", "body": "", "kind": "maintenance", "published": True,
+        "published_at": starts.isoformat(), "starts_at": starts.isoformat(),
+        "ends_at": (starts + dt.timedelta(hours=3)).isoformat()})
+    assert good.status_code == 201, good.text
+    item = await NewsItem.objects().first()
+    audits = await AuditEntry.count()
+    # Only one end changed: checked against the stored other end.
+    early = (starts - dt.timedelta(minutes=5)).isoformat()
+    refused = await client.patch(f"/admin/api/tables/news_item/{item.id}/", json={"ends_at": early})
+    assert refused.status_code == 400 and "Окончание работ должно быть позже начала" in refused.text
+    late = (starts + dt.timedelta(hours=4)).isoformat()
+    refused = await client.patch(f"/admin/api/tables/news_item/{item.id}/", json={"starts_at": late})
+    assert refused.status_code == 400
+    stored = await NewsItem.objects().get(NewsItem.id == item.id)
+    assert (stored.starts_at, stored.ends_at) == (item.starts_at, item.ends_at)
+    assert await AuditEntry.count() == audits
+    moved = await client.patch(f"/admin/api/tables/news_item/{item.id}/", json={"ends_at": late})
+    assert moved.status_code == 200, moved.text
+    assert (await NewsItem.objects().get(NewsItem.id == item.id)).ends_at == starts + dt.timedelta(hours=4)

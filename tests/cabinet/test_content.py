@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from html.parser import HTMLParser
 
 import pytest
@@ -43,12 +44,35 @@ async def test_tariffs_side_by_side_with_connect_links(client):
     assert response.status_code == 200
     html = response.text
     assert "Тарифы" in title_of(html)
-    assert html.index("Интернет + ТВ") < html.index("Кабельное ТВ") < html.index("<h3>Интернет</h3>")
+    card = '<h2 class="tariff-name">Интернет</h2>'  # cards are h2 right under the page's h1
+    assert html.index("Интернет + ТВ") < html.index("Кабельное ТВ") < html.index(card)
     for tariff in (both, tv, net):
         assert f'href="/connect?tariff={tariff.id}"' in html
     assert "750,00" in html and "120 каналов" in html and "90 каналов" in html
     assert "по желанию, 100,00" in html and "по желанию, бесплатно" in html
     assert "Архивный" not in html
+
+
+class _Headings(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.levels: list[int] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+            self.levels.append(int(tag[1]))
+
+
+@pytest.mark.parametrize("url", ["/", "/tariffs"])
+async def test_heading_levels_never_skip(client, url):
+    """axe "heading-order": after the h1 a heading goes at most one level deeper than the last."""
+    await make_tariff("Интернет", fee=55000, kind="internet", speed_mbps=100)
+    await NewsItem(title="Новость", body="", published_at=utcnow()).save()
+    parser = _Headings()
+    parser.feed((await client.get(url)).text)
+    levels = parser.levels[parser.levels.index(1):]
+    assert len(levels) >= 2, levels  # the h1 and at least a tariff card
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels)), levels
 
 
 async def test_archived_tariff_stays_on_existing_contract_but_leaves_the_site(client):

@@ -27,3 +27,15 @@ async def test_demo_balances_match_the_ledger():
     demo = await Subscriber.objects().where(Subscriber.contract_number == DEMO_SUBSCRIBER[0]).first()
     assert demo is not None and not demo.must_change_password
     assert await LedgerEntry.count().where(LedgerEntry.subscriber == demo.id) > 0
+
+
+async def test_demo_pages_show_their_heading_once(client):
+    """The page template prints the title as the h1, so a body must not start with its own."""
+    from tables.commands.demo import PAGES
+    from tables.content import Page
+
+    for order, (slug, title, body) in enumerate(PAGES):  # the pages alone: load_demo() is slow
+        await Page(slug=slug, title=title, body=body, sort_order=order).save()
+    for slug, title, _ in PAGES:
+        html = (await client.get(f"/pages/{slug}")).text
+        assert html.count("<h1") == 1 and title in html, slug
