@@ -25,6 +25,8 @@ from typing import Any
 import httpx
 import pytest
 
+from stripe_sandbox import Sandbox
+
 from tests.e2e.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -90,8 +92,11 @@ def e2e_output() -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server(database: None, e2e_tools: None, e2e_output: Path) -> Iterator[str]:
-    """The real application in its own process; yields its base URL."""
+def live_server(database: None, e2e_tools: None, e2e_output: Path,
+                stripe_sandbox: Sandbox) -> Iterator[str]:
+    """The real application in its own process, its card payments going to the Stripe sandbox
+    (the ``stripe_sandbox`` fixture has put the STRIPE_* settings in the environment);
+    yields its base URL."""
     log_path = e2e_output / "server.log"
     # No site-wide cache: each test's rows are gone before the next test starts.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0"}
@@ -111,6 +116,7 @@ def live_server(database: None, e2e_tools: None, e2e_output: Path) -> Iterator[s
     else:
         tail = log_path.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"uvicorn did not start (log: {log_path}):\n{tail}")
+    stripe_sandbox.register_webhook(f"{base_url}/payments/webhook")
     try:
         yield base_url
     finally:
