@@ -215,7 +215,7 @@ async def submit_admin_form(page: Page, form_name: str, fields: dict[str, str]) 
     await page.get_by_role("link", name=form_name, exact=True).click()
     await expect(page.get_by_role("heading", level=1, name=form_name)).to_be_visible()
     for name, value in fields.items():
-        await page.locator(f"input[name={name}]").fill(value)
+        await page.locator(f"input[name={name}], textarea[name={name}]").fill(value)
     await page.get_by_role("button", name="Отправить").click()
     message = page.locator("#success_message")
     await expect(message).to_be_visible()
