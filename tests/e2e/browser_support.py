@@ -82,6 +82,8 @@ _TAP_TARGETS_JS = """
   const targets = [];
   for (const el of document.querySelectorAll(sel)) {
     if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+    // A spam trap (honeypot): hidden from assistive technology, out of the tab order, off-screen.
+    if (el.closest('[aria-hidden="true"]') && el.tabIndex < 0) continue;
     let r = el.getBoundingClientRect();
     if (r.width <= 1 || r.height <= 1) continue;  // screen-reader-only or empty
     // A radio button or checkbox is tapped through its label.
