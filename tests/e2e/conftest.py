@@ -26,7 +26,6 @@ import httpx
 import pytest
 
 from stripe_sandbox import Sandbox
-
 from tests.e2e.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
