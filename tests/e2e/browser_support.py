@@ -82,6 +82,8 @@ _TAP_TARGETS_JS = """
   const targets = [];
   for (const el of document.querySelectorAll(sel)) {
     if (!el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) continue;
+    // A spam trap (honeypot): hidden from assistive technology, out of the tab order, off-screen.
+    if (el.closest('[aria-hidden="true"]') && el.tabIndex < 0) continue;
     let r = el.getBoundingClientRect();
     if (r.width <= 1 || r.height <= 1) continue;  // screen-reader-only or empty
     // A radio button or checkbox is tapped through its label.
@@ -215,7 +217,7 @@ async def submit_admin_form(page: Page, form_name: str, fields: dict[str, str]) 
     await page.get_by_role("link", name=form_name, exact=True).click()
     await expect(page.get_by_role("heading", level=1, name=form_name)).to_be_visible()
     for name, value in fields.items():
-        await page.locator(f"input[name={name}]").fill(value)
+        await page.locator(f"input[name={name}], textarea[name={name}]").fill(value)
     await page.get_by_role("button", name="Отправить").click()
     message = page.locator("#success_message")
     await expect(message).to_be_visible()

@@ -35,6 +35,15 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("activate", "/cabinet/activate", who=FIRST_LOGIN),
     CheckedPage("dashboard", "/cabinet/", who=SUBSCRIBER),
     CheckedPage("password", "/cabinet/password", who=SUBSCRIBER),
+    CheckedPage("profile", "/cabinet/profile", who=SUBSCRIBER),
+    CheckedPage("statement", "/cabinet/statement", who=SUBSCRIBER),
+    CheckedPage("payments", "/cabinet/payments", who=SUBSCRIBER),
+    CheckedPage("top-up", "/cabinet/pay", who=SUBSCRIBER),
+    CheckedPage("requests", "/cabinet/requests", who=SUBSCRIBER),
+    CheckedPage("request-new", "/cabinet/requests/new?kind=repair", who=SUBSCRIBER),
+    CheckedPage("request", "/cabinet/requests/{request_id}", who=SUBSCRIBER),
+    CheckedPage("quick-pay", "/pay"),
+    CheckedPage("connect", "/connect"),
 ]
 
 
@@ -63,7 +72,8 @@ async def seed_site(who: str) -> dict[str, Any]:
                    body="Возможны перерывы в работе интернета до 30 минут.", kind="maintenance",
                    published_at=now - dt.timedelta(hours=2), starts_at=now + dt.timedelta(days=1),
                    ends_at=now + dt.timedelta(days=1, hours=3)).save()
-    seed: dict[str, Any] = {"news_id": news.id, "page_slug": PAGES[0][0], "subscriber_id": None}
+    seed: dict[str, Any] = {"news_id": news.id, "page_slug": PAGES[0][0], "subscriber_id": None,
+                            "request_id": None}
     if who != GUEST:
         subscriber = await make_subscriber(
             full_name="Кузнецова Анна Сергеевна", tariff=tariffs[0],
@@ -71,4 +81,27 @@ async def seed_site(who: str) -> dict[str, Any]:
             must_change=who == FIRST_LOGIN,
         )
         seed["subscriber_id"] = subscriber.id
+        if who == SUBSCRIBER:
+            seed["request_id"] = await _subscriber_history(subscriber.id)
     return seed
+
+
+async def _subscriber_history(subscriber_id: int) -> int:
+    """A month with entries, a card payment in the history and a request answered by the office;
+    returns the request's id."""
+    from tables.audit import SYSTEM
+    from tables.db import utcnow
+    from tables.ledger import post_entry
+    from tables.payments import PaymentChannel, start_payment
+    from tables.requests import file_request, reply
+    from tables.statements import local_date, period_of
+
+    await post_entry(subscriber_id, 100000, "payment", f"a11y-pay-{subscriber_id}",
+                     comment="Оплата в кассе")
+    await post_entry(subscriber_id, -55000, "charge", f"charge:{subscriber_id}:a11y",
+                     period=period_of(local_date(utcnow())))
+    await start_payment(subscriber_id, 65000, channel=PaymentChannel.CABINET)
+    filed = await file_request(subscriber_id, "repair", topic="slow",
+                               text="Вечером скорость падает до 2 Мбит/с.", contact_time="после 18:00")
+    await reply(filed.id, "Мастер придёт завтра с 10:00 до 12:00.", actor=SYSTEM)
+    return filed.id

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from stripe_sandbox import Sandbox
 from tests.e2e.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -90,8 +91,12 @@ def e2e_output() -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server(database: None, e2e_tools: None, e2e_output: Path) -> Iterator[str]:
-    """The real application in its own process; yields its base URL."""
+def live_server(database: None, e2e_tools: None, e2e_output: Path,
+                stripe_sandbox: Sandbox) -> Iterator[str]:
+    """The real application in its own process, its card payments going to the Stripe sandbox
+    (the ``stripe_sandbox`` fixture has put the STRIPE_* settings in the environment);
+    yields its base URL. The sandbox's webhooks reach it only during a test that asks for
+    ``sandbox_webhooks``."""
     log_path = e2e_output / "server.log"
     # No site-wide cache: each test's rows are gone before the next test starts.
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0"}
@@ -120,6 +125,21 @@ def live_server(database: None, e2e_tools: None, e2e_output: Path) -> Iterator[s
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def sandbox_webhooks(stripe_sandbox: Sandbox, live_server: str) -> Iterator[None]:
+    """The sandbox delivers its webhooks to the live server during this test only.
+
+    The sandbox lives for the whole session and has no way to delete a webhook, so afterwards it
+    is pointed at a closed port: other tests (tests/tables/test_card_payments.py) count the events
+    their own server receives, and the live server shares their database.
+    """
+    stripe_sandbox.register_webhook(f"{live_server}/payments/webhook", name="e2e")
+    try:
+        yield
+    finally:
+        stripe_sandbox.register_webhook(f"http://127.0.0.1:{_free_port()}/closed", name="e2e")
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,18 @@
-"""Journey 1 (as far as it exists): a clerk signs a contract in the admin, the subscriber logs in
-with the printed one-time password, must set a password of their own, and sees the dashboard.
-
-The statement and its CSV download join this journey when the cabinet's statement lands
-(docs/e2e.md, "Pending").
+"""Journey 1: a clerk signs a contract in the admin, the subscriber logs in with the printed
+one-time password, must set a password of their own, sees the dashboard, then the month's
+statement, and downloads it as CSV.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.async_api import expect
 
+from tables.db import utcnow
+from tables.ledger import post_entry
+from tables.statements import local_date, period_of
 from tables.subscribers import Subscriber
 from tests.e2e.browser_support import check_layout, staff_login, submit_admin_form
 from tests.factories import make_address, make_tariff
@@ -85,3 +87,25 @@ async def test_new_contract_one_time_password_then_own_password(page, staff_page
     await expect(page).to_have_url(re.compile(r"/cabinet/$"))
     await expect(page.get_by_text(f"Договор № {contract}")).to_be_visible()
     await check_layout(page)
+
+    # The statement: this month's entries, then the same as a CSV file for Excel.
+    assert row is not None
+    await post_entry(row.id, 100000, "payment", f"e2e-pay-{row.id}", comment="Оплата в кассе")
+    await post_entry(row.id, -55000, "charge", f"charge:{row.id}:e2e", period=period_of(local_date(utcnow())))
+    await page.get_by_role("link", name="Выписка").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Выписка по счёту")
+    month = page.locator("section.statement-month")
+    await expect(month.get_by_role("heading", level=2)).to_have_text(re.compile(r"^[А-Я][а-я]+ \d{4}$"))
+    await expect(month.get_by_role("row")).to_have_count(3)  # header + two entries
+    await expect(month.get_by_text("Оплата в кассе")).to_be_visible()
+    await expect(month.get_by_text(re.compile(r"Исходящий остаток\s*450,00\s₽"))).to_be_visible()
+    await check_layout(page)
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name="Скачать CSV (Excel)").click()
+    download = await info.value
+    assert download.suggested_filename.startswith(f"statement-{contract}-")
+    data = Path(await download.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf"), data[:20]
+    text = data.decode("utf-8-sig")
+    assert f"Договор № {contract}" in text
+    assert ";1000,00;1000,00" in text and ";-550,00;450,00" in text, text
