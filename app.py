@@ -21,6 +21,7 @@ from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
+from cabinet.health import healthz
 from cabinet.public import PublicController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DashboardController,
             ContentController,
             StatementController,
+            healthz,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(
