@@ -200,6 +200,10 @@ async def build(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit(result.message)
     log(f"migrations: {time.perf_counter() - step:.1f} s")
     await _staff_user()
+    from piccolo_conf import DB
+
+    if hasattr(DB, "close_pool"):  # kept SQLite connections would block the bulk load's pragmas
+        await DB.close_pool()
     if pg:
         await _fill_pg(info, n, months)
     else:

@@ -285,3 +285,27 @@ def machine() -> str:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
     load = os.getloadavg()
     return f"{os.cpu_count()} CPUs ({cpu}), load average {load[0]:.1f} at start"
+
+
+def query(data: Dataset, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on the dataset's database (for picking realistic request samples)."""
+    if data.engine == "pg":
+        import asyncio
+
+        import asyncpg
+
+        async def run() -> list[tuple]:
+            conn = await asyncpg.connect(data.info["database_url"])
+            try:
+                return [tuple(r) for r in await conn.fetch(sql)]
+            finally:
+                await conn.close()
+
+        return asyncio.run(run())
+    import sqlite3
+
+    con = sqlite3.connect(data.info["sqlite_path"])
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
