@@ -52,7 +52,8 @@ NEWS = """
     SELECT id, title, published_at FROM news_item
     WHERE kind = 'news' AND published = true AND published_at <= ?
     ORDER BY published_at DESC LIMIT 3"""
-LEDGER_SPAN = "SELECT MIN(created_at) AS first, MAX(created_at) AS last FROM ledger_entry WHERE subscriber = ?"
+LEDGER_SPAN = ("SELECT MIN(created_at) AS first, MAX(created_at) AS last FROM ledger_entry "
+               "WHERE subscriber = ?")
 SUM_BEFORE = "SELECT SUM(amount) AS total FROM ledger_entry WHERE subscriber = ? AND created_at < ?"
 MONTH_ROWS = """
     SELECT id, created_at, kind, amount, period, comment FROM ledger_entry
@@ -186,7 +187,8 @@ async def lookup(contract: str = "", town: int = 0, street: str = "", house: str
     if contract:
         found = await DB.fetch(BY_CONTRACT, contract)
     else:
-        streets = [s["id"] for s in await DB.fetch(STREETS_OF_TOWN, town) if _norm(s["name"]) == _norm(street)]
+        streets = [s["id"] for s in await DB.fetch(STREETS_OF_TOWN, town)
+                   if _norm(s["name"]) == _norm(street)]
         found = []
         if len(streets) == 1:
             places = [a["id"] for a in await DB.fetch(ADDRESSES_OF_STREET, streets[0])

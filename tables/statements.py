@@ -28,7 +28,7 @@ from piccolo.query.functions.aggregate import Max, Min, Sum
 
 from tables.addresses import Address, format_address
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
-from tables.db import engine
+from tables.db import engine, is_sqlite
 from tables.ledger import LedgerEntry
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
@@ -65,11 +65,16 @@ _T = TypeVar("_T")
 
 
 def one_connection(func: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
-    """Run the decorated read function's queries in one transaction (nested use is a no-op)."""
+    """Run the decorated read function's queries in one transaction (nested use is a no-op).
+
+    SQLite only: there the read transaction is one snapshot for the whole page. PostgreSQL's
+    READ COMMITTED gives no snapshot across statements, so a transaction would only add
+    ``BEGIN`` and ``COMMIT`` round trips to every page (docs/performance.md).
+    """
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> _T:
-        if not SINGLE_CONNECTION_READS:
+        if not SINGLE_CONNECTION_READS or not is_sqlite():
             return await func(*args, **kwargs)
         async with engine().transaction():
             return await func(*args, **kwargs)
