@@ -27,6 +27,7 @@ from harness import (
     Server,
     check_page,
     cookie_gets,
+    csrf_cookie,
     dataset,
     interleaved,
     machine,
@@ -51,17 +52,19 @@ def load(engine: str, scale: str, args: argparse.Namespace) -> list[list]:
     with dataset(engine, subscribers, months, keep=args.keep) as data:
         print(f"\n{data.label}", flush=True)
         tokens = data.tokens()
-        with Server(OURS, data.env, workers=args.workers) as ours, Server(BASELINE, data.env) as base:
+        with Server(OURS, data.env, workers=args.workers) as ours, \
+                Server(BASELINE, data.env, workers=args.workers) as base:
+            csrf = csrf_cookie(ours.url)
             for name, path, base_path, expect in PAGES:
                 check_page(ours.url, path, tokens[0], expect)
                 check_page(base.url, base_path, tokens[0], "<h1>")
                 result = interleaved({
-                    "baseline": (base.url, cookie_gets(base_path, tokens)),
-                    "ours": (ours.url, cookie_gets(path, tokens)),
+                    "baseline": (base.url, cookie_gets(base_path, tokens, csrf)),
+                    "ours": (ours.url, cookie_gets(path, tokens, csrf)),
                 }, rounds=args.rounds, seconds=args.seconds, connections=args.connections)
                 b, o = result["baseline"], result["ours"]
                 rps_ratio, p95_ratio = o.rps / b.rps, o.p95 / b.p95
-                for variant, r in (("baseline", b), (f"ours ×{args.workers}", o)):
+                for variant, r in ((f"baseline ×{args.workers}", b), (f"ours ×{args.workers}", o)):
                     rows.append([engine, name, variant, f"{r.rps:,.0f}", f"{r.p50:.1f}", f"{r.p95:.1f}",
                                  f"{r.p99:.1f}", r.errors, "", "", ""])
                 rows[-1][8:] = [f"{rps_ratio:.0%}", f"{p95_ratio:.2f}×",
@@ -80,11 +83,13 @@ def growth(engine: str, scale: str, args: argparse.Namespace) -> list[list]:
     for subscribers in GROWTH[scale]:
         with dataset(engine, subscribers, months, keep=args.keep) as data:
             tokens = data.tokens()
-            with Server(OURS, data.env, workers=args.workers) as ours, Server(BASELINE, data.env) as base:
+            with Server(OURS, data.env, workers=args.workers) as ours, \
+                    Server(BASELINE, data.env, workers=args.workers) as base:
                 check_page(ours.url, "/cabinet/", tokens[0], "Баланс")
+                csrf = csrf_cookie(ours.url)
                 result = interleaved({
-                    "baseline": (base.url, cookie_gets("/dashboard", tokens)),
-                    "ours": (ours.url, cookie_gets("/cabinet/", tokens)),
+                    "baseline": (base.url, cookie_gets("/dashboard", tokens, csrf)),
+                    "ours": (ours.url, cookie_gets("/cabinet/", tokens, csrf)),
                 }, rounds=args.rounds, seconds=max(3.0, args.seconds / 2), connections=4)
             o, b = result["ours"], result["baseline"]
             p50s.append(o.p50)
@@ -109,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers for the product")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn workers, for the product and the baseline alike")
     parser.add_argument("--keep", action="store_true", help="keep the generated databases")
     parser.add_argument("--skip-growth", action="store_true")
     parser.add_argument("--only-growth", action="store_true")

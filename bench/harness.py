@@ -194,8 +194,18 @@ class Request:
         return "\t".join([self.method, self.path, self.body, headers])
 
 
-def cookie_gets(path: str, tokens: list[str], cookie: str = "centra_session") -> list[Request]:
-    return [Request("GET", path, headers={"Cookie": f"{cookie}={t}"}) for t in tokens]
+def cookie_gets(path: str, tokens: list[str], extra_cookie: str = "") -> list[Request]:
+    """GETs as a returning browser sends them: the session cookie (and e.g. the CSRF one)."""
+    extra = f"; {extra_cookie}" if extra_cookie else ""
+    return [Request("GET", path, headers={"Cookie": f"centra_session={t}{extra}"}) for t in tokens]
+
+
+def csrf_cookie(url: str) -> str:
+    """``centra_csrf=…`` as the site sets it on a first visit (browsers send it back)."""
+    import httpx
+
+    value = httpx.get(url + "/cabinet/login", timeout=30).cookies.get("centra_csrf")
+    return f"centra_csrf={value}" if value else ""
 
 
 @dataclass

@@ -17,8 +17,10 @@ _hasher = PasswordHasher()
 # One argon2 run already keeps ``parallelism`` (4) threads busy on 64 MiB for ~0.1 s. Many
 # at once only queue for the same cores, multiply the memory and starve the event loop's
 # thread, so hashing gets its own small limiter instead of anyio's 40-thread default
-# (bench/login_load.py, docs/performance.md).
-HASHING_CONCURRENCY = max(1, (os.cpu_count() or 1) // _hasher.parallelism)
+# (bench/login_load.py, docs/performance.md). ``CENTRA_HASHING_THREADS`` overrides it.
+HASHING_CONCURRENCY = int(os.environ.get("CENTRA_HASHING_THREADS", "0")) or max(
+    1, (os.cpu_count() or 1) // _hasher.parallelism
+)
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
 )
