@@ -27,6 +27,8 @@ from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
 from settings import Settings, get_settings
+from tables.db import keep_pooled_session
+from tables.sqlite_pool import PooledSQLiteEngine
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
 
@@ -69,11 +71,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def open_pool() -> None:
         if isinstance(DB, PostgresEngine):
-            await DB.start_connection_pool()
+            await DB.start_connection_pool(reset=keep_pooled_session)
 
     async def close_pool() -> None:
         if isinstance(DB, PostgresEngine):
             await DB.close_connection_pool()
+        elif isinstance(DB, PooledSQLiteEngine):
+            await DB.close_pool()
 
     async def before_request(request: Any) -> None:
         await refresh_site_info()

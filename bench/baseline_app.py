@@ -69,6 +69,10 @@ def _numbered(sql: str) -> str:
     return re.sub(r"\?", lambda _: f"${next(count)}", sql)
 
 
+async def _no_reset(connection: Any) -> None:
+    """No reset query when a connection goes back to the pool."""
+
+
 class Database:
     """``fetch(sql, *args)`` → list of dicts, on asyncpg or on pooled aiosqlite connections."""
 
@@ -82,7 +86,10 @@ class Database:
         if self.pg:
             import asyncpg
 
-            self.pool = await asyncpg.create_pool(self.url)  # asyncpg's defaults, as Piccolo's pool
+            # asyncpg's defaults, as the notes' baselines; BENCH_BASELINE_POOL_RESET=skip gives it
+            # the product's pool setting (no reset query on release, tables/db.py).
+            skip = os.environ.get("BENCH_BASELINE_POOL_RESET") == "skip"
+            self.pool = await asyncpg.create_pool(self.url, reset=_no_reset if skip else None)
             return
         import aiosqlite
 

@@ -10,8 +10,10 @@ uses the real page whenever the server has one.
 
 from __future__ import annotations
 
-from litestar import Litestar, get
-from litestar.response import Template
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.response import Response
 
 from app import create_app as create_product_app
 from tables.addresses import Address, Street
@@ -44,14 +46,22 @@ async def find_contract(contract: str, town: int, street: str, house: str,
     return _payable(list(await Subscriber.objects().where(Subscriber.address == found[0])))
 
 
+PAGE = ("{% extends 'base.html' %}{% block content %}{% if name %}<p>Найден договор: {{ name }}</p>"
+        "{% else %}<p>Договор не найден</p>{% endif %}{% endblock %}")
+_page: Any = None
+
+
 @get("/bench/lookup")
-async def lookup(contract: str = "", town: int = 0, street: str = "", house: str = "",
-                 apartment: str = "") -> Template:
+async def lookup(request: Request, contract: str = "", town: int = 0, street: str = "",
+                 house: str = "", apartment: str = "") -> Response:
+    """Renders the site's layout like the product's pages (compiled once, as a template file is)."""
+    global _page
     subscriber = await find_contract(contract, town, street, house, apartment)
-    name = mask_name(subscriber.full_name) if subscriber else ""
-    return Template(template_str="{% extends 'base.html' %}{% block content %}"
-                    "{% if name %}<p>Найден договор: {{ name }}</p>{% else %}<p>Договор не найден</p>"
-                    "{% endif %}{% endblock %}", context={"name": name})
+    if _page is None:
+        _page = request.app.template_engine.engine.from_string(PAGE)
+    html = _page.render(request=request, csrf_input="",
+                        name=mask_name(subscriber.full_name) if subscriber else "")
+    return Response(content=html, media_type="text/html")
 
 
 def create_app() -> Litestar:

@@ -7,6 +7,7 @@ from litestar.di import Provide
 from litestar.response import Template
 
 from cabinet.auth import current_subscriber
+from cabinet.site import site
 from tables.accounts import login_history
 from tables.db import utcnow
 from tables.ledger import ENTRY_KIND_LABELS
@@ -21,7 +22,7 @@ class DashboardController(Controller):
 
     @get("/", name="dashboard")
     async def dashboard(self, subscriber: Subscriber, changed: str | None = None) -> Template:
-        view = await dashboard(subscriber, now=utcnow())
+        view = await dashboard(subscriber, now=utcnow(), news=site().news)
         return Template("cabinet/dashboard.html", context={
             "view": view,
             "subscriber": subscriber,

@@ -1,4 +1,6 @@
-"""Site-wide data shown on every page (hotline phone, footer links), cached briefly."""
+"""Site-wide data shown on every page (hotline phone, footer links) and the latest news
+of the cabinet's dashboard, cached briefly: the same for every visitor, so read once per
+``CACHE_SECONDS`` instead of on every request."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY, Page, SiteSetting
+from tables.db import utcnow
+from tables.statements import latest_news
 
 CACHE_SECONDS = 30.0
 
@@ -14,6 +18,7 @@ CACHE_SECONDS = 30.0
 class SiteInfo:
     hotline: str = DEFAULT_HOTLINE
     footer_pages: list[dict] = field(default_factory=list)
+    news: list[dict] = field(default_factory=list)  # the dashboard's latest news
     loaded_at: float = 0.0
 
 
@@ -36,6 +41,7 @@ async def refresh_site_info(force: bool = False) -> SiteInfo:
     _info = SiteInfo(
         hotline=hotline["value"] if hotline else DEFAULT_HOTLINE,
         footer_pages=pages,
+        news=await latest_news(utcnow()),
         loaded_at=time.monotonic(),
     )
     return _info

@@ -418,8 +418,13 @@ class Dashboard:
 
 
 @one_connection
-async def dashboard(subscriber: Subscriber, *, now: dt.datetime) -> Dashboard:
-    """Everything the cabinet's home page shows, for the logged-in contract only."""
+async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
+                    news: list[dict] | None = None) -> Dashboard:
+    """Everything the cabinet's home page shows, for the logged-in contract only.
+
+    :param news: the latest news when the caller keeps them (the same for everyone);
+        read here otherwise.
+    """
     tariff = await (
         Tariff.select(Tariff.id, Tariff.name, Tariff.monthly_fee, Tariff.router_fee)
         .where(Tariff.id == subscriber.tariff)
@@ -437,7 +442,7 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime) -> Dashboard:
         forecast=forecast(subscriber.balance, fee, local_date(now)),
         requests=await open_requests(subscriber.id),
         maintenance=await maintenance_for(subscriber, now),
-        news=await latest_news(now),
+        news=news if news is not None else await latest_news(now),
         final_statement=final,
     )
 
