@@ -10,7 +10,7 @@ import nh3
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 LOCALE = "ru_RU"
 TIMEZONE = "Asia/Novokuznetsk"
@@ -56,6 +56,20 @@ def month_ru(period: str) -> str:
     return format_date(dt.date(year, month, 1), "LLLL y", locale=LOCALE)
 
 
+@functools.lru_cache(maxsize=1024)
+def _month_options(months: tuple[str, ...], selected: str) -> Markup:
+    return Markup("".join(
+        f'<option value="{escape(p)}"{" selected" if p == selected else ""}>{escape(month_ru(p))}</option>'
+        for p in months
+    ))
+
+
+def month_options(months: list[str], selected: str | None) -> Markup:
+    """``<option>``s of a month picker (a statement page has three of up to 60 months each;
+    the same lists repeat for every contract of the same age, so they are kept)."""
+    return _month_options(tuple(months), selected or "")
+
+
 @functools.lru_cache(maxsize=256)
 def markdown(text: str | None) -> Markup:
     html = _markdown.render(text or "")
@@ -67,5 +81,6 @@ FILTERS = {
     "date_ru": date_ru,
     "datetime_ru": datetime_ru,
     "month_ru": month_ru,
+    "month_options": month_options,
     "markdown": markdown,
 }

@@ -348,7 +348,13 @@ class StatementMonths:
     @property
     def choices(self) -> list[str]:
         """Newest first, for the month selector."""
-        return [shift_period(self.current, -i) for i in range(months_between(self.first, self.current))]
+        return list(_month_range(self.first, self.current))
+
+
+@functools.lru_cache(maxsize=1024)
+def _month_range(first: str, current: str) -> tuple[str, ...]:
+    # A page asks for it five times (three pickers, two checks) and most contracts share it.
+    return tuple(shift_period(current, -i) for i in range(months_between(first, current)))
 
 
 @one_connection
