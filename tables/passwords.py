@@ -18,7 +18,7 @@ _hasher = PasswordHasher()
 # at once only queue for the same cores, multiply the memory and starve the event loop's
 # thread, so hashing gets its own small limiter instead of anyio's 40-thread default
 # (bench/login_load.py, docs/performance.md). ``CENTRA_HASHING_THREADS`` overrides it.
-HASHING_CONCURRENCY = int(os.environ.get("CENTRA_HASHING_THREADS", "0")) or max(
+HASHING_CONCURRENCY = int(os.environ.get("CENTRA_HASHING_THREADS") or 0) or max(
     1, (os.cpu_count() or 1) // _hasher.parallelism
 )
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (

@@ -46,13 +46,16 @@ class _Lease:
 class PooledSQLiteEngine(SQLiteEngine):
     """``SQLiteEngine`` that reuses up to ``pool_size`` idle connections.
 
+    :param pool_size: how many idle connections to keep; as many as requests usually run
+        at once, so a busy moment doesn't open and close connections (each is a thread).
+
     :param wal: switch the file to write-ahead logging on first use, so readers never
         block a writer's commit and a writer never blocks readers (persistent in the file).
     """
 
     __slots__ = ("_idle", "_journal_checked", "pool_size", "wal")
 
-    def __init__(self, path: str = "piccolo.sqlite", *, pool_size: int = 4, wal: bool = True,
+    def __init__(self, path: str = "piccolo.sqlite", *, pool_size: int = 16, wal: bool = True,
                  **kwargs: Any) -> None:
         super().__init__(path=path, **kwargs)
         self.pool_size = pool_size
