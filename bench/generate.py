@@ -225,10 +225,22 @@ async def _migrate() -> None:
 
 
 async def _reuse(info: dict[str, Any]) -> dict[str, Any]:
-    """A complete copy exists: only apply migrations added since it was built."""
+    """A complete copy exists: apply migrations added since it was built and renew the
+    benchmark's sessions (they expire like real ones)."""
     os.environ.setdefault("CENTRA_SECRET_KEY", "bench-secret-key")
     step = time.perf_counter()
     await _migrate()
+    from tables.accounts import SubscriberSession
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    await SubscriberSession.update({
+        SubscriberSession.expiry_date: now + dt.timedelta(minutes=29),
+        SubscriberSession.max_expiry_date: now + dt.timedelta(hours=11),
+    }).where(SubscriberSession.token.like("bench-%"))
+    from piccolo_conf import DB
+
+    if hasattr(DB, "close_pool"):
+        await DB.close_pool()
     info["generated_seconds"] = 0.0
     log(f"migrations checked: {time.perf_counter() - step:.1f} s")
     return info

@@ -8,8 +8,9 @@ passwords for random contracts (``-c16``), and ``GET /healthz`` (``-c2``, no dat
 Baselines in the same run: ``/healthz`` on the same server while idle (its p95 under login
 load should stay close to it: a blocked event loop shows as a p95 near a login's duration),
 and bare argon2 verifications per second on all cores in this process (the ceiling for
-logins/s). Two servers alternate: the product (argon2 behind its own limiter,
-tables/passwords.py) and the same with anyio's default 40-thread pool. Also printed: one
+logins/s). Three servers alternate: the product (argon2 behind its own limiter, one hash
+per core, tables/passwords.py), the same limited to one hash at a time, and with anyio's
+default 40-thread pool. Also printed: one
 verification's time and the server's CPU time per login (from /proc).
 """
 
@@ -109,8 +110,9 @@ def one_server(url: str, pid: int, logins: list[Request], seconds: float) -> dic
 
 
 VARIANTS = [  # label, CENTRA_HASHING_THREADS
-    ("hashing limiter (default)", ""),
-    ("anyio default pool (40)", "40"),
+    ("limiter: one hash per core (default)", ""),
+    ("limiter: one hash at a time", "1"),
+    ("anyio's default pool (40)", "40"),
 ]
 
 
@@ -124,10 +126,10 @@ def run(engine: str, scale: str, args: argparse.Namespace) -> list[list]:
         results: dict[str, list[dict]] = {label: [] for label, _ in VARIANTS}
         servers = [Server("app:create_app", {**data.env, "CENTRA_HASHING_THREADS": threads})
                    for _, threads in VARIANTS]
-        with servers[0] as first, servers[1] as second:
+        with servers[0] as first, servers[1] as second, servers[2] as third:
             logins = login_requests(first.url, data.info, data.info["sessions"])
             for _ in range(args.rounds):
-                for (label, _), server in zip(VARIANTS, (first, second), strict=True):
+                for (label, _), server in zip(VARIANTS, (first, second, third), strict=True):
                     results[label].append(one_server(server.url, server.process.pid, logins, args.seconds))
         for label, runs in results.items():
             login = statistics.median(r["login"].rps for r in runs)
@@ -140,7 +142,7 @@ def run(engine: str, scale: str, args: argparse.Namespace) -> list[list]:
                          f"{statistics.median(r['cpu_ms'] for r in runs):.0f}", f"{idle:.1f}",
                          f"{busy:.1f}", f"{busy / idle:.1f}×",
                          ok(busy <= max(TARGET_HEALTH_P95_MS, 3 * idle))])
-        print(table(HEADERS, rows[-2:]), flush=True)
+        print(table(HEADERS, rows[-len(VARIANTS):]), flush=True)
     return rows
 
 

@@ -14,13 +14,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
 
-# One argon2 run already keeps ``parallelism`` (4) threads busy on 64 MiB for ~0.1 s. Many
-# at once only queue for the same cores, multiply the memory and starve the event loop's
-# thread, so hashing gets its own small limiter instead of anyio's 40-thread default
-# (bench/login_load.py, docs/performance.md). ``CENTRA_HASHING_THREADS`` overrides it.
-HASHING_CONCURRENCY = int(os.environ.get("CENTRA_HASHING_THREADS") or 0) or max(
-    1, (os.cpu_count() or 1) // _hasher.parallelism
-)
+# One argon2 run keeps ``parallelism`` (4) threads busy on 64 MiB for ~0.1 s. More runs at
+# once than cores only queue for the same cores, multiply the memory and starve the event
+# loop's thread, so hashing gets its own limiter, one run per core, instead of anyio's
+# 40-thread default (bench/login_load.py, docs/performance.md). One run in total would keep
+# the loop freest but leaves cores idle while argon2's lanes wait for each other.
+# ``CENTRA_HASHING_THREADS`` overrides it.
+HASHING_CONCURRENCY = int(os.environ.get("CENTRA_HASHING_THREADS") or 0) or (os.cpu_count() or 1)
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
 )
