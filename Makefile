@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test test-pg lint migrate demo clean e2e e2e-deps
+.PHONY: run test test-pg lint migrate demo clean e2e e2e-deps bench bench-quick bench-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,16 @@ migrate: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/piccolo tables demo
+
+# Benchmarks (docs/performance.md): wrk from Debian's packages; PostgreSQL at $$CENTRA_BENCH_PG.
+bench-tools:
+	command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+
+bench: $(STAMP) bench-tools
+	$(PY) bench/run_all.py $(BENCH_ARGS)
+
+bench-quick: $(STAMP) bench-tools
+	$(PY) bench/run_all.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var $(E2E_DIR) test-output

@@ -22,6 +22,7 @@ from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.errors import EXCEPTION_HANDLERS
 from cabinet.formatting import FILTERS
+from cabinet.health import healthz
 from cabinet.payments import CabinetPaymentsController
 from cabinet.promised import PromisedPaymentController
 from cabinet.public import PublicController
@@ -33,6 +34,8 @@ from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
 from cabinet.webhook import payment_webhook
 from settings import Settings, get_settings
+from tables.db import keep_pooled_session
+from tables.sqlite_pool import PooledSQLiteEngine
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
 
@@ -75,11 +78,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def open_pool() -> None:
         if isinstance(DB, PostgresEngine):
-            await DB.start_connection_pool()
+            await DB.start_connection_pool(reset=keep_pooled_session)
 
     async def close_pool() -> None:
         if isinstance(DB, PostgresEngine):
             await DB.close_connection_pool()
+        elif isinstance(DB, PooledSQLiteEngine):
+            await DB.close_pool()
 
     async def before_request(request: Any) -> None:
         await refresh_site_info()
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RequestsController,
             ConnectController,
             ReportsController,
+            healthz,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(

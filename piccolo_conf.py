@@ -6,9 +6,9 @@ SQLite file by default (``CENTRA_SQLITE_PATH``); PostgreSQL when
 
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
 
 from settings import database_url, sqlite_path
+from tables.sqlite_pool import PooledSQLiteEngine
 
 _url = database_url()
 if _url:
@@ -17,7 +17,8 @@ else:
     _path = sqlite_path()
     _path.parent.mkdir(parents=True, exist_ok=True)
     # A generous busy timeout: writers queue instead of failing with "database is locked".
-    DB = SQLiteEngine(path=str(_path), timeout=30)
+    # Kept connections and WAL: see tables/sqlite_pool.py and docs/performance.md.
+    DB = PooledSQLiteEngine(path=str(_path), timeout=30)
 
 APP_REGISTRY = AppRegistry(
     apps=[

@@ -10,6 +10,7 @@ from piccolo_admin.endpoints import TableConfig, create_admin
 from piccolo_admin.translations.data import ENGLISH, RUSSIAN
 from starlette.types import Message, Receive, Scope, Send
 
+from backoffice.crud import admin_crud_class
 from backoffice.forms import FORMS
 from backoffice.limits import admin_login_limit
 from backoffice.mfa import mfa_provider
@@ -86,7 +87,13 @@ async def _audit_login(body: bytes, status: int, scope: Scope) -> None:
 
 
 def create_backoffice(settings: Settings) -> Any:
-    admin = create_admin(
+    with admin_crud_class():  # list pages that don't read the whole ledger (backoffice/crud.py)
+        admin = _create_admin(settings)
+    return AuditedAdmin(admin)
+
+
+def _create_admin(settings: Settings) -> Any:
+    return create_admin(
         tables=secure_tables([*TABLE_CONFIGS, *STAFF_TABLES]),
         forms=secure_forms(FORMS),
         site_name="Centra — офис",
@@ -99,4 +106,3 @@ def create_backoffice(settings: Settings) -> Any:
         mfa_providers=[mfa_provider()],
         sidebar_links={"Отчёты": "/reports/", "Сайт и кабинет": "/"},
     )
-    return AuditedAdmin(admin)

@@ -1,9 +1,9 @@
 """Subscriber authentication for cabinet controllers.
 
-``before_request`` resolves the session cookie into ``scope["subscriber_id"]``
-for every page (the header shows who is logged in); cabinet handlers take a
-``subscriber`` dependency that redirects to the login page, or to the forced
-password change while a one-time password is still in use.
+``before_request`` resolves the session cookie into ``scope["subscriber_id"]`` and
+``scope["subscriber"]`` (one query) for every page (the header shows who is logged
+in); cabinet handlers take a ``subscriber`` dependency that redirects to the login
+page, or to the forced password change while a one-time password is still in use.
 """
 
 from __future__ import annotations
@@ -44,19 +44,20 @@ def session_token(request: Request) -> str | None:
 
 
 async def resolve_session(request: Request) -> None:
-    """Attach the logged-in subscriber's id to the request scope, if any."""
+    """Attach the logged-in subscriber (and its id) to the request scope, if any."""
     token = session_token(request)
     if token and "subscriber_id" not in request.scope:
         info = await session_info(token)
         request.scope["subscriber_id"] = info.subscriber_id if info else None  # type: ignore[typeddict-unknown-key]
         request.scope["viewer"] = info.viewer if info else ""  # type: ignore[typeddict-unknown-key]
+        request.scope["subscriber"] = info.subscriber if info else None  # type: ignore[typeddict-unknown-key]
 
 
 async def _load(request: Request) -> Subscriber:
     await resolve_session(request)
+    subscriber = request.scope.get("subscriber")  # type: ignore[misc]
     subscriber_id = request.scope.get("subscriber_id")  # type: ignore[misc]
-    subscriber = None
-    if subscriber_id:
+    if subscriber is None and subscriber_id:  # the id was set without the row (tests, other middleware)
         subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
     if subscriber is None:
         raise LoginRequired(next_path=request.url.path)

@@ -7,6 +7,7 @@ from litestar.di import Provide
 from litestar.response import Template
 
 from cabinet.auth import current_subscriber, staff_viewer
+from cabinet.site import site
 from tables.accounts import login_history
 from tables.db import utcnow
 from tables.ledger import ENTRY_KIND_LABELS
@@ -23,7 +24,7 @@ async def dashboard_page(request: Request, subscriber: Subscriber, *, changed: b
                          notice: str | None = None, error: str | None = None,
                          status_code: int = 200) -> Template:
     """The cabinet's home page; the promised-payment action re-renders it with its outcome."""
-    view = await dashboard(subscriber, now=utcnow())
+    view = await dashboard(subscriber, now=utcnow(), news=site().news)
     return Template("cabinet/dashboard.html", status_code=status_code, context={
         "view": view,
         "subscriber": subscriber,

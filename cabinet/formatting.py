@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
 import nh3
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 LOCALE = "ru_RU"
 TIMEZONE = "Asia/Novokuznetsk"
@@ -19,15 +20,23 @@ TIMEZONE = "Asia/Novokuznetsk"
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
+# Babel's formatters cost 0.05–0.15 ms a call and a statement page makes ~200 of them (the
+# month pickers list every month of the contract): the results are pure functions of their
+# arguments, so they are kept (docs/performance.md).
+_cached = functools.lru_cache(maxsize=8192)
+
+
 def kopecks_to_decimal(kopecks: int) -> Decimal:
     return Decimal(int(kopecks)).scaleb(-2)
 
 
+@_cached
 def rub(kopecks: int | None) -> str:
     """1234567 → '12 345,67 ₽' (no floats on the way)."""
     return format_currency(kopecks_to_decimal(kopecks or 0), "RUB", locale=LOCALE)
 
 
+@_cached
 def date_ru(value: dt.date | dt.datetime | None, fmt: str = "d MMMM y") -> str:
     if value is None:
         return ""
@@ -40,12 +49,28 @@ def datetime_ru(value: dt.datetime | None, fmt: str = "d MMMM y, HH:mm") -> str:
     return date_ru(value, fmt)
 
 
+@_cached
 def month_ru(period: str) -> str:
     """'2026-11' → 'ноябрь 2026'."""
     year, month = (int(x) for x in period.split("-"))
     return format_date(dt.date(year, month, 1), "LLLL y", locale=LOCALE)
 
 
+@functools.lru_cache(maxsize=1024)
+def _month_options(months: tuple[str, ...], selected: str) -> Markup:
+    return Markup("".join(
+        f'<option value="{escape(p)}"{" selected" if p == selected else ""}>{escape(month_ru(p))}</option>'
+        for p in months
+    ))
+
+
+def month_options(months: list[str], selected: str | None) -> Markup:
+    """``<option>``s of a month picker (a statement page has three of up to 60 months each;
+    the same lists repeat for every contract of the same age, so they are kept)."""
+    return _month_options(tuple(months), selected or "")
+
+
+@functools.lru_cache(maxsize=256)
 def markdown(text: str | None) -> Markup:
     html = _markdown.render(text or "")
     return Markup(nh3.clean(html))
@@ -77,6 +102,7 @@ FILTERS = {
     "date_ru": date_ru,
     "datetime_ru": datetime_ru,
     "month_ru": month_ru,
+    "month_options": month_options,
     "markdown": markdown,
     "report_cell": report_cell,
 }

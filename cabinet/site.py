@@ -1,4 +1,6 @@
-"""Site-wide data shown on every page (hotline phone, footer links), cached briefly."""
+"""Site-wide data shown on every page (hotline phone, footer links) and the latest news
+of the cabinet's dashboard, cached briefly: the same for every visitor, so read once per
+``CACHE_SECONDS`` instead of on every request."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY, Page, SiteSetting
+from tables.db import utcnow
+from tables.statements import latest_news
 
 # The browser tests set 0: their one server process outlives each test's rows.
 CACHE_SECONDS = float(os.environ.get("CENTRA_SITE_CACHE_SECONDS", "30"))
@@ -16,6 +20,7 @@ CACHE_SECONDS = float(os.environ.get("CENTRA_SITE_CACHE_SECONDS", "30"))
 class SiteInfo:
     hotline: str = DEFAULT_HOTLINE
     footer_pages: list[dict] = field(default_factory=list)
+    news: list[dict] = field(default_factory=list)  # the dashboard's latest news
     loaded_at: float = 0.0
 
 
@@ -38,6 +43,7 @@ async def refresh_site_info(force: bool = False) -> SiteInfo:
     _info = SiteInfo(
         hotline=hotline["value"] if hotline else DEFAULT_HOTLINE,
         footer_pages=pages,
+        news=await latest_news(utcnow()),
         loaded_at=time.monotonic(),
     )
     return _info

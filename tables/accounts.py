@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from piccolo.columns import Varchar
 from piccolo_api.session_auth.tables import SessionsBase
@@ -44,6 +44,8 @@ VIEW_SESSION = dt.timedelta(minutes=30)
 class SessionInfo:
     subscriber_id: int
     viewer: str = ""  # a staff member's name when this is a read-only staff view
+    # The contract itself, read in the same query as the session (one round trip per page).
+    subscriber: Subscriber | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -123,22 +125,39 @@ async def start_session(subscriber_id: int, *, now: dt.datetime | None = None, i
     return session.token
 
 
+# The session and its contract in one query: every cabinet page needs both.
+_SESSION_WITH_SUBSCRIBER = (
+    "SELECT s.id AS session_id, s.expiry_date AS session_expiry, "
+    "s.max_expiry_date AS session_max_expiry, s.viewer AS session_viewer, sub.* "
+    "FROM subscriber_session s JOIN subscriber sub ON sub.id = s.user_id WHERE s.token = {}"
+)
+_SUBSCRIBER_COLUMNS = frozenset(c._meta.db_column_name for c in Subscriber._meta.columns)
+
+
+def _subscriber_from(row: dict) -> Subscriber:
+    """A ``Subscriber`` as ``Subscriber.objects()`` would build it from a joined row."""
+    subscriber = Subscriber(_ignore_missing=True,
+                            **{k: v for k, v in row.items() if k in _SUBSCRIBER_COLUMNS})
+    subscriber._exists_in_db = True
+    return subscriber
+
+
 async def session_info(token: str | None, *, now: dt.datetime | None = None) -> SessionInfo | None:
-    """Who is behind a session token; idle expiry slides, the absolute limit does not."""
+    """Who is behind a session token, with the contract; idle expiry slides, the absolute
+    limit does not. A session whose contract is gone counts as no session."""
     if not token or len(token) > 100:
         return None
-    row = await SubscriberSession.select(
-        SubscriberSession.id, SubscriberSession.user_id, SubscriberSession.viewer,
-        SubscriberSession.expiry_date, SubscriberSession.max_expiry_date,
-    ).where(SubscriberSession.token == token).first()
+    rows = await SubscriberSession.raw(_SESSION_WITH_SUBSCRIBER, token)
+    row = rows[0] if rows else None
     moment = _naive(now or utcnow())
-    if row is None or row["expiry_date"] <= moment or row["max_expiry_date"] <= moment:
+    if row is None or row["session_expiry"] <= moment or row["session_max_expiry"] <= moment:
         return None
-    if row["expiry_date"] - moment < SESSION_IDLE / 2:  # slide, but don't write on every request
+    if row["session_expiry"] - moment < SESSION_IDLE / 2:  # slide, but don't write on every request
         await SubscriberSession.update({
-            SubscriberSession.expiry_date: min(moment + SESSION_IDLE, row["max_expiry_date"])
-        }).where(SubscriberSession.id == row["id"])
-    return SessionInfo(subscriber_id=row["user_id"], viewer=row["viewer"] or "")
+            SubscriberSession.expiry_date: min(moment + SESSION_IDLE, row["session_max_expiry"])
+        }).where(SubscriberSession.id == row["session_id"])
+    return SessionInfo(subscriber_id=row["id"], viewer=row["session_viewer"] or "",
+                       subscriber=_subscriber_from(row))
 
 
 async def session_subscriber_id(token: str | None) -> int | None:

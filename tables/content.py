@@ -172,6 +172,22 @@ async def maintenance_area_names(news_id: int) -> list[str]:
 MAINTENANCE_LEAD = dt.timedelta(hours=24)
 
 
+# One query (it runs on every dashboard): the notices whose area names the address's town,
+# its street, or any address in the same building.
+_MAINTENANCE_FOR_ADDRESS = """
+    SELECT DISTINCT n.id AS id, n.title AS title, n.body AS body,
+           n.starts_at AS starts_at, n.ends_at AS ends_at
+    FROM address me
+    JOIN street st ON st.id = me.street
+    JOIN maintenance_area a ON a.town = st.town OR a.street = me.street
+         OR a.address IN (SELECT b.id FROM address b WHERE b.street = me.street AND b.house = me.house)
+    JOIN news_item n ON n.id = a.news
+    WHERE me.id = {} AND n.published = true AND n.kind = {}
+      AND n.starts_at <= {} AND n.ends_at >= {}
+    ORDER BY n.starts_at
+"""
+
+
 async def active_maintenance_for_address(
     address_id: int, *, now: dt.datetime, lead: dt.timedelta = MAINTENANCE_LEAD
 ) -> list[dict[str, Any]]:
@@ -189,32 +205,6 @@ async def active_maintenance_for_address(
 
     >>> await active_maintenance_for_address(subscriber.address, now=utcnow())
     """
-    place = await Address.select(
-        Address.street, Address.house, Address.street.town.as_alias("town")
-    ).where(Address.id == address_id).first()
-    if place is None:
-        return []
-    area = MaintenanceArea
-    news = MaintenanceArea.news
-    return await (
-        area.select(
-            news.id.as_alias("id"),
-            news.title.as_alias("title"),
-            news.body.as_alias("body"),
-            news.starts_at.as_alias("starts_at"),
-            news.ends_at.as_alias("ends_at"),
-        )
-        .where(
-            (news.published == True)  # noqa: E712
-            & (news.kind == NewsKind.MAINTENANCE)
-            & (news.starts_at <= now + lead)
-            & (news.ends_at >= now)
-            & (
-                (area.town == place["town"])
-                | (area.street == place["street"])
-                | ((area.address.street == place["street"]) & (area.address.house == place["house"]))
-            )
-        )
-        .distinct()
-        .order_by(news.starts_at)
+    return await MaintenanceArea.raw(
+        _MAINTENANCE_FOR_ADDRESS, address_id, NewsKind.MAINTENANCE.value, now + lead, now
     )

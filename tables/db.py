@@ -35,6 +35,18 @@ def write_transaction():
     return db.transaction()
 
 
+async def keep_pooled_session(connection: object) -> None:
+    """asyncpg pool ``reset`` that skips the reset query on every release.
+
+    asyncpg's default runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` each time a connection goes back to the pool, one more round trip per
+    Piccolo query (every query outside a transaction borrows a connection). Nothing here
+    leaves session state behind: advisory locks are ``pg_advisory_xact_lock`` (released at
+    commit), no ``LISTEN``, no session ``SET``, cursors only inside transactions; asyncpg
+    still rolls back a transaction left open. Keep it that way, or drop this setting.
+    """
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

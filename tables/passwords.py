@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import os
 import secrets
+import weakref
 
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
+
+# One argon2 run keeps ``parallelism`` (4) threads busy on 64 MiB for ~0.1 s. More runs at
+# once than cores only queue for the same cores, multiply the memory and starve the event
+# loop's thread, so hashing gets its own limiter, one run per core, instead of anyio's
+# 40-thread default (bench/login_load.py, docs/performance.md). One run in total would keep
+# the loop freest but leaves cores idle while argon2's lanes wait for each other.
+# ``CENTRA_HASHING_THREADS`` overrides it.
+HASHING_CONCURRENCY = int(os.environ.get("CENTRA_HASHING_THREADS") or 0) or (os.cpu_count() or 1)
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    """A limiter per event loop (anyio binds one to the loop that first uses it)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(HASHING_CONCURRENCY)
+    return limiter
 
 # A valid hash of a random secret: verifying against it costs the same time as
 # a real check, so an unknown contract answers as slowly as a wrong password.
@@ -24,7 +47,7 @@ def hash_password_sync(password: str) -> str:
 
 
 async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_hasher.hash, password)
+    return await anyio.to_thread.run_sync(_hasher.hash, password, limiter=_limiter())
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
@@ -36,7 +59,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await anyio.to_thread.run_sync(_verify)
+    return await anyio.to_thread.run_sync(_verify, limiter=_limiter())
 
 
 def needs_rehash(password_hash: str) -> bool:

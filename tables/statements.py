@@ -29,7 +29,7 @@ from piccolo.query.functions.aggregate import Max, Min, Sum
 from tables.addresses import Address, format_address
 from tables.billing import PromisedPaymentOffer, promised_payment_offer
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
-from tables.db import engine
+from tables.db import engine, is_sqlite
 from tables.ledger import LedgerEntry
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
@@ -66,11 +66,16 @@ _T = TypeVar("_T")
 
 
 def one_connection(func: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
-    """Run the decorated read function's queries in one transaction (nested use is a no-op)."""
+    """Run the decorated read function's queries in one transaction (nested use is a no-op).
+
+    SQLite only: there the read transaction is one snapshot for the whole page. PostgreSQL's
+    READ COMMITTED gives no snapshot across statements, so a transaction would only add
+    ``BEGIN`` and ``COMMIT`` round trips to every page (docs/performance.md).
+    """
 
     @functools.wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> _T:
-        if not SINGLE_CONNECTION_READS:
+        if not SINGLE_CONNECTION_READS or not is_sqlite():
             return await func(*args, **kwargs)
         async with engine().transaction():
             return await func(*args, **kwargs)
@@ -344,7 +349,13 @@ class StatementMonths:
     @property
     def choices(self) -> list[str]:
         """Newest first, for the month selector."""
-        return [shift_period(self.current, -i) for i in range(months_between(self.first, self.current))]
+        return list(_month_range(self.first, self.current))
+
+
+@functools.lru_cache(maxsize=1024)
+def _month_range(first: str, current: str) -> tuple[str, ...]:
+    # A page asks for it five times (three pickers, two checks) and most contracts share it.
+    return tuple(shift_period(current, -i) for i in range(months_between(first, current)))
 
 
 @one_connection
@@ -415,8 +426,13 @@ class Dashboard:
 
 
 @one_connection
-async def dashboard(subscriber: Subscriber, *, now: dt.datetime) -> Dashboard:
-    """Everything the cabinet's home page shows, for the logged-in contract only."""
+async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
+                    news: list[dict] | None = None) -> Dashboard:
+    """Everything the cabinet's home page shows, for the logged-in contract only.
+
+    :param news: the latest news when the caller keeps them (the same for everyone);
+        read here otherwise.
+    """
     tariff = await (
         Tariff.select(Tariff.id, Tariff.name, Tariff.monthly_fee, Tariff.router_fee)
         .where(Tariff.id == subscriber.tariff)
@@ -434,7 +450,7 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime) -> Dashboard:
         forecast=forecast(subscriber.balance, fee, local_date(now)),
         requests=await open_requests(subscriber.id),
         maintenance=await maintenance_for(subscriber, now),
-        news=await latest_news(now),
+        news=news if news is not None else await latest_news(now),
         final_statement=final,
         promised=await promised_payment_offer(subscriber.id, now=now),
     )

@@ -72,7 +72,9 @@ async def database() -> AsyncIterator[None]:
     response = await run_forwards(app_name="all")
     assert response.success, response.message
     if isinstance(DB, PostgresEngine):
-        await DB.start_connection_pool()
+        from tables.db import keep_pooled_session
+
+        await DB.start_connection_pool(reset=keep_pooled_session)  # as app.py does
     yield
     if isinstance(DB, PostgresEngine):
         await DB.close_connection_pool()

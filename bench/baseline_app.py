@@ -1,0 +1,225 @@
+"""The baseline the benchmarks compare the product with: a bare Litestar app that runs the
+same SQL as the product's pages with the raw driver (asyncpg pool, or a small pool of open
+aiosqlite connections) and returns a minimal page — no ORM, no templates, no middleware.
+
+    uvicorn bench.baseline_app:create_app --factory   (DATABASE_URL or CENTRA_SQLITE_PATH)
+
+Routes: ``/dashboard`` and ``/statement`` (cookie ``centra_session``), ``/lookup`` (quick-pay
+search: ``?contract=`` or ``?town=&street=&house=&apartment=``), ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from litestar import Litestar, Request, get
+from litestar.response import Response
+
+LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
+SQLITE_CONNECTIONS = 4
+
+# The SQL of the product's pages (``?`` placeholders; numbered for PostgreSQL).
+SESSION_SUBSCRIBER = """
+    SELECT s.id AS session_id, s.expiry_date, s.max_expiry_date, s.viewer,
+           sub.id, sub.contract_number, sub.full_name, sub.status, sub.balance, sub.tariff,
+           sub.address, sub.router_rented, sub.terminated_on, sub.connected_on,
+           sub.must_change_password
+    FROM subscriber_session s JOIN subscriber sub ON sub.id = s.user_id
+    WHERE s.token = ?"""
+TARIFF = "SELECT id, name, monthly_fee, router_fee FROM tariff WHERE id = ?"
+OPEN_REQUESTS = """
+    SELECT id, number, kind, status, created_at FROM service_request
+    WHERE subscriber = ? AND status IN ('new', 'in_progress') ORDER BY created_at DESC"""
+MAINTENANCE = """
+    SELECT DISTINCT n.id, n.title, n.body, n.starts_at, n.ends_at
+    FROM maintenance_area a
+    JOIN news_item n ON n.id = a.news
+    LEFT JOIN address aa ON aa.id = a.address
+    JOIN address me ON me.id = ?
+    JOIN street st ON st.id = me.street
+    WHERE n.published = true AND n.kind = 'maintenance' AND n.starts_at <= ? AND n.ends_at >= ?
+      AND (a.town = st.town OR a.street = me.street
+           OR (aa.street = me.street AND aa.house = me.house))
+    ORDER BY n.starts_at"""
+NEWS = """
+    SELECT id, title, published_at FROM news_item
+    WHERE kind = 'news' AND published = true AND published_at <= ?
+    ORDER BY published_at DESC LIMIT 3"""
+LEDGER_SPAN = ("SELECT MIN(created_at) AS first, MAX(created_at) AS last FROM ledger_entry "
+               "WHERE subscriber = ?")
+SUM_BEFORE = "SELECT SUM(amount) AS total FROM ledger_entry WHERE subscriber = ? AND created_at < ?"
+MONTH_ROWS = """
+    SELECT id, created_at, kind, amount, period, comment FROM ledger_entry
+    WHERE subscriber = ? AND created_at >= ? AND created_at < ? ORDER BY created_at, id"""
+BY_CONTRACT = "SELECT id, full_name, status, balance, address FROM subscriber WHERE contract_number = ?"
+STREETS_OF_TOWN = "SELECT id, name FROM street WHERE town = ?"
+ADDRESSES_OF_STREET = "SELECT id, house, apartment FROM address WHERE street = ?"
+BY_ADDRESS = "SELECT id, full_name, status, balance, address FROM subscriber WHERE address = ?"
+
+
+def _numbered(sql: str) -> str:
+    count = iter(range(1, 100))
+    return re.sub(r"\?", lambda _: f"${next(count)}", sql)
+
+
+async def _no_reset(connection: Any) -> None:
+    """No reset query when a connection goes back to the pool."""
+
+
+class Database:
+    """``fetch(sql, *args)`` → list of dicts, on asyncpg or on pooled aiosqlite connections."""
+
+    def __init__(self) -> None:
+        self.url = os.environ.get("DATABASE_URL", "").strip()
+        self.pg = self.url.startswith(("postgres://", "postgresql://"))
+        self.pool: Any = None
+        self.sqlite: asyncio.Queue | None = None
+
+    async def start(self) -> None:
+        if self.pg:
+            import asyncpg
+
+            # asyncpg's defaults, as the notes' baselines; BENCH_BASELINE_POOL_RESET=skip gives it
+            # the product's pool setting (no reset query on release, tables/db.py).
+            skip = os.environ.get("BENCH_BASELINE_POOL_RESET") == "skip"
+            self.pool = await asyncpg.create_pool(self.url, reset=_no_reset if skip else None)
+            return
+        import aiosqlite
+
+        self.sqlite = asyncio.Queue()
+        for _ in range(SQLITE_CONNECTIONS):
+            conn = await aiosqlite.connect(os.environ["CENTRA_SQLITE_PATH"])
+            conn.row_factory = aiosqlite.Row
+            await self.sqlite.put(conn)
+
+    async def stop(self) -> None:
+        if self.pool:
+            await self.pool.close()
+        if self.sqlite:
+            while not self.sqlite.empty():
+                await (self.sqlite.get_nowait()).close()
+
+    def time(self, moment: dt.datetime) -> Any:
+        # Piccolo keeps aware datetimes on SQLite as str() of the UTC value.
+        return moment if self.pg else str(moment.astimezone(dt.UTC))
+
+    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
+        if self.pg:
+            rows = await self.pool.fetch(_numbered(sql), *args)
+            return [dict(r) for r in rows]
+        assert self.sqlite is not None
+        conn = await self.sqlite.get()
+        try:
+            async with conn.execute(sql, args) as cursor:
+                return [dict(r) for r in await cursor.fetchall()]
+        finally:
+            self.sqlite.put_nowait(conn)
+
+
+DB = Database()
+
+
+def _naive(value: Any) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+async def _subscriber(request: Request) -> dict[str, Any] | None:
+    token = request.cookies.get("centra_session")
+    if not token:
+        return None
+    rows = await DB.fetch(SESSION_SUBSCRIBER, token)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if not rows or _naive(rows[0]["expiry_date"]) <= now or _naive(rows[0]["max_expiry_date"]) <= now:
+        return None
+    return rows[0]
+
+
+def _page(body: str) -> Response:
+    return Response(content=f"<!doctype html><html lang=ru><body>{body}</body></html>",
+                    media_type="text/html")
+
+
+@get("/dashboard")
+async def dashboard(request: Request) -> Response:
+    sub = await _subscriber(request)
+    if sub is None:
+        return Response(content="login", status_code=303, headers={"Location": "/login"})
+    now = dt.datetime.now(dt.UTC)
+    tariff = await DB.fetch(TARIFF, sub["tariff"])
+    requests = await DB.fetch(OPEN_REQUESTS, sub["id"])
+    works = await DB.fetch(MAINTENANCE, sub["address"], DB.time(now + dt.timedelta(hours=24)),
+                           DB.time(now))
+    news = await DB.fetch(NEWS, DB.time(now))
+    return _page(f"<h1>Договор № {sub['contract_number']}</h1><p>Баланс: {sub['balance'] / 100:.2f}"
+                 f"</p><p>Тариф {tariff[0]['name'] if tariff else ''}</p><p>Заявок: {len(requests)}, "
+                 f"работ: {len(works)}, новостей: {len(news)}</p>")
+
+
+def _month_bounds(today: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(today.year, today.month, 1, tzinfo=LOCAL_TZ)
+    end = dt.datetime(today.year + today.month // 12, today.month % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+@get("/statement")
+async def statement(request: Request) -> Response:
+    sub = await _subscriber(request)
+    if sub is None:
+        return Response(content="login", status_code=303, headers={"Location": "/login"})
+    start, end = _month_bounds(dt.datetime.now(LOCAL_TZ).date())
+    span = await DB.fetch(LEDGER_SPAN, sub["id"])
+    before = await DB.fetch(SUM_BEFORE, sub["id"], DB.time(start))
+    rows = await DB.fetch(MONTH_ROWS, sub["id"], DB.time(start), DB.time(end))
+    opening = int(before[0]["total"] or 0)
+    lines = "".join(f"<tr><td>{r['created_at']}</td><td>{r['amount']}</td></tr>" for r in rows)
+    return _page(f"<h1>Выписка</h1><p>с {span[0]['first']}</p><p>Входящий остаток {opening}</p>"
+                 f"<table>{lines}</table>")
+
+
+def _norm(text: str) -> str:
+    return " ".join((text or "").casefold().replace("ё", "е").split())
+
+
+@get("/lookup")
+async def lookup(contract: str = "", town: int = 0, street: str = "", house: str = "",
+                 apartment: str = "") -> Response:
+    """The quick-pay search (tables.payments.find_payable_contract) on the raw driver."""
+    if contract:
+        found = await DB.fetch(BY_CONTRACT, contract)
+    else:
+        streets = [s["id"] for s in await DB.fetch(STREETS_OF_TOWN, town)
+                   if _norm(s["name"]) == _norm(street)]
+        found = []
+        if len(streets) == 1:
+            places = [a["id"] for a in await DB.fetch(ADDRESSES_OF_STREET, streets[0])
+                      if _norm(a["house"]) == _norm(house) and _norm(a["apartment"]) == _norm(apartment)]
+            if len(places) == 1:
+                found = await DB.fetch(BY_ADDRESS, places[0])
+    if len(found) != 1:
+        return _page("<p>Договор не найден</p>")
+    return _page(f"<p>Найден договор: {found[0]['full_name'].split()[0]}</p>")
+
+
+@get("/healthz")
+async def healthz() -> Response:
+    return Response(content="ok", media_type="text/plain")
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    await DB.start()
+    try:
+        yield
+    finally:
+        await DB.stop()
+
+
+def create_app() -> Litestar:
+    return Litestar(route_handlers=[dashboard, statement, lookup, healthz], lifespan=[lifespan])

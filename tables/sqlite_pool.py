@@ -1,0 +1,135 @@
+"""Piccolo's SQLite engine with a few connections kept open.
+
+Piccolo's ``SQLiteEngine`` opens a new aiosqlite connection (a new thread, a new
+``sqlite3.connect``, the schema parsed again) for every query outside a transaction and
+for every transaction, then closes it: about 1 ms per query on this kind of machine,
+more than the query itself (bench/cabinet_load.py, docs/performance.md). This engine
+lends idle connections instead and gives them back afterwards; behaviour is otherwise
+Piccolo's own (autocommit outside transactions, ``BEGIN <type>`` inside them).
+
+Each statement is also one trip to the connection's thread instead of Piccolo's four.
+
+A connection goes back to the pool only in autocommit state (never inside an open
+transaction) and only after a normal end or an SQLite error; anything else (a
+cancelled query) closes it. The pool never blocks: when every kept connection is busy a
+new one is opened and closed after use if more than ``pool_size`` are idle.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from piccolo.engine.sqlite import SQLiteEngine, dict_factory
+
+
+class _Lease:
+    """A pooled connection lent to a transaction: ``close()`` gives it back."""
+
+    __slots__ = ("_conn", "_engine")
+
+    def __init__(self, engine: PooledSQLiteEngine, conn: aiosqlite.Connection) -> None:
+        object.__setattr__(self, "_engine", engine)
+        object.__setattr__(self, "_conn", conn)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._conn, name, value)  # row_factory is set by Piccolo
+
+    async def close(self) -> None:
+        await self._engine._release(self._conn)
+
+
+class PooledSQLiteEngine(SQLiteEngine):
+    """``SQLiteEngine`` that reuses up to ``pool_size`` idle connections.
+
+    :param pool_size: how many idle connections to keep; as many as requests usually run
+        at once, so a busy moment doesn't open and close connections (each is a thread).
+
+    :param wal: switch the file to write-ahead logging on first use, so readers never
+        block a writer's commit and a writer never blocks readers (persistent in the file).
+    """
+
+    __slots__ = ("_idle", "_journal_checked", "pool_size", "wal")
+
+    def __init__(self, path: str = "piccolo.sqlite", *, pool_size: int = 16, wal: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(path=path, **kwargs)
+        self.pool_size = pool_size
+        self.wal = wal
+        self._idle: list[aiosqlite.Connection] = []
+        self._journal_checked = False
+
+    async def _open(self) -> aiosqlite.Connection:
+        conn = aiosqlite.connect(**self.connection_kwargs)
+        # A kept connection must not keep the process alive at exit (its worker thread
+        # is otherwise non-daemon and only stops when the connection is closed).
+        conn._thread.daemon = True
+        await conn
+        conn.row_factory = dict_factory
+        await conn.execute("PRAGMA foreign_keys = 1")
+        if self.wal and not self._journal_checked:
+            self._journal_checked = True
+            try:
+                await conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError:  # locked right now: the next process will do it
+                self._journal_checked = False
+        return conn
+
+    async def _acquire(self) -> aiosqlite.Connection:
+        if self._idle:
+            return self._idle.pop()
+        return await self._open()
+
+    async def _release(self, conn: aiosqlite.Connection, reusable: bool = True) -> None:
+        if reusable and not conn.in_transaction and len(self._idle) < self.pool_size:
+            self._idle.append(conn)
+        else:
+            await conn.close()
+
+    async def get_connection(self) -> Any:
+        """For transactions and batches: a pooled connection whose ``close()`` returns it."""
+        return _Lease(self, await self._acquire())
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None,
+                                     query_type: str = "generic", table: Any = None) -> Any:
+        conn = await self._acquire()
+        reusable = False
+        try:
+            rows = await self._fetch(conn, query, args, query_type, table)
+            reusable = True
+            return rows
+        except sqlite3.Error:
+            reusable = True  # the statement failed; the connection is fine
+            raise
+        finally:
+            await self._release(conn, reusable)
+
+    async def _run_in_existing_connection(self, connection: Any, query: str,
+                                          args: list[Any] | None = None,
+                                          query_type: str = "generic", table: Any = None) -> Any:
+        # Inside a transaction; the connection is a kept one, already set up.
+        return await self._fetch(connection, query, args, query_type, table)
+
+    async def _fetch(self, conn: Any, query: str, args: list[Any] | None, query_type: str,
+                     table: Any) -> Any:
+        """One statement in one trip to the connection's thread.
+
+        Piccolo's own engine makes four (``PRAGMA foreign_keys``, execute, fetch, close the
+        cursor); each trip wakes the connection's thread, which on a busy machine costs more
+        than the statement. Kept connections had the pragma and the row factory set once.
+        """
+        if query_type == "insert" and self.get_version_sync() < 3.35:
+            async with conn.execute(query, args or []) as cursor:
+                return [{table._meta.primary_key._meta.db_column_name:
+                         await self._get_inserted_pk(cursor, table)}]
+        return await conn.execute_fetchall(query, args or [])
+
+    async def close_pool(self) -> None:
+        """Close the idle connections (on application shutdown)."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()

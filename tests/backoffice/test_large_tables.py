@@ -1,0 +1,77 @@
+"""Admin list pages over big tables: counts and month filters (backoffice/crud.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from backoffice import crud
+from piccolo_conf import DB
+from tables.db import is_sqlite
+from tables.ledger import LedgerEntry, post_entry
+from tests.factories import make_subscriber
+from tests.test_support import admin_login, make_staff
+
+
+async def _ledger(periods: list[str]) -> int:
+    s = await make_subscriber()
+    for n, period in enumerate(periods):
+        await post_entry(s.id, -100 - n, "charge", f"charge:{s.id}:{period}:{n}", period=period)
+    return s.id
+
+
+async def test_complete_month_in_a_contains_filter_matches_exactly(client):
+    await _ledger(["2026-09", "2026-10", "2026-10", "2026-11"])
+    await make_staff()
+    await admin_login(client)
+    for params in ({"period": "2026-10"}, {"period": "2026-10", "period__match": "contains"}):
+        count = await client.get("/admin/api/tables/ledger_entry/count/", params=params)
+        rows = await client.get("/admin/api/tables/ledger_entry/", params={**params, "__order": "-id"})
+        assert count.json()["count"] == 2
+        assert [r["period"] for r in rows.json()["rows"]] == ["2026-10", "2026-10"]
+    # An incomplete month keeps "contains" semantics.
+    count = await client.get("/admin/api/tables/ledger_entry/count/", params={"period": "2026-1"})
+    assert count.json()["count"] == 3
+
+
+def test_only_complete_months_become_exact():
+    endpoint = crud.LargeTableCRUD(LedgerEntry)
+    for value, expected in (("2026-10", "exact"), ("2026-1", "contains"), ("10", "contains")):
+        split = endpoint._split_params({"period": value})
+        assert split.match_types["period"] == expected, value
+    split = endpoint._split_params({"period": "2026-10", "period__match": "starts"})
+    assert split.match_types["period"] == "starts"
+    split = endpoint._split_params({"reference": "2026-10"})
+    assert split.match_types["reference"] == "contains"
+
+
+async def test_unfiltered_count_of_a_big_table_is_estimated_without_count(client, monkeypatch):
+    await _ledger(["2026-09", "2026-10", "2026-11"])
+    await make_staff()
+    await admin_login(client)
+    answer = (await client.get("/admin/api/tables/ledger_entry/count/")).json()
+    assert answer["count"] == 3 and "estimate" not in answer  # below the threshold: exact
+    if not is_sqlite():
+        await DB.run_ddl("ANALYZE ledger_entry")  # what autovacuum keeps up to date
+    monkeypatch.setattr(crud, "ESTIMATE_FROM", 1)
+
+    async def no_count(*args, **kwargs):
+        raise AssertionError("an unfiltered big table is not counted row by row")
+
+    monkeypatch.setattr(type(LedgerEntry.count()), "run", no_count)
+    answer = (await client.get("/admin/api/tables/ledger_entry/count/")).json()
+    assert answer == {"count": 3, "page_size": answer["page_size"], "estimate": True}
+    monkeypatch.undo()
+    monkeypatch.setattr(crud, "ESTIMATE_FROM", 1)
+    filtered = (await client.get("/admin/api/tables/ledger_entry/count/",
+                                 params={"period": "2026-10"})).json()
+    assert filtered["count"] == 1 and "estimate" not in filtered
+
+
+@pytest.mark.parametrize("table", ["subscriber", "tariff"])
+async def test_other_tables_count_exactly(client, monkeypatch, table):
+    monkeypatch.setattr(crud, "ESTIMATE_FROM", 0)
+    await make_subscriber()
+    await make_staff()
+    await admin_login(client)
+    answer = (await client.get(f"/admin/api/tables/{table}/count/")).json()
+    assert answer["count"] == 1 and "estimate" not in answer

@@ -1,0 +1,61 @@
+"""The SQLite engine lends kept connections; it must behave like Piccolo's own engine."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from piccolo_conf import DB
+from tables.db import is_sqlite, write_transaction
+from tables.sqlite_pool import PooledSQLiteEngine
+from tables.tariffs import Tariff
+from tests.factories import make_tariff
+
+pytestmark = pytest.mark.skipif(not is_sqlite(), reason="the pool is the SQLite engine's")
+
+
+async def test_queries_reuse_kept_connections():
+    assert isinstance(DB, PooledSQLiteEngine)
+    await Tariff.count()
+    kept = list(DB._idle)
+    assert kept, "a finished query gives its connection back"
+    for _ in range(5):
+        await Tariff.count()
+    assert [id(c) for c in DB._idle] == [id(c) for c in kept], "the same connections, no new ones"
+    mode = await DB.run_ddl("PRAGMA journal_mode")
+    assert mode[0]["journal_mode"] == "wal"
+
+
+async def test_concurrent_queries_and_transactions_see_committed_data():
+    tariff = await make_tariff(fee=1000)
+
+    async def bump() -> None:
+        async with write_transaction():
+            row = await Tariff.select(Tariff.monthly_fee).where(Tariff.id == tariff.id).first()
+            await Tariff.update({Tariff.monthly_fee: row["monthly_fee"] + 1}).where(Tariff.id == tariff.id)
+
+    await asyncio.gather(*(bump() for _ in range(20)), *(Tariff.count() for _ in range(20)))
+    row = await Tariff.select(Tariff.monthly_fee).where(Tariff.id == tariff.id).first()
+    assert row["monthly_fee"] == 1020
+    assert len(DB._idle) <= DB.pool_size
+    assert not any(conn.in_transaction for conn in DB._idle)
+
+
+async def test_a_failed_transaction_leaves_no_open_transaction_in_the_pool():
+    tariff = await make_tariff(fee=500)
+    with pytest.raises(RuntimeError):
+        async with write_transaction():
+            await Tariff.update({Tariff.monthly_fee: 1}).where(Tariff.id == tariff.id)
+            raise RuntimeError("boom")
+    row = await Tariff.select(Tariff.monthly_fee).where(Tariff.id == tariff.id).first()
+    assert row["monthly_fee"] == 500
+    assert not any(conn.in_transaction for conn in DB._idle)
+
+
+async def test_a_failing_statement_keeps_the_connection_usable():
+    await make_tariff(name="Один")
+    with pytest.raises(Exception, match="UNIQUE"):
+        await Tariff.insert(Tariff(name="Один"))
+    assert await Tariff.count() == 1
+    assert DB._idle and not any(conn.in_transaction for conn in DB._idle)
