@@ -12,8 +12,10 @@ from babel.numbers import format_currency, format_decimal
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from tables.db import LOCAL_TZ_NAME
+
 LOCALE = "ru_RU"
-TIMEZONE = "Asia/Novokuznetsk"
+TIMEZONE = LOCAL_TZ_NAME
 
 # HTML in the source is escaped by the parser, and the output is sanitised
 # again, so content edited in the admin can never inject markup or script.

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import (
@@ -42,16 +41,11 @@ from piccolo.table import Table
 
 from settings import get_settings
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.db import choices, engine, is_sqlite, utcnow, write_transaction
+from tables.db import LOCAL_TZ, choices, engine, is_sqlite, local_date, utcnow, write_transaction
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.money import format_plain
 from tables.subscribers import Subscriber, SubscriberStatus
 from tables.tariffs import Tariff
-
-try:  # Novokuznetsk and Osinniki (Kemerovo oblast): UTC+7, no DST since 2014.
-    LOCAL_TZ: dt.tzinfo = ZoneInfo("Asia/Novokuznetsk")
-except ZoneInfoNotFoundError:  # pragma: no cover - images without tzdata
-    LOCAL_TZ = dt.timezone(dt.timedelta(hours=7), "+07")
 
 CHUNK_SIZE = 20_000  # subscriber ids per INSERT … SELECT: progress steps, bounded statement size
 PROMISED_DAYS = 3
@@ -98,11 +92,6 @@ TEXTS = {
 
 # ---------------------------------------------------------------------------
 # Periods and local time
-
-
-def local_date(now: dt.datetime) -> dt.date:
-    """The provider's calendar date at ``now`` (billing months are local months)."""
-    return now.astimezone(LOCAL_TZ).date()
 
 
 def _local_text(moment: dt.datetime) -> str:

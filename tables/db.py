@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from piccolo.columns.choices import Choice
 from piccolo.engine.base import Engine
@@ -45,6 +46,22 @@ async def keep_pooled_session(connection: object) -> None:
     commit), no ``LISTEN``, no session ``SET``, cursors only inside transactions; asyncpg
     still rolls back a transaction left open. Keep it that way, or drop this setting.
     """
+
+
+# Novokuznetsk and Osinniki (Kemerovo oblast): UTC+7, no DST since 2014. Months, statements,
+# billing periods and reports all follow the provider's local calendar.
+LOCAL_TZ_NAME = "Asia/Novokuznetsk"
+try:
+    LOCAL_TZ: dt.tzinfo = ZoneInfo(LOCAL_TZ_NAME)
+except ZoneInfoNotFoundError:  # pragma: no cover - images without tzdata
+    LOCAL_TZ = dt.timezone(dt.timedelta(hours=7), "+07")
+
+
+def local_date(moment: dt.datetime) -> dt.date:
+    """The provider's calendar day of a moment (naive values, as read back from storage, are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(LOCAL_TZ).date()
 
 
 def utcnow() -> dt.datetime:

@@ -6,13 +6,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from piccolo.columns import ForeignKey, OnDelete, SmallInt, Text, Timestamptz, Varchar
 from piccolo.query.functions.aggregate import Count
 from piccolo.table import Table
 
-from tables.db import write_transaction
+from tables.db import LOCAL_TZ, write_transaction
 from tables.subscribers import Subscriber
 
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -38,7 +37,6 @@ class CabinetRating(Table, help_text="Оценки удобства личног
 MAX_COMMENT_LENGTH = 1000
 # Months are counted in the provider's local time: a rating at 01:00 on the
 # 1st in Novokuznetsk belongs to the new month.
-LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 
 MESSAGES = {
     "score": "Выберите оценку от 1 до 5.",

@@ -18,17 +18,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from tables.db import is_sqlite, utcnow
+from tables.db import LOCAL_TZ, LOCAL_TZ_NAME, is_sqlite, local_date, utcnow
 from tables.ledger import EntryKind, LedgerEntry
 from tables.payments import PAYMENT_CHANNEL_LABELS, PaymentStatus
 from tables.ratings import RATING_LABELS
 from tables.requests import REQUEST_KIND_LABELS, RequestKind, RequestStatus
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, SubscriberStatus
 
-LOCAL_TZ_NAME = "Asia/Novokuznetsk"
-LOCAL_TZ = ZoneInfo(LOCAL_TZ_NAME)
 # SQLite has no time zone database: it shifts by the zone's current offset
 # (Novokuznetsk has had no daylight saving since 2014).
 _SQLITE_SHIFT = f"'{int(LOCAL_TZ.utcoffset(dt.datetime(2026, 1, 1)).total_seconds() // 3600):+d} hours'"
@@ -137,8 +134,7 @@ def local_midnight_utc(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
 
 
-def local_today(now: dt.datetime) -> dt.date:
-    return now.astimezone(LOCAL_TZ).date()
+local_today = local_date
 
 
 @dataclass(frozen=True)

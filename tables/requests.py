@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import secrets
-from zoneinfo import ZoneInfo
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import Boolean, Date, ForeignKey, OnDelete, Text, Timestamptz, Varchar
@@ -22,14 +21,12 @@ from piccolo.table import Table
 from tables.addresses import Address, Street, Town, format_address
 from tables.audit import Actor, write_audit
 from tables.billing import schedule_tariff_change, settle_terminated_charges
-from tables.db import choices, utcnow, write_transaction
+from tables.db import choices, local_date, utcnow, write_transaction
 from tables.ledger import LedgerEntry
 from tables.notifications import Channel, contact_for, enqueue
 from tables.phones import normalize_phone
 from tables.subscribers import Subscriber, SubscriberStatus, create_subscriber
 from tables.tariffs import Tariff
-
-LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 
 
 class RequestKind(enum.StrEnum):
@@ -256,13 +253,6 @@ class RequestEvent(Table, help_text="История заявки: смены с�
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def local_date(moment: dt.datetime) -> dt.date:
-    """The calendar date in the towns served (Kemerovo region, UTC+7)."""
-    if moment.tzinfo is None:  # stored UTC read back naive
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(LOCAL_TZ).date()
 
 
 def next_period_start(day: dt.date) -> dt.date:

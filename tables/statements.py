@@ -22,20 +22,18 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from piccolo.query.functions.aggregate import Max, Min, Sum
 
 from tables.addresses import Address, format_address
 from tables.billing import PromisedPaymentOffer, promised_payment_offer
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
-from tables.db import engine, is_sqlite
+from tables.db import LOCAL_TZ, engine, is_sqlite, local_date
 from tables.ledger import LedgerEntry
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
 from tables.tariffs import Tariff
 
-LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 #: The longest range one statement download may span.
 MAX_RANGE_MONTHS = 36
 #: Forecasts stop counting after this many months (a huge balance is "years ahead").
@@ -84,13 +82,6 @@ def one_connection(func: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitabl
 
 
 # --- months -------------------------------------------------------------------------------
-
-def local_date(moment: dt.datetime) -> dt.date:
-    """The provider's calendar date of a moment (naive values are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(LOCAL_TZ).date()
-
 
 def period_of(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
