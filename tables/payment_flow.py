@@ -46,6 +46,7 @@ from tables.payments import (
     failure_message,
     mark_failed,
     normalise_brand,
+    payment_reference,
     record_card,
     reserve_refund,
     settle_payment,
@@ -65,9 +66,8 @@ CARD_MISSING = "Данные карты не получены. Обновите 
 
 
 def idempotency_key(payment: Payment, step: str) -> str:
-    """Derived from our payment (id + creation second, so a rebuilt database never reuses one)."""
-    stamp = int(payment.created_at.timestamp()) if payment.created_at else 0
-    return f"centra-payment-{payment.id}-{stamp}-{step}"
+    """Derived from our payment's reference, so a rebuilt database never reuses one."""
+    return f"centra-payment-{payment_reference(payment)}-{step}"
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ async def submit_card(payment_id: int, token: str) -> CardOutcome:
             return CardOutcome(PaymentStatus.FAILED, message=failure_message("card_brand"))
         intent = await p.create_intent(
             amount=payment.amount, currency=CURRENCY, customer=customer, payment_method=card["id"],
-            metadata={"centra_payment": str(payment.id), "channel": str(payment.channel),
+            metadata={"centra_payment": str(payment.id), "centra_ref": payment_reference(payment),
+                      "channel": str(payment.channel),
                       "subscriber": str(payment.subscriber)},
             key=idempotency_key(payment, "intent"),
         )

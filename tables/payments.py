@@ -345,16 +345,27 @@ def _failure_code(intent: Mapping[str, Any]) -> str:
     return str(error.get("decline_code") or error.get("code") or "card_declined")
 
 
+def payment_reference(payment: Payment) -> str:
+    """Our payment as the provider knows it: id + creation second, unique across databases."""
+    stamp = int(payment.created_at.timestamp()) if payment.created_at else 0
+    return f"{payment.id}-{stamp}"
+
+
 async def _find_payment(intent: Mapping[str, Any]) -> Payment | None:
     payment = await Payment.objects().where(Payment.provider_intent_id == intent["id"]).first()
     if payment is not None:
         return payment
-    # Created by us but the answer with its id was lost: our metadata names the payment.
-    raw_id = str((intent.get("metadata") or {}).get("centra_payment", ""))
+    # Created by us but the answer with its id was lost: our metadata names the payment.  The id
+    # alone is not enough: another database on the same provider account (staging, a restored
+    # backup, a test run) has its own payment with that id, so the reference must match too.
+    metadata = intent.get("metadata") or {}
+    raw_id = str(metadata.get("centra_payment", ""))
     if raw_id.isdigit():
         payment = await Payment.objects().where(
             (Payment.id == int(raw_id)) & Payment.provider_intent_id.is_null()
         ).first()
+        if payment is not None and metadata.get("centra_ref") != payment_reference(payment):
+            return None
         if payment is not None:
             await Payment.update({Payment.provider_intent_id: intent["id"]}).where(
                 Payment.id == payment.id

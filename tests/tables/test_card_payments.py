@@ -237,6 +237,46 @@ async def test_success_with_another_amount_is_not_credited(stripe_sandbox):
     assert await entries() == []
 
 
+async def _intent_named(stripe_sandbox, payment: Payment, metadata: dict[str, str]) -> dict:
+    """A succeeded intent whose id our side never stored (the answer to the create call was lost)."""
+    from tables.payments import claim_for_card
+    from tables.stripe_client import provider
+
+    await claim_for_card(payment.id)
+    p = provider()
+    customer = await p.create_customer({}, key=f"lost-{payment.id}-{metadata}-c")
+    card = await p.attach_card(customer["id"], await card_token(stripe_sandbox), key=f"lost-{metadata}-k")
+    intent = await p.create_intent(amount=payment.amount, currency="rub", customer=customer["id"],
+                                   payment_method=card["id"], metadata=metadata, key=f"lost-{metadata}-i")
+    return await p.confirm_intent(intent["id"], key=f"lost-{metadata}-confirm")
+
+
+async def test_lost_intent_id_is_found_by_our_reference_only(stripe_sandbox):
+    from tables.payments import payment_reference
+
+    subscriber = await make_subscriber()
+    payment = await start_payment(subscriber.id, 40000, channel="cabinet")
+    payment = await Payment.objects().where(Payment.id == payment.id).first()
+    # Another database on the same provider account has a payment with our id (a test run,
+    # staging, a restored backup): its events must not be booked on ours.
+    foreign = await _intent_named(stripe_sandbox, payment, {"centra_payment": str(payment.id),
+                                                            "centra_ref": f"{payment.id}-1"})
+    body, headers = signed_event(foreign, event_id="evt_foreign")
+    await handle_webhook(body, headers["Stripe-Signature"])
+    row = await Payment.objects().where(Payment.id == payment.id).first()
+    assert row.provider_intent_id is None and row.status != "succeeded"
+    assert await entries() == [] and await balance(subscriber.id) == 0
+    assert (await ProviderEvent.select(ProviderEvent.outcome).first())["outcome"] == "unknown_intent"
+
+    ours = await _intent_named(stripe_sandbox, payment, {"centra_payment": str(payment.id),
+                                                         "centra_ref": payment_reference(payment)})
+    body, headers = signed_event(ours, event_id="evt_ours")
+    await handle_webhook(body, headers["Stripe-Signature"])
+    row = await Payment.objects().where(Payment.id == payment.id).first()
+    assert row.provider_intent_id == ours["id"] and row.status == "succeeded"
+    assert await balance(subscriber.id) == 40000
+
+
 async def test_events_for_unknown_intents_are_recorded_and_ignored(stripe_sandbox):
     body, headers = signed_event({"id": "pi_not_ours", "object": "payment_intent", "status": "succeeded",
                                   "amount": 100, "currency": "rub"}, event_id="evt_other")
