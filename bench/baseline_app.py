@@ -52,16 +52,21 @@ NEWS = """
     SELECT id, title, published_at FROM news_item
     WHERE kind = 'news' AND published = true AND published_at <= ?
     ORDER BY published_at DESC LIMIT 3"""
-LEDGER_SPAN = ("SELECT MIN(created_at) AS first, MAX(created_at) AS last FROM ledger_entry "
-               "WHERE subscriber = ?")
-SUM_BEFORE = "SELECT SUM(amount) AS total FROM ledger_entry WHERE subscriber = ? AND created_at < ?"
+LEDGER_SUMMARY = """
+    SELECT MIN(created_at) AS first, MAX(created_at) AS last,
+           SUM(CASE WHEN created_at < ? THEN amount ELSE 0 END) AS opening
+    FROM ledger_entry WHERE subscriber = ?"""
 MONTH_ROWS = """
     SELECT id, created_at, kind, amount, period, comment FROM ledger_entry
     WHERE subscriber = ? AND created_at >= ? AND created_at < ? ORDER BY created_at, id"""
-BY_CONTRACT = "SELECT id, full_name, status, balance, address FROM subscriber WHERE contract_number = ?"
+CONTRACT = """
+    SELECT s.id, s.full_name, s.status, s.balance, a.house, st.name AS street, t.name AS town
+    FROM subscriber s LEFT JOIN address a ON a.id = s.address
+    LEFT JOIN street st ON st.id = a.street LEFT JOIN town t ON t.id = st.town WHERE """
+BY_CONTRACT = CONTRACT + "s.contract_number = ?"
 STREETS_OF_TOWN = "SELECT id, name FROM street WHERE town = ?"
 ADDRESSES_OF_STREET = "SELECT id, house, apartment FROM address WHERE street = ?"
-BY_ADDRESS = "SELECT id, full_name, status, balance, address FROM subscriber WHERE address = ?"
+BY_ADDRESS = CONTRACT + "s.address = ?"
 
 
 def _numbered(sql: str) -> str:
@@ -174,12 +179,11 @@ async def statement(request: Request) -> Response:
     if sub is None:
         return Response(content="login", status_code=303, headers={"Location": "/login"})
     start, end = _month_bounds(dt.datetime.now(LOCAL_TZ).date())
-    span = await DB.fetch(LEDGER_SPAN, sub["id"])
-    before = await DB.fetch(SUM_BEFORE, sub["id"], DB.time(start))
+    summary = await DB.fetch(LEDGER_SUMMARY, DB.time(start), sub["id"])
     rows = await DB.fetch(MONTH_ROWS, sub["id"], DB.time(start), DB.time(end))
-    opening = int(before[0]["total"] or 0)
+    opening = int(summary[0]["opening"] or 0)
     lines = "".join(f"<tr><td>{r['created_at']}</td><td>{r['amount']}</td></tr>" for r in rows)
-    return _page(f"<h1>Выписка</h1><p>с {span[0]['first']}</p><p>Входящий остаток {opening}</p>"
+    return _page(f"<h1>Выписка</h1><p>с {summary[0]['first']}</p><p>Входящий остаток {opening}</p>"
                  f"<table>{lines}</table>")
 
 
@@ -204,7 +208,9 @@ async def lookup(contract: str = "", town: int = 0, street: str = "", house: str
                 found = await DB.fetch(BY_ADDRESS, places[0])
     if len(found) != 1:
         return _page("<p>Договор не найден</p>")
-    return _page(f"<p>Найден договор: {found[0]['full_name'].split()[0]}</p>")
+    row = found[0]
+    return _page(f"<p>Найден договор: {row['full_name'].split()[0]}, {row['town']}, {row['street']}, "
+                 f"д. {row['house']}</p>")
 
 
 @get("/healthz")

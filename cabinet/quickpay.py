@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
@@ -20,22 +19,22 @@ from litestar.response import Redirect, Response, Template
 from cabinet.forms import form_fields
 from cabinet.limits import QUICK_PAY_PER_IP, client_ip, over_limit
 from cabinet.payments import card_answer, card_page, provider_context, result_page
+from cabinet.site import address_directory
 from settings import get_settings
-from tables.addresses import Street, Town
 from tables.payment_flow import refresh_payment
 from tables.payments import (
     MAX_AMOUNT,
     MIN_AMOUNT,
+    PayableContract,
     Payment,
     PaymentChannel,
     PaymentStatus,
+    contract_to_pay,
     find_payable_contract,
-    masked_contract,
     parse_payment_amount,
     payable_periods,
     start_payment,
 )
-from tables.subscribers import Subscriber
 
 TICKET_SECONDS = 30 * 60
 
@@ -71,23 +70,19 @@ def read_ticket(ticket: str, now: float | None = None) -> int | None:
     return int(parts[0])
 
 
-async def _directory() -> dict[str, Any]:
-    towns = await Town.select(Town.id, Town.name).order_by(Town.name)
-    streets = await Street.select(Street.name, Street.town).order_by(Street.name)
-    return {"towns": towns, "streets": sorted({s["name"] for s in streets})}
-
-
 class QuickPayController(Controller):
     path = "/pay"
 
     async def _page(self, *, fields: dict[str, str] | None = None, error: str | None = None,
-                    found: dict[str, str] | None = None, ticket: str = "", amount: str = "",
+                    found: PayableContract | None = None, ticket: str = "", amount: str = "",
                     period: str = "", status_code: int = 200) -> Template:
         periods = payable_periods()
+        directory = await address_directory()
         return Template("payments/quickpay.html", status_code=status_code, context={
             "fields": fields or {}, "error": error, "found": found, "ticket": ticket,
             "periods": periods, "period": period or periods[-2], "amount": amount[:20],
-            "min_amount": MIN_AMOUNT, "max_amount": MAX_AMOUNT, **await _directory(),
+            "min_amount": MIN_AMOUNT, "max_amount": MAX_AMOUNT,
+            "towns": directory.towns, "street_options": directory.street_options,
             **provider_context(),
         })
 
@@ -116,7 +111,7 @@ class QuickPayController(Controller):
             return limited
         fields = await form_fields(request)
         town = fields.get("town", "")
-        subscriber = await find_payable_contract(
+        found = await find_payable_contract(
             contract_number=fields.get("contract_number", "")[:20],
             town_id=int(town) if town.isdigit() and len(town) < 10 else None,
             street=fields.get("street", "")[:150], house=fields.get("house", "")[:20],
@@ -124,10 +119,9 @@ class QuickPayController(Controller):
         )
         shown = {k: fields.get(k, "")[:150] for k in ("contract_number", "town", "street", "house",
                                                        "apartment", "by")}
-        if subscriber is None:
+        if found is None:
             return await self._page(fields=shown, error=MESSAGES["not_found"])
-        return await self._page(fields=shown, found=await masked_contract(subscriber),
-                                ticket=issue_ticket(subscriber.id))
+        return await self._page(fields=shown, found=found, ticket=issue_ticket(found.id))
 
     @post("/start")
     async def start(self, request: Request) -> Response:
@@ -135,17 +129,15 @@ class QuickPayController(Controller):
             return limited
         fields = await form_fields(request)
         subscriber_id = read_ticket(fields.get("ticket", ""))
-        subscriber = None
-        if subscriber_id is not None:
-            subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
-        if subscriber is None:
+        contract = await contract_to_pay(subscriber_id) if subscriber_id is not None else None
+        if contract is None:
             return await self._page(error=MESSAGES["expired"], status_code=400)
         text, period = fields.get("amount", ""), fields.get("period", "")
         try:
-            payment = await start_payment(subscriber.id, parse_payment_amount(text),
+            payment = await start_payment(contract.id, parse_payment_amount(text),
                                           channel=PaymentChannel.QUICK_PAY, period=period or None)
         except ValueError as exc:
-            return await self._page(found=await masked_contract(subscriber), ticket=fields["ticket"],
+            return await self._page(found=contract, ticket=fields["ticket"],
                                     amount=text, period=period, error=str(exc), status_code=400)
         return Redirect(f"/pay/p/{payment.access_token}", status_code=303)
 

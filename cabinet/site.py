@@ -8,6 +8,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
+
+from tables.addresses import Street, Town
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY, Page, SiteSetting
 from tables.db import utcnow
 from tables.statements import latest_news
@@ -51,3 +54,35 @@ async def refresh_site_info(force: bool = False) -> SiteInfo:
 
 def site() -> SiteInfo:
     return _info
+
+
+@dataclass
+class AddressDirectory:
+    """The towns and the street names the quick-pay form offers."""
+
+    towns: list[dict] = field(default_factory=list)
+    # The datalist's options, rendered once: a few hundred of them on every form.
+    street_options: Markup = field(default_factory=Markup)
+    loaded_at: float = -1e9
+
+
+_directory = AddressDirectory()
+
+
+async def address_directory() -> AddressDirectory:
+    """Reloaded at most every ``CACHE_SECONDS``: only the form's hints, never the search."""
+    global _directory
+    if time.monotonic() - _directory.loaded_at < CACHE_SECONDS:
+        return _directory
+    towns = await Town.select(Town.id, Town.name).order_by(Town.name)
+    names = sorted({s["name"] for s in await Street.select(Street.name)})
+    options = Markup("").join(Markup('<option value="{}">').format(escape(n)) for n in names)
+    _directory = AddressDirectory(towns=towns, street_options=options, loaded_at=time.monotonic())
+    return _directory
+
+
+def forget_cached() -> None:
+    """Drop what is cached (tests: each starts on an empty database)."""
+    global _info, _directory
+    _info = SiteInfo()
+    _directory = AddressDirectory()

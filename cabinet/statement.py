@@ -15,13 +15,13 @@ from tables.db import utcnow
 from tables.ledger import ENTRY_KIND_LABELS
 from tables.statements import (
     MAX_RANGE_MONTHS,
+    MonthStatement,
     StatementMonths,
-    check_period,
     monthly_statement,
-    parse_period,
     parse_range,
     statement_months,
     statement_range,
+    statement_view,
 )
 from tables.subscribers import Subscriber, mask_name
 
@@ -30,20 +30,26 @@ RangeStart = Annotated[str | None, Parameter(query="from")]
 RangeEnd = Annotated[str | None, Parameter(query="to")]
 
 
-async def _statement_page(subscriber: Subscriber, months: StatementMonths, period: str, *,
-                          error: str | None = None, range_from: str = "",
-                          range_to: str = "") -> Template:
+def _statement_page(subscriber: Subscriber, months: StatementMonths, statement: MonthStatement, *,
+                    error: str | None = None, range_from: str = "", range_to: str = "") -> Template:
     return Template("cabinet/statement.html", status_code=400 if error else 200, context={
         "subscriber": subscriber,
         "months": months,
-        "statement": await monthly_statement(subscriber.id, period),
+        "statement": statement,
         "error": error,
-        "range_from": range_from if range_from in months.choices else period,
-        "range_to": range_to if range_to in months.choices else period,
+        "range_from": range_from if range_from in months.choices else statement.period,
+        "range_to": range_to if range_to in months.choices else statement.period,
         "kind_labels": ENTRY_KIND_LABELS,
         "max_months": MAX_RANGE_MONTHS,
         "nav": "statement",
     })
+
+
+async def _range_error(subscriber: Subscriber, months: StatementMonths, error: str,
+                       range_from: str | None, range_to: str | None) -> Template:
+    statement = await monthly_statement(subscriber.id, months.default)
+    return _statement_page(subscriber, months, statement, error=error,
+                           range_from=range_from or "", range_to=range_to or "")
 
 
 class StatementController(Controller):
@@ -52,15 +58,8 @@ class StatementController(Controller):
 
     @get("/statement", name="statement")
     async def statement(self, subscriber: Subscriber, period: str | None = None) -> Template:
-        months = await statement_months(subscriber, now=utcnow())
-        if period is None or not period.strip():
-            return await _statement_page(subscriber, months, months.default)
-        try:
-            chosen = parse_period(period)
-            check_period(chosen, first=months.first, current=months.current)
-        except ValueError as exc:
-            return await _statement_page(subscriber, months, months.default, error=str(exc))
-        return await _statement_page(subscriber, months, chosen)
+        view = await statement_view(subscriber, period, now=utcnow())
+        return _statement_page(subscriber, view.months, view.statement, error=view.error)
 
     @get("/statement.csv", name="statement_csv")
     async def statement_csv(self, subscriber: Subscriber, from_: RangeStart = None,
@@ -69,8 +68,7 @@ class StatementController(Controller):
         try:
             first, last = parse_range(from_, to, first=months.first, current=months.current)
         except ValueError as exc:
-            return await _statement_page(subscriber, months, months.default, error=str(exc),
-                                         range_from=from_ or "", range_to=to or "")
+            return await _range_error(subscriber, months, str(exc), from_, to)
         data = render_csv(await statement_range(subscriber.id, first, last),
                              subscriber.contract_number)
         filename = f"statement-{subscriber.contract_number}-{first}-{last}.csv"
@@ -85,8 +83,7 @@ class StatementController(Controller):
         try:
             first, last = parse_range(from_, to, first=months.first, current=months.current)
         except ValueError as exc:
-            return await _statement_page(subscriber, months, months.default, error=str(exc),
-                                         range_from=from_ or "", range_to=to or "")
+            return await _range_error(subscriber, months, str(exc), from_, to)
         return Template("cabinet/statement_print.html", context={
             "subscriber": subscriber,
             "name": mask_name(subscriber.full_name),

@@ -679,14 +679,41 @@ def _norm(text: str) -> str:
     return " ".join((text or "").casefold().replace("ё", "е").split())
 
 
-async def _payable(subscribers: list[Subscriber]) -> Subscriber | None:
+@dataclass(frozen=True)
+class PayableContract:
+    """A contract found without a login, as the visitor may see it."""
+
+    id: int
+    name: str  # surname and initials
+    address: str  # town, street and house: never the apartment
+
+
+# The contract with what a visitor may see of it, in one read (the search runs for anyone,
+# so it is fixed SQL rather than built per request).
+_CONTRACT_SQL = (
+    "SELECT s.id, s.full_name, s.status, s.balance, a.house, st.name AS street, t.name AS town"
+    " FROM subscriber s LEFT JOIN address a ON a.id = s.address"
+    " LEFT JOIN street st ON st.id = a.street LEFT JOIN town t ON t.id = st.town WHERE "
+)
+_BY_NUMBER_SQL = _CONTRACT_SQL + "s.contract_number = {}"
+_BY_ADDRESS_SQL = _CONTRACT_SQL + "s.address = {}"
+_BY_ID_SQL = _CONTRACT_SQL + "s.id = {}"
+
+
+def _shown(row: dict) -> PayableContract:
+    address = f"{row['town']}, {row['street']}, д. {row['house']}" if row["house"] is not None else ""
+    return PayableContract(id=row["id"], name=mask_name(row["full_name"]), address=address)
+
+
+def _payable(rows: list[dict]) -> PayableContract | None:
     # Terminated contracts are found only while they still owe money.
-    usable = [s for s in subscribers if s.status != SubscriberStatus.TERMINATED or s.balance < 0]
-    return usable[0] if len(usable) == 1 else None
+    usable = [r for r in rows if r["status"] != SubscriberStatus.TERMINATED or r["balance"] < 0]
+    return _shown(usable[0]) if len(usable) == 1 else None
 
 
 async def find_payable_contract(*, contract_number: str = "", town_id: int | None = None,
-                                street: str = "", house: str = "", apartment: str = "") -> Subscriber | None:
+                                street: str = "", house: str = "",
+                                apartment: str = "") -> PayableContract | None:
     """One contract by its number, or by town + street + house (+ apartment); else ``None``.
 
     Anything ambiguous (two contracts at the address, a street name matching
@@ -696,34 +723,29 @@ async def find_payable_contract(*, contract_number: str = "", town_id: int | Non
     if number:
         if not number.isdigit() or len(number) > 12:
             return None
-        return await _payable(list(await Subscriber.objects().where(Subscriber.contract_number == number)))
+        return _payable(await Subscriber.raw(_BY_NUMBER_SQL, number))
     house, apartment = _norm(house), _norm(apartment)
     if not town_id or not _norm(street) or not house or len(house) > 20 or len(apartment) > 20:
         return None
     wanted = _norm(street)
-    streets = await Street.select(Street.id, Street.name).where(Street.town == town_id)
-    exact = [s["id"] for s in streets if _norm(s["name"]) == wanted]
+    streets = [(s["id"], _norm(s["name"]))
+               for s in await Street.raw("SELECT id, name FROM street WHERE town = {}", town_id)]
+    exact = [sid for sid, name in streets if name == wanted]
     # "Кирова" finds "улица Кирова": a whole-word match when the full name was not typed.
-    partial = [s["id"] for s in streets if wanted in _norm(s["name"]).split()
-               or _norm(s["name"]).endswith(" " + wanted)]
+    partial = [sid for sid, name in streets if wanted in name.split() or name.endswith(" " + wanted)]
     street_ids = exact or partial
     if len(street_ids) != 1:
         return None
-    addresses = await Address.select(Address.id, Address.house, Address.apartment).where(
-        Address.street == street_ids[0]
-    )
+    addresses = await Address.raw("SELECT id, house, apartment FROM address WHERE street = {}",
+                                  street_ids[0])
     address_ids = [a["id"] for a in addresses
                    if _norm(a["house"]) == house and _norm(a["apartment"]) == apartment]
     if len(address_ids) != 1:
         return None
-    return await _payable(list(await Subscriber.objects().where(Subscriber.address == address_ids[0])))
+    return _payable(await Subscriber.raw(_BY_ADDRESS_SQL, address_ids[0]))
 
 
-async def masked_contract(subscriber: Subscriber) -> dict[str, str]:
-    """What a visitor without a login may see: surname + initials, street and house only."""
-    row = await Address.select(Address.house, Address.street._.name.as_alias("street"),
-                               Address.street._.town._.name.as_alias("town")).where(
-        Address.id == subscriber.address
-    ).first()
-    address = f"{row['town']}, {row['street']}, д. {row['house']}" if row else ""
-    return {"name": mask_name(subscriber.full_name), "address": address}
+async def contract_to_pay(subscriber_id: int) -> PayableContract | None:
+    """The contract a quick-pay ticket names, as the visitor saw it when it was found."""
+    rows = await Subscriber.raw(_BY_ID_SQL, subscriber_id)
+    return _shown(rows[0]) if rows else None

@@ -267,22 +267,38 @@ async def _sum_before(subscriber_id: int, moment: dt.datetime) -> int:
     return int(row["total"] or 0) if row else 0
 
 
-@one_connection
-async def statement_range(subscriber_id: int, first: str, last: str) -> list[MonthStatement]:
-    """Month-by-month statements for ``first``..``last`` (two queries whatever the length)."""
-    if months_between(first, last) < 1:
-        return []
-    start, _ = period_bounds(first)
-    _, end = period_bounds(last)
-    opening = await _sum_before(subscriber_id, start)
-    rows = await (
-        LedgerEntry.select(LedgerEntry.id, LedgerEntry.created_at, LedgerEntry.kind,
-                           LedgerEntry.amount, LedgerEntry.period, LedgerEntry.comment)
-        .where((LedgerEntry.subscriber == subscriber_id)
-               & (LedgerEntry.created_at >= start) & (LedgerEntry.created_at < end))
-        .order_by(LedgerEntry.created_at)
-        .order_by(LedgerEntry.id)
-    )
+# The statement page's two ledger reads as fixed SQL: they run on every page view, and
+# building them through the query builder cost more than running them (docs/performance.md).
+_SUMMARY_SQL = (
+    "SELECT MIN(created_at) AS first, MAX(created_at) AS last,"
+    " SUM(CASE WHEN created_at < {} THEN amount ELSE 0 END) AS opening"
+    " FROM ledger_entry WHERE subscriber = {}"
+)
+_ROWS_SQL = (
+    "SELECT id, created_at, kind, amount, period, comment FROM ledger_entry"
+    " WHERE subscriber = {} AND created_at >= {} AND created_at < {}"
+    " ORDER BY created_at, id"
+)
+
+
+@dataclass(frozen=True)
+class LedgerSummary:
+    """A contract's first and last entry and its balance before ``before`` (one read)."""
+
+    first: dt.datetime | None
+    last: dt.datetime | None
+    before: dt.datetime
+    opening: int
+
+
+async def ledger_summary(subscriber_id: int, before: dt.datetime) -> LedgerSummary:
+    rows = await LedgerEntry.raw(_SUMMARY_SQL, before, subscriber_id)
+    row = rows[0] if rows else {}
+    return LedgerSummary(first=_as_datetime(row.get("first")), last=_as_datetime(row.get("last")),
+                         before=before, opening=int(row.get("opening") or 0))
+
+
+def _build_months(first: str, last: str, opening: int, rows: list[dict]) -> list[MonthStatement]:
     months: dict[str, MonthStatement] = {}
     period = first
     for _ in range(months_between(first, last)):
@@ -304,9 +320,30 @@ async def statement_range(subscriber_id: int, first: str, last: str) -> list[Mon
     return list(months.values())
 
 
-async def monthly_statement(subscriber_id: int, period: str) -> MonthStatement:
+async def statement_range(subscriber_id: int, first: str, last: str, *,
+                          opening: int | None = None) -> list[MonthStatement]:
+    """Month-by-month statements for ``first``..``last`` (two queries whatever the length).
+
+    No read transaction is needed for the opening sum and the rows to agree: the ledger is
+    append-only and an entry's ``created_at`` is the moment it was written, so an entry
+    committed between the two reads falls after ``start`` and is in the rows only.
+
+    :param opening: the balance before ``first`` when the caller has already read it.
+    """
+    if months_between(first, last) < 1:
+        return []
+    start, _ = period_bounds(first)
+    _, end = period_bounds(last)
+    if opening is None:
+        opening = await _sum_before(subscriber_id, start)
+    rows = await LedgerEntry.raw(_ROWS_SQL, subscriber_id, start, end)
+    return _build_months(first, last, opening, rows)
+
+
+async def monthly_statement(subscriber_id: int, period: str, *,
+                            opening: int | None = None) -> MonthStatement:
     """One month: opening balance, every entry with the balance after it, closing balance."""
-    return (await statement_range(subscriber_id, period, period))[0]
+    return (await statement_range(subscriber_id, period, period, opening=opening))[0]
 
 
 async def ledger_span(subscriber_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -326,7 +363,8 @@ def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
     # SQLite hands aggregates back untyped: the stored UTC text.
     if value is None or isinstance(value, dt.datetime):
         return value
-    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    moment = dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -349,15 +387,9 @@ def _month_range(first: str, current: str) -> tuple[str, ...]:
     return tuple(shift_period(current, -i) for i in range(months_between(first, current)))
 
 
-@one_connection
-async def statement_months(subscriber: Subscriber, *, now: dt.datetime) -> StatementMonths:
-    """From the contract's first month (connection or first entry) to this month.
-
-    The default is the current month; for a terminated contract the final one (the month
-    of termination, or a later month with entries such as a refund of the remainder).
-    """
+def _months_from_span(subscriber: Subscriber, first_entry: dt.datetime | None,
+                      last_entry: dt.datetime | None, now: dt.datetime) -> StatementMonths:
     current = period_of(local_date(now))
-    first_entry, last_entry = await ledger_span(subscriber.id)
     candidates = [period_of(subscriber.connected_on)] if subscriber.connected_on else []
     if first_entry:
         candidates.append(period_of(local_date(first_entry)))
@@ -369,6 +401,53 @@ async def statement_months(subscriber: Subscriber, *, now: dt.datetime) -> State
             finals.append(period_of(local_date(last_entry)))
         default = min(max(finals), current)
     return StatementMonths(first=min(first, current), current=current, default=max(default, first))
+
+
+async def statement_months(subscriber: Subscriber, *, now: dt.datetime) -> StatementMonths:
+    """From the contract's first month (connection or first entry) to this month.
+
+    The default is the current month; for a terminated contract the final one (the month
+    of termination, or a later month with entries such as a refund of the remainder).
+    """
+    first_entry, last_entry = await ledger_span(subscriber.id)
+    return _months_from_span(subscriber, first_entry, last_entry, now)
+
+
+@dataclass(frozen=True)
+class StatementView:
+    """The statement page: which months exist, the month shown, and why not the one asked."""
+
+    months: StatementMonths
+    statement: MonthStatement
+    error: str | None = None
+
+
+async def statement_view(subscriber: Subscriber, requested: str | None, *,
+                         now: dt.datetime) -> StatementView:
+    """The month ``requested`` (``None``: the default month), or the default with a message.
+
+    Two ledger reads in the usual case: the summary (first/last entry and the balance
+    before the month asked for) and the month's rows.
+    """
+    guess = period_of(local_date(now))
+    error = None
+    if requested is not None and requested.strip():
+        try:
+            guess = parse_period(requested)
+        except ValueError as exc:
+            error = str(exc)
+    summary = await ledger_summary(subscriber.id, period_bounds(guess)[0])
+    months = _months_from_span(subscriber, summary.first, summary.last, now)
+    chosen = months.default
+    if requested is not None and requested.strip() and error is None:
+        try:
+            check_period(guess, first=months.first, current=months.current)
+            chosen = guess
+        except ValueError as exc:
+            error = str(exc)
+    opening = summary.opening if chosen == guess else None
+    return StatementView(months, await monthly_statement(subscriber.id, chosen, opening=opening),
+                         error)
 
 
 # --- dashboard ----------------------------------------------------------------------------

@@ -95,7 +95,7 @@ async def clean_tables() -> AsyncIterator[None]:
             await DB.run_ddl(f'DELETE FROM "{table._meta.tablename}"')
     from cabinet import site
 
-    site._info = site.SiteInfo()
+    site.forget_cached()
 
 
 @pytest.fixture(scope="session")
