@@ -19,7 +19,7 @@ from piccolo.table import Table
 
 from tables.addresses import Address
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.db import choices, utcnow, write_transaction
+from tables.db import choices, is_sqlite, utcnow, write_transaction
 from tables.passwords import generate_one_time_password, hash_password
 from tables.tariffs import Tariff
 
@@ -87,8 +87,19 @@ def mask_email(email: str) -> str:
     return f"{local[0]}{'*' * max(3, len(local) - 1)}@{domain}"
 
 
+# pg_advisory_xact_lock key ("number" in ASCII): one contract numbering at a time.
+NUMBERING_LOCK_KEY = 0x6E756D626572
+
+
 async def next_contract_number() -> str:
-    """The next free contract number (digits, sequential from 100001)."""
+    """The next free contract number (digits, sequential from 100001).
+
+    Call inside ``write_transaction()``: SQLite's immediate transaction already admits one
+    writer; on PostgreSQL two clerks creating contracts at once would read the same maximum,
+    so the numbering is serialised until the transaction ends.
+    """
+    if not is_sqlite():
+        await Subscriber.raw("SELECT pg_advisory_xact_lock({})", NUMBERING_LOCK_KEY)
     rows = await Subscriber.raw("SELECT MAX(CAST(contract_number AS BIGINT)) AS n FROM subscriber")
     current = rows[0]["n"] if rows and rows[0]["n"] is not None else FIRST_CONTRACT_NUMBER - 1
     return str(int(current) + 1)

@@ -105,3 +105,29 @@ async def test_page_slug_unique():
     await Page.insert(Page(slug="faq", title="FAQ", body="x"))
     with pytest.raises(Exception):  # noqa: B017
         await Page.insert(Page(slug="faq", title="FAQ 2", body="y"))
+
+
+async def test_contracts_created_at_the_same_moment_get_distinct_numbers(monkeypatch):
+    """Two clerks converting applications at once: no duplicate number, no failure."""
+    import asyncio
+
+    from tables import subscribers
+    from tests.factories import make_address, make_tariff
+
+    numbering = subscribers.next_contract_number
+
+    async def slow_numbering() -> str:
+        number = await numbering()
+        await asyncio.sleep(0.05)  # the others read the maximum meanwhile, unless serialised
+        return number
+
+    monkeypatch.setattr(subscribers, "next_contract_number", slow_numbering)
+    tariff = await make_tariff()
+    addresses = [await make_address(apartment=str(i)) for i in range(1, 7)]
+    created = await asyncio.gather(*[
+        subscribers.create_subscriber(full_name=f"Абонент {a.id}", address_id=a.id,
+                                      tariff_id=tariff.id, password="one-time-1")
+        for a in addresses
+    ])
+    numbers = sorted(s.contract_number for s, _ in created)
+    assert numbers == [str(100001 + i) for i in range(6)]
