@@ -17,11 +17,40 @@ new one is opened and closed after use if more than ``pool_size`` are idle.
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 from typing import Any
 
 import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
+
+
+@functools.lru_cache(maxsize=256)
+def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
+    parts: list[str] = []
+    chars = iter(pattern.casefold())
+    for char in chars:
+        if escape is not None and char == escape.casefold():
+            parts.append(re.escape(next(chars, "")))
+        elif char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def unicode_like(pattern: str | None, value: Any, escape: str | None = None) -> bool | None:
+    """SQLite's ``LIKE`` without its ASCII-only case folding: «иванов» finds «Иванов».
+
+    Piccolo Admin's search and filters use ``ILIKE`` on PostgreSQL and fall back to
+    ``LIKE`` on SQLite, whose built-in one ignores case for Latin letters only.
+    """
+    if pattern is None or value is None:
+        return None
+    return _like_regex(pattern, escape).fullmatch(str(value).casefold()) is not None
 
 
 class _Lease:
@@ -71,6 +100,8 @@ class PooledSQLiteEngine(SQLiteEngine):
         await conn
         conn.row_factory = dict_factory
         await conn.execute("PRAGMA foreign_keys = 1")
+        await conn.create_function("like", 2, unicode_like, deterministic=True)
+        await conn.create_function("like", 3, unicode_like, deterministic=True)
         if self.wal and not self._journal_checked:
             self._journal_checked = True
             try:

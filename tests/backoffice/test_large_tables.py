@@ -75,3 +75,26 @@ async def test_other_tables_count_exactly(client, monkeypatch, table):
     await admin_login(client)
     answer = (await client.get(f"/admin/api/tables/{table}/count/")).json()
     assert answer["count"] == 1 and "estimate" not in answer
+
+
+async def test_admin_search_ignores_the_case_of_cyrillic_letters(client):
+    """A clerk types «иванов» or «ИВАНОВ» and finds «Иванов» on either engine."""
+    await make_subscriber(full_name="Иванов Иван Иванович")
+    await make_subscriber(full_name="Петров Пётр Петрович")
+    await make_staff()
+    await admin_login(client)
+    for typed in ("иванов", "ИВАНОВ", "Иванов И", "ван_в"):
+        rows = await client.get("/admin/api/tables/subscriber/", params={"full_name": typed})
+        assert [r["full_name"] for r in rows.json()["rows"]] == ["Иванов Иван Иванович"], typed
+    rows = await client.get("/admin/api/tables/subscriber/", params={"full_name": "пётр"})
+    assert [r["full_name"] for r in rows.json()["rows"]] == ["Петров Пётр Петрович"]
+
+
+def test_like_keeps_sqlite_semantics_apart_from_case():
+    from tables.sqlite_pool import unicode_like
+
+    assert unicode_like("%иван%", "ИВАНОВ") and unicode_like("и_анов", "Иванов")
+    assert not unicode_like("иван", "Иванов") and not unicode_like("%x%", "Иванов")
+    assert unicode_like("100!%", "100%", "!") and not unicode_like("100!%", "1000", "!")
+    assert unicode_like(None, "a") is None and unicode_like("a", None) is None
+    assert unicode_like("a.c", "abc") is False  # regex characters are literal
