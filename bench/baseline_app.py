@@ -52,6 +52,10 @@ NEWS = """
     SELECT id, title, published_at FROM news_item
     WHERE kind = 'news' AND published = true AND published_at <= ?
     ORDER BY published_at DESC LIMIT 3"""
+PROMISED = """
+    SELECT id, subscriber, amount, period, granted_at, expires_at, reversed_at, created_by
+    FROM promised_payment
+    WHERE subscriber = ? AND (reversed_at IS NULL OR period = ?) ORDER BY id DESC"""
 LEDGER_SUMMARY = """
     SELECT MIN(created_at) AS first, MAX(created_at) AS last,
            SUM(CASE WHEN created_at < ? THEN amount ELSE 0 END) AS opening
@@ -162,9 +166,11 @@ async def dashboard(request: Request) -> Response:
     works = await DB.fetch(MAINTENANCE, sub["address"], DB.time(now + dt.timedelta(hours=24)),
                            DB.time(now))
     news = await DB.fetch(NEWS, DB.time(now))
+    local = now.astimezone(LOCAL_TZ)
+    promised = await DB.fetch(PROMISED, sub["id"], f"{local.year:04d}-{local.month:02d}")
     return _page(f"<h1>Договор № {sub['contract_number']}</h1><p>Баланс: {sub['balance'] / 100:.2f}"
                  f"</p><p>Тариф {tariff[0]['name'] if tariff else ''}</p><p>Заявок: {len(requests)}, "
-                 f"работ: {len(works)}, новостей: {len(news)}</p>")
+                 f"работ: {len(works)}, новостей: {len(news)}, обещанных: {len(promised)}</p>")
 
 
 def _month_bounds(today: dt.date) -> tuple[dt.datetime, dt.datetime]:

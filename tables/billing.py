@@ -710,25 +710,28 @@ async def _monthly_fee(subscriber: Subscriber) -> int:
     return tariff["monthly_fee"] + (tariff["router_fee"] if subscriber.router_rented else 0)
 
 
-async def _offer(subscriber: Subscriber | None, now: dt.datetime) -> PromisedPaymentOffer:
+async def _offer(subscriber: Subscriber | None, now: dt.datetime, *,
+                 fee: int | None = None) -> PromisedPaymentOffer:
     if subscriber is None:
         return PromisedPaymentOffer(False, 0, TEXTS["not_found"])
-    fee = await _monthly_fee(subscriber)
     if subscriber.status == SubscriberStatus.TERMINATED or subscriber.terminated_on is not None:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_terminated"])
-    active = await PromisedPayment.objects().where(
-        (PromisedPayment.subscriber == subscriber.id) & PromisedPayment.reversed_at.is_null()
-    ).order_by(PromisedPayment.id, ascending=False).first()
+    period = current_period(now).label
+    # The running one and this month's one in one read (the dashboard asks on every view).
+    rows = await PromisedPayment.objects().where(
+        (PromisedPayment.subscriber == subscriber.id)
+        & (PromisedPayment.reversed_at.is_null() | (PromisedPayment.period == period))
+    ).order_by(PromisedPayment.id, ascending=False)
+    active = next((row for row in rows if row.reversed_at is None), None)
     if active is not None:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_active"].format(
             until=_local_text(active.expires_at)), active=active)
-    period = current_period(now).label
-    used = await PromisedPayment.objects().where(
-        (PromisedPayment.subscriber == subscriber.id) & (PromisedPayment.period == period)
-    ).first()
+    used = next((row for row in rows if row.period == period), None)
     if used is not None:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_used"].format(
             date=used.granted_at.astimezone(LOCAL_TZ).strftime("%d.%m.%Y")))
+    if fee is None:
+        fee = await _monthly_fee(subscriber)
     if fee <= 0:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_no_fee"])
     return PromisedPaymentOffer(
@@ -751,6 +754,12 @@ async def promised_payment_offer(subscriber_id: int, *, now: dt.datetime | None 
     now = now or utcnow()
     subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
     return await _offer(subscriber, now)
+
+
+async def promised_offer_for(subscriber: Subscriber, *, fee: int,
+                             now: dt.datetime) -> PromisedPaymentOffer:
+    """``promised_payment_offer`` for a contract and monthly fee the caller has already read."""
+    return await _offer(subscriber, now, fee=fee)
 
 
 async def grant_promised_payment(

@@ -19,16 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 from piccolo.query.functions.aggregate import Max, Min, Sum
 
 from tables.addresses import Address, format_address
-from tables.billing import PromisedPaymentOffer, promised_payment_offer
+from tables.billing import PromisedPaymentOffer, promised_offer_for
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
-from tables.db import LOCAL_TZ, engine, is_sqlite, local_date
+from tables.db import LOCAL_TZ, local_date
 from tables.ledger import LedgerEntry
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
@@ -52,33 +50,6 @@ MESSAGES = {
 
 _PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 OPEN_REQUEST_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
-
-
-# --- reading ------------------------------------------------------------------------------
-
-#: Run a page's reads on one connection (a read transaction). Piccolo's SQLite engine opens
-#: a connection per query otherwise; bench/bench_cabinet_reads.py measures the difference.
-SINGLE_CONNECTION_READS = True
-
-_T = TypeVar("_T")
-
-
-def one_connection(func: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
-    """Run the decorated read function's queries in one transaction (nested use is a no-op).
-
-    SQLite only: there the read transaction is one snapshot for the whole page. PostgreSQL's
-    READ COMMITTED gives no snapshot across statements, so a transaction would only add
-    ``BEGIN`` and ``COMMIT`` round trips to every page (docs/performance.md).
-    """
-
-    @functools.wraps(func)
-    async def wrapper(*args: Any, **kwargs: Any) -> _T:
-        if not SINGLE_CONNECTION_READS or not is_sqlite():
-            return await func(*args, **kwargs)
-        async with engine().transaction():
-            return await func(*args, **kwargs)
-
-    return wrapper
 
 
 # --- months -------------------------------------------------------------------------------
@@ -495,7 +466,6 @@ class Dashboard:
     promised: PromisedPaymentOffer | None = None  # the promised-payment offer, or why not
 
 
-@one_connection
 async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
                     news: list[dict] | None = None) -> Dashboard:
     """Everything the cabinet's home page shows, for the logged-in contract only.
@@ -522,7 +492,7 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
         maintenance=await maintenance_for(subscriber, now),
         news=news if news is not None else await latest_news(now),
         final_statement=final,
-        promised=await promised_payment_offer(subscriber.id, now=now),
+        promised=await promised_offer_for(subscriber, fee=fee, now=now),
     )
 
 
@@ -545,7 +515,6 @@ class Profile:
     terminated_on: dt.date | None
 
 
-@one_connection
 async def profile(subscriber: Subscriber) -> Profile:
     """Initials instead of the full name, hidden phone digits, no apartment number."""
     place = await (
