@@ -8,7 +8,8 @@ through the ORM inside the product's middleware). Baseline: ``/lookup`` of
 bench/baseline_app.py, the same SQL on the raw driver. Samples are real contracts of the
 dataset (10% unknown numbers); the address search uses each contract's town, street, house
 and apartment. ``POST /pay/find`` counts 30 searches per client address per 10 minutes, so
-every request line carries its own ``X-Forwarded-For`` (uvicorn trusts it from 127.0.0.1).
+every request line carries its own ``X-Forwarded-For`` (uvicorn trusts it from 127.0.0.1);
+errors (non-2xx answers) must stay 0 for a result to count.
 Targets as for the cabinet: ≥ 70% (PostgreSQL) / 60% (SQLite) of the baseline's req/s,
 p95 ≤ 1.5×.
 """
@@ -66,10 +67,20 @@ def real_form(url: str) -> tuple[str, str] | None:
     return (cookie, token.group(1)) if token and cookie else None
 
 
+#: Request lines per search kind: each has a client address of its own, so that random picks
+#: over a whole run (tens of thousands of requests) stay under the per-address limit of
+#: ``POST /pay/find``; a 429 would be a cheap answer and flatter the product.
+LINES = 60_000
+
+
 def requests_for(kind: str, samples: list[tuple], *, ours: bool,
                  form: tuple[str, str] | None) -> list[Request]:
     out = []
-    for i, (number, town, street, house, apartment) in enumerate(samples):
+    offset = LINES if kind == "address" else 0
+    for line in range(LINES):
+        i = line % len(samples)
+        number, town, street, house, apartment = samples[i]
+        ip = _ip(offset + line)
         if kind == "contract":
             fields = {"contract": number if i % 10 else str(900000 + i)}
         else:
@@ -81,10 +92,10 @@ def requests_for(kind: str, samples: list[tuple], *, ours: bool,
             body.update({"_csrf_token": token, "by": "number" if kind == "contract" else "address"})
             out.append(Request("POST", QUICKPAY_FIND, urlencode(body), {
                 "Content-Type": "application/x-www-form-urlencoded",
-                "Cookie": f"centra_csrf={cookie}", "X-Forwarded-For": _ip(i)}))
+                "Cookie": f"centra_csrf={cookie}", "X-Forwarded-For": ip}))
         else:
             path = "/bench/lookup" if ours else "/lookup"
-            out.append(Request("GET", f"{path}?{urlencode(fields)}", headers={"X-Forwarded-For": _ip(i)}))
+            out.append(Request("GET", f"{path}?{urlencode(fields)}", headers={"X-Forwarded-For": ip}))
     return out
 
 
@@ -108,7 +119,8 @@ def run(engine: str, scale: str, args: argparse.Namespace) -> list[list]:
                              f"{b.p95:.1f}", f"{b.p99:.1f}", b.errors, "", "", ""])
                 rows.append([engine, kind, target, f"{o.rps:,.0f}", f"{o.p50:.1f}", f"{o.p95:.1f}",
                              f"{o.p99:.1f}", o.errors, f"{rps_ratio:.0%}", f"{p95_ratio:.2f}×",
-                             ok(rps_ratio >= TARGET_RPS[engine] and p95_ratio <= TARGET_P95)])
+                             ok(rps_ratio >= TARGET_RPS[engine] and p95_ratio <= TARGET_P95
+                                                and o.errors == 0)])
                 print(table(HEADERS, rows[-2:]), flush=True)
     return rows
 
