@@ -18,7 +18,7 @@ from tables.accounts import (
 from tables.audit import AuditEntry
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
-from tests.test_support import csrf_from
+from tests.test_support import cabinet_login, csrf_from
 
 PASSWORD = "correct-horse-1"
 
@@ -31,11 +31,7 @@ async def reset_limits():
 
 
 async def login(client, contract: str, password: str = PASSWORD, next_path: str = ""):
-    page = await client.get("/cabinet/login")
-    data = {"contract_number": contract, "password": password, "_csrf_token": csrf_from(page.text)}
-    if next_path:
-        data["next"] = next_path
-    return await client.post("/cabinet/login", data=data)
+    return await cabinet_login(client, contract, password, next_path=next_path)
 
 
 async def test_login_success_opens_dashboard(client):

@@ -23,7 +23,7 @@ from tests.payments_support import (
     fetch_intent,
     signed_event,
 )
-from tests.test_support import app_tables, csrf_from
+from tests.test_support import app_tables, cabinet_login, csrf_from
 
 pytestmark = pytest.mark.usefixtures("stripe_sandbox")
 PASSWORD = "correct-horse-1"
@@ -37,10 +37,7 @@ async def reset_limits():
 
 
 async def login(client: httpx.AsyncClient, subscriber: Subscriber) -> None:
-    page = await client.get("/cabinet/login")
-    response = await client.post("/cabinet/login", data={
-        "contract_number": subscriber.contract_number, "password": PASSWORD,
-        "_csrf_token": csrf_from(page.text)})
+    response = await cabinet_login(client, subscriber.contract_number, PASSWORD)
     assert response.status_code == 303
 
 
