@@ -710,6 +710,13 @@ async def _monthly_fee(subscriber: Subscriber) -> int:
     return tariff["monthly_fee"] + (tariff["router_fee"] if subscriber.router_rented else 0)
 
 
+_PROMISED_SQL = (
+    "SELECT id, subscriber, amount, period, granted_at, expires_at, reversed_at, created_by"
+    " FROM promised_payment WHERE subscriber = {} AND (reversed_at IS NULL OR period = {})"
+    " ORDER BY id DESC"
+)
+
+
 async def _offer(subscriber: Subscriber | None, now: dt.datetime, *,
                  fee: int | None = None) -> PromisedPaymentOffer:
     if subscriber is None:
@@ -718,10 +725,8 @@ async def _offer(subscriber: Subscriber | None, now: dt.datetime, *,
         return PromisedPaymentOffer(False, 0, TEXTS["promised_terminated"])
     period = current_period(now).label
     # The running one and this month's one in one read (the dashboard asks on every view).
-    rows = await PromisedPayment.objects().where(
-        (PromisedPayment.subscriber == subscriber.id)
-        & (PromisedPayment.reversed_at.is_null() | (PromisedPayment.period == period))
-    ).order_by(PromisedPayment.id, ascending=False)
+    rows = [PromisedPayment(_exists_in_db=True, **row)
+            for row in await PromisedPayment.raw(_PROMISED_SQL, subscriber.id, period)]
     active = next((row for row in rows if row.reversed_at is None), None)
     if active is not None:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_active"].format(
