@@ -8,6 +8,7 @@ processes behind one port enforce one limit; otherwise an in-process store
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -30,9 +31,26 @@ PUBLIC_FORM_PER_IP = Limit("public-form-ip", 5, 60 * 60)
 
 
 class _MemoryCounters:
+    #: Bounded memory under a flood from many addresses.
+    max_keys = 100_000
+
     def __init__(self) -> None:
         self._data: dict[str, tuple[int, float]] = {}
         self._lock = asyncio.Lock()
+        self.prunes = 0
+
+    def _prune(self, now: float) -> None:
+        """Drop expired counters and, while still over three quarters of the bound, the oldest.
+
+        Pruning down to 3/4 (not just under the bound) makes it run once per ``max_keys / 4``
+        new keys: pruning on every request over the bound made each one scan every key.
+        """
+        self.prunes += 1
+        kept = {k: v for k, v in self._data.items() if v[1] > now}
+        excess = len(kept) - self.max_keys * 3 // 4
+        for key in list(itertools.islice(kept, max(0, excess))):
+            del kept[key]
+        self._data = kept
 
     async def incr(self, key: str, window: int, amount: int = 1) -> int:
         async with self._lock:
@@ -42,8 +60,8 @@ class _MemoryCounters:
                 count, expires = 0, now + window
             count += amount
             self._data[key] = (count, expires)
-            if len(self._data) > 100_000:  # bounded memory under a flood
-                self._data = {k: v for k, v in self._data.items() if v[1] > now}
+            if len(self._data) > self.max_keys:
+                self._prune(now)
             return count
 
     async def reset(self) -> None:
