@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
@@ -27,9 +28,21 @@ from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
 
 @functools.lru_cache(maxsize=256)
-def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
+def _like_matcher(pattern: str, escape: str | None) -> Callable[[str], bool]:
+    """A test for casefolded values; plain substring tests for the admin's usual patterns."""
+    folded = pattern.casefold()
+    core = folded.strip("%")
+    if escape is None and "%" not in core and "_" not in core:
+        starts, ends = folded.startswith("%"), folded.endswith("%")
+        if starts and ends:
+            return lambda value: core in value
+        if ends:
+            return lambda value: value.startswith(core)
+        if starts:
+            return lambda value: value.endswith(core)
+        return lambda value: value == core
     parts: list[str] = []
-    chars = iter(pattern.casefold())
+    chars = iter(folded)
     for char in chars:
         if escape is not None and char == escape.casefold():
             parts.append(re.escape(next(chars, "")))
@@ -39,7 +52,8 @@ def _like_regex(pattern: str, escape: str | None) -> re.Pattern[str]:
             parts.append(".")
         else:
             parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
+    regex = re.compile("".join(parts), re.DOTALL)
+    return lambda value: regex.fullmatch(value) is not None
 
 
 def unicode_like(pattern: str | None, value: Any, escape: str | None = None) -> bool | None:
@@ -50,7 +64,7 @@ def unicode_like(pattern: str | None, value: Any, escape: str | None = None) -> 
     """
     if pattern is None or value is None:
         return None
-    return _like_regex(pattern, escape).fullmatch(str(value).casefold()) is not None
+    return _like_matcher(pattern, escape)(str(value).casefold())
 
 
 class _Lease:

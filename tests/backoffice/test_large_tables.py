@@ -98,3 +98,15 @@ def test_like_keeps_sqlite_semantics_apart_from_case():
     assert unicode_like("100!%", "100%", "!") and not unicode_like("100!%", "1000", "!")
     assert unicode_like(None, "a") is None and unicode_like("a", None) is None
     assert unicode_like("a.c", "abc") is False  # regex characters are literal
+
+
+def test_like_fast_paths_agree_with_the_general_one():
+    from tables.sqlite_pool import unicode_like
+
+    for pattern, value, expected in [
+        ("%ВАН%", "Иванов", True), ("ива%", "Иванов", True), ("%нов", "Иванов", True),
+        ("иванов", "ИВАНОВ", True), ("ива%", "Петров", False), ("%нов", "Новиков", False),
+        ("%%", "", True), ("", "", True), ("", "a", False), ("%a_c%", "xABCx", True),
+    ]:
+        assert unicode_like(pattern, value) is expected, (pattern, value)
+        assert unicode_like(pattern, value, "\\") is expected, (pattern, value)  # regex path
