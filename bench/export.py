@@ -126,12 +126,13 @@ async def worker_measure(what: str, output: str) -> dict:
         # PostgreSQL only: COPY of the export's own formatted SELECT straight to a file, to
         # separate what the SQL formatting costs from what the streaming pipeline adds
         from tables.db import utcnow
-        from tables.exports import RAW_EXPORTS, _dollar_params, _pg_connection
+        from tables.exports import RAW_EXPORTS, _dollar_params, _pg_connection, _pg_lookup_fits
         from tables.reports import Filters, local_today
 
         filters = Filters.parse({"period": PERIOD}, today=local_today(utcnow()))
-        sql, args = RAW_EXPORTS["ledger"].sql(filters, formatted=True)
         async with _pg_connection() as connection:
+            sql, args = RAW_EXPORTS["ledger"].sql(filters, formatted=True,
+                                                  lookup=await _pg_lookup_fits(connection))
             await connection.copy_from_query(_dollar_params(sql), *args, output=output, format="csv",
                                              delimiter=";")
     elif what == "baseline":
@@ -227,7 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--engines", default="postgres,sqlite")
+    parser.add_argument("--engines", default="postgres,sqlite", help="postgres (or pg), sqlite")
     parser.add_argument("--repeat", type=int, default=5, help="best of N for the CSV timings")
     parser.add_argument("--pg", default=os.environ.get("CENTRA_BENCH_PG",
                                                      "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -241,10 +242,14 @@ def main() -> None:
         return
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}; rows: {args.rows:,}")
+    aliases = {"pg": "postgres", "postgresql": "postgres", "postgres": "postgres", "sqlite": "sqlite"}
+    engines = [aliases.get(name.strip().lower()) for name in args.engines.split(",")]
+    if None in engines:
+        parser.error(f"--engines: a comma-separated list of {', '.join(aliases)}")
     summary = []
     with tempfile.TemporaryDirectory(prefix="centra-bench-") as tmp:
-        for name in args.engines.split(","):
-            results = {r["what"]: r for r in bench_engine(name.strip(), args.rows, args.pg, Path(tmp),
+        for name in engines:
+            results = {r["what"]: r for r in bench_engine(name, args.rows, args.pg, Path(tmp),
                                                            args.repeat, args.no_xlsx)}
             summary.append((name, results))
     print("\nengine    CSV/baseline  CSV/COPY of own query  CSV peak MB  XLSX s  XLSX peak MB"
