@@ -270,12 +270,35 @@ def _labels_case(expr: str, labels: dict[str, str]) -> str:
     return f"CASE {expr} {whens} ELSE {expr} END"
 
 
+# The subscriber's contract number in a raw export: a join on SQLite, a lookup on PostgreSQL.
+CONTRACT = "s.contract_number"
+
+# PostgreSQL: contract numbers in an array indexed by subscriber id, built once per query
+# (an InitPlan, so from the query's own snapshot) and read per row in O(1) because ``name``
+# is a fixed-width type (text[] elements would be walked from the start).  A million rows:
+# ~0.03 s instead of ~0.17 s for the memoized nested-loop join the planner picks to keep
+# ``ORDER BY id`` (a hash join would need a sort of all rows).  The array takes 64 bytes per
+# id up to the largest (gaps filled), so past _LOOKUP_MAX_ID the export joins instead.
+_LOOKUP_MAX_ID = 1_000_000
+_PG_CONTRACTS = (
+    "(SELECT array_agg(coalesce(s.contract_number::name, '') ORDER BY g.id)"
+    " FROM generate_series(1, (SELECT max(id) FROM subscriber)) g(id)"
+    " LEFT JOIN subscriber s ON s.id = g.id)"
+)
+
+
+async def _pg_lookup_fits(connection: Any) -> bool:
+    """Whether the contract lookup array stays small (ids are serial, so normally yes)."""
+    return await connection.fetchval("SELECT coalesce(max(id), 0) FROM subscriber") <= _LOOKUP_MAX_ID
+
+
 @dataclass(frozen=True)
 class RawExport:
     slug: str
     title: str
     columns: tuple[RawColumn, ...]
-    from_sql: str  # FROM ... with the subscriber aliased ``s``
+    table: str  # ``ledger_entry le``
+    subscriber: str  # the row's subscriber id, ``le.subscriber``
     time_column: str
     order_by: str
 
@@ -283,10 +306,19 @@ class RawExport:
     def report_columns(self) -> list[Column]:
         return [Column(f"c{i}", c.label, c.kind) for i, c in enumerate(self.columns)]
 
-    def sql(self, f: Filters, *, formatted: bool) -> tuple[str, list[Any]]:
+    def sql(self, f: Filters, *, formatted: bool, lookup: bool = False) -> tuple[str, list[Any]]:
+        """The export's query; ``lookup``: contract numbers from _PG_CONTRACTS (PostgreSQL only)."""
         joins, where, args = _subscriber_scope(f)
-        exprs = [_csv_expr(c) if formatted else _typed_expr(c) for c in self.columns]
-        sql = (f"SELECT {', '.join(exprs)} {self.from_sql}{joins}"
+        if lookup and not is_sqlite():
+            source, contract = self.table, f"{_PG_CONTRACTS}[{self.subscriber}]"
+            if where:  # town/tariff as a semi-join: the rows themselves need no join
+                where = f" AND {self.subscriber} IN (SELECT s.id FROM subscriber s{joins} WHERE TRUE{where})"
+        else:
+            source = f"{self.table} JOIN subscriber s ON s.id = {self.subscriber}{joins}"
+            contract = CONTRACT
+        exprs = [contract if c.expr == CONTRACT else _csv_expr(c) if formatted else _typed_expr(c)
+                 for c in self.columns]
+        sql = (f"SELECT {', '.join(exprs)} FROM {source}"
                f" WHERE {self.time_column} >= ? AND {self.time_column} < ?{where}"
                f" ORDER BY {self.order_by}")
         return sql, [f.start_utc, f.end_utc, *args]
@@ -320,13 +352,14 @@ def _csv_expr(column: RawColumn) -> str:
     """The SQL that formats a column as text: money as :func:`money_text` does, timestamps
     as ISO local time to the second (``2026-11-05 14:30:00``, the cheapest form for the
     database to produce; Excel reads it as a date and time)."""
-    x, sqlite = column.expr, is_sqlite()
+    x = column.expr
     if column.kind == "money":
-        if sqlite:
-            return (f"CASE WHEN {x} < 0 THEN '-' ELSE '' END || (abs({x}) / 100) || ','"
-                    f" || substr('0' || (abs({x}) % 100), -2)")
-        # bigint × numeric(…, 2) is exact with scale 2: 75000 → 750.00
-        return f"replace(({x} * 0.01)::text, '.', ',')"
+        # integer arithmetic and text: on PostgreSQL ~40% cheaper per row than
+        # replace((x * 0.01)::text, '.', ','), which goes through numeric
+        sign_rub = f"CASE WHEN {x} < 0 THEN '-' ELSE '' END || (abs({x}) / 100) || ','"
+        if is_sqlite():
+            return f"{sign_rub} || substr('0' || (abs({x}) % 100), -2)"
+        return f"{sign_rub} || lpad((abs({x}) % 100)::text, 2, '0')"
     if column.kind == "datetime":
         return _typed_expr(column)
     return x
@@ -341,17 +374,17 @@ RAW_EXPORTS: dict[str, RawExport] = {r.slug: r for r in [
     RawExport(
         "ledger", "Журнал проводок",
         (RawColumn("№ проводки", "int", "le.id"), RawColumn("Время", "datetime", "le.created_at"),
-         RawColumn("Договор", "text", "s.contract_number"),
+         RawColumn("Договор", "text", CONTRACT),
          RawColumn("Вид", "text", _labels_case("le.kind", LEDGER_KIND_EXPORT_LABELS)),
          RawColumn("Сумма, ₽", "money", "le.amount"), RawColumn("Период", "text", "le.period"),
          RawColumn("Ссылка", "text", "le.reference"), RawColumn("Комментарий", "text", "le.comment"),
          RawColumn("Кто провёл", "text", "le.created_by")),
-        "FROM ledger_entry le JOIN subscriber s ON s.id = le.subscriber", "le.created_at", "le.id",
+        "ledger_entry le", "le.subscriber", "le.created_at", "le.id",
     ),
     RawExport(
         "payment-list", "Список платежей",
         (RawColumn("№ платежа", "int", "p.id"), RawColumn("Создан", "datetime", "p.created_at"),
-         RawColumn("Договор", "text", "s.contract_number"),
+         RawColumn("Договор", "text", CONTRACT),
          RawColumn("Состояние", "text", _labels_case("p.status", PAYMENT_STATUS_LABELS)),
          RawColumn("Канал", "text", _labels_case("p.channel", PAYMENT_CHANNEL_LABELS)),
          RawColumn("Платёжная система", "text", "p.card_brand"),
@@ -360,7 +393,7 @@ RAW_EXPORTS: dict[str, RawExport] = {r.slug: r for r in [
          RawColumn("Возвращено, ₽", "money", "p.refunded_amount"),
          RawColumn("За месяц", "text", "p.period"),
          RawColumn("Платёж у провайдера", "text", "p.provider_intent_id")),
-        "FROM payment p JOIN subscriber s ON s.id = p.subscriber", "p.created_at", "p.id",
+        "payment p", "p.subscriber", "p.created_at", "p.id",
     ),
 ]}
 
@@ -437,17 +470,16 @@ def _header(columns: Sequence[Column]) -> bytes:
 async def raw_csv(slug: str, f: Filters) -> AsyncIterator[bytes]:
     """The raw rows of a period as CSV, formatted by the database, streamed in chunks."""
     export = RAW_EXPORTS[slug]
-    sql, args = export.sql(f, formatted=True)
     yield _header(export.report_columns)
     if is_sqlite():
-        async for chunk in _sqlite_batches(sql, args, _csv_chunk):
+        async for chunk in _sqlite_batches(*export.sql(f, formatted=True), _csv_chunk):
             yield chunk
         return
-    async for chunk in _pg_copy(_dollar_params(sql), args):
+    async for chunk in _pg_copy(export, f):
         yield chunk
 
 
-async def _pg_copy(sql: str, args: Sequence[Any]) -> AsyncIterator[bytes]:
+async def _pg_copy(export: RawExport, f: Filters) -> AsyncIterator[bytes]:
     """``COPY (query) TO STDOUT`` chunks; a small queue gives back-pressure.
 
     A consumer that stops early (the client went away) leaves the COPY half
@@ -459,13 +491,14 @@ async def _pg_copy(sql: str, args: Sequence[Any]) -> AsyncIterator[bytes]:
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=16)
     done = object()
     async with _pg_connection() as connection:
+        sql, args = export.sql(f, formatted=True, lookup=await _pg_lookup_fits(connection))
 
         async def sink(chunk: bytes) -> None:
             await queue.put(bytes(chunk))  # asyncpg hands over a reused buffer
 
         async def run() -> None:
             try:
-                await connection.copy_from_query(sql, *args, output=sink, format="csv",
+                await connection.copy_from_query(_dollar_params(sql), *args, output=sink, format="csv",
                                                  delimiter=DELIMITER)
             except Exception as exc:
                 await queue.put(exc)
@@ -491,12 +524,12 @@ async def _pg_copy(sql: str, args: Sequence[Any]) -> AsyncIterator[bytes]:
 async def raw_rows(slug: str, f: Filters) -> AsyncIterator[list[tuple]]:
     """The raw rows of a period, in batches; timestamps already in local time (see ``_typed_expr``)."""
     export = RAW_EXPORTS[slug]
-    sql, args = export.sql(f, formatted=False)
     if is_sqlite():
-        async for batch in _sqlite_batches(sql, args, lambda rows: rows):
+        async for batch in _sqlite_batches(*export.sql(f, formatted=False), lambda rows: rows):
             yield batch
         return
     async with _pg_connection() as connection, connection.transaction(readonly=True):
+        sql, args = export.sql(f, formatted=False, lookup=await _pg_lookup_fits(connection))
         cursor = await connection.cursor(_dollar_params(sql), *args)
         while batch := await cursor.fetch(BATCH):
             yield [tuple(r) for r in batch]

@@ -23,6 +23,7 @@ from tables.exports import (
 )
 from tables.ledger import LedgerEntry
 from tables.reports import REPORTS, Column, Filters, Report, build_report
+from tables.subscribers import Subscriber
 from tests import report_data
 from tests.report_data import NOW
 
@@ -152,6 +153,37 @@ async def test_raw_payment_list(tmp_path):
     from tables.exports import RAW_EXPORTS
 
     assert xlsx_as_text(path, RAW_EXPORTS["payment-list"].report_columns, RAW_TIME) == rows
+
+
+async def test_raw_exports_read_contracts_the_same_with_or_without_the_lookup(tmp_path, monkeypatch):
+    """PostgreSQL reads contract numbers from a per-query array, or joins past _LOOKUP_MAX_ID."""
+    import tables.exports as exports
+
+    data = await report_data.build()
+    # a gap in the ids below the largest (the array is filled up to it); FKs cascade
+    top = max(data.s.values(), key=lambda s: s.id)
+    await Subscriber.raw("UPDATE subscriber SET id = id + 10 WHERE id = {}", top.id)
+    await LedgerEntry.insert(LedgerEntry(subscriber=top.id + 10, amount=-100, kind="adjustment",
+                                         reference="gap", created_at=report_data.local(10, 15)))
+    cases = [("ledger", {"from": "2026-08", "to": "2026-11"}),
+             ("ledger", {"from": "2026-10", "to": "2026-10", "town": str(data.os)}),
+             ("payment-list", {"from": "2026-08", "to": "2026-11", "tariff": str(data.base_tariff)})]
+    looked_up = []
+    for slug, params in cases:
+        filters = Filters.parse(params, today=NOW.date())
+        csv_rows = read_csv(await collect(raw_csv(slug, filters)))
+        typed = [row async for batch in raw_rows(slug, filters) for row in batch]
+        assert len(csv_rows) > 1 and len(typed) == len(csv_rows) - 1
+        assert {r[2] for r in csv_rows[1:]} <= {s.contract_number for s in data.s.values()}
+        assert [r[2] for r in typed] == [r[2] for r in csv_rows[1:]]
+        looked_up.append((csv_rows, typed))
+    assert top.contract_number in {r[2] for r in looked_up[0][0][1:]}
+    monkeypatch.setattr(exports, "_LOOKUP_MAX_ID", 0)
+    for (slug, params), expected in zip(cases, looked_up, strict=True):
+        filters = Filters.parse(params, today=NOW.date())
+        joined = (read_csv(await collect(raw_csv(slug, filters))),
+                  [row async for batch in raw_rows(slug, filters) for row in batch])
+        assert joined == expected
 
 
 async def test_raw_rows_come_in_batches(monkeypatch):
