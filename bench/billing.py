@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -282,11 +283,19 @@ class SqliteDbs:
 
     def copy_env(self) -> dict[str, str]:
         path = self.dir / f"{uuid.uuid4().hex}.sqlite3"
-        shutil.copy(self.template, path)
+        # SQLite's backup API, not a file copy: the file is in WAL mode and the seeding
+        # process's last transactions may still be in the -wal file next to it.
+        source, target = sqlite3.connect(self.template), sqlite3.connect(path)
+        try:
+            source.backup(target)
+        finally:
+            source.close()
+            target.close()
         return {"CENTRA_SQLITE_PATH": str(path), "DATABASE_URL": ""}
 
     def drop(self, env: dict[str, str]) -> None:
-        Path(env["CENTRA_SQLITE_PATH"]).unlink(missing_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(env["CENTRA_SQLITE_PATH"] + suffix).unlink(missing_ok=True)
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
