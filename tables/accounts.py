@@ -215,7 +215,9 @@ async def change_password(subscriber_id: int, new_password: str, *, current_pass
     subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
     if subscriber is None:
         raise ValueError("Договор не найден")
-    if subscriber.status == SubscriberStatus.TERMINATED:
+    if subscriber.status == SubscriberStatus.TERMINATED and not subscriber.must_change_password:
+        # A terminated contract still logs in to read its final statement; a forced change
+        # (one-time or legacy password) must stay possible or it is locked out for good.
         raise ValueError("Договор расторгнут: смена пароля недоступна.")
     if current_password is not None and not await verify_password(subscriber.password_hash,
                                                                    current_password[:256]):

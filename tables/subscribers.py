@@ -174,6 +174,11 @@ async def reset_password(subscriber_id: int, *, actor: Actor) -> str:
         }).where(Subscriber.id == subscriber_id).returning(Subscriber.id)
         if not rows:
             raise ValueError("Договор не найден")
+        # Whoever was logged in (perhaps the reason for the reset) is logged out: otherwise an
+        # old session would reach the forced password change and set a password of its own.
+        from tables.accounts import SubscriberSession  # accounts imports this module
+
+        await SubscriberSession.delete().where(SubscriberSession.user_id == subscriber_id)
         await write_audit(action="subscriber.password_reset", object_type="subscriber",
                           object_id=subscriber_id, actor=actor)
     return one_time

@@ -178,6 +178,34 @@ async def test_terminated_contract_can_still_log_in(client):
     assert (await client.get("/cabinet/")).status_code == 200
 
 
+async def test_terminated_contract_with_a_one_time_password_can_still_get_in(client):
+    """Forced to change its password (staff reset, legacy password), it must be able to."""
+    s = await make_subscriber(must_change=True)
+    await Subscriber.update({Subscriber.status: SubscriberStatus.TERMINATED}).where(Subscriber.id == s.id)
+    await login(client, s.contract_number)
+    page = await client.get("/cabinet/activate")
+    changed = await client.post("/cabinet/activate", data={
+        "new_password": "Quiet-river-42", "new_password2": "Quiet-river-42",
+        "_csrf_token": csrf_from(page.text)})
+    assert changed.status_code == 303
+    assert (await client.get("/cabinet/statement")).status_code == 200
+
+
+async def test_staff_password_reset_ends_every_session_of_the_contract(client):
+    from tables.audit import Actor
+    from tables.subscribers import reset_password
+
+    s = await make_subscriber()
+    await login(client, s.contract_number)
+    assert (await client.get("/cabinet/")).status_code == 200
+    one_time = await reset_password(s.id, actor=Actor("clerk", None))
+    # The old session can neither read nor reach the forced change to set its own password.
+    assert (await client.get("/cabinet/")).headers["location"].startswith("/cabinet/login")
+    assert (await client.get("/cabinet/activate")).status_code in (302, 303)
+    assert await SubscriberSession.count() == 0
+    assert (await login(client, s.contract_number, one_time)).headers["location"] == "/cabinet/activate"
+
+
 async def test_open_redirect_is_refused(client):
     s = await make_subscriber()
     response = await login(client, s.contract_number, next_path="//evil.example/")
@@ -206,6 +234,9 @@ async def test_every_post_without_csrf_token_is_refused(client, app):
         concrete = re.sub(r"\{\w+:int\}", "1", path)
         concrete = concrete.replace("{", "").replace("}", "").replace(":str", "")
         response = await client.post(concrete, data={"x": "1"})
+        assert response.status_code == 403, path
+        # A token that is not this browser's (stale, forged or another visitor's) neither.
+        response = await client.post(concrete, data={"x": "1", "_csrf_token": "f" * 64})
         assert response.status_code == 403, path
     assert await AuditEntry.count() == before
     assert await SubscriberSession.count() == 1
