@@ -6,6 +6,7 @@ import csv
 import io
 
 from cabinet.formatting import datetime_ru, month_ru
+from tables.exports import money_text, safe_text
 from tables.ledger import ENTRY_KIND_LABELS
 from tables.statements import MonthStatement, period_start
 
@@ -20,20 +21,8 @@ CSV_TEXT = {
     "debits": "Списано за месяц",
 }
 
-# A text cell starting with one of these would run as a formula in a spreadsheet.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_amount(kopecks: int) -> str:
-    """-75000 → '-750,00': a number for Russian Excel (comma decimals, no grouping)."""
-    sign = "-" if kopecks < 0 else ""
-    rub, kop = divmod(abs(kopecks), 100)
-    return f"{sign}{rub},{kop:02d}"
-
-
 def _text(value: str) -> str:
-    value = " ".join((value or "").split())
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    return safe_text(" ".join((value or "").split()))
 
 
 def _period_label(period: str | None) -> str:
@@ -55,16 +44,16 @@ def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
     for month in months:
         start = period_start(month.period).strftime("%d.%m.%Y")
         writer.writerow([start, f"{CSV_TEXT['opening']} ({month_ru(month.period)})", "", "",
-                         csv_amount(month.opening)])
+                         money_text(month.opening)])
         for line in month.lines:
             label = ENTRY_KIND_LABELS.get(line.kind, line.kind)
             if line.comment:
                 label = f"{label}: {line.comment}"
             writer.writerow([datetime_ru(line.created_at, "dd.MM.yyyy HH:mm"), _text(label),
-                             _period_label(line.period), csv_amount(line.amount),
-                             csv_amount(line.balance_after)])
-        writer.writerow(["", CSV_TEXT["credits"], "", csv_amount(month.credits), ""])
-        writer.writerow(["", CSV_TEXT["debits"], "", csv_amount(month.debits), ""])
+                             _period_label(line.period), money_text(line.amount),
+                             money_text(line.balance_after)])
+        writer.writerow(["", CSV_TEXT["credits"], "", money_text(month.credits), ""])
+        writer.writerow(["", CSV_TEXT["debits"], "", money_text(month.debits), ""])
         writer.writerow(["", f"{CSV_TEXT['closing']} ({month_ru(month.period)})", "", "",
-                         csv_amount(month.closing)])
+                         money_text(month.closing)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

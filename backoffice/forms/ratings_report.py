@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from cabinet.formatting import month_ru
+from tables.exports import safe_text
 from tables.ratings import RATING_LABELS, MonthSummary, rating_summary
 
 COMMENTS_IN_MESSAGE = 5
@@ -45,7 +46,8 @@ def _csv(months: list[MonthSummary]) -> FileResponse:
     for m in months:
         for c in m.comments:
             writer.writerow([m.period, c["created_at"].strftime("%Y-%m-%d %H:%M"),
-                             RATING_LABELS[c["score"]], c["subscriber"] or "аноним", c["comment"]])
+                             RATING_LABELS[c["score"]], c["subscriber"] or "аноним",
+                             safe_text(c["comment"] or "")])
     # A BOM so that spreadsheet programs read the Cyrillic as UTF-8.
     return FileResponse(contents=io.StringIO("\ufeff" + out.getvalue()), file_name="cabinet-ratings.csv",
                         media_type="text/csv")

@@ -20,12 +20,13 @@ async def test_ratings_report_shows_distribution_and_comments(client):
     await rate_cabinet(5, "Удобно платить", subscriber_id=subscriber.id, now=now)
     await rate_cabinet(5, "", now=now)
     await rate_cabinet(2, "Не нашёл историю", now=now)
+    await rate_cabinet(3, '=HYPERLINK("http://evil.example","x")', now=now)  # anonymous, public
     await make_staff()
     await admin_login(client)
     response = await client.post(REPORT, json={"period": ""})
     assert response.status_code == 200, response.text
     message = response.json()["custom_form_success"]
-    assert "оценок 3" in message and "средняя 4,0" in message
+    assert "оценок 4" in message and "средняя 3,8" in message
     assert "Лучше не бывает — 2" in message and "Не очень удобно — 1" in message
     assert "Не удобно — 0" in message
     assert "«Удобно платить» (5)" in message and "«Не нашёл историю» (2)" in message
@@ -34,6 +35,8 @@ async def test_ratings_report_shows_distribution_and_comments(client):
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     text = csv.content.decode("utf-8-sig")
     assert "Не нашёл историю" in text and f";{subscriber.id};" in text and "аноним" in text
+    # A comment from the public site is text in the clerk's spreadsheet, never a formula.
+    assert "'=HYPERLINK" in text and ";=HYPERLINK" not in text
 
     bad = await client.post(REPORT, json={"period": "ноябрь"})
     assert bad.status_code == 422 and "ГГГГ-ММ" in bad.text

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cabinet.exports import csv_amount
 from cabinet.formatting import rub
 from tables.content import MaintenanceArea, NewsItem
+from tables.exports import money_text as csv_amount
 from tables.ledger import ledger_sum
 from tables.requests import ServiceRequest
 from tables.subscribers import Subscriber

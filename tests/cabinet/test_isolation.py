@@ -205,8 +205,8 @@ async def test_no_subscriber_reaches_anothers_objects_by_id(app, two_subscribers
 
 
 def _owner_markers(owner: Subscriber, request_number: str) -> list[str]:
-    from cabinet.exports import csv_amount
     from cabinet.formatting import rub
+    from tables.exports import money_text as csv_amount
 
     return [OWNER_SURNAME, OWNER_CONTRACT, rub(OWNER_BALANCE), csv_amount(OWNER_BALANCE),
             request_number]
