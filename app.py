@@ -16,7 +16,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
 from cabinet.account import AccountController, staff_view
-from cabinet.auth import AUTH_EXCEPTION_HANDLERS, resolve_session
+from cabinet.auth import AUTH_EXCEPTION_HANDLERS, refuse_staff_view_actions, resolve_session
 from cabinet.connect import ConnectController
 from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def before_request(request: Any) -> None:
         await refresh_site_info()
         await resolve_session(request)
+        refuse_staff_view_actions(request)
 
     from litestar.plugins.jinja import JinjaTemplateEngine as Engine
 

@@ -53,6 +53,18 @@ async def resolve_session(request: Request) -> None:
         request.scope["subscriber"] = info.subscriber if info else None  # type: ignore[typeddict-unknown-key]
 
 
+#: What a staff view of the cabinet may still send: leaving it.
+STAFF_VIEW_ACTIONS = frozenset({"/cabinet/logout"})
+
+
+def refuse_staff_view_actions(request: Request) -> None:
+    """A staff view reads only: every unsafe request of such a session is refused here, in one
+    place, so a new form cannot forget it (paying, rating, requests alike)."""
+    if (request.scope.get("viewer") and request.method not in ("GET", "HEAD", "OPTIONS")  # type: ignore[misc]
+            and request.url.path not in STAFF_VIEW_ACTIONS):
+        raise ContractClosed(detail="Режим просмотра сотрудником: действия недоступны.")
+
+
 async def _load(request: Request) -> Subscriber:
     await resolve_session(request)
     subscriber = request.scope.get("subscriber")  # type: ignore[misc]

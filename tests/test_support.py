@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+from litestar import Litestar
 from piccolo.apps.user.tables import BaseUser
 
 
@@ -81,3 +82,15 @@ async def sign_in(client: httpx.AsyncClient, subscriber_id: int) -> None:
     from tables.accounts import start_session
 
     client.cookies.set(SESSION_COOKIE, await start_session(subscriber_id))
+
+
+def unsafe_routes(app: Litestar) -> list[str]:
+    """The site's state-changing routes (not the admin's, the static files or the webhook)."""
+    paths = []
+    for route in app.routes:
+        methods = getattr(route, "methods", set())
+        if route.path.startswith(("/admin", "/static")) or route.path == "/payments/webhook":
+            continue
+        if methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            paths.append(route.path)
+    return paths

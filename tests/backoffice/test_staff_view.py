@@ -9,7 +9,7 @@ import httpx
 from tables.audit import AuditEntry
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber
-from tests.test_support import admin_login, csrf_from, make_staff
+from tests.test_support import admin_login, csrf_from, make_staff, unsafe_routes
 
 
 async def test_operator_views_cabinet_read_only(client, app):
@@ -34,6 +34,20 @@ async def test_operator_views_cabinet_read_only(client, app):
             "current_password": "correct-horse-1", "new_password": "Another-pass-9",
             "new_password2": "Another-pass-9", "_csrf_token": csrf_from(page.text)})
         assert refused.status_code == 403 and "просмотра" in refused.text
+        # Every other form of the site too, with a valid CSRF token: paying, rating, requests.
+        token = csrf_from((await staff_browser.get("/cabinet/pay")).text)
+        for path in unsafe_routes(app):
+            if path == "/cabinet/logout":
+                continue
+            concrete = re.sub(r"\{\w+:int\}", "1", path).replace("{", "").replace("}", "")
+            concrete = concrete.replace(":str", "")
+            answer = await staff_browser.post(concrete, data={
+                "_csrf_token": token, "amount": "500", "score": "1", "comment": "x"})
+            assert answer.status_code == 403, path
+        from tables.payments import Payment
+        from tables.ratings import CabinetRating
+
+        assert await Payment.count() == 0 and await CabinetRating.count() == 0
     row = await Subscriber.select(Subscriber.password_hash).where(Subscriber.id == s.id).first()
     assert row["password_hash"] == s.password_hash
 

@@ -6,7 +6,6 @@ import datetime as dt
 import re
 
 import pytest
-from litestar import Litestar
 
 from cabinet.limits import counters
 from tables.accounts import (
@@ -18,7 +17,7 @@ from tables.accounts import (
 from tables.audit import AuditEntry
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
-from tests.test_support import cabinet_login, csrf_from
+from tests.test_support import cabinet_login, csrf_from, unsafe_routes
 
 PASSWORD = "correct-horse-1"
 
@@ -212,21 +211,10 @@ async def test_open_redirect_is_refused(client):
     assert response.headers["location"] == "/cabinet/"
 
 
-def _unsafe_routes(app: Litestar) -> list[str]:
-    paths = []
-    for route in app.routes:
-        methods = getattr(route, "methods", set())
-        if route.path.startswith(("/admin", "/static")) or route.path == "/payments/webhook":
-            continue
-        if methods & {"POST", "PUT", "PATCH", "DELETE"}:
-            paths.append(route.path)
-    return paths
-
-
 async def test_every_post_without_csrf_token_is_refused(client, app):
     s = await make_subscriber()
     await login(client, s.contract_number)
-    routes = _unsafe_routes(app)
+    routes = unsafe_routes(app)
     assert "/cabinet/login" in routes and "/cabinet/logout" in routes
     before = await AuditEntry.count()
     for path in routes:
