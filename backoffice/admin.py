@@ -61,13 +61,23 @@ class AuditedAdmin:
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                # Success is a new session cookie, not the status: piccolo_api answers a wrong
+                # password with 200 when the form asks for HTML.
+                status["session"] = int(any(
+                    name.lower() == b"set-cookie" and value.startswith(SESSION_COOKIE_PREFIX)
+                    and not value.startswith(SESSION_COOKIE_PREFIX + b";")
+                    for name, value in message.get("headers", [])))
             await send(message)
 
         await self.app(scope, replay, capture)
-        await _audit_login(body, status.get("code", 500), scope)
+        await _audit_login(body, status.get("code", 500), scope, ok=bool(status.get("session")))
 
 
-async def _audit_login(body: bytes, status: int, scope: Scope) -> None:
+# piccolo_api's session_login sets the admin session in the cookie "id".
+SESSION_COOKIE_PREFIX = b"id="
+
+
+async def _audit_login(body: bytes, status: int, scope: Scope, *, ok: bool) -> None:
     try:
         username = str(json.loads(body or b"{}").get("username", ""))[:100]
     except (ValueError, AttributeError):
@@ -76,7 +86,6 @@ async def _audit_login(body: bytes, status: int, scope: Scope) -> None:
         username = parse_qs(body.decode(errors="replace")).get("username", [""])[0][:100]
     client = scope.get("client") or ("", 0)
     user = await BaseUser.select(BaseUser.id).where(BaseUser.username == username).first()
-    ok = status < 400
     await write_audit(
         action="staff.login" if ok else "staff.login_failed",
         object_type="piccolo_user", object_id=user["id"] if user else "-",

@@ -213,9 +213,15 @@ async def test_staff_login_and_failure_are_audited(client):
     bad = await client.post("/admin/public/login/", json={"username": "auditme", "password": "nope"},
                             headers={"X-CSRFToken": token})
     assert bad.status_code >= 400
+    # Asking for HTML, piccolo_api answers a wrong password with 200: still a failure.
+    html = await client.post("/admin/public/login/", headers={"X-CSRFToken": token}, json={
+        "username": "auditme", "password": "nope", "format": "html"})
+    assert html.status_code < 400 and "id" not in html.cookies
     await admin_login(client, "auditme")
-    actions = [r["action"] for r in await AuditEntry.select(AuditEntry.action).order_by(AuditEntry.id)]
-    assert actions[-2:] == ["staff.login_failed", "staff.login"]
+    rows = await AuditEntry.select(AuditEntry.action, AuditEntry.actor).order_by(AuditEntry.id)
+    assert [r["action"] for r in rows[-3:]] == ["staff.login_failed", "staff.login_failed",
+                                                 "staff.login"]
+    assert [r["actor"] for r in rows[-3:-1]] == [None, None]
 
 
 async def test_mfa_required_for_administrators(client, monkeypatch):
