@@ -74,6 +74,12 @@ FORM_MATRIX: dict[str, set[Role]] = {
     "Оформить договор по заявке": {OP, AD},
 }
 
+#: Where a role may edit a table but only some of its columns (PATCH): operators keep the
+#: subscribers' contact data; what billing reads (connection date, router rental) is not theirs.
+FIELD_MATRIX: dict[str, dict[Role, frozenset[str]]] = {
+    "subscriber": {OP: frozenset({"full_name", "phone", "email", "address"})},
+}
+
 _METHOD_ACTION = {"GET": R, "HEAD": R, "OPTIONS": R, "POST": C, "PUT": U, "PATCH": U, "DELETE": D}
 
 MFA_MESSAGE = ("Для вашей роли нужна двухфакторная аутентификация: подключите приложение-аутентификатор "
@@ -114,6 +120,23 @@ def _table_validator(table: str) -> Callable:
     return check_role
 
 
+def _field_validator(table: str) -> Callable:
+    async def check_fields(piccolo_crud: Any, request: Request) -> None:
+        allowed = FIELD_MATRIX.get(table, {}).get(await _staff_role(request))
+        if allowed is None:
+            return
+        try:
+            values = await request.json()
+        except ValueError:
+            return  # piccolo_api answers the malformed body itself
+        blocked = sorted(set(values) - allowed) if isinstance(values, dict) else []
+        if blocked:
+            raise HTTPException(status_code=403, detail=(
+                "Ваша роль может менять только контактные данные; нельзя: " + ", ".join(blocked)))
+
+    return check_fields
+
+
 def _refuse_put(*_args: Any, **_kwargs: Any) -> None:
     raise HTTPException(status_code=405, detail="Изменение записи целиком (PUT) не поддерживается.")
 
@@ -126,7 +149,7 @@ def secure_tables(configs: list[TableConfig]) -> list[TableConfig]:
             every=[_table_validator(name), *old.every],
             # PUT skips piccolo_api's hooks (audit, protected columns): edits go through PATCH only.
             get_single=old.get_single, put_single=[_refuse_put, *old.put_single],
-            patch_single=old.patch_single,
+            patch_single=[_field_validator(name), *old.patch_single],
             delete_single=old.delete_single, post_single=old.post_single, get_all=old.get_all,
             delete_all=old.delete_all, get_references=old.get_references, get_ids=old.get_ids,
             get_new=old.get_new, get_schema=old.get_schema, get_count=old.get_count,

@@ -258,3 +258,19 @@ async def test_put_is_refused_everywhere_because_it_skips_hooks(client):
         response = await client.put(f"/admin/api/tables/{table}/{row_id}/", json={"balance": 1})
         assert response.status_code == 405
     assert (await Subscriber.select(Subscriber.balance).first())["balance"] == 0
+
+
+async def test_operator_edits_contact_data_but_not_what_billing_reads(client):
+    s = await make_subscriber()
+    await make_staff("oper2", role="operator")
+    await admin_login(client, "oper2")
+    url = f"/admin/api/tables/subscriber/{s.id}/"
+    ok = await client.patch(url, json={"phone": "+79130000001", "email": "new@example.org"})
+    assert ok.status_code == 200, ok.text
+    for values in ({"connected_on": "2020-01-01"}, {"router_rented": True},
+                   {"phone": "+79130000002", "router_rented": True}):
+        refused = await client.patch(url, json=values)
+        assert refused.status_code == 403 and "контактные" in refused.text, values
+    row = await Subscriber.select().where(Subscriber.id == s.id).first()
+    assert row["phone"] == "+79130000001" and row["router_rented"] is False
+    assert row["connected_on"] == s.connected_on
