@@ -10,6 +10,7 @@ from piccolo_admin.endpoints import TableConfig, create_admin
 from piccolo_admin.translations.data import ENGLISH, RUSSIAN
 from starlette.types import Message, Receive, Scope, Send
 
+from backoffice.access import audit_hooks
 from backoffice.crud import admin_crud_class
 from backoffice.forms import FORMS
 from backoffice.limits import admin_login_limit
@@ -24,7 +25,8 @@ STAFF_TABLES = [
     TableConfig(BaseUser, menu_group="Система",
                 visible_columns=[BaseUser.id, BaseUser.username, BaseUser.email, BaseUser.active,
                                  BaseUser.admin, BaseUser.superuser, BaseUser.last_login]),
-    TableConfig(StaffRole, menu_group="Система"),
+    # Role changes are privilege changes: audited like every other admin edit.
+    TableConfig(StaffRole, menu_group="Система", hooks=audit_hooks(StaffRole)),
 ]
 
 

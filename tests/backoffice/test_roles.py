@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pyotp
 import pytest
@@ -274,3 +275,19 @@ async def test_operator_edits_contact_data_but_not_what_billing_reads(client):
     row = await Subscriber.select().where(Subscriber.id == s.id).first()
     assert row["phone"] == "+79130000001" and row["router_rented"] is False
     assert row["connected_on"] == s.connected_on
+
+
+async def test_role_changes_through_the_admin_are_audited(client):
+    from tables.staff import StaffRole
+
+    await make_staff("boss", role="administrator")
+    await make_staff("clerk9", role="operator")
+    await admin_login(client, "boss")
+    row = await StaffRole.select(StaffRole.id, StaffRole.role).where(
+        StaffRole.role == "operator").first()
+    changed = await client.patch(f"/admin/api/tables/staff_role/{row['id']}/",
+                                 json={"role": "administrator"})
+    assert changed.status_code == 200, changed.text
+    entry = await AuditEntry.objects().where(AuditEntry.action == "staff_role.updated").first()
+    assert entry is not None and json.loads(entry.before) == {"role": "operator"}
+    assert json.loads(entry.after) == {"role": "administrator"}
