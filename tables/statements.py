@@ -407,7 +407,11 @@ async def statement_view(subscriber: Subscriber, requested: str | None, *,
             guess = parse_period(requested)
         except ValueError as exc:
             error = str(exc)
-    summary = await ledger_summary(subscriber.id, period_bounds(guess)[0])
+    # The opening balance is read for the month asked for, kept within the months that exist
+    # (a month like 9999-12 has no next month to bound it; it is refused just below).
+    current = period_of(local_date(now))
+    probe = min(max(guess, EARLIEST_PERIOD), current)
+    summary = await ledger_summary(subscriber.id, period_bounds(probe)[0])
     months = _months_from_span(subscriber, summary.first, summary.last, now)
     chosen = months.default
     if requested is not None and requested.strip() and error is None:
@@ -416,7 +420,7 @@ async def statement_view(subscriber: Subscriber, requested: str | None, *,
             chosen = guess
         except ValueError as exc:
             error = str(exc)
-    opening = summary.opening if chosen == guess else None
+    opening = summary.opening if chosen == probe else None
     return StatementView(months, await monthly_statement(subscriber.id, chosen, opening=opening),
                          error)
 

@@ -205,7 +205,7 @@ async def test_statement_print_page_has_every_month_of_the_range(client):
 
 
 BAD_PERIODS = ["abc", "2026-13", "2026-1", "1' OR '1'='1", "2026-11; DROP TABLE ledger_entry",
-               "<script>alert(1)</script>", "9" * 5000, "２０２６-１１"]
+               "<script>alert(1)</script>", "9" * 5000, "２０２６-１１", "0000-01"]
 
 
 @pytest.mark.parametrize("value", BAD_PERIODS)
@@ -218,6 +218,19 @@ async def test_bad_period_gets_a_message_and_the_default_month(client, value):
     assert "ГГГГ-ММ" in response.text and "Ноябрь 2026" in text_of(response.text)
     assert "<script>alert(1)" not in response.text
     assert await row_counts() == before
+
+
+@pytest.mark.parametrize("value,message", [("9999-12", "будущий месяц"), ("2027-01", "будущий месяц"),
+                                           ("0001-01", "доступна начиная с")])
+async def test_month_outside_the_contract_gets_a_message(client, value, message):
+    s = await _history()
+    await sign_in(client, s.id)
+    response = await client.get("/cabinet/statement", params={"period": value})
+    assert response.status_code == 400
+    assert message in response.text and "Ноябрь 2026" in text_of(response.text)
+    for query in ({"from": value, "to": value}, {"from": "2026-01", "to": value}):
+        download = await client.get("/cabinet/statement.csv", params=query)
+        assert download.status_code == 400 and "text/html" in download.headers["content-type"]
 
 
 async def test_empty_period_shows_the_current_month(client):
