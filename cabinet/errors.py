@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import Parameter
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger("centra")
+
+
+#: The largest row id (Piccolo's ``Serial`` is a 4-byte integer on PostgreSQL). A larger id in
+#: a path is refused as bad input instead of overflowing the database driver (a 500).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 
 
 class UserFacingError(HTTPException):

@@ -15,6 +15,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import current_subscriber
+from cabinet.errors import RowId
 from cabinet.forms import form_fields
 from settings import get_settings
 from tables.payment_flow import CardOutcome, refresh_payment, submit_card
@@ -122,14 +123,14 @@ class CabinetPaymentsController(Controller):
         return Redirect(f"/cabinet/pay/{payment.id}", status_code=303)
 
     @get("/pay/{payment_id:int}")
-    async def card_form(self, subscriber: Subscriber, payment_id: int) -> Response:
+    async def card_form(self, subscriber: Subscriber, payment_id: RowId) -> Response:
         payment = await self._own(subscriber, payment_id)
         if payment.status != PaymentStatus.CREATED or payment.submitted_at:
             return Redirect(f"/cabinet/pay/result/{payment.id}", status_code=303)
         return card_page(payment, submit_url=f"/cabinet/pay/{payment.id}/card", back_url="/cabinet/pay")
 
     @post("/pay/{payment_id:int}/card")
-    async def card_submit(self, request: Request, subscriber: Subscriber, payment_id: int) -> Response:
+    async def card_submit(self, request: Request, subscriber: Subscriber, payment_id: RowId) -> Response:
         payment = await self._own(subscriber, payment_id)
         fields = await form_fields(request)
         return await card_answer(payment, fields.get("token", ""),
@@ -137,7 +138,7 @@ class CabinetPaymentsController(Controller):
                                  result_url=f"/cabinet/pay/result/{payment.id}")
 
     @get("/pay/result/{payment_id:int}")
-    async def result(self, subscriber: Subscriber, payment_id: int) -> Template:
+    async def result(self, subscriber: Subscriber, payment_id: RowId) -> Template:
         payment = await self._own(subscriber, payment_id)
         payment = await refresh_payment(payment.id) or payment
         return result_page(payment, again_url="/cabinet/pay")

@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import current_subscriber, writable_subscriber
+from cabinet.errors import RowId
 from cabinet.forms import form_fields
 from cabinet.public import active_tariffs
 from tables.db import utcnow
@@ -160,7 +161,7 @@ class RequestsController(Controller):
         return Redirect(f"/cabinet/requests/{created.id}?filed=1", status_code=303)
 
     @get("/{request_id:int}", dependencies={"subscriber": Provide(current_subscriber)})
-    async def detail(self, subscriber: Subscriber, request_id: int,
+    async def detail(self, subscriber: Subscriber, request_id: RowId,
                      filed: str | None = None, sent: str | None = None,
                      cancelled: str | None = None) -> Template:
         row = await _own_request(request_id, subscriber)
@@ -170,7 +171,7 @@ class RequestsController(Controller):
 
     @post("/{request_id:int}/message", dependencies={"subscriber": Provide(writable_subscriber)})
     async def message(self, request: Request, subscriber: Subscriber,
-                      request_id: int) -> Response:
+                      request_id: RowId) -> Response:
         row = await _own_request(request_id, subscriber)
         fields = await form_fields(request)
         try:
@@ -182,7 +183,7 @@ class RequestsController(Controller):
         return Redirect(f"/cabinet/requests/{request_id}?sent=1", status_code=303)
 
     @post("/{request_id:int}/cancel", dependencies={"subscriber": Provide(writable_subscriber)})
-    async def cancel(self, subscriber: Subscriber, request_id: int) -> Response:
+    async def cancel(self, subscriber: Subscriber, request_id: RowId) -> Response:
         row = await _own_request(request_id, subscriber)
         try:
             await cancel_request(request_id, subscriber.id)
@@ -193,7 +194,7 @@ class RequestsController(Controller):
         return Redirect(f"/cabinet/requests/{request_id}?cancelled=1", status_code=303)
 
     @get("/{request_id:int}/statement", dependencies={"subscriber": Provide(current_subscriber)})
-    async def statement(self, subscriber: Subscriber, request_id: int) -> Template:
+    async def statement(self, subscriber: Subscriber, request_id: RowId) -> Template:
         """The final statement of a terminated contract (read-only, printable)."""
         row = await _own_request(request_id, subscriber)
         if row["kind"] != RequestKind.TERMINATION or row["status"] != RequestStatus.DONE:
