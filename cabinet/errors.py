@@ -11,12 +11,12 @@ from litestar.params import Parameter
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from tables.db import MAX_ROW_ID
+
 log = logging.getLogger("centra")
 
 
-#: The largest row id (Piccolo's ``Serial`` is a 4-byte integer on PostgreSQL). A larger id in
-#: a path is refused as bad input instead of overflowing the database driver (a 500).
-MAX_ROW_ID = 2**31 - 1
+#: A row id in a path: a larger one than the database holds is bad input, not a 500.
 RowId = Annotated[int, Parameter(ge=1, le=MAX_ROW_ID)]
 
 

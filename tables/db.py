@@ -81,3 +81,8 @@ def choices(enum_cls: type[enum.StrEnum], labels: dict[str, str]) -> type[enum.E
         f"{enum_cls.__name__}Choices",
         {m.name: Choice(value=m.value, display_name=labels[m.value]) for m in enum_cls},
     )
+
+
+#: The largest row id (Piccolo's ``Serial`` is a 4-byte integer on PostgreSQL): ids typed or put
+#: in a path beyond it are bad input, refused before they overflow the database driver.
+MAX_ROW_ID = 2**31 - 1

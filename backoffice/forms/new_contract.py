@@ -9,13 +9,15 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
+from tables.db import MAX_ROW_ID
 from tables.subscribers import create_subscriber
 
 
 class NewContractModel(BaseModel):
     full_name: str = Field(title="ФИО абонента", min_length=3, max_length=200)
-    address_id: int = Field(title="ID адреса", description="ID адреса из справочника «Address»")
-    tariff_id: int = Field(title="ID тарифа")
+    address_id: int = Field(title="ID адреса", ge=1, le=MAX_ROW_ID,
+                            description="ID адреса из справочника «Address»")
+    tariff_id: int = Field(title="ID тарифа", ge=1, le=MAX_ROW_ID)
     phone: str = Field(title="Телефон", default="", max_length=20)
     email: str = Field(title="Эл. почта", default="", max_length=200, description="E-mail")
     connected_on: dt.date | None = Field(title="Дата подключения", default=None)

@@ -8,12 +8,14 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from cabinet.formatting import rub
+from tables.db import MAX_ROW_ID
 from tables.money import parse_rubles
 from tables.payment_flow import refund_payment
 
 
 class RefundModel(BaseModel):
-    payment_id: int = Field(title="Номер платежа", gt=0, description="Номер платежа (ID в таблице «Payment»)")
+    payment_id: int = Field(title="Номер платежа", gt=0, le=MAX_ROW_ID,
+                            description="Номер платежа (ID в таблице «Payment»)")
     amount: str = Field(title="Сумма возврата, ₽",
                         description="Сумма возврата в рублях, например 650 или 650,50")
     reason: str = Field(title="Причина возврата", min_length=3, max_length=500)

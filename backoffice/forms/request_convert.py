@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
+from tables.db import MAX_ROW_ID
 from tables.requests import convert_application, request_id_by_number
 
 
@@ -17,9 +18,9 @@ class ConvertModel(BaseModel):
     number: str = number_field()
     full_name: str = Field(default="", max_length=200, title="ФИО абонента",
                            description="Пусто — имя из заявки")
-    tariff_id: int | None = Field(default=None, title="ID тарифа",
+    tariff_id: int | None = Field(default=None, title="ID тарифа", ge=1, le=MAX_ROW_ID,
                                   description="Пусто — тариф из заявки")
-    address_id: int | None = Field(default=None, title="ID адреса",
+    address_id: int | None = Field(default=None, title="ID адреса", ge=1, le=MAX_ROW_ID,
                                    description="Пусто — адрес из заявки (добавится в справочник)")
     connected_on: dt.date | None = Field(default=None, title="Дата подключения",
                                          description="Пусто — сегодня")

@@ -93,3 +93,13 @@ async def test_payment_list_filters_by_town_in_admin(client):
     for table in ("payment_refund", "provider_event", "payment_customer"):
         assert (await client.get(f"/admin/api/tables/{table}/")).status_code == 200
         assert (await client.post(f"/admin/api/tables/{table}/", json={})).status_code >= 400
+
+
+async def test_ids_beyond_the_database_get_a_form_error_not_a_500(client):
+    await make_staff()
+    await admin_login(client)
+    refund = await client.post(REFUND, json={"payment_id": 10**20, "amount": "100", "reason": "тест"})
+    contract = await client.post("/admin/api/forms/новый-договор/", json={
+        "full_name": "Иванов Иван", "address_id": 10**20, "tariff_id": 1})
+    for response in (refund, contract):
+        assert response.status_code == 422, response.text
