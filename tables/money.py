@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_AMOUNT = re.compile(r"^(?P<rub>\d{1,9})(?:[.,](?P<kop>\d{1,2}))?$")
+# ASCII digits only: \d also matches other scripts' digits, which int() would accept.
+_AMOUNT = re.compile(r"^(?P<rub>[0-9]{1,9})(?:[.,](?P<kop>[0-9]{1,2}))?$")
 
 
 def parse_rubles(text: str | int | None, *, min_kopecks: int = 1,
@@ -20,7 +21,7 @@ def parse_rubles(text: str | int | None, *, min_kopecks: int = 1,
         raise ValueError("Укажите сумму")
     match = _AMOUNT.match(raw)
     if not match:
-        if re.match(r"^\d+[.,]\d{3,}$", raw):
+        if re.match(r"^[0-9]+[.,][0-9]{3,}$", raw):
             raise ValueError("Сумма может содержать не больше двух знаков после запятой")
         if raw.startswith("-"):
             raise ValueError("Сумма должна быть больше нуля")
@@ -38,3 +39,10 @@ def format_plain(kopecks: int) -> str:
     sign = "-" if kopecks < 0 else ""
     rub, kop = divmod(abs(kopecks), 100)
     return f"{sign}{rub},{kop:02d}" if kop else f"{sign}{rub}"
+
+
+def parse_signed_rubles(text: str) -> int:
+    """An amount with an optional single sign: "-150,50" → -15050 (adjustments)."""
+    raw = (text or "").strip()
+    sign = -1 if raw.startswith("-") else 1
+    return sign * parse_rubles(raw[1:] if raw[:1] in "+-" else raw)

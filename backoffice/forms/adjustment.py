@@ -9,7 +9,7 @@ from starlette.requests import Request
 from backoffice.access import staff_actor
 from cabinet.formatting import rub
 from tables.ledger import post_adjustment
-from tables.money import parse_rubles
+from tables.money import parse_signed_rubles
 from tables.subscribers import require_subscriber
 
 
@@ -21,9 +21,7 @@ class AdjustmentModel(BaseModel):
 
 async def adjust(request: Request, data: AdjustmentModel) -> str:
     subscriber = await require_subscriber(data.contract_number)
-    text = data.amount.strip()
-    sign = -1 if text.startswith("-") else 1
-    amount = sign * parse_rubles(text.lstrip("-+"))
+    amount = parse_signed_rubles(data.amount)
     balance = await post_adjustment(subscriber.id, amount, data.reason, actor=staff_actor(request))
     return f"Корректировка проведена. Баланс договора № {subscriber.contract_number}: {rub(balance)}."
 

@@ -294,6 +294,7 @@ async def test_events_for_unknown_intents_are_recorded_and_ignored(stripe_sandbo
 @pytest.mark.parametrize("text,message", [
     ("0", "больше нуля"), ("-5", "больше нуля"), ("abc", "числом"), ("", "Укажите сумму"),
     ("1,234", "двух знаков"), ("9", "Минимальная"), ("15000,01", "Максимальная"), ("1e5", "числом"),
+    ("١٠٠", "числом"), ("１００", "числом"),
 ])
 async def test_bad_amounts_get_a_clear_message(text, message):
     with pytest.raises(ValueError, match=message):

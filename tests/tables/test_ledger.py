@@ -108,3 +108,13 @@ async def test_cached_balance_always_equals_ledger_sum(steps):
     for sid in ids:
         assert await balance_of(sid) == await ledger_sum(sid)
     assert await LedgerEntry.count() == len({ref for _, _, ref in steps})
+
+
+def test_signed_amounts_for_adjustments():
+    from tables.money import parse_signed_rubles
+
+    assert parse_signed_rubles("-150,50") == -15050 and parse_signed_rubles("+20") == 2000
+    assert parse_signed_rubles(" 7 ") == 700
+    for text in ("--5", "+-5", "-", "", "٥", "5-"):
+        with pytest.raises(ValueError):
+            parse_signed_rubles(text)
