@@ -45,6 +45,7 @@ MAINTENANCE = """
     JOIN address me ON me.id = ?
     JOIN street st ON st.id = me.street
     WHERE n.published = true AND n.kind = 'maintenance' AND n.starts_at <= ? AND n.ends_at >= ?
+      AND n.published_at <= ?
       AND (a.town = st.town OR a.street = me.street
            OR (aa.street = me.street AND aa.house = me.house))
     ORDER BY n.starts_at"""
@@ -164,7 +165,7 @@ async def dashboard(request: Request) -> Response:
     tariff = await DB.fetch(TARIFF, sub["tariff"])
     requests = await DB.fetch(OPEN_REQUESTS, sub["id"])
     works = await DB.fetch(MAINTENANCE, sub["address"], DB.time(now + dt.timedelta(hours=24)),
-                           DB.time(now))
+                           DB.time(now), DB.time(now))
     news = await DB.fetch(NEWS, DB.time(now))
     local = now.astimezone(LOCAL_TZ)
     promised = await DB.fetch(PROMISED, sub["id"], f"{local.year:04d}-{local.month:02d}")

@@ -183,7 +183,7 @@ _MAINTENANCE_FOR_ADDRESS = """
          OR a.address IN (SELECT b.id FROM address b WHERE b.street = me.street AND b.house = me.house)
     JOIN news_item n ON n.id = a.news
     WHERE me.id = {} AND n.published = true AND n.kind = {}
-      AND n.starts_at <= {} AND n.ends_at >= {}
+      AND n.starts_at <= {} AND n.ends_at >= {} AND n.published_at <= {}
     ORDER BY n.starts_at
 """
 
@@ -206,5 +206,5 @@ async def active_maintenance_for_address(
     >>> await active_maintenance_for_address(subscriber.address, now=utcnow())
     """
     return await MaintenanceArea.raw(
-        _MAINTENANCE_FOR_ADDRESS, address_id, NewsKind.MAINTENANCE.value, now + lead, now
+        _MAINTENANCE_FOR_ADDRESS, address_id, NewsKind.MAINTENANCE.value, now + lead, now, now
     )

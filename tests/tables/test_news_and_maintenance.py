@@ -82,6 +82,18 @@ async def test_unpublished_plain_news_and_windowless_items_are_not_notices():
     assert await active_maintenance_for_address(999999, now=NOW) == []
 
 
+async def test_notice_scheduled_for_later_publication_waits_for_it():
+    home = await make_address(street="улица Кирова")
+    kirova = await Street.objects().get(Street.name == "улица Кирова")
+    item = await works(starts=NOW + dt.timedelta(hours=2), ends=NOW + dt.timedelta(hours=6),
+                       street=kirova.id)
+    await NewsItem.update({NewsItem.published_at: NOW + dt.timedelta(hours=1)}).where(
+        NewsItem.id == item.id)
+    assert await active_maintenance_for_address(home.id, now=NOW) == []
+    later = NOW + dt.timedelta(hours=1, minutes=1)
+    assert ids(await active_maintenance_for_address(home.id, now=later)) == [item.id]
+
+
 async def test_one_notice_listed_once_even_when_several_areas_match():
     home = await make_address(street="улица Кирова", house="3")
     kirova = await Street.objects().get(Street.name == "улица Кирова")
