@@ -37,6 +37,7 @@ from tables.requests import (
     subscriber_request,
     subscriber_requests,
 )
+from tables.statements import monthly_fee
 from tables.subscribers import Subscriber, SubscriberStatus
 
 MESSAGES = {
@@ -89,7 +90,9 @@ async def _form_page(subscriber: Subscriber, kind: str, *, values: dict | None =
     today = local_date(utcnow())
     tariffs = []
     if kind == RequestKind.TARIFF_CHANGE:
-        tariffs = [t for t in await active_tariffs() if t["id"] != subscriber.tariff]
+        # The fee as it would be charged: with the router rent when the subscriber rents one.
+        tariffs = [{**t, "fee": monthly_fee(t, subscriber.router_rented)}
+                   for t in await active_tariffs() if t["id"] != subscriber.tariff]
     existing = await open_request(subscriber.id, kind) if kind in (
         RequestKind.TARIFF_CHANGE, RequestKind.TERMINATION) else None
     blocker = None

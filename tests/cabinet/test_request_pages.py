@@ -244,3 +244,15 @@ async def test_converted_applicant_logs_in_with_the_one_time_password(client):
     blocked = await client.get("/cabinet/requests")
     assert blocked.status_code == 303 and blocked.headers["location"] == "/cabinet/activate"
     assert await RequestEvent.count() == 2
+
+
+async def test_tariff_change_form_shows_the_fee_with_the_rented_router(client):
+    from tables.subscribers import Subscriber
+    from tables.tariffs import Tariff
+
+    fast = await make_tariff("Быстрый", fee=99900)
+    await Tariff.update({Tariff.router_fee: 15000}).where(Tariff.id == fast.id)
+    s = await logged_in(client)
+    await Subscriber.update({Subscriber.router_rented: True}).where(Subscriber.id == s.id)
+    page = await client.get("/cabinet/requests/new?kind=tariff_change")
+    assert "1 149,00" in page.text.replace("\xa0", " ") and "с арендой роутера" in page.text
