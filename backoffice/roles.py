@@ -96,7 +96,12 @@ async def _staff_role(request: Request) -> Role:
     return role
 
 
-async def _mfa_enrolled(request: Request, user: Any) -> bool:
+async def mfa_missing(role: Role, user: Any) -> bool:
+    """Whether this role must use a second factor here and the user has none (admin, reports)."""
+    return role in MFA_REQUIRED and not await _mfa_enrolled(None, user)
+
+
+async def _mfa_enrolled(request: Request | None, user: Any) -> bool:
     from backoffice.mfa import mfa_enforced, user_enrolled
 
     if not mfa_enforced():

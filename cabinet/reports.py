@@ -20,7 +20,6 @@ from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     NotFoundException,
-    PermissionDeniedException,
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Stream, Template
@@ -28,7 +27,9 @@ from markupsafe import Markup
 from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
+from backoffice.roles import MFA_MESSAGE, mfa_missing
 from cabinet.charts import Series, bar_chart, line_chart
+from cabinet.errors import UserFacingError
 from tables.db import utcnow
 from tables.exports import (
     CSV_MEDIA_TYPE,
@@ -67,6 +68,12 @@ async def staff_user(token: str | None) -> dict[str, Any] | None:
     ).first()
 
 
+class ReportsDenied(UserFacingError):
+    """Refused with the reason shown on the page (role, or the missing second factor)."""
+
+    status_code = 403
+
+
 # Reports are the managers' tool (docs/roles.md); administrators see everything.
 REPORT_ROLES = {Role.MANAGER, Role.ADMINISTRATOR}
 
@@ -76,8 +83,11 @@ async def staff_guard(connection: ASGIConnection, _handler: BaseRouteHandler) ->
     if user is None:
         raise NotAuthorizedException("Войдите в офис под учётной записью сотрудника")
     account = await BaseUser.objects().where(BaseUser.id == user["id"]).first()
-    if account is None or await role_of(account) not in REPORT_ROLES:
-        raise PermissionDeniedException("Отчёты доступны руководителям и администраторам")
+    role = await role_of(account) if account is not None else None
+    if role not in REPORT_ROLES:
+        raise ReportsDenied(detail="Отчёты доступны руководителям и администраторам")
+    if await mfa_missing(role, account):  # the same rule as in the admin: reports hold contacts
+        raise ReportsDenied(detail=MFA_MESSAGE)
     connection.state["staff"] = user
 
 

@@ -231,6 +231,9 @@ async def test_mfa_required_for_administrators(client, monkeypatch):
     await admin_login(client, "boss")
     refused = await client.get("/admin/api/tables/tariff/")
     assert refused.status_code == 403 and "двухфакторная" in refused.text
+    # The reports (debtors' contacts among them) follow the same rule.
+    report = await client.get("/reports/debtors")
+    assert report.status_code == 403 and "двухфакторная" in report.text
 
     secret, _codes = await AuthenticatorSecret.create_new(user.id, mfa_provider().encryption_provider)
     totp = pyotp.TOTP(mfa_provider().encryption_provider.decrypt(secret.secret))
@@ -246,6 +249,7 @@ async def test_mfa_required_for_administrators(client, monkeypatch):
     assert ok.status_code == 200, ok.text
     client.headers["X-CSRFToken"] = csrf
     assert (await client.get("/admin/api/tables/tariff/")).status_code == 200
+    assert (await client.get("/reports/debtors")).status_code == 200
     client.cookies.delete("id")
     reused = await client.post("/admin/public/login/", headers={"X-CSRFToken": csrf}, json={
         "username": "boss", "password": STAFF_PASSWORD, "mfa_code": code})
