@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     from piccolo_conf import DB
 
     async def open_pool() -> None:
+        if settings.production and not settings.redis_url:
+            logging.getLogger("centra").warning(
+                "REDIS_URL is not set: rate limits are kept per process; with several web "
+                "processes each one counts on its own (docs/architecture.md)")
         if isinstance(DB, PostgresEngine):
             await DB.start_connection_pool(reset=keep_pooled_session)
 
