@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from cabinet.formatting import datetime_ru
-from tables.audit import history
+from tables.audit import contract_history as audit_trail
 from tables.subscribers import require_subscriber
 
 
@@ -17,7 +17,7 @@ class HistoryModel(BaseModel):
 
 async def contract_history(request: Request, data: HistoryModel) -> str:
     subscriber = await require_subscriber(data.contract_number)
-    rows = await history("subscriber", subscriber.id)
+    rows = await audit_trail(subscriber.id)
     if not rows:
         return f"По договору № {subscriber.contract_number} записей нет."
     lines = [f"{datetime_ru(r['created_at'])} — {r['actor_name']}: {r['action']}"
@@ -29,6 +29,6 @@ FORM = FormConfig(
     name="История договора",
     pydantic_model=HistoryModel,
     endpoint=contract_history,
-    description="Журнал действий по договору: входы, платежи, изменения, просмотры сотрудниками.",
+    description="Журнал действий по договору: входы, платежи, заявки, изменения, просмотры сотрудниками.",
     form_group="Абоненты",
 )

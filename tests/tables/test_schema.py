@@ -131,3 +131,22 @@ async def test_contracts_created_at_the_same_moment_get_distinct_numbers(monkeyp
     ])
     numbers = sorted(s.contract_number for s, _ in created)
     assert numbers == [str(100001 + i) for i in range(6)]
+
+
+async def test_contract_history_includes_its_payments_and_requests_not_others():
+    from tables.audit import Actor, contract_history
+    from tables.payments import book_office_payment
+    from tables.requests import file_request
+
+    clerk = Actor("clerk", None)
+    own, other = await make_subscriber(), await make_subscriber()
+    await book_office_payment(own.id, 50000, actor=clerk)
+    await file_request(own.id, "question", text="Когда подключат ТВ?")
+    await book_office_payment(other.id, 70000, actor=clerk)
+    actions = [row["action"] for row in await contract_history(own.id)]
+    assert actions[-1] == "subscriber.created"
+    assert any(a.startswith("payment.") for a in actions)
+    assert "request.filed" in actions
+    others = [row["action"] for row in await contract_history(other.id)]
+    assert len([a for a in others if a.startswith("payment.")]) == 1
+    assert not any("request" in a for a in others)
