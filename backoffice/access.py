@@ -59,9 +59,10 @@ def audit_hooks(table: type[Table], protected: tuple[str, ...] = ()) -> list[Hoo
     name = table._meta.tablename
 
     async def on_save(row: Table, request: Request) -> Table:
-        await write_audit(action=f"{name}.created", object_type=name, object_id="new",
-                          actor=staff_actor(request),
-                          after=_json_safe(row.to_dict()))
+        # The id is not known yet: LargeTableCRUD fills it in once the row is saved.
+        request.state.audit_entry = await write_audit(
+            action=f"{name}.created", object_type=name, object_id="new",
+            actor=staff_actor(request), after=_json_safe(row.to_dict()))
         return row
 
     async def on_patch(row_id: Any, values: dict[str, Any], request: Request) -> dict[str, Any]:

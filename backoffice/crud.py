@@ -18,6 +18,7 @@ a subclass, so ``admin_crud_class()`` swaps the class for the duration of that c
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +28,9 @@ from piccolo_api.crud.endpoints import MalformedQuery, ParamException, PiccoloCR
 from piccolo_api.crud.validators import apply_validators
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from tables.audit import AuditEntry
+from tables.db import write_transaction
 
 #: Append-only tables that grow without bound.
 ESTIMATED_COUNT_TABLES = frozenset({"ledger_entry", "payment", "audit_entry"})
@@ -83,13 +87,56 @@ class LargeTableCRUD(PiccoloCRUD):
         return JSONResponse({"count": count, "page_size": self.page_size})
 
 
+class _Refused(Exception):
+    """Carries a refusal out of the transaction so that it rolls back."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+class AtomicCRUD(LargeTableCRUD):
+    """Each admin create, edit and delete and its audit entry in one transaction.
+
+    piccolo_api runs the hooks (our audit entries) before the change and answers a refused
+    change (a failed constraint) with an error response: without the transaction an entry
+    would remain for a change that never happened. A created row's audit entry also gets
+    the row's id.
+    """
+
+    async def _atomic(self, request: Request, call: Any, *args: Any) -> Response:
+        try:
+            async with write_transaction():
+                response = await call(request, *args)
+                if response.status_code >= 400:
+                    raise _Refused(response)
+                entry = getattr(request.state, "audit_entry", None)
+                if entry is not None and response.status_code == 201:
+                    created = json.loads(bytes(response.body))
+                    row_id = created[0]["id"] if isinstance(created, list) else created.get("id")
+                    await AuditEntry.update({AuditEntry.object_id: str(row_id)}).where(
+                        AuditEntry.id == entry)
+                return response
+        except _Refused as refused:
+            return refused.response
+
+    async def post_single(self, request: Request, data: dict[str, Any]) -> Response:
+        return await self._atomic(request, super().post_single, data)
+
+    async def patch_single(self, request: Request, row_id: Any, data: dict[str, Any]) -> Response:
+        return await self._atomic(request, super().patch_single, row_id, data)
+
+    async def delete_single(self, request: Request, row_id: Any) -> Response:
+        return await self._atomic(request, super().delete_single, row_id)
+
+
 @contextlib.contextmanager
 def admin_crud_class() -> Iterator[None]:
     """Make ``piccolo_admin.create_admin`` build ``LargeTableCRUD`` endpoints."""
     import piccolo_admin.endpoints as admin_endpoints
 
     original = admin_endpoints.PiccoloCRUD
-    admin_endpoints.PiccoloCRUD = LargeTableCRUD  # type: ignore[misc]
+    admin_endpoints.PiccoloCRUD = AtomicCRUD  # type: ignore[misc]
     try:
         yield
     finally:

@@ -57,9 +57,9 @@ async def write_audit(
     message: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> None:
-    """Append an audit entry; call inside the same transaction as the change."""
-    await AuditEntry.insert(
+) -> int:
+    """Append an audit entry; call inside the same transaction as the change. Returns its id."""
+    rows = await AuditEntry.insert(
         AuditEntry(
             actor=actor.staff_id,
             actor_name=actor.name[:150],
@@ -72,7 +72,8 @@ async def write_audit(
             after=_mask(after),
             created_at=utcnow(),
         )
-    )
+    ).returning(AuditEntry.id)
+    return int(rows[0]["id"])
 
 
 async def history(object_type: str, object_id: object, limit: int = 50) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tables.audit import AuditEntry
@@ -32,8 +34,17 @@ async def test_staff_tariff_crud_through_admin_api(client):
     created = await client.post("/admin/api/tables/tariff/", json=payload)
     assert created.status_code == 201, created.text
     tariff_id = created.json()[0]["id"]
+    created_entry = await AuditEntry.objects().where(AuditEntry.action == "tariff.created").first()
+    assert created_entry.object_id == str(tariff_id)
+    # A change the database refuses (a negative fee breaks a CHECK) leaves no audit entry.
+    refused = await client.patch(f"/admin/api/tables/tariff/{tariff_id}/", json={"monthly_fee": -5})
+    assert refused.status_code >= 400
+    assert not await AuditEntry.exists().where(AuditEntry.action == "tariff.updated")
     edited = await client.patch(f"/admin/api/tables/tariff/{tariff_id}/", json={"monthly_fee": 52900})
     assert edited.status_code == 200, edited.text
+    updated = await AuditEntry.objects().where(AuditEntry.action == "tariff.updated").first()
+    assert json.loads(updated.before) == {"monthly_fee": 49900}
+    assert json.loads(updated.after) == {"monthly_fee": 52900}
     listing = await client.get("/admin/api/tables/tariff/", params={"name": "Тестовый"})
     assert listing.status_code == 200
     assert [r["monthly_fee"] for r in listing.json()["rows"]] == [52900]
