@@ -206,3 +206,27 @@ async def test_apply_terminations_command(capsys):
     await apply_terminations()
     assert "Terminations applied: 0" in capsys.readouterr().out
     assert (await contract(s.id)).status == SubscriberStatus.TERMINATED
+
+
+async def test_churn_counts_a_scheduled_termination_in_the_month_of_its_date():
+    from tables.reports import REPORTS, Filters, build_report
+
+    s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
+    request = await filed(s.id, "termination", now=local(2026, 12, 10),
+                          desired_date=dt.date(2027, 1, 20))
+    await complete_termination(request.id, actor=await staff_actor(), now=local(2026, 12, 10, 13))
+
+    async def churn(now: dt.datetime, **params: str):
+        filters = Filters.parse({"from": "2026-12", "to": "2027-01", **params},
+                                today=local_date(now), spec=REPORTS["churn"])
+        return await build_report("churn", filters, now)
+
+    for now in (local(2026, 12, 15), local(2027, 1, 25)):  # scheduled, then applied
+        if now > local(2027, 1, 20):
+            assert await apply_due_terminations(now=now) == 1
+        report = await churn(now)
+        assert report.rows == [("2026-12", 0, 0, 0), ("2027-01", 0, 1, -1)]
+        reasons = await churn(now, group="reason")
+        # Counted with its completed request's reason (the label itself: see reports.py).
+        assert len(reasons.rows) == 1 and reasons.rows[0][1] == 1
+        assert reasons.rows[0][0] != "Без заявки на расторжение"
