@@ -112,7 +112,7 @@ async def test_dashboard_of_a_contract_with_a_scheduled_termination(client):
     assert "Договор будет расторгнут с 30.11.2026. До этой даты услуги предоставляются." in text
     assert "только для просмотра" not in text and "Договор расторгнут" not in text
     assert "Следующее списание" not in text and "Пополните счёт" not in text
-    assert "Пополнить счёт" in text
+    assert "Пополнить счёт" in text and "Итоговая выписка" not in text
 
 
 async def test_dashboard_lists_own_open_requests_works_and_news(client):
