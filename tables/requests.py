@@ -821,8 +821,12 @@ async def complete_termination(request_id: int, *, actor: Actor,
                 contract=contract["contract_number"], date=_date_text(contract["terminated_on"])))
         scheduled = day > local_date(now)
         status = contract["status"] if scheduled else SubscriberStatus.TERMINATED
-        await Subscriber.update({Subscriber.status: status, Subscriber.terminated_on: day}).where(
-            Subscriber.id == row["subscriber"])
+        # Scheduled: the status is left alone (not rewritten from the value read above), so a
+        # suspension or re-activation committed meanwhile by billing is not undone.
+        changes = {Subscriber.terminated_on: day}
+        if not scheduled:
+            changes[Subscriber.status] = status
+        await Subscriber.update(changes).where(Subscriber.id == row["subscriber"])
         # Charged in advance on the 1st: give back the days after the termination date now,
         # so the balance is right from today. Later runs charge only up to the date, so the
         # day the status changes books nothing.
