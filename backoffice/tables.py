@@ -49,7 +49,9 @@ TABLE_CONFIGS: list[TableConfig] = [
         menu_group=SUBSCRIBERS,
         visible_columns=[Subscriber.id, Subscriber.contract_number, Subscriber.full_name,
                          Subscriber.phone, Subscriber.address, Subscriber.tariff,
-                         Subscriber.status, Subscriber.balance, Subscriber.connected_on],
+                         Subscriber.status, Subscriber.balance, Subscriber.connected_on,
+                         # Set and still ahead while status is not terminated: a scheduled one.
+                         Subscriber.terminated_on],
         visible_filters=[Subscriber.contract_number, Subscriber.full_name, Subscriber.phone,
                          Subscriber.address, Subscriber.tariff, Subscriber.status,
                          Subscriber.connected_on, Subscriber.terminated_on],

@@ -95,7 +95,11 @@ def staff_viewer(request: Request) -> str:
 
 
 async def writable_subscriber(request: Request) -> Subscriber:
-    """As ``current_subscriber``, for actions: a terminated contract and a staff view are read-only."""
+    """As ``current_subscriber``, for actions: a terminated contract and a staff view are read-only.
+
+    A termination dated ahead keeps the status until its day, so until then the
+    subscriber keeps every action (the services still run and are paid for).
+    """
     subscriber = await current_subscriber(request)
     if staff_viewer(request):
         raise ContractClosed(detail="Режим просмотра сотрудником: действия недоступны.")

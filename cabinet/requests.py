@@ -103,7 +103,15 @@ async def _form_page(subscriber: Subscriber, kind: str, *, values: dict | None =
         "topics": [(t, REQUEST_TOPIC_LABELS[t]) for t in KIND_TOPICS.get(kind, ())],
         "tariffs": tariffs, "effective_from": next_period_start(today), "today": today,
         "existing": existing, "termination": blocker, "values": values or {}, "error": error,
+        "scheduled_on": _scheduled_on(subscriber),
     })
+
+
+def _scheduled_on(subscriber: Subscriber) -> dt.date | None:
+    """The date a completed termination takes effect, while it is still ahead."""
+    if subscriber.status == SubscriberStatus.TERMINATED:
+        return None
+    return subscriber.terminated_on
 
 
 async def _own_request(request_id: int, subscriber: Subscriber) -> dict:
@@ -138,6 +146,7 @@ class RequestsController(Controller):
             "kind_hints": KIND_HINTS, "kind_labels": REQUEST_KIND_LABELS,
             "status_labels": REQUEST_STATUS_LABELS, "topic_labels": REQUEST_TOPIC_LABELS,
             "writable": subscriber.status != SubscriberStatus.TERMINATED,
+            "scheduled_on": _scheduled_on(subscriber),
         })
 
     @get("/new", dependencies={"subscriber": Provide(writable_subscriber)})

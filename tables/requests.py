@@ -19,9 +19,9 @@ from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 from tables.addresses import Address, Street, Town, format_address
-from tables.audit import Actor, write_audit
+from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing import schedule_tariff_change, settle_terminated_charges
-from tables.db import choices, local_date, utcnow, write_transaction
+from tables.db import choices, is_sqlite, local_date, utcnow, write_transaction
 from tables.ledger import LedgerEntry
 from tables.notifications import Channel, contact_for, enqueue
 from tables.phones import normalize_phone
@@ -165,6 +165,10 @@ MESSAGES = {
     "already_assigned": "Заявка {number} уже в работе у этого сотрудника.",
     "termination_before_request": "Дата расторжения не может быть раньше даты заявки ({date}).",
     "already_terminated": "Договор № {contract} уже расторгнут.",
+    "already_scheduled": "Расторжение договора № {contract} уже назначено с {date}.",
+    "scheduled_termination": "Договор будет расторгнут с {date}: повторная заявка на расторжение "
+                             "не нужна.",
+    "scheduled_tariff": "Договор будет расторгнут с {date}: смена тарифа недоступна.",
     "name": "Укажите имя: от 2 до 200 символов.",
     "phone": "Укажите номер телефона с кодом, например +7 913 123-45-67.",
     "town": "Выберите город из списка.",
@@ -187,6 +191,8 @@ NOTIFY = {
     "rejected": "заявка {number} отклонена. Причина: {reason}",
     "tariff_changed": "по заявке {number} тариф «{tariff}» действует с {date}.",
     "terminated": "договор № {contract} расторгнут с {date}. Итоговая выписка — в личном кабинете.",
+    "termination_scheduled": "договор № {contract} будет расторгнут с {date}. До этой даты услуги "
+                             "предоставляются.",
     "converted": "по заявке {number} оформлен договор № {contract}. Добро пожаловать в Centra!",
 }
 
@@ -281,6 +287,18 @@ def _date_text(day: dt.date) -> str:
 def _closed_message(row: dict) -> str:
     return MESSAGES["closed"].format(number=row["number"],
                                      status=REQUEST_STATUS_LABELS[row["status"]].lower())
+
+
+async def _notify_contract(subscriber_id: int, contract_number: str, topic: str,
+                           text: str) -> None:
+    """Queue a message to a contract with no request to refer to."""
+    person = await Subscriber.select(Subscriber.phone, Subscriber.email).where(
+        Subscriber.id == subscriber_id).first()
+    contact = contact_for(person["phone"], person["email"]) if person else None
+    if contact is not None:
+        await enqueue(channel=contact[0], recipient=contact[1], body=f"Centra: {text}",
+                      subject=f"Договор № {contract_number}", subscriber_id=subscriber_id,
+                      topic=topic, reference=contract_number)
 
 
 def _is_unique_violation(exc: Exception) -> bool:
@@ -391,7 +409,7 @@ def _clean_text(text: str | None, limit: int = MAX_TEXT, message: str = "text_lo
 async def _contract(subscriber_id: int) -> dict:
     row = await Subscriber.select(
         Subscriber.id, Subscriber.contract_number, Subscriber.full_name, Subscriber.phone,
-        Subscriber.status, Subscriber.tariff,
+        Subscriber.status, Subscriber.tariff, Subscriber.terminated_on,
         Subscriber.address.id.as_alias("address_id"),
         Subscriber.address.house.as_alias("house"),
         Subscriber.address.apartment.as_alias("apartment"),
@@ -465,6 +483,11 @@ async def file_request(
         contract = await _contract(subscriber_id)
         if contract["status"] == SubscriberStatus.TERMINATED:
             raise ValueError(MESSAGES["terminated"])
+        if contract["terminated_on"] is not None and kind in SINGLE_OPEN_KINDS:
+            # A scheduled termination still counts as the contract's one termination.
+            raise ValueError(MESSAGES["scheduled_termination" if kind == RequestKind.TERMINATION
+                                      else "scheduled_tariff"].format(
+                date=_date_text(contract["terminated_on"])))
         if kind == RequestKind.TARIFF_CHANGE:
             if tariff_id is None:
                 raise ValueError(MESSAGES["tariff_needed"])
@@ -769,11 +792,14 @@ async def complete_tariff_change(request_id: int, *, actor: Actor,
 async def complete_termination(request_id: int, *, actor: Actor,
                                terminated_on: dt.date | None = None,
                                now: dt.datetime | None = None) -> dt.date:
-    """Done: the contract is terminated on the desired date (or today, or ``terminated_on``).
+    """Done: the contract ends on the desired date (or today, or ``terminated_on``).
 
-    The date is never before the day the request was filed. The contract is not
-    charged for days after it; the subscriber can still log in and read the
-    final statement. Returns the termination date.
+    The date is never before the day the request was filed. A date today or earlier
+    terminates the contract at once; a later one only schedules it: ``terminated_on``
+    is set and the status stays until that local day begins (:func:`apply_due_terminations`),
+    because the services run and are paid for until then. Billing never charges days
+    after the date either way, and what was charged in advance for them is given back
+    here, once. Returns the termination date.
     """
     now = now or utcnow()
     async with write_transaction():
@@ -790,25 +816,98 @@ async def complete_termination(request_id: int, *, actor: Actor,
         if contract["status"] == SubscriberStatus.TERMINATED:
             raise ValueError(MESSAGES["already_terminated"].format(
                 contract=contract["contract_number"]))
-        await Subscriber.update({Subscriber.status: SubscriberStatus.TERMINATED,
-                                 Subscriber.terminated_on: day}).where(
-            Subscriber.id == row["subscriber"])
-        # Charged in advance on the 1st: give back the days after the termination date.
+        if contract["terminated_on"] is not None:
+            raise ValueError(MESSAGES["already_scheduled"].format(
+                contract=contract["contract_number"], date=_date_text(contract["terminated_on"])))
+        scheduled = day > local_date(now)
+        status = contract["status"] if scheduled else SubscriberStatus.TERMINATED
+        # Scheduled: the status is left alone (not rewritten from the value read above), so a
+        # suspension or re-activation committed meanwhile by billing is not undone.
+        changes = {Subscriber.terminated_on: day}
+        if not scheduled:
+            changes[Subscriber.status] = status
+        await Subscriber.update(changes).where(Subscriber.id == row["subscriber"])
+        # Charged in advance on the 1st: give back the days after the termination date now,
+        # so the balance is right from today. Later runs charge only up to the date, so the
+        # day the status changes books nothing.
         await settle_terminated_charges(row["subscriber"], actor=actor)
-        await write_audit(action="subscriber.terminated", object_type="subscriber",
+        await write_audit(action="subscriber.termination_scheduled" if scheduled
+                          else "subscriber.terminated", object_type="subscriber",
                           object_id=row["subscriber"], object_repr=contract["contract_number"],
                           actor=actor, message=f"по заявке {row['number']}",
                           before={"status": contract["status"]},
-                          after={"status": SubscriberStatus.TERMINATED,
-                                 "terminated_on": day.isoformat()})
-        reason = f"Договор расторгнут с {_date_text(day)}."
+                          after={"status": status, "terminated_on": day.isoformat()})
+        if scheduled:
+            reason = (f"Договор будет расторгнут с {_date_text(day)}. "
+                      "До этой даты услуги предоставляются.")
+            notify = NOTIFY["termination_scheduled"]
+        else:
+            reason = f"Договор расторгнут с {_date_text(day)}."
+            notify = NOTIFY["terminated"]
         await ServiceRequest.update({ServiceRequest.status: RequestStatus.DONE,
                                      ServiceRequest.closed_at: now,
                                      ServiceRequest.close_reason: reason}).where(
             ServiceRequest.id == request_id)
-        await _finish(row, RequestStatus.DONE, reason, actor, now, notify_text=NOTIFY[
-            "terminated"].format(contract=contract["contract_number"], date=_date_text(day)))
+        await _finish(row, RequestStatus.DONE, reason, actor, now, notify_text=notify.format(
+            contract=contract["contract_number"], date=_date_text(day)))
     return day
+
+
+async def apply_due_terminations(on: dt.date | None = None, *,
+                                 now: dt.datetime | None = None) -> int:
+    """Terminate contracts whose scheduled termination date has come (daily job).
+
+    ``terminated_on <= on`` and not yet terminated: the status becomes ``terminated``
+    with an audit entry by the system and the same notification as an immediate
+    termination. Money is not touched (settled when the termination was completed).
+    Each contract is its own transaction and re-checked inside it, so reruns and
+    overlapping runs change nothing twice.
+
+    :param on: the local day (default: today in the provider's time zone).
+    :returns: the number of contracts terminated by this call.
+    """
+    now = now or utcnow()
+    on = on or local_date(now)
+    due = await Subscriber.select(Subscriber.id).where(
+        Subscriber.terminated_on.is_not_null() & (Subscriber.terminated_on <= on)
+        & (Subscriber.status != SubscriberStatus.TERMINATED)
+    ).order_by(Subscriber.id)
+    applied = 0
+    for candidate in due:
+        async with write_transaction():
+            query = Subscriber.select(Subscriber.id, Subscriber.contract_number, Subscriber.status,
+                                      Subscriber.terminated_on).where(
+                Subscriber.id == candidate["id"])
+            if not is_sqlite():
+                query = query.lock_rows()
+            contract = await query.first()
+            if (contract is None or contract["status"] == SubscriberStatus.TERMINATED
+                    or contract["terminated_on"] is None or contract["terminated_on"] > on):
+                continue
+            await Subscriber.update({Subscriber.status: SubscriberStatus.TERMINATED}).where(
+                Subscriber.id == contract["id"])
+            request = await ServiceRequest.select().where(
+                (ServiceRequest.subscriber == contract["id"])
+                & (ServiceRequest.kind == RequestKind.TERMINATION)
+                & (ServiceRequest.status == RequestStatus.DONE)
+            ).order_by(ServiceRequest.closed_at, ascending=False).order_by(
+                ServiceRequest.id, ascending=False).first()
+            await write_audit(action="subscriber.terminated", object_type="subscriber",
+                              object_id=contract["id"], object_repr=contract["contract_number"],
+                              actor=SYSTEM,
+                              message=f"по заявке {request['number']}" if request else "",
+                              before={"status": contract["status"]},
+                              after={"status": SubscriberStatus.TERMINATED,
+                                     "terminated_on": contract["terminated_on"].isoformat()})
+            text = NOTIFY["terminated"].format(contract=contract["contract_number"],
+                                               date=_date_text(contract["terminated_on"]))
+            if request is not None:
+                await _notify(request, "subscriber.terminated", text)
+            else:
+                await _notify_contract(contract["id"], contract["contract_number"],
+                                       "subscriber.terminated", text)
+            applied += 1
+    return applied
 
 
 async def convert_application(

@@ -484,7 +484,8 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
     tariff = tariffs[0] if tariffs else None
     fee = monthly_fee(tariff, subscriber.router_rented) if tariff else 0
     final = None
-    if subscriber.terminated_on or subscriber.status == SubscriberStatus.TERMINATED:
+    # Only once it has ended: a termination scheduled for later leaves a working contract.
+    if subscriber.status == SubscriberStatus.TERMINATED:
         months = await statement_months(subscriber, now=now)
         final = await monthly_statement(subscriber.id, months.default)
     return Dashboard(

@@ -1,4 +1,5 @@
-"""Complete a termination request: the contract ends and is no longer charged."""
+"""Complete a termination request: the contract ends (today, or is scheduled to) and is no
+longer charged after the date."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
+from tables.db import local_date, utcnow
 from tables.requests import complete_termination, request_id_by_number
 
 
@@ -23,6 +25,9 @@ async def complete(request: Request, data: TerminationModel) -> str:
     request_id = await request_id_by_number(data.number)
     day = await complete_termination(request_id, actor=staff_actor(request),
                                      terminated_on=data.terminated_on)
+    if day > local_date(utcnow()):
+        return (f"Заявка {data.number.strip()} выполнена: договор будет расторгнут с {day:%d.%m.%Y}. "
+                "До этой даты услуги предоставляются и кабинет работает как обычно.")
     return (f"Заявка {data.number.strip()} выполнена: договор расторгнут с {day:%d.%m.%Y}. "
             "Итоговая выписка доступна абоненту в кабинете.")
 
@@ -31,6 +36,7 @@ FORM = FormConfig(
     name="Выполнить расторжение",
     pydantic_model=TerminationModel,
     endpoint=complete,
-    description="Договор расторгается; после даты расторжения плата не начисляется.",
+    description=("Договор расторгается с указанной даты: дата сегодня или раньше — сразу, "
+                 "будущая — в начале этого дня. После даты плата не начисляется."),
     form_group=REQUESTS_GROUP,
 )

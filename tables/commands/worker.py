@@ -1,9 +1,10 @@
 """``piccolo tables worker``: the Procfile's scheduler for billing (instead of cron lines).
 
 Every ``interval`` seconds: reverse expired promised payments, apply due tariff
-changes, and once a local day charge the current month.  The first run of a month
-is the charge on the 1st; later daily runs only pick up contracts that became
-billable since (connected mid-month), because a charged contract is skipped.
+changes and due (scheduled) terminations, and once a local day charge the current
+month.  The first run of a month is the charge on the 1st; later daily runs only pick
+up contracts that became billable since (connected mid-month), because a charged
+contract is skipped.
 """
 
 from __future__ import annotations
@@ -31,11 +32,13 @@ async def tick(now: dt.datetime | None = None) -> dict[str, int]:
         run_charges,
     )
     from tables.db import utcnow
+    from tables.requests import apply_due_terminations
 
     now = now or utcnow()
     done: dict[str, int] = {
         "promised_reversed": await reverse_expired_promised_payments(now=now),
         "tariff_changes_applied": await apply_due_tariff_changes(local_date(now), now=now),
+        "terminations_applied": await apply_due_terminations(local_date(now), now=now),
         "charged": 0,
         "runs": 0,
     }

@@ -160,14 +160,16 @@ async def test_complete_termination_form_and_cabinet_sees_it_at_once(clerk_clien
     day = (await _row(request.id))["desired_date"]
     response = await submit(clerk_client, "выполнить-расторжение", {"number": request.number})
     assert response.status_code == 200, response.text
-    assert f"{day:%d.%m.%Y}" in response.json()["custom_form_success"]
+    assert f"будет расторгнут с {day:%d.%m.%Y}" in response.json()["custom_form_success"]
     contract = await Subscriber.objects().where(Subscriber.id == s.id).first()
-    assert contract.status == "terminated" and contract.terminated_on == day
+    # The desired date is ahead: scheduled, the contract works until then.
+    assert contract.status == "active" and contract.terminated_on == day
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://testserver") as cabinet:
         await cabinet_login(cabinet, s.contract_number)
         page = await cabinet.get(f"/cabinet/requests/{request.id}")
         assert "Выполнена" in page.text and f"{day:%d.%m.%Y}" in page.text
+        assert f"Договор будет расторгнут с {day:%d.%m.%Y}." in (await cabinet.get("/cabinet/")).text
         assert (await cabinet.get(f"/cabinet/requests/{request.id}/statement")).status_code == 200
 
 

@@ -102,6 +102,19 @@ async def test_dashboard_of_a_terminated_contract_shows_the_final_statement(clie
     assert "Следующее списание" not in text and "Пополните счёт" not in text
 
 
+async def test_dashboard_of_a_contract_with_a_scheduled_termination(client):
+    """Terminated from 30 November (seen on the 25th): still in service, no next charge."""
+    s = await subscriber_with(20000)
+    await Subscriber.update({Subscriber.terminated_on: dt.date(2026, 11, 30)}).where(
+        Subscriber.id == s.id)
+    await sign_in(client, s.id)
+    text = text_of((await client.get("/cabinet/")).text)
+    assert "Договор будет расторгнут с 30.11.2026. До этой даты услуги предоставляются." in text
+    assert "только для просмотра" not in text and "Договор расторгнут" not in text
+    assert "Следующее списание" not in text and "Пополните счёт" not in text
+    assert "Пополнить счёт" in text and "Итоговая выписка" not in text
+
+
 async def test_dashboard_lists_own_open_requests_works_and_news(client):
     address = await make_address(town="Осинники", street="улица Победы", house="3")
     s = await subscriber_with(200000, address=address)

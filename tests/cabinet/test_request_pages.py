@@ -13,6 +13,7 @@ from tables.ledger import EntryKind, post_entry
 from tables.requests import (
     RequestEvent,
     ServiceRequest,
+    apply_due_terminations,
     complete_termination,
     convert_application,
     local_date,
@@ -218,6 +219,8 @@ async def test_terminated_contract_reads_its_final_statement_but_files_nothing(c
     assert (await client.get(f"/cabinet/requests/{request.id}/statement")).status_code == 404
     clerk = await staff_actor()
     await complete_termination(request.id, actor=clerk)
+    # Scheduled two days ahead; the daily job ends the contract when the day comes.
+    assert await apply_due_terminations(now=utcnow() + dt.timedelta(days=2)) == 1
     page = await client.get(f"/cabinet/requests/{request.id}")
     assert "Выполнена" in page.text and "Итоговая выписка" in page.text
     statement = await client.get(f"/cabinet/requests/{request.id}/statement")
@@ -256,3 +259,44 @@ async def test_tariff_change_form_shows_the_fee_with_the_rented_router(client):
     await Subscriber.update({Subscriber.router_rented: True}).where(Subscriber.id == s.id)
     page = await client.get("/cabinet/requests/new?kind=tariff_change")
     assert "1 149,00" in page.text.replace("\xa0", " ") and "с арендой роутера" in page.text
+
+
+async def test_scheduled_termination_keeps_the_cabinet_working_until_the_date(client):
+    s = await logged_in(client)
+    day = TODAY + dt.timedelta(days=5)
+    request = await filed(s.id, "termination", now=utcnow(), desired_date=day)
+    await complete_termination(request.id, actor=await staff_actor())
+    page = await client.get("/cabinet/")
+    assert page.status_code == 200
+    assert (f"Договор будет расторгнут с {day:%d.%m.%Y}.</strong> "
+            "До этой даты услуги предоставляются.") in page.text
+    assert "только для просмотра" not in page.text
+    # Full use: a new question is filed, a message is written.
+    filed_question = await post_form(client, "/cabinet/requests/new?kind=question",
+                                     {"text": "Можно ли забрать роутер?"})
+    assert filed_question.status_code == 303, filed_question.text
+    question_id = _id_from(filed_question.headers["location"])
+    sent = await post_form(client, f"/cabinet/requests/{question_id}/message",
+                           {"message": "Уточняю вопрос"}, form_page=f"/cabinet/requests/{question_id}")
+    assert sent.status_code == 303
+    # A second termination is refused with the date, on the list, the form and a forged POST.
+    listing = await client.get("/cabinet/requests")
+    assert f"договор будет расторгнут с {day:%d.%m.%Y}" in listing.text
+    assert "/cabinet/requests/new?kind=termination" not in listing.text
+    form = await client.get("/cabinet/requests/new?kind=termination")
+    assert form.status_code == 200 and "повторная заявка на расторжение не нужна" in form.text
+    before = await row_counts()
+    forged = await post_form(client, "/cabinet/requests/new?kind=termination",
+                             {"topic": "moving", "desired_date": day.isoformat(), "confirm": "yes"},
+                             form_page="/cabinet/requests/new?kind=question")
+    assert forged.status_code == 400 and "повторная заявка на расторжение не нужна" in forged.text
+    assert await row_counts() == before
+
+    # After the date: today's terminated behaviour.
+    assert await apply_due_terminations(now=utcnow() + dt.timedelta(days=5)) == 1
+    page = await client.get("/cabinet/")
+    assert "Личный кабинет доступен только для просмотра" in page.text
+    assert "будет расторгнут" not in page.text
+    refused = await post_form(client, "/cabinet/requests/new?kind=question",
+                              {"text": "Ещё вопрос"}, form_page="/cabinet/requests")
+    assert refused.status_code == 403

@@ -17,6 +17,7 @@ from tables.requests import (
     RequestNotFound,
     ServiceRequest,
     add_subscriber_message,
+    apply_due_terminations,
     cancel_request,
     close_request,
     complete_tariff_change,
@@ -350,7 +351,7 @@ def test_next_period_start(day, expected):
 
 async def test_termination_completed_sets_the_date_and_keeps_the_statement_readable():
     """Charged for November in advance, terminated on the 20th: the 10 unused days come
-    back, and no later period is charged."""
+    back at completion, the contract ends when the 20th begins, no later period is charged."""
     s = await make_subscriber()
     await post_entry(s.id, -75000, EntryKind.CHARGE, f"charge:{s.id}:2026-11", period="2026-11")
     await post_entry(s.id, 100000, EntryKind.PAYMENT, "pay-1")
@@ -358,6 +359,15 @@ async def test_termination_completed_sets_the_date_and_keeps_the_statement_reada
     request = await filed(s.id, "termination", desired_date=dt.date(2026, 11, 20))
     day = await complete_termination(request.id, actor=clerk, now=LATER)
     assert day == dt.date(2026, 11, 20)
+    contract = await Subscriber.objects().where(Subscriber.id == s.id).first()
+    # Completed on the 15th for the 20th: scheduled, the contract works until then.
+    assert contract.status == "active" and contract.terminated_on == dt.date(2026, 11, 20)
+    assert (await _row(request.id))["close_reason"] == (
+        "Договор будет расторгнут с 20.11.2026. До этой даты услуги предоставляются.")
+    notice = await Notification.objects().where(Notification.topic == "request.done").first()
+    assert "будет расторгнут с 20.11.2026" in notice.body and notice.recipient == s.phone
+    # 00:00 on 20 November in Novokuznetsk: the daily job ends the contract.
+    assert await apply_due_terminations(now=dt.datetime(2026, 11, 19, 17, 0, tzinfo=dt.UTC)) == 1
     contract = await Subscriber.objects().where(Subscriber.id == s.id).first()
     assert contract.status == "terminated" and contract.terminated_on == dt.date(2026, 11, 20)
     statement = await final_statement(s.id)
@@ -369,11 +379,24 @@ async def test_termination_completed_sets_the_date_and_keeps_the_statement_reada
                             now=dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC))
     assert run.contracts_charged == 0
     assert await LedgerEntry.count().where(LedgerEntry.period == "2026-12") == 0
-    assert (await _row(request.id))["close_reason"] == "Договор расторгнут с 20.11.2026."
-    notice = await Notification.objects().where(Notification.topic == "request.done").first()
+    notice = await Notification.objects().where(Notification.topic == "subscriber.terminated").first()
     assert "расторгнут с 20.11.2026" in notice.body and notice.recipient == s.phone
     with pytest.raises(ValueError, match="Договор расторгнут"):
         await filed(s.id, "question")
+
+
+async def test_termination_completed_on_or_after_the_date_applies_at_once():
+    s = await make_subscriber()
+    clerk = await staff_actor()
+    request = await filed(s.id, "termination", desired_date=dt.date(2026, 11, 20))
+    day = await complete_termination(request.id, actor=clerk,
+                                     now=dt.datetime(2026, 11, 21, 3, tzinfo=dt.UTC))
+    assert day == dt.date(2026, 11, 20)
+    contract = await Subscriber.objects().where(Subscriber.id == s.id).first()
+    assert contract.status == "terminated" and contract.terminated_on == day
+    assert (await _row(request.id))["close_reason"] == "Договор расторгнут с 20.11.2026."
+    notice = await Notification.objects().where(Notification.topic == "request.done").first()
+    assert "расторгнут с 20.11.2026" in notice.body and "будет" not in notice.body
 
 
 async def test_termination_date_is_never_before_the_request():
