@@ -81,6 +81,7 @@ TEXTS = {
     "not_terminated": "Договор не расторгнут: перерасчёт не нужен",
     "promised_available": "Можно взять до {max} ₽ на {days} дня",
     "promised_terminated": "Обещанный платёж недоступен для расторгнутого договора",
+    "promised_terminating": "Обещанный платёж недоступен: договор расторгается с {date}",
     "promised_active": "Обещанный платёж уже действует до {until}",
     "promised_used": "Обещанный платёж в этом месяце уже был ({date}); следующий — с 1-го числа",
     "promised_no_fee": "У договора нет абонентской платы: обещанный платёж не предусмотрен",
@@ -721,8 +722,12 @@ async def _offer(subscriber: Subscriber | None, now: dt.datetime, *,
                  fee: int | None = None) -> PromisedPaymentOffer:
     if subscriber is None:
         return PromisedPaymentOffer(False, 0, TEXTS["not_found"])
-    if subscriber.status == SubscriberStatus.TERMINATED or subscriber.terminated_on is not None:
+    if subscriber.status == SubscriberStatus.TERMINATED:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_terminated"])
+    if subscriber.terminated_on is not None:
+        # Its reversal could fall after the contract has ended.
+        return PromisedPaymentOffer(False, 0, TEXTS["promised_terminating"].format(
+            date=subscriber.terminated_on.strftime("%d.%m.%Y")))
     period = current_period(now).label
     # The running one and this month's one in one read (the dashboard asks on every view).
     rows = [PromisedPayment(_exists_in_db=True, **row)

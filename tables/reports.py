@@ -23,7 +23,7 @@ from tables.db import LOCAL_TZ, LOCAL_TZ_NAME, is_sqlite, local_date, utcnow
 from tables.ledger import EntryKind, LedgerEntry
 from tables.payments import PAYMENT_CHANNEL_LABELS, PaymentStatus
 from tables.ratings import RATING_LABELS
-from tables.requests import REQUEST_KIND_LABELS, RequestKind, RequestStatus
+from tables.requests import REQUEST_KIND_LABELS, REQUEST_TOPIC_LABELS, RequestKind, RequestStatus
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, SubscriberStatus
 
 # SQLite has no time zone database: it shifts by the zone's current offset
@@ -575,7 +575,8 @@ async def churn_report(f: Filters, now: dt.datetime) -> Report:
             if r["reason"] is None:
                 label = NO_REQUEST
             else:
-                label = r["reason"][:-1].strip() or NO_REASON
+                topic = r["reason"][:-1].strip()
+                label = REQUEST_TOPIC_LABELS.get(topic, topic) or NO_REASON
             counts[label] = counts.get(label, 0) + 1
         ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
         n = sum(counts.values())

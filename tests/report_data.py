@@ -141,9 +141,9 @@ async def build() -> Dataset:
     await request("R6", "repair", local(10, 20), subscriber=s1, status="done", closed=local(10, 21),
                   events=((local(10, 20, 13), staff, False),))
     await request("T1", "termination", local(9, 15), subscriber=s3, status="rejected",
-                  closed=local(9, 16), topic="Дорого")
+                  closed=local(9, 16), topic="price")
     await request("T2", "termination", local(10, 1), subscriber=s3, status="done",
-                  closed=local(10, 20), topic="Переезд")
+                  closed=local(10, 20), topic="moving")
 
     for score, comment, when, who in ((5, "", local(10, 7), s1), (4, "Всё понятно", local(10, 5), s4),
                                       (4, "", local(10, 8), None), (1, "Не нашёл историю платежей",

@@ -108,11 +108,11 @@ async def test_refused_for_a_contract_being_terminated(client):
     await Subscriber.update({Subscriber.terminated_on: dt.date(2026, 12, 20)}).where(Subscriber.id == s.id)
     await sign_in(client, s.id)
     page = await client.get("/cabinet/")
-    assert "недоступен для расторгнутого договора" in text_of(page.text)
+    assert "недоступен: договор расторгается с 20.12.2026" in text_of(page.text)
     before = await row_counts()
     response = await take(client)
     assert response.status_code == 409
-    assert "Обещанный платёж недоступен для расторгнутого договора" in text_of(response.text)
+    assert "Обещанный платёж недоступен: договор расторгается с 20.12.2026" in text_of(response.text)
     assert await row_counts() == before and await balance(s.id) == 0
 
 

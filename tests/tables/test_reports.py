@@ -125,7 +125,8 @@ async def test_churn_by_month_and_by_reason(data):
                            ("2026-11", 0, 1, -1)]
     assert report.total == ("Итого", 2, 2, 0)
     reasons = await run("churn", **{"from": "2026-08", "to": "2026-11", "group": "reason"})
-    # s3's completed request says "Переезд" (the rejected "Дорого" does not count); s6 had none
+    # s3's completed request says "moving" (the rejected "price" does not count); s6 had none;
+    # the reason is shown by its Russian label
     assert reasons.rows == [("Без заявки на расторжение", 1, D("50.0")), ("Переезд", 1, D("50.0"))]
     assert reasons.total == ("Итого", 2, D("100.0"))
 
