@@ -33,7 +33,15 @@ SESSION_SUBSCRIBER = """
            sub.must_change_password
     FROM subscriber_session s JOIN subscriber sub ON sub.id = s.user_id
     WHERE s.token = ?"""
-TARIFF = "SELECT id, name, monthly_fee, router_fee FROM tariff WHERE id = ?"
+TARIFF = """
+    SELECT t.id, t.name, t.monthly_fee, t.router_fee, c.effective_from AS next_from,
+           n.id AS next_id, n.name AS next_name, n.monthly_fee AS next_monthly_fee,
+           n.router_fee AS next_router_fee
+    FROM tariff t LEFT JOIN tariff_change c ON c.id = (
+        SELECT x.id FROM tariff_change x WHERE x.subscriber = ? AND x.applied_at IS NULL
+        ORDER BY x.effective_from LIMIT 1)
+    LEFT JOIN tariff n ON n.id = c.tariff
+    WHERE t.id = ?"""
 OPEN_REQUESTS = """
     SELECT id, number, kind, status, created_at FROM service_request
     WHERE subscriber = ? AND status IN ('new', 'in_progress') ORDER BY created_at DESC"""
@@ -162,7 +170,7 @@ async def dashboard(request: Request) -> Response:
     if sub is None:
         return Response(content="login", status_code=303, headers={"Location": "/login"})
     now = dt.datetime.now(dt.UTC)
-    tariff = await DB.fetch(TARIFF, sub["tariff"])
+    tariff = await DB.fetch(TARIFF, sub["id"], sub["tariff"])
     requests = await DB.fetch(OPEN_REQUESTS, sub["id"])
     works = await DB.fetch(MAINTENANCE, sub["address"], DB.time(now + dt.timedelta(hours=24)),
                            DB.time(now), DB.time(now))

@@ -432,7 +432,17 @@ _OPEN_REQUESTS_SQL = (
     "SELECT id, number, kind, status, created_at FROM service_request"
     " WHERE subscriber = {} AND status IN ({}, {}) ORDER BY created_at DESC"
 )
-_TARIFF_SQL = "SELECT id, name, monthly_fee, router_fee FROM tariff WHERE id = {}"
+# The contract's tariff and the first booked change not yet switched to (if any), in one read.
+_TARIFF_SQL = (
+    "SELECT t.id, t.name, t.monthly_fee, t.router_fee, c.effective_from AS next_from,"
+    " n.id AS next_id, n.name AS next_name, n.monthly_fee AS next_monthly_fee,"
+    " n.router_fee AS next_router_fee"
+    " FROM tariff t LEFT JOIN tariff_change c ON c.id = ("
+    "   SELECT x.id FROM tariff_change x WHERE x.subscriber = {} AND x.applied_at IS NULL"
+    "   ORDER BY x.effective_from LIMIT 1)"
+    " LEFT JOIN tariff n ON n.id = c.tariff"
+    " WHERE t.id = {}"
+)
 
 
 async def open_requests(subscriber_id: int) -> list[dict]:
@@ -471,6 +481,22 @@ class Dashboard:
     news: list[dict]
     final_statement: MonthStatement | None = None
     promised: PromisedPaymentOffer | None = None  # the promised-payment offer, or why not
+    upcoming_tariff: dict | None = None  # a booked tariff change applying by the next charge
+
+
+def _upcoming_tariff(tariff: dict | None, router_rented: bool,
+                     next_charge_on: dt.date) -> dict | None:
+    """The booked change the next charge will already follow: name, fee and start date."""
+    if not tariff or tariff.get("next_id") is None:
+        return None
+    starts = tariff["next_from"]
+    if isinstance(starts, str):  # SQLite hands a joined date back as text
+        starts = dt.date.fromisoformat(starts[:10])
+    if starts > next_charge_on:
+        return None
+    fee = monthly_fee({"monthly_fee": tariff["next_monthly_fee"],
+                       "router_fee": tariff["next_router_fee"]}, router_rented)
+    return {"name": tariff["next_name"], "fee": fee, "from": starts}
 
 
 async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
@@ -480,9 +506,12 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
     :param news: the latest news when the caller keeps them (the same for everyone);
         read here otherwise.
     """
-    tariffs = await Tariff.raw(_TARIFF_SQL, subscriber.tariff) if subscriber.tariff else []
+    tariffs = (await Tariff.raw(_TARIFF_SQL, subscriber.id, subscriber.tariff)
+               if subscriber.tariff else [])
     tariff = tariffs[0] if tariffs else None
     fee = monthly_fee(tariff, subscriber.router_rented) if tariff else 0
+    today = local_date(now)
+    upcoming = _upcoming_tariff(tariff, subscriber.router_rented, add_months(today, 1))
     final = None
     # Only once it has ended: a termination scheduled for later leaves a working contract.
     if subscriber.status == SubscriberStatus.TERMINATED:
@@ -492,7 +521,9 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
         subscriber=subscriber,
         tariff=tariff,
         fee=fee,
-        forecast=forecast(subscriber.balance, fee, local_date(now)),
+        # The next charge is at the new tariff's fee when a booked change applies by then.
+        forecast=forecast(subscriber.balance, upcoming["fee"] if upcoming else fee, today),
+        upcoming_tariff=upcoming,
         requests=await open_requests(subscriber.id),
         maintenance=await maintenance_for(subscriber, now),
         news=news if news is not None else await latest_news(now),

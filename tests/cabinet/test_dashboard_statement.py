@@ -78,6 +78,23 @@ async def test_dashboard_without_prompt_when_the_next_charge_is_covered(client):
     assert 'href="/cabinet/pay"' in (await client.get("/cabinet/")).text
 
 
+async def test_dashboard_follows_a_booked_tariff_change(client):
+    from tables.billing import TariffChange
+
+    s = await subscriber_with(60000, fee=75000)
+    cheaper = await make_tariff("Эконом", fee=55000)
+    await TariffChange(subscriber=s.id, from_tariff=s.tariff, tariff=cheaper.id,
+                       effective_from=dt.date(2026, 12, 1), created_at=NOW,
+                       created_by="clerk").save()
+    await sign_in(client, s.id)
+    text = text_of((await client.get("/cabinet/")).text)
+    assert f"{rub(75000)} в месяц" in text  # still the current tariff in November
+    assert f"С 1 декабря 2026 — тариф «Эконом», {rub(55000)} в месяц" in text
+    # December is charged at the new fee, which 600 ₽ covers: no top-up prompt.
+    assert f"Следующее списание: 1 декабря 2026 — {rub(55000)}" in text
+    assert "Средств хватит до 31 декабря 2026" in text and "Пополните счёт" not in text
+
+
 async def test_dashboard_says_suspended_and_what_to_pay(client):
     s = await subscriber_with(-30050, fee=75000, status="suspended")
     await sign_in(client, s.id)
