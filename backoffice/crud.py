@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.querystring import QueryString
 from piccolo_api.crud.endpoints import MalformedQuery, ParamException, PiccoloCRUD
 from piccolo_api.crud.validators import apply_validators
 from starlette.requests import Request
@@ -84,29 +83,8 @@ class LargeTableCRUD(PiccoloCRUD):
             query = self._apply_filters(self.table.count(), split_params)
         except MalformedQuery as exception:
             return Response(str(exception), status_code=400)
-        estimate = await self._estimated_matches(split_params)
-        if estimate is not None:
-            return JSONResponse({"count": estimate, "page_size": self.page_size, "estimate": True})
         count = await query.run()
         return JSONResponse({"count": count, "page_size": self.page_size})
-
-    async def _estimated_matches(self, split_params: Any) -> int | None:
-        """PostgreSQL's estimate for a filter matching a big share of a big table.
-
-        A filter such as "every payment entry" matches millions of ledger rows: counting them
-        exactly reads them all (0.5 s on 11M rows) each time the list opens. The planner's
-        estimate (column statistics, kept by autovacuum) costs one ``EXPLAIN``; small results
-        are still counted exactly, so a clerk's narrow search shows the true number.
-        """
-        if (self.table._meta.tablename not in ESTIMATED_COUNT_TABLES
-                or not isinstance(self.table._meta.db, PostgresEngine)):
-            return None
-        select = self._apply_filters(self.table.select(self.table._meta.primary_key), split_params)
-        plan = await self.table._meta.db.run_querystring(
-            QueryString("EXPLAIN (FORMAT JSON) {}", select.querystrings[0]))
-        raw = plan[0]["QUERY PLAN"] if plan else "[]"
-        rows = int((json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]["Plan Rows"])
-        return rows if rows >= ESTIMATE_FROM else None
 
 
 class _Refused(Exception):
