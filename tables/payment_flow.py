@@ -49,6 +49,7 @@ from tables.payments import (
     payment_reference,
     record_card,
     reserve_refund,
+    reverse_failed_refund,
     settle_payment,
     unbooked_payments,
 )
@@ -182,6 +183,11 @@ async def handle_webhook(payload: bytes, signature: str | None) -> str:
     if event_type.startswith("payment_intent.") and obj.get("object") == "payment_intent":
         result = await settle_payment(obj, event_id=event["id"], event_type=event_type)
         return "duplicate" if result.duplicate_event else "processed"
+    if obj.get("object") == "refund" and obj.get("status") in ("failed", "canceled"):
+        # refund.failed / charge.refund.updated: accepted earlier, bounced by the card network.
+        reason = str(obj.get("failure_reason") or obj.get("status"))
+        if await reverse_failed_refund(str(obj.get("id") or ""), reason, event_id=event["id"]):
+            return "processed"
     async with write_transaction():
         await ProviderEvent.insert(
             ProviderEvent(event_id=event["id"][:100], event_type=event_type[:100],

@@ -613,6 +613,56 @@ async def fail_refund(refund_id: int, reason: str, *, actor: Actor = SYSTEM) -> 
     return True
 
 
+async def reverse_failed_refund(provider_refund_id: str, reason: str, *, event_id: str | None = None,
+                                actor: Actor = SYSTEM) -> bool:
+    """A refund the provider accepted and later failed (the card network bounced it).
+
+    Its ``refund`` entry took the money off the balance when it was accepted; the money never
+    reached the card, so it goes back on the balance: a ``refund`` entry of the opposite sign
+    (reference ``refund-failed:<provider refund id>``, so once only), the refund marked failed,
+    the payment's refunded amount released. Returns False when there is nothing to reverse.
+    """
+    now = utcnow()
+    async with write_transaction():
+        if event_id:
+            inserted = await (
+                ProviderEvent.insert(ProviderEvent(event_id=event_id[:100], event_type="refund.failed",
+                                                   object_id=provider_refund_id[:100],
+                                                   outcome="refund_reversed", received_at=now))
+                .on_conflict(target=ProviderEvent.event_id, action="DO NOTHING")
+                .returning(ProviderEvent.id)
+            )
+            if not inserted:
+                return False
+        rows = await PaymentRefund.update({
+            PaymentRefund.status: RefundStatus.FAILED,
+            PaymentRefund.failure_reason: reason[:1000],
+            PaymentRefund.updated_at: now,
+        }).where(
+            (PaymentRefund.provider_refund_id == provider_refund_id[:100])
+            & (PaymentRefund.status == RefundStatus.SUCCEEDED)
+        ).returning(PaymentRefund.id, PaymentRefund.payment, PaymentRefund.amount)
+        if not rows:  # not ours, or already failed: the event is recorded as such
+            if event_id:
+                await ProviderEvent.update({ProviderEvent.outcome: "unknown_refund"}).where(
+                    ProviderEvent.event_id == event_id[:100])
+            return False
+        refund_id, payment_id, amount = rows[0]["id"], rows[0]["payment"], rows[0]["amount"]
+        payment = await Payment.objects().where(Payment.id == payment_id).first()
+        _, balance = await post_entry(
+            payment.subscriber, amount, EntryKind.REFUND, f"refund-failed:{provider_refund_id}",
+            period=payment.period, created_by=actor.name,
+            comment=f"Возврат платежа № {payment_id} на карту не выполнен: сумма возвращена на счёт"[:500])
+        await Payment.update({
+            Payment.refunded_amount: Payment.refunded_amount - amount,
+            Payment.status: PaymentStatus.SUCCEEDED, Payment.updated_at: now,
+        }).where(Payment.id == payment_id)
+        await write_audit(action="payment.refund_reversed", object_type="payment", object_id=payment_id,
+                          actor=actor, message=reason[:500],
+                          after={"refund": refund_id, "amount": amount, "balance": balance})
+    return True
+
+
 # --- reading -----------------------------------------------------------------------------
 
 

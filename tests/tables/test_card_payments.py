@@ -133,6 +133,31 @@ async def test_refunds_partial_then_rest_and_never_more_than_paid(stripe_sandbox
     assert len(await entries("refund")) == 2
 
 
+async def test_refund_bounced_after_acceptance_goes_back_on_the_balance_once(stripe_sandbox):
+    """The card network returns a refund days later (closed card): the provider says so by
+    webhook; the money taken off the balance at acceptance comes back, once."""
+    subscriber, payment = await paid(stripe_sandbox, 50000)
+    refund = await refund_payment(payment.id, 20000, "ошибочная сумма", actor=CLERK)
+    assert await balance(subscriber.id) == 30000
+    bounced = {"id": refund.provider_refund_id, "object": "refund", "status": "failed",
+               "failure_reason": "expired_or_canceled_card", "amount": 20000}
+    body, headers = signed_event(bounced, "refund.failed", event_id="evt_refund_failed")
+    assert await handle_webhook(body, headers["Stripe-Signature"]) == "processed"
+    assert await balance(subscriber.id) == 50000
+    assert sorted(r["amount"] for r in await entries("refund")) == [-20000, 20000]
+    row = await Payment.objects().where(Payment.id == payment.id).first()
+    assert row.refunded_amount == 0 and row.status == "succeeded"
+    assert (await PaymentRefund.objects().where(PaymentRefund.id == refund.id).first()).status == "failed"
+    # The same event again, or another event about the same refund, changes nothing.
+    assert await handle_webhook(body, headers["Stripe-Signature"]) != "processed"
+    again = signed_event(bounced, "charge.refund.updated", event_id="evt_refund_failed_2")
+    assert await handle_webhook(again[0], again[1]["Stripe-Signature"]) == "ignored"
+    assert await balance(subscriber.id) == 50000 and len(await entries("refund")) == 2
+    # The amount can be refunded again (to another card, say).
+    await refund_payment(payment.id, 50000, "полный возврат", actor=CLERK)
+    assert await balance(subscriber.id) == 0
+
+
 async def test_concurrent_refunds_cannot_exceed_the_payment(stripe_sandbox):
     _, payment = await paid(stripe_sandbox, 50000)
     results = await asyncio.gather(
