@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 
 from tables.audit import AuditEntry
 from tables.db import write_transaction
+from tables.phones import normalize_phone
 
 #: Append-only tables that grow without bound.
 ESTIMATED_COUNT_TABLES = frozenset({"ledger_entry", "payment", "audit_entry"})
@@ -37,6 +38,19 @@ ESTIMATED_COUNT_TABLES = frozenset({"ledger_entry", "payment", "audit_entry"})
 ESTIMATE_FROM = 200_000
 _MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}$")
 MONTH_COLUMNS = frozenset({"period"})
+
+
+#: Phones are stored as ``+7XXXXXXXXXX``; a clerk types them as people say them.
+PHONE_COLUMNS = frozenset({"phone"})
+
+
+def phone_search_text(typed: str) -> str:
+    """«8 913 123-45-67» → «+79131234567»; a fragment («123-45») → its digits («12345»)."""
+    full = normalize_phone(typed)
+    if full:
+        return full
+    digits = "".join(c for c in typed if c.isdigit())
+    return digits or typed
 
 
 class LargeTableCRUD(PiccoloCRUD):
@@ -48,6 +62,9 @@ class LargeTableCRUD(PiccoloCRUD):
             value = split.fields[name]
             if split.match_types[name] == "contains" and isinstance(value, str) and _MONTH.match(value):
                 split.match_types[name] = "exact"
+        for name in PHONE_COLUMNS & split.fields.keys():
+            if isinstance(split.fields[name], str):
+                split.fields[name] = phone_search_text(split.fields[name])
         return split
 
     async def _estimated_rows(self) -> int | None:

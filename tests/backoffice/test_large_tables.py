@@ -106,3 +106,13 @@ def test_like_fast_paths_agree_with_the_general_one():
     ]:
         assert unicode_like(pattern, value) is expected, (pattern, value)
         assert unicode_like(pattern, value, "\\") is expected, (pattern, value)  # regex path
+
+
+async def test_admin_finds_a_phone_typed_as_people_say_it(client):
+    await make_subscriber(full_name="Иванов Иван Иванович", phone="+79131234567")
+    await make_subscriber(full_name="Петров Пётр Петрович", phone="+79235550000")
+    await make_staff()
+    await admin_login(client)
+    for typed in ("8 913 123-45-67", "+7 (913) 123-45-67", "9131234567", "123-45-67", "+79131234567"):
+        rows = await client.get("/admin/api/tables/subscriber/", params={"phone": typed})
+        assert [r["full_name"] for r in rows.json()["rows"]] == ["Иванов Иван Иванович"], typed
