@@ -17,6 +17,7 @@ from piccolo_api.crud.validators import Validators
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from backoffice.validation import russian_errors
 from tables.staff import MFA_REQUIRED, Role, role_of
 
 R, C, U, D = "read", "create", "update", "delete"
@@ -178,6 +179,7 @@ def _guard_form(form: FormConfig) -> FormConfig:
         return result
 
     form.endpoint = guarded
+    form.pydantic_model = russian_errors(form.pydantic_model)
     return form
 
 

@@ -103,3 +103,15 @@ async def test_ids_beyond_the_database_get_a_form_error_not_a_500(client):
         "full_name": "Иванов Иван", "address_id": 10**20, "tariff_id": 1})
     for response in (refund, contract):
         assert response.status_code == 422, response.text
+
+
+async def test_form_validation_errors_are_in_russian(client):
+    await make_staff()
+    await admin_login(client)
+    response = await client.post(REFUND, json={"payment_id": "abc", "amount": "100", "reason": ""})
+    assert response.status_code == 422
+    messages = {tuple(e["loc"]): e["msg"] for e in response.json()["detail"]}
+    assert messages == {("payment_id",): "Введите целое число.", ("reason",): "Не короче 3 символов."}
+    report = await client.post(REPORT, json={"date_from": "2026-13-01", "date_to": "2026-12-01"})
+    assert report.status_code == 422
+    assert all(not any("a" <= c <= "z" for c in e["msg"].lower()) for e in report.json()["detail"])
