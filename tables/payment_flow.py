@@ -37,7 +37,6 @@ from tables.payments import (
     PaymentCustomer,
     PaymentRefund,
     PaymentStatus,
-    ProviderEvent,
     RefundStatus,
     bind_intent,
     claim_for_card,
@@ -48,6 +47,7 @@ from tables.payments import (
     normalise_brand,
     payment_reference,
     record_card,
+    record_event,
     reserve_refund,
     reverse_failed_refund,
     settle_payment,
@@ -186,14 +186,11 @@ async def handle_webhook(payload: bytes, signature: str | None) -> str:
     if obj.get("object") == "refund" and obj.get("status") in ("failed", "canceled"):
         # refund.failed / charge.refund.updated: accepted earlier, bounced by the card network.
         reason = str(obj.get("failure_reason") or obj.get("status"))
-        if await reverse_failed_refund(str(obj.get("id") or ""), reason, event_id=event["id"]):
+        if await reverse_failed_refund(str(obj.get("id") or ""), reason, event_id=event["id"],
+                                       event_type=event_type):
             return "processed"
     async with write_transaction():
-        await ProviderEvent.insert(
-            ProviderEvent(event_id=event["id"][:100], event_type=event_type[:100],
-                          object_id=str(obj.get("id") or "")[:100], outcome="ignored",
-                          received_at=utcnow())
-        ).on_conflict(target=ProviderEvent.event_id, action="DO NOTHING")
+        await record_event(event["id"], event_type, str(obj.get("id") or ""), outcome="ignored")
     return "ignored"
 
 

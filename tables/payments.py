@@ -374,6 +374,29 @@ async def _find_payment(intent: Mapping[str, Any]) -> Payment | None:
     return payment
 
 
+async def record_event(event_id: str, event_type: str, object_id: str, *, outcome: str = "",
+                       now: dt.datetime | None = None) -> bool:
+    """Record a provider event once; False when it was recorded before (a redelivery).
+
+    Call inside the transaction that applies it, so an event is applied exactly once.
+    """
+    inserted = await (
+        ProviderEvent.insert(ProviderEvent(event_id=event_id[:100], event_type=event_type[:100],
+                                           object_id=object_id[:100], outcome=outcome,
+                                           received_at=now or utcnow()))
+        .on_conflict(target=ProviderEvent.event_id, action="DO NOTHING")
+        .returning(ProviderEvent.id)
+    )
+    return bool(inserted)
+
+
+async def event_outcome(event_id: str | None, outcome: str) -> None:
+    """What applying a recorded event did (for the admin's event list)."""
+    if event_id:
+        await ProviderEvent.update({ProviderEvent.outcome: outcome}).where(
+            ProviderEvent.event_id == event_id[:100])
+
+
 async def settle_payment(intent: Mapping[str, Any], *, event_id: str | None = None,
                          event_type: str = "") -> Settlement:
     """Bring our payment in line with the provider's PaymentIntent, crediting at most once.
@@ -393,21 +416,11 @@ async def settle_payment(intent: Mapping[str, Any], *, event_id: str | None = No
     status = intent.get("status")
     now = utcnow()
     async with write_transaction():
-        if event_id:
-            inserted = await (
-                ProviderEvent.insert(ProviderEvent(event_id=event_id[:100], event_type=event_type[:100],
-                                                   object_id=intent_id[:100], received_at=now))
-                .on_conflict(target=ProviderEvent.event_id, action="DO NOTHING")
-                .returning(ProviderEvent.id)
-            )
-            if not inserted:
-                return Settlement(None, None, duplicate_event=True)
+        if event_id and not await record_event(event_id, event_type, intent_id, now=now):
+            return Settlement(None, None, duplicate_event=True)
 
         async def outcome(text: str) -> None:
-            if event_id:
-                await ProviderEvent.update({ProviderEvent.outcome: text}).where(
-                    ProviderEvent.event_id == event_id[:100]
-                )
+            await event_outcome(event_id, text)
 
         payment = await _find_payment(intent)
         if payment is None or payment.channel == PaymentChannel.OFFICE:
@@ -614,7 +627,7 @@ async def fail_refund(refund_id: int, reason: str, *, actor: Actor = SYSTEM) -> 
 
 
 async def reverse_failed_refund(provider_refund_id: str, reason: str, *, event_id: str | None = None,
-                                actor: Actor = SYSTEM) -> bool:
+                                event_type: str = "refund.failed", actor: Actor = SYSTEM) -> bool:
     """A refund the provider accepted and later failed (the card network bounced it).
 
     Its ``refund`` entry took the money off the balance when it was accepted; the money never
@@ -624,16 +637,9 @@ async def reverse_failed_refund(provider_refund_id: str, reason: str, *, event_i
     """
     now = utcnow()
     async with write_transaction():
-        if event_id:
-            inserted = await (
-                ProviderEvent.insert(ProviderEvent(event_id=event_id[:100], event_type="refund.failed",
-                                                   object_id=provider_refund_id[:100],
-                                                   outcome="refund_reversed", received_at=now))
-                .on_conflict(target=ProviderEvent.event_id, action="DO NOTHING")
-                .returning(ProviderEvent.id)
-            )
-            if not inserted:
-                return False
+        if event_id and not await record_event(event_id, event_type, provider_refund_id,
+                                               outcome="refund_reversed", now=now):
+            return False
         rows = await PaymentRefund.update({
             PaymentRefund.status: RefundStatus.FAILED,
             PaymentRefund.failure_reason: reason[:1000],
@@ -643,9 +649,7 @@ async def reverse_failed_refund(provider_refund_id: str, reason: str, *, event_i
             & (PaymentRefund.status == RefundStatus.SUCCEEDED)
         ).returning(PaymentRefund.id, PaymentRefund.payment, PaymentRefund.amount)
         if not rows:  # not ours, or already failed: the event is recorded as such
-            if event_id:
-                await ProviderEvent.update({ProviderEvent.outcome: "unknown_refund"}).where(
-                    ProviderEvent.event_id == event_id[:100])
+            await event_outcome(event_id, "unknown_refund")
             return False
         refund_id, payment_id, amount = rows[0]["id"], rows[0]["payment"], rows[0]["amount"]
         payment = await Payment.objects().where(Payment.id == payment_id).first()
