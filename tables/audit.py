@@ -76,17 +76,6 @@ async def write_audit(
     return int(rows[0]["id"])
 
 
-async def history(object_type: str, object_id: object, limit: int = 50) -> list[dict[str, Any]]:
-    """What happened to one object, newest first."""
-    return await (
-        AuditEntry.select(AuditEntry.created_at, AuditEntry.actor_name, AuditEntry.action,
-                          AuditEntry.message, AuditEntry.before, AuditEntry.after)
-        .where((AuditEntry.object_type == object_type) & (AuditEntry.object_id == str(object_id)))
-        .order_by(AuditEntry.id, ascending=False)
-        .limit(limit)
-    )
-
-
 # A contract's own entries and those of its payments and requests (audited under their own
 # object type); by table name, so this module needs neither.
 _CONTRACT_HISTORY_SQL = """

@@ -254,11 +254,10 @@ _ROWS_SQL = (
 
 @dataclass(frozen=True)
 class LedgerSummary:
-    """A contract's first and last entry and its balance before ``before`` (one read)."""
+    """A contract's first and last entry and its balance before a moment (one read)."""
 
     first: dt.datetime | None
     last: dt.datetime | None
-    before: dt.datetime
     opening: int
 
 
@@ -266,7 +265,7 @@ async def ledger_summary(subscriber_id: int, before: dt.datetime) -> LedgerSumma
     rows = await LedgerEntry.raw(_SUMMARY_SQL, before, subscriber_id)
     row = rows[0] if rows else {}
     return LedgerSummary(first=_as_datetime(row.get("first")), last=_as_datetime(row.get("last")),
-                         before=before, opening=int(row.get("opening") or 0))
+                         opening=int(row.get("opening") or 0))
 
 
 def _build_months(first: str, last: str, opening: int, rows: list[dict]) -> list[MonthStatement]:
@@ -400,21 +399,21 @@ async def statement_view(subscriber: Subscriber, requested: str | None, *,
     Two ledger reads in the usual case: the summary (first/last entry and the balance
     before the month asked for) and the month's rows.
     """
-    guess = period_of(local_date(now))
+    current = guess = period_of(local_date(now))
+    asked = bool(requested and requested.strip())
     error = None
-    if requested is not None and requested.strip():
+    if asked:
         try:
             guess = parse_period(requested)
         except ValueError as exc:
             error = str(exc)
     # The opening balance is read for the month asked for, kept within the months that exist
     # (a month like 9999-12 has no next month to bound it; it is refused just below).
-    current = period_of(local_date(now))
     probe = min(max(guess, EARLIEST_PERIOD), current)
     summary = await ledger_summary(subscriber.id, period_bounds(probe)[0])
     months = _months_from_span(subscriber, summary.first, summary.last, now)
     chosen = months.default
-    if requested is not None and requested.strip() and error is None:
+    if asked and error is None:
         try:
             check_period(guess, first=months.first, current=months.current)
             chosen = guess
