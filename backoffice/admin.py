@@ -10,13 +10,12 @@ from piccolo_admin.endpoints import TableConfig, create_admin
 from piccolo_admin.translations.data import ENGLISH, RUSSIAN
 from starlette.types import Message, Receive, Scope, Send
 
-from backoffice.access import audit_hooks
 from backoffice.crud import admin_crud_class
 from backoffice.forms import FORMS
 from backoffice.limits import admin_login_limit
 from backoffice.mfa import mfa_provider
 from backoffice.roles import secure_forms, secure_tables
-from backoffice.tables import TABLE_CONFIGS
+from backoffice.tables import TABLE_CONFIGS, editable
 from settings import Settings
 from tables.audit import Actor, write_audit
 from tables.staff import StaffRole
@@ -26,7 +25,7 @@ STAFF_TABLES = [
                 visible_columns=[BaseUser.id, BaseUser.username, BaseUser.email, BaseUser.active,
                                  BaseUser.admin, BaseUser.superuser, BaseUser.last_login]),
     # Role changes are privilege changes: audited like every other admin edit.
-    TableConfig(StaffRole, menu_group="Система", hooks=audit_hooks(StaffRole)),
+    editable(StaffRole, menu_group="Система"),
 ]
 
 

@@ -92,22 +92,16 @@ async def _staff_role(request: Request) -> Role:
     role = await role_of(user)
     if role is None:
         raise HTTPException(status_code=403, detail="У вашей учётной записи нет роли в админке.")
-    if role in MFA_REQUIRED and not await _mfa_enrolled(request, user):
+    if await mfa_missing(role, user):
         raise HTTPException(status_code=403, detail=MFA_MESSAGE)
     return role
 
 
 async def mfa_missing(role: Role, user: Any) -> bool:
     """Whether this role must use a second factor here and the user has none (admin, reports)."""
-    return role in MFA_REQUIRED and not await _mfa_enrolled(None, user)
-
-
-async def _mfa_enrolled(request: Request | None, user: Any) -> bool:
     from backoffice.mfa import mfa_enforced, user_enrolled
 
-    if not mfa_enforced():
-        return True
-    return await user_enrolled(user)
+    return role in MFA_REQUIRED and mfa_enforced() and not await user_enrolled(user)
 
 
 def table_allows(table: str, role: Role, action: str) -> bool:

@@ -33,7 +33,7 @@ SUBSCRIBER_PROTECTED = (
 )
 
 
-def _editable(table, *, checks: list | None = None, **kwargs) -> TableConfig:
+def editable(table, *, checks: list | None = None, **kwargs) -> TableConfig:
     """Editable with audit; ``checks`` are hooks that run first, so a refused edit is not audited.
 
     piccolo_api groups hooks with itertools.groupby without sorting: a later run of the same
@@ -122,18 +122,18 @@ TABLE_CONFIGS: list[TableConfig] = [
                          RequestEvent.author_kind, RequestEvent.created_at],
         validators=read_only_validators(),
     ),
-    _editable(
+    editable(
         Tariff,
         menu_group=DIRECTORY,
         visible_columns=[Tariff.id, Tariff.name, Tariff.kind, Tariff.monthly_fee,
                          Tariff.speed_mbps, Tariff.channels, Tariff.router_option, Tariff.active],
         order_by=[OrderBy(Tariff.sort_order)],
     ),
-    _editable(Town, menu_group=DIRECTORY),
-    _editable(Street, menu_group=DIRECTORY, visible_filters=[Street.town, Street.name]),
-    _editable(Address, menu_group=DIRECTORY,
+    editable(Town, menu_group=DIRECTORY),
+    editable(Street, menu_group=DIRECTORY, visible_filters=[Street.town, Street.name]),
+    editable(Address, menu_group=DIRECTORY,
               visible_filters=[Address.street, Address.house, Address.apartment]),
-    _editable(
+    editable(
         NewsItem,
         checks=news_window_hooks(),
         menu_group=CONTENT,
@@ -141,10 +141,10 @@ TABLE_CONFIGS: list[TableConfig] = [
                          NewsItem.published_at, NewsItem.starts_at, NewsItem.ends_at],
         order_by=[OrderBy(NewsItem.published_at, ascending=False)],
     ),
-    _editable(MaintenanceArea, menu_group=CONTENT),
-    _editable(Page, menu_group=CONTENT,
+    editable(MaintenanceArea, menu_group=CONTENT),
+    editable(Page, menu_group=CONTENT,
               visible_columns=[Page.id, Page.slug, Page.title, Page.published, Page.in_footer]),
-    _editable(SiteSetting, menu_group=CONTENT),
+    editable(SiteSetting, menu_group=CONTENT),
     TableConfig(
         CabinetRating,
         menu_group=CONTENT,
