@@ -96,6 +96,9 @@ async def clean_tables() -> AsyncIterator[None]:
     from cabinet import site
 
     site.forget_cached()
+    from cabinet.limits import counters
+
+    await counters().reset()  # rate limits: no test inherits another's attempts
 
 
 @pytest.fixture(scope="session")

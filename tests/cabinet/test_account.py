@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 
-from cabinet.limits import counters
 from tables.accounts import (
     LOCK_DURATION,
     MAX_FAILED_LOGINS,
@@ -17,16 +15,9 @@ from tables.accounts import (
 from tables.audit import AuditEntry
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
-from tests.test_support import cabinet_login, csrf_from, unsafe_routes
+from tests.test_support import cabinet_login, concrete_path, csrf_from, unsafe_routes
 
 PASSWORD = "correct-horse-1"
-
-
-@pytest.fixture(autouse=True)
-async def reset_limits():
-    await counters().reset()
-    yield
-    await counters().reset()
 
 
 async def login(client, contract: str, password: str = PASSWORD, next_path: str = ""):
@@ -219,8 +210,7 @@ async def test_every_post_without_csrf_token_is_refused(client, app):
     before = await AuditEntry.count()
     for path in routes:
         # Path parameters need values of their type, or routing answers 404 before CSRF runs.
-        concrete = re.sub(r"\{\w+:int\}", "1", path)
-        concrete = concrete.replace("{", "").replace("}", "").replace(":str", "")
+        concrete = concrete_path(path)
         response = await client.post(concrete, data={"x": "1"})
         assert response.status_code == 403, path
         # A token that is not this browser's (stale, forged or another visitor's) neither.

@@ -7,19 +7,12 @@ import re
 import pytest
 
 from cabinet.connect import sign_number
-from cabinet.limits import PUBLIC_FORM_PER_IP, counters
+from cabinet.limits import PUBLIC_FORM_PER_IP
 from tables.addresses import Town
 from tables.requests import ServiceRequest
 from tests.factories import make_tariff
 from tests.request_factories import post_form
 from tests.test_support import row_counts
-
-
-@pytest.fixture(autouse=True)
-async def reset_limits():
-    await counters().reset()
-    yield
-    await counters().reset()
 
 
 async def _valid(phone: str = "8 (913) 222-33-44") -> dict:

@@ -8,7 +8,7 @@ import re
 import httpx
 import pytest
 
-from cabinet.limits import QUICK_PAY_PER_IP, counters
+from cabinet.limits import QUICK_PAY_PER_IP
 from cabinet.quickpay import issue_ticket, read_ticket
 from tables.ledger import LedgerEntry
 from tables.payments import Payment, ProviderEvent
@@ -27,13 +27,6 @@ from tests.test_support import app_tables, cabinet_login, csrf_from
 
 pytestmark = pytest.mark.usefixtures("stripe_sandbox")
 PASSWORD = "correct-horse-1"
-
-
-@pytest.fixture(autouse=True)
-async def reset_limits():
-    await counters().reset()
-    yield
-    await counters().reset()
 
 
 async def login(client: httpx.AsyncClient, subscriber: Subscriber) -> None:

@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from cabinet.limits import counters
 from tables.db import utcnow
 from tables.ledger import EntryKind, post_entry
 from tables.requests import (
@@ -25,13 +24,6 @@ from tests.request_factories import application, cabinet_login, filed, post_form
 from tests.test_support import row_counts
 
 TODAY = local_date(utcnow())
-
-
-@pytest.fixture(autouse=True)
-async def reset_limits():
-    await counters().reset()
-    yield
-    await counters().reset()
 
 
 async def logged_in(client, **kwargs):
