@@ -56,6 +56,8 @@ def _admin_handler(admin_app: Any):
 
 
 def _register_template_helpers(engine: Any) -> None:
+    # Templates ship with the code: no stat() of two files on every page to look for edits.
+    engine.engine.auto_reload = False
     for name, func in FILTERS.items():
         engine.engine.filters[name] = func
     engine.engine.globals["site"] = site

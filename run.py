@@ -50,6 +50,7 @@ def start_stripe_sandbox(settings) -> Sandbox | None:
         port = free_port()
     sandbox = Sandbox(port, state_dir=PROJECT_DIR / "var" / "stripe-sandbox").start()
     os.environ.update(sandbox.env())
+    get_settings.cache_clear()
     host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     sandbox.register_webhook(f"http://{host}:{settings.port}/payments/webhook")
     return sandbox

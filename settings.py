@@ -6,6 +6,7 @@ laptop (SQLite file, no Redis, local Stripe sandbox) and in production.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -92,5 +93,12 @@ class Settings:
         return not self.debug
 
 
+@functools.cache
 def get_settings() -> Settings:
+    """The process's settings, read from the environment on the first call.
+
+    Hot paths (every quick-pay search signs a ticket) call this per request; building
+    ``Settings`` reads fifteen variables. Whoever changes the environment afterwards (the
+    local sandbox in run.py, tests) calls ``get_settings.cache_clear()``.
+    """
     return Settings()

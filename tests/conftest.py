@@ -12,7 +12,7 @@ import asyncio
 import os
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,6 +99,22 @@ async def clean_tables() -> AsyncIterator[None]:
     from cabinet.limits import counters
 
     await counters().reset()  # rate limits: no test inherits another's attempts
+    from settings import get_settings
+
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def setenv(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    """Set an environment variable for one test, with the settings re-read."""
+    from settings import get_settings
+
+    def set_(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield set_
+    get_settings.cache_clear()  # monkeypatch restores the variable next; nothing reads it between
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import stripe
 
+from settings import get_settings
 from stripe_sandbox import TEST_PUBLISHABLE_KEY, TEST_WEBHOOK_SECRET, Sandbox
 
 CARD_OK = "4242424242424242"
@@ -29,6 +30,7 @@ def stripe_sandbox() -> Iterator[Sandbox]:
     sandbox = Sandbox(state_dir=None).start()
     saved = {k: os.environ.get(k) for k in sandbox.env()}
     os.environ.update(sandbox.env())
+    get_settings.cache_clear()
     try:
         yield sandbox
     finally:
@@ -38,6 +40,7 @@ def stripe_sandbox() -> Iterator[Sandbox]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        get_settings.cache_clear()
 
 
 async def card_token(sandbox: Sandbox, number: str = CARD_OK) -> str:

@@ -225,8 +225,8 @@ async def test_staff_login_and_failure_are_audited(client):
     assert [r["actor"] for r in rows[-3:-1]] == [None, None]
 
 
-async def test_mfa_required_for_administrators(client, monkeypatch):
-    monkeypatch.setenv("CENTRA_ADMIN_MFA", "required")
+async def test_mfa_required_for_administrators(client, setenv):
+    setenv("CENTRA_ADMIN_MFA", "required")
     user = await make_staff("boss")
     await admin_login(client, "boss")
     refused = await client.get("/admin/api/tables/tariff/")

@@ -315,8 +315,8 @@ async def test_debtors_are_suspended_and_a_payment_reactivates():
     assert (await row(debtor.id)).status == SubscriberStatus.ACTIVE
 
 
-async def test_debt_threshold_is_configurable(monkeypatch):
-    monkeypatch.setenv("CENTRA_DEBT_THRESHOLD_KOPECKS", "10000")
+async def test_debt_threshold_is_configurable(setenv):
+    setenv("CENTRA_DEBT_THRESHOLD_KOPECKS", "10000")
     small = await make_subscriber(fee=75000)
     await post_entry(small.id, 65000, EntryKind.PAYMENT, "p-small")  # -100,00 after the charge
     large = await make_subscriber(fee=75000)
