@@ -4,19 +4,16 @@ of the cabinet's dashboard, cached briefly: the same for every visitor, so read 
 
 from __future__ import annotations
 
-import os
+import functools
 import time
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from tables.addresses import Street, Town
+from tables.addresses import CACHE_SECONDS, Street, Town, forget_directory
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY, Page, SiteSetting
 from tables.db import utcnow
 from tables.statements import latest_news
-
-# The browser tests set 0: their one server process outlives each test's rows.
-CACHE_SECONDS = float(os.environ.get("CENTRA_SITE_CACHE_SECONDS", "30"))
 
 
 @dataclass
@@ -25,6 +22,11 @@ class SiteInfo:
     footer_pages: list[dict] = field(default_factory=list)
     news: list[dict] = field(default_factory=list)  # the dashboard's latest news
     loaded_at: float = 0.0
+
+    @functools.cached_property
+    def hotline_tel(self) -> str:
+        """The hotline for a ``tel:`` link (digits and "+"), worked out once, not per page."""
+        return "".join(c for c in self.hotline if c.isdigit() or c == "+")
 
 
 _info = SiteInfo()
@@ -70,7 +72,7 @@ _directory = AddressDirectory()
 
 
 async def address_directory() -> AddressDirectory:
-    """Reloaded at most every ``CACHE_SECONDS``: only the form's hints, never the search."""
+    """The form's hints, reloaded at most every ``CACHE_SECONDS``."""
     global _directory
     if time.monotonic() - _directory.loaded_at < CACHE_SECONDS:
         return _directory
@@ -86,3 +88,4 @@ def forget_cached() -> None:
     global _info, _directory
     _info = SiteInfo()
     _directory = AddressDirectory()
+    forget_directory()

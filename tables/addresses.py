@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 from piccolo.columns import ForeignKey, OnDelete, Varchar
 from piccolo.table import Table
+
+# How long pages may show (and the quick-pay search may use) directory and site data read
+# earlier. The browser tests set 0: their one server process outlives each test's rows.
+CACHE_SECONDS = float(os.environ.get("CENTRA_SITE_CACHE_SECONDS", "30"))
 
 
 class Town(Table):
@@ -44,3 +51,50 @@ def format_address(town: str, street: str, house: str, apartment: str = "", *,
     if apartment:
         text += ", кв. **" if hide_apartment else f", кв. {apartment}"
     return text
+
+
+def normalise(text: str | None) -> str:
+    """What a visitor's spelling and the directory's must agree on: case, «ё», spaces."""
+    return " ".join((text or "").casefold().replace("ё", "е").split())
+
+
+# --- the directory as the quick-pay search reads it ------------------------------------------
+# A search by address compares normalised names, which no index of the stored text can do:
+# a street's few hundred addresses used to be read and normalised on every search. They are
+# kept here per town and per street for CACHE_SECONDS (a clerk's new address is found within
+# that time); only the contract itself is read per search.
+
+_streets: dict[int, tuple[float, dict[str, list[int]]]] = {}
+_places: dict[int, tuple[float, dict[tuple[str, str], list[int]]]] = {}
+
+
+async def streets_in_town(town_id: int) -> dict[str, list[int]]:
+    """Street ids of the town by normalised name."""
+    cached = _streets.get(town_id)
+    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    streets: dict[str, list[int]] = {}
+    for r in await Street.raw("SELECT id, name FROM street WHERE town = {}", town_id):
+        streets.setdefault(normalise(r["name"]), []).append(r["id"])
+    if streets:  # an unknown town id (anyone can send one) is not kept
+        _streets[town_id] = (time.monotonic(), streets)
+    return streets
+
+
+async def addresses_on_street(street_id: int) -> dict[tuple[str, str], list[int]]:
+    """Address ids of a street by normalised (house, apartment)."""
+    cached = _places.get(street_id)
+    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+        return cached[1]
+    places: dict[tuple[str, str], list[int]] = {}
+    for r in await Address.raw("SELECT id, house, apartment FROM address WHERE street = {}",
+                               street_id):
+        places.setdefault((normalise(r["house"]), normalise(r["apartment"])), []).append(r["id"])
+    _places[street_id] = (time.monotonic(), places)  # street ids come from streets_in_town
+    return places
+
+
+def forget_directory() -> None:
+    """Drop what is kept (tests: each starts on an empty database)."""
+    _streets.clear()
+    _places.clear()

@@ -21,7 +21,7 @@ from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Var
 from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from tables.addresses import Address, Street, Town
+from tables.addresses import Town, addresses_on_street, normalise, streets_in_town
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.db import choices, utcnow, write_transaction
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
@@ -729,10 +729,6 @@ async def unbooked_payments() -> list[dict]:
 # --- quick pay: finding a contract without a login ------------------------------------------
 
 
-def _norm(text: str) -> str:
-    return " ".join((text or "").casefold().replace("ё", "е").split())
-
-
 @dataclass(frozen=True)
 class PayableContract:
     """A contract found without a login, as the visitor may see it."""
@@ -778,22 +774,17 @@ async def find_payable_contract(*, contract_number: str = "", town_id: int | Non
         if not number.isdigit() or len(number) > 12:
             return None
         return _payable(await Subscriber.raw(_BY_NUMBER_SQL, number))
-    house, apartment = _norm(house), _norm(apartment)
-    if not town_id or not _norm(street) or not house or len(house) > 20 or len(apartment) > 20:
+    house, apartment, wanted = normalise(house), normalise(apartment), normalise(street)
+    if not town_id or not wanted or not house or len(house) > 20 or len(apartment) > 20:
         return None
-    wanted = _norm(street)
-    streets = [(s["id"], _norm(s["name"]))
-               for s in await Street.raw("SELECT id, name FROM street WHERE town = {}", town_id)]
-    exact = [sid for sid, name in streets if name == wanted]
+    streets = await streets_in_town(town_id)
     # "Кирова" finds "улица Кирова": a whole-word match when the full name was not typed.
-    partial = [sid for sid, name in streets if wanted in name.split() or name.endswith(" " + wanted)]
-    street_ids = exact or partial
+    street_ids = streets.get(wanted) or [
+        sid for name, ids in streets.items()
+        if wanted in name.split() or name.endswith(" " + wanted) for sid in ids]
     if len(street_ids) != 1:
         return None
-    addresses = await Address.raw("SELECT id, house, apartment FROM address WHERE street = {}",
-                                  street_ids[0])
-    address_ids = [a["id"] for a in addresses
-                   if _norm(a["house"]) == house and _norm(a["apartment"]) == apartment]
+    address_ids = (await addresses_on_street(street_ids[0])).get((house, apartment), [])
     if len(address_ids) != 1:
         return None
     return _payable(await Subscriber.raw(_BY_ADDRESS_SQL, address_ids[0]))

@@ -18,7 +18,7 @@ from piccolo.columns import Boolean, Date, ForeignKey, OnDelete, Text, Timestamp
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
-from tables.addresses import Address, Street, Town, format_address
+from tables.addresses import Address, Street, Town, format_address, normalise
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing import schedule_tariff_change, settle_terminated_charges
 from tables.db import choices, is_sqlite, local_date, utcnow, write_transaction
@@ -635,15 +635,12 @@ async def file_connection_application(
     return request
 
 
-def _street_key(name: str) -> str:
-    # SQLite's lower() folds ASCII only, so Cyrillic names are compared here.
-    return " ".join(name.casefold().replace("ё", "е").split())
-
-
 async def _find_street(town_id: int, street: str) -> int | None:
-    key = _street_key(street)
+    # SQLite's lower() folds ASCII only, so Cyrillic names are compared here. Not through the
+    # quick-pay search's cache: a filed application must see an address added a second ago.
+    key = normalise(street)
     rows = await Street.select(Street.id, Street.name).where(Street.town == town_id)
-    return next((r["id"] for r in rows if _street_key(r["name"]) == key), None)
+    return next((r["id"] for r in rows if normalise(r["name"]) == key), None)
 
 
 async def _directory_address(town_id: int, street: str, house: str, apartment: str) -> int | None:
@@ -653,9 +650,9 @@ async def _directory_address(town_id: int, street: str, house: str, apartment: s
     rows = await Address.select(Address.id, Address.house, Address.apartment).where(
         Address.street == street_id
     )
-    house_key, apartment_key = house.casefold(), apartment.casefold()
-    return next((r["id"] for r in rows if r["house"].casefold() == house_key
-                 and r["apartment"].casefold() == apartment_key), None)
+    house_key, apartment_key = normalise(house), normalise(apartment)
+    return next((r["id"] for r in rows if normalise(r["house"]) == house_key
+                 and normalise(r["apartment"]) == apartment_key), None)
 
 
 # --------------------------------------------------------------------------- staff side
