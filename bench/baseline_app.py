@@ -14,6 +14,7 @@ import asyncio
 import datetime as dt
 import os
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,8 @@ from zoneinfo import ZoneInfo
 
 from litestar import Litestar, Request, get
 from litestar.response import Response
+
+from tables.addresses import normalise
 
 LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 SQLITE_CONNECTIONS = 4
@@ -202,8 +205,34 @@ async def statement(request: Request) -> Response:
                  f"<table>{lines}</table>")
 
 
-def _norm(text: str) -> str:
-    return " ".join((text or "").casefold().replace("ё", "е").split())
+# The product keeps the directory as the quick-pay search reads it (tables/addresses.py:
+# normalised street names per town, address ids per street, for 30 s); so does the baseline,
+# so that both run the same SQL per search.
+DIRECTORY_SECONDS = 30.0
+_streets: dict[int, tuple[float, dict[str, list[int]]]] = {}
+_places: dict[int, tuple[float, dict[tuple[str, str], list[int]]]] = {}
+
+
+async def _streets_in_town(town: int) -> dict[str, list[int]]:
+    hit = _streets.get(town)
+    if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
+        return hit[1]
+    streets: dict[str, list[int]] = {}
+    for s in await DB.fetch(STREETS_OF_TOWN, town):
+        streets.setdefault(normalise(s["name"]), []).append(s["id"])
+    _streets[town] = (time.monotonic(), streets)
+    return streets
+
+
+async def _addresses_on_street(street: int) -> dict[tuple[str, str], list[int]]:
+    hit = _places.get(street)
+    if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
+        return hit[1]
+    places: dict[tuple[str, str], list[int]] = {}
+    for a in await DB.fetch(ADDRESSES_OF_STREET, street):
+        places.setdefault((normalise(a["house"]), normalise(a["apartment"])), []).append(a["id"])
+    _places[street] = (time.monotonic(), places)
+    return places
 
 
 @get("/lookup")
@@ -213,12 +242,14 @@ async def lookup(contract: str = "", town: int = 0, street: str = "", house: str
     if contract:
         found = await DB.fetch(BY_CONTRACT, contract)
     else:
-        streets = [s["id"] for s in await DB.fetch(STREETS_OF_TOWN, town)
-                   if _norm(s["name"]) == _norm(street)]
+        wanted = normalise(street)
+        streets = await _streets_in_town(town)
+        ids = streets.get(wanted) or [sid for name, found in streets.items()
+                                      if wanted in name.split() or name.endswith(" " + wanted)
+                                      for sid in found]
         found = []
-        if len(streets) == 1:
-            places = [a["id"] for a in await DB.fetch(ADDRESSES_OF_STREET, streets[0])
-                      if _norm(a["house"]) == _norm(house) and _norm(a["apartment"]) == _norm(apartment)]
+        if len(ids) == 1:
+            places = (await _addresses_on_street(ids[0])).get((normalise(house), normalise(apartment)), [])
             if len(places) == 1:
                 found = await DB.fetch(BY_ADDRESS, places[0])
     if len(found) != 1:

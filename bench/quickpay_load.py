@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/quickpay_load.py [--engine pg|sqlite|both] [--quick] [--keep]
 
-Ours: the real search ``POST /pay/find`` (QUICKPAY_FIND) when the server has the quick-pay
-page, otherwise the stand-in ``GET /bench/lookup`` (bench/quickpay_app.py: the same lookups
-through the ORM inside the product's middleware). Baseline: ``/lookup`` of
-bench/baseline_app.py, the same SQL on the raw driver. Samples are real contracts of the
-dataset (10% unknown numbers); the address search uses each contract's town, street, house
-and apartment. ``POST /pay/find`` counts 30 searches per client address per 10 minutes, so
-every request line carries its own ``X-Forwarded-For`` (uvicorn trusts it from 127.0.0.1);
+Ours: the product's search ``POST /pay/find`` (a form with Litestar's CSRF token). Baseline:
+``/lookup`` of bench/baseline_app.py, the same SQL on the raw driver. For reference, the same
+server's ``POST /bench/find-floor`` (bench/quickpay_floor.py) runs the same form, limit, search
+and ticket but answers with a minimal page: what the stack costs without the page. Samples
+are real contracts of the dataset (10% unknown numbers); the address search uses each
+contract's town, street, house and apartment. ``POST /pay/find`` counts 30 searches per
+client address per 10 minutes, so every request line carries its own ``X-Forwarded-For``
+(uvicorn trusts it from 127.0.0.1);
 errors (non-2xx answers) must stay 0 for a result to count.
 Targets as for the cabinet: ≥ 70% (PostgreSQL) / 60% (SQLite) of the baseline's req/s,
 p95 ≤ 1.5×.
@@ -39,7 +40,9 @@ from harness import (
 #: The product's quick-pay search (cabinet/quickpay.py): a form POST with Litestar's CSRF.
 QUICKPAY_PAGE = "/pay"
 QUICKPAY_FIND = "/pay/find"
-OURS = "bench.quickpay_app:create_app"
+#: The product's app plus the same search answered with a minimal page (bench/quickpay_floor.py).
+OURS = "bench.quickpay_floor:create_app"
+FLOOR = "/bench/find-floor"
 BASELINE = "bench.baseline_app:create_app"
 TARGET_RPS = {"pg": 0.70, "sqlite": 0.60}
 TARGET_P95 = 1.5
@@ -55,16 +58,16 @@ def _ip(i: int) -> str:
     return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
 
-def real_form(url: str) -> tuple[str, str] | None:
-    """(csrf cookie, csrf token) when the server has the quick-pay page, else None."""
+def real_form(url: str) -> tuple[str, str]:
+    """(csrf cookie, csrf token) of the quick-pay page, as a browser gets them."""
     import httpx
 
     response = httpx.get(url + QUICKPAY_PAGE + "/", timeout=30)
-    if response.status_code != 200 or f'action="{QUICKPAY_FIND}"' not in response.text:
-        return None
     token = re.search(r'name="_csrf_token" value="([^"]+)"', response.text)
     cookie = response.cookies.get("centra_csrf")
-    return (cookie, token.group(1)) if token and cookie else None
+    if response.status_code != 200 or not token or not cookie:
+        raise SystemExit(f"no quick-pay form at {url}{QUICKPAY_PAGE}/ ({response.status_code})")
+    return cookie, token.group(1)
 
 
 #: Request lines per search kind: each has a client address of its own, so that random picks
@@ -73,10 +76,12 @@ def real_form(url: str) -> tuple[str, str] | None:
 LINES = 60_000
 
 
-def requests_for(kind: str, samples: list[tuple], *, ours: bool,
-                 form: tuple[str, str] | None) -> list[Request]:
+def requests_for(kind: str, samples: list[tuple], *, form: tuple[str, str] | None,
+                 path: str = QUICKPAY_FIND) -> list[Request]:
+    """The product's form posts to ``path`` when ``form`` is given, else the baseline's GETs."""
     out = []
-    offset = LINES if kind == "address" else 0
+    # Client addresses of their own per search kind and per route (both routes count them).
+    offset = (LINES if kind == "address" else 0) + (2 * LINES if path != QUICKPAY_FIND else 0)
     for line in range(LINES):
         i = line % len(samples)
         number, town, street, house, apartment = samples[i]
@@ -85,17 +90,16 @@ def requests_for(kind: str, samples: list[tuple], *, ours: bool,
             fields = {"contract": number if i % 10 else str(900000 + i)}
         else:
             fields = {"town": str(town), "street": street, "house": house, "apartment": apartment}
-        if ours and form:
+        if form:
             cookie, token = form
             names = {"contract": "contract_number"}
             body = {names.get(k, k): v for k, v in fields.items()}
             body.update({"_csrf_token": token, "by": "number" if kind == "contract" else "address"})
-            out.append(Request("POST", QUICKPAY_FIND, urlencode(body), {
+            out.append(Request("POST", path, urlencode(body), {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Cookie": f"centra_csrf={cookie}", "X-Forwarded-For": ip}))
         else:
-            path = "/bench/lookup" if ours else "/lookup"
-            out.append(Request("GET", f"{path}?{urlencode(fields)}", headers={"X-Forwarded-For": ip}))
+            out.append(Request("GET", f"/lookup?{urlencode(fields)}", headers={"X-Forwarded-For": ip}))
     return out
 
 
@@ -107,21 +111,25 @@ def run(engine: str, scale: str, args: argparse.Namespace) -> list[list]:
         samples = query(data, SAMPLE_SQL.format(step=max(1, subscribers // SAMPLES), limit=SAMPLES))
         with Server(OURS, data.env) as ours, Server(BASELINE, data.env) as base:
             form = real_form(ours.url)
-            target = f"POST {QUICKPAY_FIND}" if form else "GET /bench/lookup (stand-in)"
+            target = f"POST {QUICKPAY_FIND}"
             for kind in ("contract", "address"):
                 result = interleaved({
-                    "baseline": (base.url, requests_for(kind, samples, ours=False, form=None)),
-                    "ours": (ours.url, requests_for(kind, samples, ours=True, form=form)),
+                    "baseline": (base.url, requests_for(kind, samples, form=None)),
+                    "floor": (ours.url, requests_for(kind, samples, form=form, path=FLOOR)),
+                    "ours": (ours.url, requests_for(kind, samples, form=form)),
                 }, rounds=args.rounds, seconds=args.seconds, connections=args.connections)
-                b, o = result["baseline"], result["ours"]
-                rps_ratio, p95_ratio = o.rps / b.rps, o.p95 / b.p95
+                b = result["baseline"]
                 rows.append([engine, kind, "baseline /lookup", f"{b.rps:,.0f}", f"{b.p50:.1f}",
                              f"{b.p95:.1f}", f"{b.p99:.1f}", b.errors, "", "", ""])
-                rows.append([engine, kind, target, f"{o.rps:,.0f}", f"{o.p50:.1f}", f"{o.p95:.1f}",
-                             f"{o.p99:.1f}", o.errors, f"{rps_ratio:.0%}", f"{p95_ratio:.2f}×",
-                             ok(rps_ratio >= TARGET_RPS[engine] and p95_ratio <= TARGET_P95
-                                                and o.errors == 0)])
-                print(table(HEADERS, rows[-2:]), flush=True)
+                for name, label in (("floor", f"POST {FLOOR} (no page)"), ("ours", target)):
+                    o = result[name]
+                    rps_ratio, p95_ratio = o.rps / b.rps, o.p95 / b.p95
+                    met = (rps_ratio >= TARGET_RPS[engine] and p95_ratio <= TARGET_P95
+                           and o.errors == 0)
+                    rows.append([engine, kind, label, f"{o.rps:,.0f}", f"{o.p50:.1f}",
+                                 f"{o.p95:.1f}", f"{o.p99:.1f}", o.errors, f"{rps_ratio:.0%}",
+                                 f"{p95_ratio:.2f}×", ok(met) if name == "ours" else "(reference)"])
+                print(table(HEADERS, rows[-3:]), flush=True)
     return rows
 
 

@@ -70,6 +70,17 @@ def read_ticket(ticket: str, now: float | None = None) -> int | None:
     return int(parts[0])
 
 
+async def search(fields: dict[str, str]) -> PayableContract | None:
+    """The contract the search form names (by number, or by town, street, house, apartment)."""
+    town = fields.get("town", "")
+    return await find_payable_contract(
+        contract_number=fields.get("contract_number", "")[:20],
+        town_id=int(town) if town.isdigit() and len(town) < 10 else None,
+        street=fields.get("street", "")[:150], house=fields.get("house", "")[:20],
+        apartment=fields.get("apartment", "")[:20],
+    )
+
+
 class QuickPayController(Controller):
     path = "/pay"
 
@@ -110,13 +121,7 @@ class QuickPayController(Controller):
         if limited := await self._limited(request):
             return limited
         fields = await form_fields(request)
-        town = fields.get("town", "")
-        found = await find_payable_contract(
-            contract_number=fields.get("contract_number", "")[:20],
-            town_id=int(town) if town.isdigit() and len(town) < 10 else None,
-            street=fields.get("street", "")[:150], house=fields.get("house", "")[:20],
-            apartment=fields.get("apartment", "")[:20],
-        )
+        found = await search(fields)
         shown = {k: fields.get(k, "")[:150] for k in ("contract_number", "town", "street", "house",
                                                        "apartment", "by")}
         if found is None:
