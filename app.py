@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -88,14 +87,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if isinstance(DB, PostgresEngine):
             await DB.start_connection_pool(reset=keep_pooled_session)
 
-    async def freeze_startup_objects() -> None:
-        # The application (routes, admin, templates, ORM) is ~190,000 objects that live as long
-        # as the process; a full garbage collection walked them all (~0.2 s on a small
-        # machine, a stall for every request in flight). Frozen, collections walk only what
-        # requests create.
-        gc.collect()
-        gc.freeze()
-
     async def close_pool() -> None:
         if isinstance(DB, PostgresEngine):
             await DB.close_connection_pool()
@@ -147,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=_shared_stores(settings),
         exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},  # type: ignore[arg-type]
         before_request=before_request,
-        on_startup=[open_pool, freeze_startup_objects],
+        on_startup=[open_pool],
         on_shutdown=[close_pool],
         debug=False,
     )
