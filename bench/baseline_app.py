@@ -206,31 +206,35 @@ async def statement(request: Request) -> Response:
 
 
 # The product keeps the directory as the quick-pay search reads it (tables/addresses.py:
-# normalised street names per town, address ids per street, for 30 s); so does the baseline,
-# so that both run the same SQL per search.
+# normalised street names per town, address ids per street, for 30 s, in maps of strings and
+# ints); so does the baseline, so that both run the same SQL per search.
 DIRECTORY_SECONDS = 30.0
-_streets: dict[int, tuple[float, dict[str, list[int]]]] = {}
-_places: dict[int, tuple[float, dict[tuple[str, str], list[int]]]] = {}
+_streets: dict[int, tuple[float, dict[str, int]]] = {}
+_places: dict[int, tuple[float, dict[str, int]]] = {}
 
 
-async def _streets_in_town(town: int) -> dict[str, list[int]]:
+def _unique(pairs: list[tuple[str, int]]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for key, row_id in pairs:
+        ids[key] = 0 if key in ids else row_id
+    return ids
+
+
+async def _streets_in_town(town: int) -> dict[str, int]:
     hit = _streets.get(town)
     if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
         return hit[1]
-    streets: dict[str, list[int]] = {}
-    for s in await DB.fetch(STREETS_OF_TOWN, town):
-        streets.setdefault(normalise(s["name"]), []).append(s["id"])
+    streets = _unique([(normalise(s["name"]), s["id"]) for s in await DB.fetch(STREETS_OF_TOWN, town)])
     _streets[town] = (time.monotonic(), streets)
     return streets
 
 
-async def _addresses_on_street(street: int) -> dict[tuple[str, str], list[int]]:
+async def _addresses_on_street(street: int) -> dict[str, int]:
     hit = _places.get(street)
     if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
         return hit[1]
-    places: dict[tuple[str, str], list[int]] = {}
-    for a in await DB.fetch(ADDRESSES_OF_STREET, street):
-        places.setdefault((normalise(a["house"]), normalise(a["apartment"])), []).append(a["id"])
+    places = _unique([(f"{normalise(a['house'])}\n{normalise(a['apartment'])}", a["id"])
+                      for a in await DB.fetch(ADDRESSES_OF_STREET, street)])
     _places[street] = (time.monotonic(), places)
     return places
 
@@ -244,14 +248,14 @@ async def lookup(contract: str = "", town: int = 0, street: str = "", house: str
     else:
         wanted = normalise(street)
         streets = await _streets_in_town(town)
-        ids = streets.get(wanted) or [sid for name, found in streets.items()
-                                      if wanted in name.split() or name.endswith(" " + wanted)
-                                      for sid in found]
+        ids = [streets[wanted]] if wanted in streets else [
+            sid for name, sid in streets.items() if wanted in name.split() or name.endswith(" " + wanted)]
         found = []
-        if len(ids) == 1:
-            places = (await _addresses_on_street(ids[0])).get((normalise(house), normalise(apartment)), [])
-            if len(places) == 1:
-                found = await DB.fetch(BY_ADDRESS, places[0])
+        if len(ids) == 1 and ids[0]:
+            place = (await _addresses_on_street(ids[0])).get(
+                f"{normalise(house)}\n{normalise(apartment)}", 0)
+            if place:
+                found = await DB.fetch(BY_ADDRESS, place)
     if len(found) != 1:
         return _page("<p>Договор не найден</p>")
     row = found[0]

@@ -63,33 +63,48 @@ def normalise(text: str | None) -> str:
 # a street's few hundred addresses used to be read and normalised on every search. They are
 # kept here per town and per street for CACHE_SECONDS (a clerk's new address is found within
 # that time); only the contract itself is read per search.
+# The kept maps hold only strings and ints (``AMBIGUOUS`` where a name or an address is not
+# unique), so the garbage collector does not track them: ~100,000 addresses kept as tuples and
+# lists made full collections walk them all, and searches stalled behind them.
 
-_streets: dict[int, tuple[float, dict[str, list[int]]]] = {}
-_places: dict[int, tuple[float, dict[tuple[str, str], list[int]]]] = {}
+AMBIGUOUS = 0
+_streets: dict[int, tuple[float, dict[str, int]]] = {}
+_places: dict[int, tuple[float, dict[str, int]]] = {}
 
 
-async def streets_in_town(town_id: int) -> dict[str, list[int]]:
-    """Street ids of the town by normalised name."""
+def _unique_ids(pairs: list[tuple[str, int]]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for key, row_id in pairs:
+        ids[key] = AMBIGUOUS if key in ids else row_id
+    return ids
+
+
+def place_key(house: str, apartment: str) -> str:
+    """The key of a normalised (house, apartment) in ``addresses_on_street``."""
+    return f"{house}\n{apartment}"
+
+
+async def streets_in_town(town_id: int) -> dict[str, int]:
+    """Street id by normalised name in the town (``AMBIGUOUS`` for a name several streets share)."""
     cached = _streets.get(town_id)
     if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
-    streets: dict[str, list[int]] = {}
-    for r in await Street.raw("SELECT id, name FROM street WHERE town = {}", town_id):
-        streets.setdefault(normalise(r["name"]), []).append(r["id"])
+    rows = await Street.raw("SELECT id, name FROM street WHERE town = {}", town_id)
+    streets = _unique_ids([(normalise(r["name"]), r["id"]) for r in rows])
     if streets:  # an unknown town id (anyone can send one) is not kept
         _streets[town_id] = (time.monotonic(), streets)
     return streets
 
 
-async def addresses_on_street(street_id: int) -> dict[tuple[str, str], list[int]]:
-    """Address ids of a street by normalised (house, apartment)."""
+async def addresses_on_street(street_id: int) -> dict[str, int]:
+    """Address id by ``place_key`` of the normalised house and apartment (or ``AMBIGUOUS``)."""
     cached = _places.get(street_id)
     if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
         return cached[1]
-    places: dict[tuple[str, str], list[int]] = {}
-    for r in await Address.raw("SELECT id, house, apartment FROM address WHERE street = {}",
-                               street_id):
-        places.setdefault((normalise(r["house"]), normalise(r["apartment"])), []).append(r["id"])
+    rows = await Address.raw("SELECT id, house, apartment FROM address WHERE street = {}",
+                             street_id)
+    places = _unique_ids([(place_key(normalise(r["house"]), normalise(r["apartment"])), r["id"])
+                          for r in rows])
     _places[street_id] = (time.monotonic(), places)  # street ids come from streets_in_town
     return places
 

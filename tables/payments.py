@@ -21,7 +21,14 @@ from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Var
 from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
-from tables.addresses import Town, addresses_on_street, normalise, streets_in_town
+from tables.addresses import (
+    AMBIGUOUS,
+    Town,
+    addresses_on_street,
+    normalise,
+    place_key,
+    streets_in_town,
+)
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.db import choices, utcnow, write_transaction
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
@@ -779,15 +786,16 @@ async def find_payable_contract(*, contract_number: str = "", town_id: int | Non
         return None
     streets = await streets_in_town(town_id)
     # "Кирова" finds "улица Кирова": a whole-word match when the full name was not typed.
-    street_ids = streets.get(wanted) or [
-        sid for name, ids in streets.items()
-        if wanted in name.split() or name.endswith(" " + wanted) for sid in ids]
-    if len(street_ids) != 1:
+    street_ids = [streets[wanted]] if wanted in streets else [
+        sid for name, sid in streets.items()
+        if wanted in name.split() or name.endswith(" " + wanted)]
+    if len(street_ids) != 1 or street_ids[0] == AMBIGUOUS:
         return None
-    address_ids = (await addresses_on_street(street_ids[0])).get((house, apartment), [])
-    if len(address_ids) != 1:
+    places = await addresses_on_street(street_ids[0])
+    address_id = places.get(place_key(house, apartment), AMBIGUOUS)
+    if address_id == AMBIGUOUS:
         return None
-    return _payable(await Subscriber.raw(_BY_ADDRESS_SQL, address_ids[0]))
+    return _payable(await Subscriber.raw(_BY_ADDRESS_SQL, address_id))
 
 
 async def contract_to_pay(subscriber_id: int) -> PayableContract | None:
