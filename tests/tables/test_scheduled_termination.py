@@ -49,16 +49,24 @@ async def audit_actions(subscriber_id: int) -> list[tuple[str, str, int | None]]
     return [(r["action"], r["actor_name"], r["actor"]) for r in rows]
 
 
+async def terminate(subscriber_id: int, desired: dt.date, *, filed_at: dt.datetime,
+                    completed_at: dt.datetime, clerk: Actor | None = None
+                    ) -> tuple[ServiceRequest, dt.date]:
+    """File a termination for ``desired`` and complete it: the request and the day it takes."""
+    request = await filed(subscriber_id, "termination", now=filed_at, desired_date=desired)
+    day = await complete_termination(request.id, actor=clerk or await staff_actor(),
+                                     now=completed_at)
+    return request, day
+
+
 async def test_termination_later_this_month_is_scheduled_and_settled_once():
     """December charged on the 1st; terminated from 20 December, completed on the 5th."""
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
     await run_charges("2026-12", actor=BILLING, now=local(2026, 12, 1, 0, 10))
     await post_entry(s.id, 100000, EntryKind.PAYMENT, "pay-dec")
     clerk = await staff_actor()
-    request = await filed(s.id, "termination", now=local(2026, 12, 5),
-                          desired_date=dt.date(2026, 12, 20))
-
-    day = await complete_termination(request.id, actor=clerk, now=local(2026, 12, 5, 13))
+    request, day = await terminate(s.id, dt.date(2026, 12, 20), filed_at=local(2026, 12, 5),
+                                  completed_at=local(2026, 12, 5, 13), clerk=clerk)
     assert day == dt.date(2026, 12, 20)
     after = await contract(s.id)
     assert after.status == SubscriberStatus.ACTIVE and after.terminated_on == day
@@ -112,10 +120,8 @@ async def test_termination_in_the_next_month_is_charged_up_to_the_date_by_the_ru
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
     await post_entry(s.id, 200000, EntryKind.PAYMENT, "pay-ahead")
     await run_charges("2026-12", actor=BILLING, now=local(2026, 12, 1, 0, 10))
-    clerk = await staff_actor()
-    request = await filed(s.id, "termination", now=local(2026, 12, 10),
-                          desired_date=dt.date(2027, 1, 20))
-    await complete_termination(request.id, actor=clerk, now=local(2026, 12, 10, 15))
+    await terminate(s.id, dt.date(2027, 1, 20), filed_at=local(2026, 12, 10),
+                    completed_at=local(2026, 12, 10, 15))
     assert (await contract(s.id)).status == SubscriberStatus.ACTIVE
     assert [(c["period"], c["amount"]) for c in await charges(s.id)] == [("2026-12", -75000)]
 
@@ -141,10 +147,8 @@ async def test_next_month_charged_in_advance_before_completion_is_given_back_onc
     completed on the 29th gives the 11 days back at once, and nothing more later."""
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
     await run_charges("2027-01", actor=BILLING, now=local(2026, 12, 28))
-    clerk = await staff_actor()
-    request = await filed(s.id, "termination", now=local(2026, 12, 29),
-                          desired_date=dt.date(2027, 1, 20))
-    await complete_termination(request.id, actor=clerk, now=local(2026, 12, 29, 13))
+    await terminate(s.id, dt.date(2027, 1, 20), filed_at=local(2026, 12, 29),
+                    completed_at=local(2026, 12, 29, 13))
     assert [(c["period"], c["amount"]) for c in await charges(s.id)] == [
         ("2027-01", -75000), ("2027-01", 26613)]
     await run_charges("2027-01", actor=BILLING, now=local(2027, 1, 1, 0, 10))
@@ -158,9 +162,8 @@ async def test_next_month_charged_in_advance_before_completion_is_given_back_onc
 async def test_termination_dated_today_applies_at_once():
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
     clerk = await staff_actor()
-    request = await filed(s.id, "termination", now=local(2026, 12, 5),
-                          desired_date=dt.date(2026, 12, 20))
-    day = await complete_termination(request.id, actor=clerk, now=local(2026, 12, 20, 0, 30))
+    _, day = await terminate(s.id, dt.date(2026, 12, 20), filed_at=local(2026, 12, 5),
+                                 completed_at=local(2026, 12, 20, 0, 30), clerk=clerk)
     assert day == dt.date(2026, 12, 20)
     assert (await contract(s.id)).status == SubscriberStatus.TERMINATED
     assert await audit_actions(s.id) == [("subscriber.terminated", "clerk", clerk.staff_id)]
@@ -172,9 +175,8 @@ async def test_a_scheduled_termination_keeps_the_suspension_and_ends_it():
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
     await Subscriber.update({Subscriber.status: SubscriberStatus.SUSPENDED}).where(
         Subscriber.id == s.id)
-    request = await filed(s.id, "termination", now=local(2026, 12, 5),
-                          desired_date=dt.date(2026, 12, 20))
-    await complete_termination(request.id, actor=await staff_actor(), now=local(2026, 12, 5, 13))
+    await terminate(s.id, dt.date(2026, 12, 20), filed_at=local(2026, 12, 5),
+                    completed_at=local(2026, 12, 5, 13))
     assert (await contract(s.id)).status == SubscriberStatus.SUSPENDED
     assert await apply_due_terminations(now=local(2026, 12, 20, 0, 5)) == 1
     entry = await AuditEntry.objects().where(AuditEntry.action == "subscriber.terminated").first()
@@ -184,9 +186,8 @@ async def test_a_scheduled_termination_keeps_the_suspension_and_ends_it():
 
 async def test_while_scheduled_no_second_termination_nor_tariff_change():
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
-    request = await filed(s.id, "termination", now=local(2026, 12, 5),
-                          desired_date=dt.date(2026, 12, 31))
-    await complete_termination(request.id, actor=await staff_actor(), now=local(2026, 12, 5, 13))
+    await terminate(s.id, dt.date(2026, 12, 31), filed_at=local(2026, 12, 5),
+                    completed_at=local(2026, 12, 5, 13))
     with pytest.raises(ValueError, match=r"будет расторгнут с 31\.12\.2026: повторная заявка"):
         await filed(s.id, "termination", now=local(2026, 12, 6),
                     desired_date=dt.date(2026, 12, 25))
@@ -212,9 +213,8 @@ async def test_churn_counts_a_scheduled_termination_in_the_month_of_its_date():
     from tables.reports import REPORTS, Filters, build_report
 
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
-    request = await filed(s.id, "termination", now=local(2026, 12, 10),
-                          desired_date=dt.date(2027, 1, 20))
-    await complete_termination(request.id, actor=await staff_actor(), now=local(2026, 12, 10, 13))
+    await terminate(s.id, dt.date(2027, 1, 20), filed_at=local(2026, 12, 10),
+                    completed_at=local(2026, 12, 10, 13))
 
     async def churn(now: dt.datetime, **params: str):
         filters = Filters.parse({"from": "2026-12", "to": "2027-01", **params},
