@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from litestar import Litestar, Request, get
 from litestar.response import Response
 
-from tables.addresses import normalise
+from tables.addresses import AMBIGUOUS, matching_streets, normalise, place_key, unique_ids
 
 LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 SQLITE_CONNECTIONS = 4
@@ -213,18 +213,11 @@ _streets: dict[int, tuple[float, dict[str, int]]] = {}
 _places: dict[int, tuple[float, dict[str, int]]] = {}
 
 
-def _unique(pairs: list[tuple[str, int]]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for key, row_id in pairs:
-        ids[key] = 0 if key in ids else row_id
-    return ids
-
-
 async def _streets_in_town(town: int) -> dict[str, int]:
     hit = _streets.get(town)
     if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
         return hit[1]
-    streets = _unique([(normalise(s["name"]), s["id"]) for s in await DB.fetch(STREETS_OF_TOWN, town)])
+    streets = unique_ids([(normalise(s["name"]), s["id"]) for s in await DB.fetch(STREETS_OF_TOWN, town)])
     _streets[town] = (time.monotonic(), streets)
     return streets
 
@@ -233,8 +226,8 @@ async def _addresses_on_street(street: int) -> dict[str, int]:
     hit = _places.get(street)
     if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
         return hit[1]
-    places = _unique([(f"{normalise(a['house'])}\n{normalise(a['apartment'])}", a["id"])
-                      for a in await DB.fetch(ADDRESSES_OF_STREET, street)])
+    places = unique_ids([(place_key(normalise(a["house"]), normalise(a["apartment"])), a["id"])
+                         for a in await DB.fetch(ADDRESSES_OF_STREET, street)])
     _places[street] = (time.monotonic(), places)
     return places
 
@@ -247,14 +240,12 @@ async def lookup(contract: str = "", town: int = 0, street: str = "", house: str
         found = await DB.fetch(BY_CONTRACT, contract)
     else:
         wanted = normalise(street)
-        streets = await _streets_in_town(town)
-        ids = [streets[wanted]] if wanted in streets else [
-            sid for name, sid in streets.items() if wanted in name.split() or name.endswith(" " + wanted)]
+        ids = matching_streets(await _streets_in_town(town), wanted)
         found = []
-        if len(ids) == 1 and ids[0]:
+        if len(ids) == 1 and ids[0] != AMBIGUOUS:
             place = (await _addresses_on_street(ids[0])).get(
-                f"{normalise(house)}\n{normalise(apartment)}", 0)
-            if place:
+                place_key(normalise(house), normalise(apartment)), AMBIGUOUS)
+            if place != AMBIGUOUS:
                 found = await DB.fetch(BY_ADDRESS, place)
     if len(found) != 1:
         return _page("<p>Договор не найден</p>")

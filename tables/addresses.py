@@ -72,7 +72,8 @@ _streets: dict[int, tuple[float, dict[str, int]]] = {}
 _places: dict[int, tuple[float, dict[str, int]]] = {}
 
 
-def _unique_ids(pairs: list[tuple[str, int]]) -> dict[str, int]:
+def unique_ids(pairs: list[tuple[str, int]]) -> dict[str, int]:
+    """Id by key, ``AMBIGUOUS`` for a key that names several rows."""
     ids: dict[str, int] = {}
     for key, row_id in pairs:
         ids[key] = AMBIGUOUS if key in ids else row_id
@@ -84,13 +85,26 @@ def place_key(house: str, apartment: str) -> str:
     return f"{house}\n{apartment}"
 
 
+def matching_streets(streets: dict[str, int], wanted: str) -> list[int]:
+    """Street ids a normalised name names: the exact name, else the streets it is a whole word
+    of ("Кирова" finds "улица Кирова")."""
+    if wanted in streets:
+        return [streets[wanted]]
+    return [sid for name, sid in streets.items()
+            if wanted in name.split() or name.endswith(" " + wanted)]
+
+
+def _fresh(kept: dict[int, tuple[float, dict[str, int]]], key: int) -> dict[str, int] | None:
+    hit = kept.get(key)
+    return hit[1] if hit and time.monotonic() - hit[0] < CACHE_SECONDS else None
+
+
 async def streets_in_town(town_id: int) -> dict[str, int]:
     """Street id by normalised name in the town (``AMBIGUOUS`` for a name several streets share)."""
-    cached = _streets.get(town_id)
-    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    if (cached := _fresh(_streets, town_id)) is not None:
+        return cached
     rows = await Street.raw("SELECT id, name FROM street WHERE town = {}", town_id)
-    streets = _unique_ids([(normalise(r["name"]), r["id"]) for r in rows])
+    streets = unique_ids([(normalise(r["name"]), r["id"]) for r in rows])
     if streets:  # an unknown town id (anyone can send one) is not kept
         _streets[town_id] = (time.monotonic(), streets)
     return streets
@@ -98,12 +112,11 @@ async def streets_in_town(town_id: int) -> dict[str, int]:
 
 async def addresses_on_street(street_id: int) -> dict[str, int]:
     """Address id by ``place_key`` of the normalised house and apartment (or ``AMBIGUOUS``)."""
-    cached = _places.get(street_id)
-    if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
-        return cached[1]
+    if (cached := _fresh(_places, street_id)) is not None:
+        return cached
     rows = await Address.raw("SELECT id, house, apartment FROM address WHERE street = {}",
                              street_id)
-    places = _unique_ids([(place_key(normalise(r["house"]), normalise(r["apartment"])), r["id"])
+    places = unique_ids([(place_key(normalise(r["house"]), normalise(r["apartment"])), r["id"])
                           for r in rows])
     _places[street_id] = (time.monotonic(), places)  # street ids come from streets_in_town
     return places

@@ -25,6 +25,7 @@ from tables.addresses import (
     AMBIGUOUS,
     Town,
     addresses_on_street,
+    matching_streets,
     normalise,
     place_key,
     streets_in_town,
@@ -784,11 +785,7 @@ async def find_payable_contract(*, contract_number: str = "", town_id: int | Non
     house, apartment, wanted = normalise(house), normalise(apartment), normalise(street)
     if not town_id or not wanted or not house or len(house) > 20 or len(apartment) > 20:
         return None
-    streets = await streets_in_town(town_id)
-    # "Кирова" finds "улица Кирова": a whole-word match when the full name was not typed.
-    street_ids = [streets[wanted]] if wanted in streets else [
-        sid for name, sid in streets.items()
-        if wanted in name.split() or name.endswith(" " + wanted)]
+    street_ids = matching_streets(await streets_in_town(town_id), wanted)
     if len(street_ids) != 1 or street_ids[0] == AMBIGUOUS:
         return None
     places = await addresses_on_street(street_ids[0])
