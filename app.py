@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,14 @@ def _register_template_helpers(engine: Any) -> None:
     for name, func in FILTERS.items():
         engine.engine.filters[name] = func
     engine.engine.globals["site"] = site
+
+
+def freeze_startup_heap() -> None:
+    """Leave what startup built (modules, routes, the admin, locale data: ~190,000 objects) out
+    of every later collection: a full collection then walks only what requests left behind,
+    ~5 ms instead of ~120 ms during which every request in flight waits (docs/performance.md)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _shared_stores(settings: Settings) -> dict[str, Any]:
@@ -138,8 +147,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores=_shared_stores(settings),
         exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},  # type: ignore[arg-type]
         before_request=before_request,
-        on_startup=[open_pool],
-        on_shutdown=[close_pool],
+        on_startup=[open_pool, freeze_startup_heap],
+        # Unfrozen again, so that a process building another app (tests) can free this one.
+        on_shutdown=[close_pool, gc.unfreeze],
         debug=False,
     )
     # Outermost, so headers and the body cap also cover routing 404s and the admin mount.
