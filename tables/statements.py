@@ -21,8 +21,6 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from piccolo.query.functions.aggregate import Max, Min
-
 from tables.addresses import Address, format_address
 from tables.billing import PromisedPaymentOffer, promised_offer_for
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
@@ -315,19 +313,6 @@ async def monthly_statement(subscriber_id: int, period: str, *,
     return (await statement_range(subscriber_id, period, period, opening=opening))[0]
 
 
-async def ledger_span(subscriber_id: int) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The first and the last entry's time (``None`` without entries)."""
-    row = await (
-        LedgerEntry.select(Min(LedgerEntry.created_at, alias="first"),
-                           Max(LedgerEntry.created_at, alias="last"))
-        .where(LedgerEntry.subscriber == subscriber_id)
-        .first()
-    )
-    if not row:
-        return None, None
-    return _as_datetime(row["first"]), _as_datetime(row["last"])
-
-
 def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
     # SQLite hands aggregates back untyped: the stored UTC text.
     if value is None or isinstance(value, dt.datetime):
@@ -378,8 +363,9 @@ async def statement_months(subscriber: Subscriber, *, now: dt.datetime) -> State
     The default is the current month; for a terminated contract the final one (the month
     of termination, or a later month with entries such as a refund of the remainder).
     """
-    first_entry, last_entry = await ledger_span(subscriber.id)
-    return _months_from_span(subscriber, first_entry, last_entry, now)
+    # The summary's opening balance is not needed here; its one read gives the first and last entry.
+    summary = await ledger_summary(subscriber.id, now)
+    return _months_from_span(subscriber, summary.first, summary.last, now)
 
 
 @dataclass(frozen=True)
