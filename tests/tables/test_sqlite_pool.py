@@ -59,3 +59,26 @@ async def test_a_failing_statement_keeps_the_connection_usable():
         await Tariff.insert(Tariff(name="Один"))
     assert await Tariff.count() == 1
     assert DB._idle and not any(conn.in_transaction for conn in DB._idle)
+
+
+async def test_reads_take_turns_and_writes_do_not_wait_for_them(monkeypatch):
+    running = {"now": 0, "reads": 0, "writes": 0}
+    fetch = PooledSQLiteEngine._fetch
+
+    async def slow_fetch(self, conn, query, args, query_type, table):
+        kind = "reads" if query.lstrip().upper().startswith("SELECT") else "writes"
+        running["now"] += 1
+        running[kind] = max(running[kind], running["now"])
+        try:
+            await asyncio.sleep(0.02)
+            return await fetch(self, conn, query, args, query_type, table)
+        finally:
+            running["now"] -= 1
+
+    monkeypatch.setattr(PooledSQLiteEngine, "_fetch", slow_fetch)
+    await asyncio.gather(*(Tariff.count() for _ in range(20)))
+    assert running["reads"] == DB.max_reads
+    # Inserts outside a transaction are not held back by the bound (nor counted in it).
+    await asyncio.gather(*(make_tariff(name=f"Тариф {i}") for i in range(8)))
+    assert running["writes"] > DB.max_reads
+    assert await Tariff.count() == 8
