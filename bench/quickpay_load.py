@@ -109,7 +109,8 @@ def run(engine: str, scale: str, args: argparse.Namespace) -> list[list]:
     with dataset(engine, subscribers, months, keep=args.keep) as data:
         print(f"\n{data.label}", flush=True)
         samples = query(data, SAMPLE_SQL.format(step=max(1, subscribers // SAMPLES), limit=SAMPLES))
-        with Server(OURS, data.env) as ours, Server(BASELINE, data.env) as base:
+        with Server(OURS, data.env, workers=args.workers) as ours, \
+                Server(BASELINE, data.env, workers=args.workers) as base:
             form = real_form(ours.url)
             target = f"POST {QUICKPAY_FIND}"
             for kind in ("contract", "address"):
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn workers, for the product and the baseline alike")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args(argv)
     scale = "quick" if args.quick else "full"
@@ -151,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     args.seconds = args.seconds or (4.0 if args.quick else 10.0)
     engines = ["pg", "sqlite"] if args.engine == "both" else [args.engine]
     print(f"quickpay_load: {machine()}; wrk -t1 -c{args.connections}, {args.rounds} rounds × "
-          f"{args.seconds:.0f} s, medians", flush=True)
+          f"{args.seconds:.0f} s, medians, {args.workers} worker(s) each", flush=True)
     rows = []
     for engine in engines:
         rows += run(engine, scale, args)
