@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from litestar import Litestar, Request, get
 from litestar.response import Response
 
-from tables.addresses import AMBIGUOUS, matching_streets, normalise, place_key, unique_ids
+from tables.addresses import AMBIGUOUS, fresh, matching_streets, normalise, place_key, unique_ids
 
 LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 SQLITE_CONNECTIONS = 4
@@ -208,24 +208,21 @@ async def statement(request: Request) -> Response:
 # The product keeps the directory as the quick-pay search reads it (tables/addresses.py:
 # normalised street names per town, address ids per street, for 30 s, in maps of strings and
 # ints); so does the baseline, so that both run the same SQL per search.
-DIRECTORY_SECONDS = 30.0
 _streets: dict[int, tuple[float, dict[str, int]]] = {}
 _places: dict[int, tuple[float, dict[str, int]]] = {}
 
 
 async def _streets_in_town(town: int) -> dict[str, int]:
-    hit = _streets.get(town)
-    if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
-        return hit[1]
+    if (cached := fresh(_streets, town)) is not None:
+        return cached
     streets = unique_ids([(normalise(s["name"]), s["id"]) for s in await DB.fetch(STREETS_OF_TOWN, town)])
     _streets[town] = (time.monotonic(), streets)
     return streets
 
 
 async def _addresses_on_street(street: int) -> dict[str, int]:
-    hit = _places.get(street)
-    if hit and time.monotonic() - hit[0] < DIRECTORY_SECONDS:
-        return hit[1]
+    if (cached := fresh(_places, street)) is not None:
+        return cached
     places = unique_ids([(place_key(normalise(a["house"]), normalise(a["apartment"])), a["id"])
                          for a in await DB.fetch(ADDRESSES_OF_STREET, street)])
     _places[street] = (time.monotonic(), places)

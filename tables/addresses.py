@@ -94,14 +94,15 @@ def matching_streets(streets: dict[str, int], wanted: str) -> list[int]:
             if wanted in name.split() or name.endswith(" " + wanted)]
 
 
-def _fresh(kept: dict[int, tuple[float, dict[str, int]]], key: int) -> dict[str, int] | None:
+def fresh(kept: dict[int, tuple[float, dict[str, int]]], key: int) -> dict[str, int] | None:
+    """The map kept under ``key`` (with the time it was read) while younger than CACHE_SECONDS."""
     hit = kept.get(key)
     return hit[1] if hit and time.monotonic() - hit[0] < CACHE_SECONDS else None
 
 
 async def streets_in_town(town_id: int) -> dict[str, int]:
     """Street id by normalised name in the town (``AMBIGUOUS`` for a name several streets share)."""
-    if (cached := _fresh(_streets, town_id)) is not None:
+    if (cached := fresh(_streets, town_id)) is not None:
         return cached
     rows = await Street.raw("SELECT id, name FROM street WHERE town = {}", town_id)
     streets = unique_ids([(normalise(r["name"]), r["id"]) for r in rows])
@@ -112,7 +113,7 @@ async def streets_in_town(town_id: int) -> dict[str, int]:
 
 async def addresses_on_street(street_id: int) -> dict[str, int]:
     """Address id by ``place_key`` of the normalised house and apartment (or ``AMBIGUOUS``)."""
-    if (cached := _fresh(_places, street_id)) is not None:
+    if (cached := fresh(_places, street_id)) is not None:
         return cached
     rows = await Address.raw("SELECT id, house, apartment FROM address WHERE street = {}",
                              street_id)
