@@ -10,6 +10,12 @@ millions of rows (bench/admin_api.py, docs/performance.md).
 * A "contains" filter on a month column (``period``) with a complete month ("2024-05") is
   the same as an exact match — periods are always ``YYYY-MM`` — and is run as one, so it
   uses the index instead of reading every row.
+* A filter on a text column with choices (a kind, a status) matches the chosen value
+  exactly, or excludes it when "Not Equal" is chosen. The admin's choice filter sends only
+  the value and an operator, and piccolo_api applies "contains" to every text column and
+  ignores the operator: ``ILIKE '%payment%'`` read and matched every ledger row (2.3 s on
+  PostgreSQL, 1.4 s on SQLite instead of 0.5 s and 0.17 s), "tv" also found "internet_tv"
+  tariffs, and "Not Equal" gave the rows it should have left out.
 
 piccolo_admin builds its ``PiccoloCRUD`` objects inside ``create_admin`` with no way to pass
 a subclass, so ``admin_crud_class()`` swaps the class for the duration of that call.
@@ -23,6 +29,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from piccolo.columns.column_types import Text, Varchar
+from piccolo.columns.operators import NotEqual
 from piccolo_api.crud.endpoints import MalformedQuery, ParamException, PiccoloCRUD
 from piccolo_api.crud.validators import apply_validators
 from starlette.requests import Request
@@ -56,8 +64,14 @@ def phone_search_text(typed: str) -> str:
 class LargeTableCRUD(PiccoloCRUD):
     """``PiccoloCRUD`` whose counts and month filters don't read a whole big table."""
 
+    def _choice_columns(self) -> set[str]:
+        return {c._meta.name for c in self.table._meta.columns
+                if c._meta.choices and isinstance(c, (Varchar, Text))}
+
     def _split_params(self, params: dict[str, Any]) -> Any:
         split = super()._split_params(params)
+        for name in self._choice_columns() & split.fields.keys():
+            split.match_types[name] = "exact"
         for name in MONTH_COLUMNS & split.fields.keys():
             value = split.fields[name]
             if split.match_types[name] == "contains" and isinstance(value, str) and _MONTH.match(value):
@@ -66,6 +80,16 @@ class LargeTableCRUD(PiccoloCRUD):
             if isinstance(split.fields[name], str):
                 split.fields[name] = phone_search_text(split.fields[name])
         return split
+
+    def _apply_filters(self, query: Any, params: Any) -> Any:
+        # piccolo_api ignores the operator on text columns; "Not Equal" on a choice is applied
+        # here, after its checks of every other filter.
+        excluded = {name: params.fields.pop(name) for name in self._choice_columns() & params.fields.keys()
+                    if params.operators[name] is NotEqual and isinstance(params.fields[name], str)}
+        query = super()._apply_filters(query, params)
+        for name, value in excluded.items():
+            query = query.where(getattr(self.table, name) != value)
+        return query
 
     async def _estimated_rows(self) -> int | None:
         """The largest id: never below the row count, read from the end of the primary key.

@@ -50,6 +50,8 @@ def cases(data: Dataset) -> list[dict[str, Any]]:
     p_from = "payment LEFT JOIN subscriber s ON s.id = payment.subscriber"
     like = "ILIKE" if data.engine == "pg" else "LIKE"
     last_page = max(1, n // 15 - 1)
+    # Parameters as the admin's filter form sends them: a text box with its match type, a
+    # choice (status, kind) as the value and an operator, never a match type.
     out = [
         ("subscribers, page 1", "subscriber", {"__order": "contract_number"}, "", "contract_number", 0),
         (f"subscribers, page {last_page:,}", "subscriber", {"__order": "contract_number",
@@ -62,7 +64,7 @@ def cases(data: Dataset) -> list[dict[str, Any]]:
          {"contract_number": "1234", "contract_number__match": "contains", "__order": "contract_number"},
          f"subscriber.contract_number {like} '%1234%'", "contract_number", 0),
         ("subscribers, status = suspended", "subscriber",
-         {"status": "suspended", "status__match": "exact", "__order": "contract_number"},
+         {"status": "suspended", "status__operator": "e", "__order": "contract_number"},
          "subscriber.status = 'suspended'", "contract_number", 0),
         ("ledger, page 1", "ledger_entry", {"__order": "-id"}, "", "id DESC", 0),
         ("ledger, one subscriber", "ledger_entry", {"subscriber": str(sub), "__order": "-id"},
@@ -71,7 +73,7 @@ def cases(data: Dataset) -> list[dict[str, Any]]:
          {"period": period, "period__match": "exact", "__order": "-id"},
          f"ledger_entry.period = '{period}'", "id DESC", 0),
         ("ledger, kind = payment", "ledger_entry",
-         {"kind": "payment", "kind__match": "exact", "__order": "-id"},
+         {"kind": "payment", "kind__operator": "e", "__order": "-id"},
          "ledger_entry.kind = 'payment'", "id DESC", 0),
         ("payments, page 1", "payment", {"__order": "-id"}, "", "id DESC", 0),
         ("payments, intent id (exact)", "payment",

@@ -116,3 +116,41 @@ async def test_admin_finds_a_phone_typed_as_people_say_it(client):
     for typed in ("8 913 123-45-67", "+7 (913) 123-45-67", "9131234567", "123-45-67", "+79131234567"):
         rows = await client.get("/admin/api/tables/subscriber/", params={"phone": typed})
         assert [r["full_name"] for r in rows.json()["rows"]] == ["Иванов Иван Иванович"], typed
+
+
+async def test_choice_filters_match_the_chosen_value_exactly(client):
+    """The admin's choice filter sends the value and an operator, never a match type: "tv"
+    must not also find "internet_tv", and "Not Equal" must leave the value out."""
+    from tests.factories import make_tariff
+
+    await make_tariff("ТВ", kind="tv")
+    await make_tariff("Интернет + ТВ", kind="internet_tv")
+    await make_tariff("Интернет", kind="internet")
+    await make_staff()
+    await admin_login(client)
+    for operator, expected in (("e", ["ТВ"]), ("ne", ["Интернет", "Интернет + ТВ"])):
+        params = {"kind": "tv", "kind__operator": operator}
+        count = await client.get("/admin/api/tables/tariff/count/", params=params)
+        rows = await client.get("/admin/api/tables/tariff/", params={**params, "__order": "name"})
+        assert count.status_code == 200 and rows.status_code == 200
+        assert count.json()["count"] == len(expected), operator
+        assert [r["name"] for r in rows.json()["rows"]] == expected, operator
+
+
+async def test_ledger_filtered_by_kind_as_the_admin_sends_it(client):
+    s = await _ledger(["2026-10"])
+    await post_entry(s, 5000, "payment", "pay:1", period="2026-10")
+    await make_staff()
+    await admin_login(client)
+    params = {"kind": "payment", "kind__operator": "e"}
+    count = await client.get("/admin/api/tables/ledger_entry/count/", params=params)
+    rows = await client.get("/admin/api/tables/ledger_entry/", params=params)
+    assert count.json()["count"] == 1
+    assert [r["kind"] for r in rows.json()["rows"]] == ["payment"]
+
+
+def test_choice_columns_match_exactly_and_other_text_keeps_contains():
+    endpoint = crud.LargeTableCRUD(LedgerEntry)
+    split = endpoint._split_params({"kind": "pay", "reference": "pay"})
+    assert split.match_types["kind"] == "exact"
+    assert split.match_types["reference"] == "contains"
