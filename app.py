@@ -13,7 +13,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.handlers import asgi
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
@@ -37,7 +37,7 @@ from cabinet.statement import StatementController
 from cabinet.webhook import payment_webhook
 from settings import Settings, get_settings
 from tables.db import keep_pooled_session
-from tables.sqlite_pool import PooledSQLiteEngine
+from tables.sqlite_pool import PooledSQLiteEngine, back_office_reads
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
 
@@ -54,6 +54,23 @@ def _admin_handler(admin_app: Any):
         await admin_app(scope, receive, send)
 
     return admin
+
+
+#: Where the back office works: its reads take turns of their own on SQLite, so that a
+#: clerk's or a manager's slow query never keeps a subscriber's page waiting for a turn.
+BACK_OFFICE_PATHS = ("/admin", "/reports")
+
+
+def back_office_lane(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if any(path == p or path.startswith(p + "/") for p in BACK_OFFICE_PATHS):
+            with back_office_reads():
+                await app(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return middleware
 
 
 def _register_template_helpers(engine: Any) -> None:
@@ -153,5 +170,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     # Outermost, so headers and the body cap also cover routing 404s and the admin mount.
-    app.asgi_handler = security_middleware(settings)(app.asgi_handler)
+    app.asgi_handler = security_middleware(settings)(back_office_lane(app.asgi_handler))
     return app
