@@ -100,6 +100,53 @@ async def test_debtors_with_aging_from_the_ledger(data):
     assert [r["contract"] for r in town.as_dicts()] == [data.s[2].contract_number]
 
 
+async def test_debt_starts_beyond_the_first_look_back_and_in_chunks(data, monkeypatch):
+    """Debts older than the first look-back get the whole history; many contracts go in chunks."""
+    from tables import reports
+
+    def shown(report):
+        return [(r["contract"], r["balance"], r["since"], r["days"]) for r in report.as_dicts()]
+
+    expected = {on: shown(await run("debtors", **({"on": on} if on else {})))
+                for on in ("", "2026-10-15")}
+    monkeypatch.setattr(reports, "DEBT_LOOKBACK", dt.timedelta(days=1))
+    monkeypatch.setattr(reports, "_CHUNK", 1)
+    for on, rows in expected.items():
+        assert shown(await run("debtors", **({"on": on} if on else {}))) == rows
+
+
+async def test_debtors_far_in_the_past_sum_what_came_before(data, monkeypatch):
+    """Early in the history the balance is summed from the start, not taken back from today's."""
+    from tables import reports
+    from tables.ledger import LedgerEntry
+
+    debt_cte = reports._debt_cte
+
+    on = dt.date(2026, 8, 20)
+    end = reports_end(on)
+    sums = await LedgerEntry.raw(
+        "SELECT subscriber, SUM(amount) AS balance FROM ledger_entry WHERE created_at < {}"
+        " GROUP BY subscriber HAVING SUM(amount) < 0", end)
+    calls: list[bool] = []
+
+    def spy(kept_balance: bool) -> str:
+        calls.append(kept_balance)
+        return debt_cte(kept_balance)
+
+    monkeypatch.setattr(reports, "_debt_cte", spy)
+    report = await run("debtors", on=on.isoformat())
+    assert calls == [False]
+    by_contract = {s.contract_number: s.id for s in data.s.values()}
+    got = {by_contract[r["contract"]]: r["balance"] for r in report.as_dicts()}
+    assert got == {r["subscriber"]: int(r["balance"]) for r in sums} and got
+
+
+def reports_end(on: dt.date) -> dt.datetime:
+    from tables.reports import local_midnight_utc
+
+    return local_midnight_utc(on + dt.timedelta(days=1))
+
+
 async def test_arpu_and_subscribers_in_service(data):
     report = await run("arpu", **{"from": "2026-08", "to": "2026-11"})
     # in service: Aug s1 s3 s5 s6; Sep +s2; Oct +s4; Nov without s3 (terminated 20 Oct)
