@@ -4,7 +4,7 @@
 
 Generates the datasets once (PostgreSQL: a throwaway database per scale on
 ``CENTRA_BENCH_PG``, default postgresql://postgres@127.0.0.1:5432/postgres; SQLite: files in
-$TMPDIR), runs benchmarks 1–5, each printing its tables with ratios against a baseline
+$TMPDIR), runs benchmarks 1–6, each printing its tables with ratios against a baseline
 measured in the same run, and drops the datasets at the end unless ``--keep``.
 ``--quick``: 10,000 subscribers × 12 months, one round of 4 s per case (a smoke run, ~5 min);
 the full run (100,000 × 60 on PostgreSQL, 100,000 × 12 on SQLite, 3 rounds of 10 s) takes
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import GROWTH, SCALES, Dataset, drop, ensure_wrk, generate
 
-BENCHMARKS = ["cabinet_load.py", "quickpay_load.py", "admin_api.py", "login_load.py"]
+BENCHMARKS = ["cabinet_load.py", "quickpay_load.py", "admin_api.py", "login_load.py", "backoffice_load.py"]
 
 
 def main() -> None:
