@@ -255,6 +255,19 @@ def _subscriber_scope(f: Filters, alias: str = "s") -> tuple[str, str, list[Any]
     return joins, where, args
 
 
+def _in_scope(f: Filters, column: str) -> tuple[str, list[Any]]:
+    """``AND <column> IN (the chosen town's and tariff's contracts)``, or nothing unfiltered.
+
+    For reports over ledger and payment rows: a set built once instead of joins from every row
+    to its contract, address and street (the foreign keys are NOT NULL, so the rows are the
+    same). On SQLite, a year of payments took 3.2 s with the joins and 1.2 s without.
+    """
+    if not (f.town or f.tariff):
+        return "", []
+    joins, where, args = _subscriber_scope(f)
+    return f" AND {column} IN (SELECT s.id FROM subscriber s{joins} WHERE 1 = 1{where})", args
+
+
 def _int(value: Any) -> int:
     return int(value or 0)
 
@@ -332,13 +345,12 @@ async def payments_report(f: Filters, now: dt.datetime) -> Report:
     group = f.group or "month"
     key_sql = {"day": _sql_local_day("p.created_at"), "month": _sql_local_month("p.created_at"),
                "channel": "p.channel", "brand": "p.card_brand"}[group]
-    joins, where, args = _subscriber_scope(f)
+    scope, args = _in_scope(f, "p.subscriber")
     rows = await _fetch(
         f"SELECT {key_sql} AS k, p.channel AS channel, COUNT(*) AS n, SUM(p.amount) AS amount,"
-        f" SUM(p.refunded_amount) AS refunded"
-        f" FROM payment p JOIN subscriber s ON s.id = p.subscriber{joins}"
+        f" SUM(p.refunded_amount) AS refunded FROM payment p"
         f" WHERE p.status IN ('{_PAID[0]}', '{_PAID[1]}') AND p.created_at >= ? AND p.created_at < ?"
-        f"{where} GROUP BY {key_sql}, p.channel",
+        f"{scope} GROUP BY {key_sql}, p.channel",
         f.start_utc, f.end_utc, *args,
     )
     channels = list(PAYMENT_CHANNEL_LABELS)
@@ -394,13 +406,12 @@ async def billing_report(f: Filters, now: dt.datetime) -> Report:
     """Charged vs paid per month: charges by their billing period, money movements by time."""
     month_sql = (f"CASE WHEN le.kind = '{EntryKind.CHARGE.value}' AND le.period IS NOT NULL"
                  f" THEN le.period ELSE {_sql_local_month('le.created_at')} END")
-    joins, where, args = _subscriber_scope(f)
+    scope, args = _in_scope(f, "le.subscriber")
     kinds = (EntryKind.CHARGE, EntryKind.PAYMENT, EntryKind.REFUND, EntryKind.ADJUSTMENT)
     rows = await _fetch(
-        f"SELECT le.kind AS kind, {month_sql} AS m, SUM(le.amount) AS total"
-        f" FROM ledger_entry le JOIN subscriber s ON s.id = le.subscriber{joins}"
+        f"SELECT le.kind AS kind, {month_sql} AS m, SUM(le.amount) AS total FROM ledger_entry le"
         f" WHERE le.kind IN ({', '.join(repr(k.value) for k in kinds)})"
-        f" AND ({month_sql}) BETWEEN ? AND ?{where} GROUP BY le.kind, {month_sql}",
+        f" AND ({month_sql}) BETWEEN ? AND ?{scope} GROUP BY le.kind, {month_sql}",
         f.month_from, f.month_to, *args,
     )
     sums = {m: dict.fromkeys(kinds, 0) for m in f.months}
@@ -541,12 +552,12 @@ async def arpu_report(f: Filters, now: dt.datetime) -> Report:
     before its first day (suspended contracts count: suspension history is not kept).
     """
     joins, where, args = _subscriber_scope(f)
+    scope, scope_args = _in_scope(f, "le.subscriber")
     charges = await _fetch(
         f"SELECT le.period AS m, -SUM(le.amount) AS charged FROM ledger_entry le"
-        f" JOIN subscriber s ON s.id = le.subscriber{joins}"
-        f" WHERE le.kind = '{EntryKind.CHARGE.value}' AND le.period BETWEEN ? AND ?{where}"
+        f" WHERE le.kind = '{EntryKind.CHARGE.value}' AND le.period BETWEEN ? AND ?{scope}"
         f" GROUP BY le.period",
-        f.month_from, f.month_to, *args,
+        f.month_from, f.month_to, *scope_args,
     )
     charged = {r["m"]: _int(r["charged"]) for r in charges}
     lines = []
