@@ -40,15 +40,17 @@ from tables.db import keep_pooled_session
 from tables.sqlite_pool import PooledSQLiteEngine, back_office_reads
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
+#: Where Piccolo Admin is mounted.
+ADMIN_PATH = "/admin"
 
 
 def _admin_handler(admin_app: Any):
-    @asgi("/admin", is_mount=True, copy_scope=True)
+    @asgi(ADMIN_PATH, is_mount=True, copy_scope=True)
     async def admin(scope: Scope, receive: Receive, send: Send) -> None:
         # Without the trailing slash the admin's relative asset URLs break.
-        if scope["type"] == "http" and scope.get("raw_path", b"").split(b"?")[0] == b"/admin":
+        if scope["type"] == "http" and scope.get("raw_path", b"").split(b"?")[0] == ADMIN_PATH.encode():
             await send({"type": "http.response.start", "status": 307,
-                        "headers": [(b"location", b"/admin/")]})
+                        "headers": [(b"location", f"{ADMIN_PATH}/".encode())]})
             await send({"type": "http.response.body", "body": b""})
             return
         await admin_app(scope, receive, send)
@@ -58,7 +60,7 @@ def _admin_handler(admin_app: Any):
 
 #: Where the back office works: its reads take turns of their own on SQLite, so that a
 #: clerk's or a manager's slow query never keeps a subscriber's page waiting for a turn.
-BACK_OFFICE_PATHS = ("/admin", "/reports")
+BACK_OFFICE_PATHS = (ADMIN_PATH, ReportsController.path)
 
 
 def back_office_lane(app: ASGIApp) -> ASGIApp:
@@ -156,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name="x-centra-csrf",
             cookie_secure=settings.production,
             cookie_httponly=True,
-            exclude=["/admin", "/payments/webhook"],
+            exclude=[ADMIN_PATH, "/payments/webhook"],
         ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
         if settings.allowed_hosts else None,

@@ -410,14 +410,15 @@ async def billing_report(f: Filters, now: dt.datetime) -> Report:
     """
     scope, args = _in_scope(f, "subscriber")
     kinds = (EntryKind.CHARGE, EntryKind.PAYMENT, EntryKind.REFUND, EntryKind.ADJUSTMENT)
-    charge = EntryKind.CHARGE.value
+    charge, month = EntryKind.CHARGE.value, _sql_local_month("created_at")
+    listed = ", ".join(repr(k.value) for k in kinds)
     rows = await _fetch(
         f"SELECT kind, period AS m, SUM(amount) AS total FROM ledger_entry"
         f" WHERE kind = '{charge}' AND period BETWEEN ? AND ?{scope} GROUP BY kind, period"
         " UNION ALL"
-        f" SELECT kind, {_sql_local_month('created_at')} AS m, SUM(amount) AS total FROM ledger_entry"
-        f" WHERE created_at >= ? AND created_at < ? AND kind IN ({', '.join(repr(k.value) for k in kinds)})"
-        f" AND (kind <> '{charge}' OR period IS NULL){scope} GROUP BY kind, {_sql_local_month('created_at')}",
+        f" SELECT kind, {month} AS m, SUM(amount) AS total FROM ledger_entry"
+        f" WHERE created_at >= ? AND created_at < ? AND kind IN ({listed})"
+        f" AND (kind <> '{charge}' OR period IS NULL){scope} GROUP BY kind, {month}",
         f.month_from, f.month_to, *args, f.start_utc, f.end_utc, *args,
     )
     sums = {m: dict.fromkeys(kinds, 0) for m in f.months}
