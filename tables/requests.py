@@ -774,7 +774,7 @@ async def complete_tariff_change(request_id: int, *, actor: Actor,
         if tariff is None:
             raise ValueError(MESSAGES["tariff_unavailable"])
         await schedule_tariff_change(row["subscriber"], row["requested_tariff"], effective_from,
-                                     actor=actor)
+                                     actor=actor, now=now)
         reason = f"Новый тариф «{tariff['name']}» действует с {_date_text(effective_from)}."
         await ServiceRequest.update({ServiceRequest.status: RequestStatus.DONE,
                                      ServiceRequest.closed_at: now,
