@@ -37,7 +37,8 @@ from cabinet.statement import StatementController
 from cabinet.webhook import payment_webhook
 from settings import Settings, get_settings
 from tables.db import keep_pooled_session
-from tables.sqlite_pool import PooledSQLiteEngine, back_office_reads
+from tables.lanes import back_office_reads
+from tables.sqlite_pool import PooledSQLiteEngine
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
 #: Where Piccolo Admin is mounted.
@@ -58,8 +59,9 @@ def _admin_handler(admin_app: Any):
     return admin
 
 
-#: Where the back office works: its reads take turns of their own on SQLite, so that a
-#: clerk's or a manager's slow query never keeps a subscriber's page waiting for a turn.
+#: Where the back office works: its database work runs in a lane of its own (read turns on
+#: SQLite, a pool on PostgreSQL; tables/lanes.py), so that a clerk's or a manager's slow
+#: query never keeps a subscriber's page waiting.
 BACK_OFFICE_PATHS = (ADMIN_PATH, ReportsController.path)
 
 

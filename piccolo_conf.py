@@ -5,14 +5,15 @@ SQLite file by default (``CENTRA_SQLITE_PATH``); PostgreSQL when
 """
 
 from piccolo.conf.apps import AppRegistry
-from piccolo.engine.postgres import PostgresEngine
 
 from settings import database_url, sqlite_path
+from tables.pg_pool import LanedPostgresEngine
 from tables.sqlite_pool import PooledSQLiteEngine
 
 _url = database_url()
 if _url:
-    DB = PostgresEngine(config={"dsn": _url}, log_queries=False)
+    # The back office borrows from a small pool of its own (tables/pg_pool.py).
+    DB = LanedPostgresEngine(config={"dsn": _url}, log_queries=False)
 else:
     _path = sqlite_path()
     _path.parent.mkdir(parents=True, exist_ok=True)

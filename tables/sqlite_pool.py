@@ -22,7 +22,7 @@ throughput, its p95 from 20 to 14 ms). Writes and transactions are not bounded: 
 wait for SQLite's write lock, and must not hold up the reads while it does.
 
 The back office (the admin, managers' reports) takes turns of its own
-(``max_back_office_reads``, entered with ``back_office_reads()``): its reads can take a
+(``max_back_office_reads``; ``tables/lanes.py``): its reads can take a
 fifth of a second each (an exact count over a million ledger rows), and four clerks
 holding all of the site's turns left subscribers' pages waiting behind them (the dashboard
 fell from ~800 to 79 req/s, p95 25 → 343 ms; docs/performance.md).
@@ -31,16 +31,16 @@ fell from ~800 to 79 req/s, p95 25 → 343 ms; docs/performance.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
+
+from tables.lanes import BACK_OFFICE, SITE, current_lane
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,20 +106,6 @@ class _Lease:
         await self._engine._release(self._conn)
 
 
-SITE, BACK_OFFICE = "site", "back office"
-_lane: ContextVar[str] = ContextVar("centra_sqlite_read_lane", default=SITE)
-
-
-@contextlib.contextmanager
-def back_office_reads() -> Iterator[None]:
-    """Reads made inside take the back office's turns, not the site's (see module doc)."""
-    token = _lane.set(BACK_OFFICE)
-    try:
-        yield
-    finally:
-        _lane.reset(token)
-
-
 class PooledSQLiteEngine(SQLiteEngine):
     """``SQLiteEngine`` that reuses up to ``pool_size`` idle connections.
 
@@ -151,7 +137,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         if self._read_turns is None or self._read_turns[0] is not loop:
             self._read_turns = (loop, {SITE: asyncio.Semaphore(self.max_reads),
                                        BACK_OFFICE: asyncio.Semaphore(self.max_back_office_reads)})
-        return self._read_turns[1][_lane.get()]
+        return self._read_turns[1][current_lane()]
 
     async def _open(self) -> aiosqlite.Connection:
         conn = aiosqlite.connect(**self.connection_kwargs)

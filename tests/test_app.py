@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tables import sqlite_pool
+from tables import lanes
 
 
 async def test_the_back_office_reads_in_its_own_lane():
@@ -11,7 +11,7 @@ async def test_the_back_office_reads_in_its_own_lane():
     seen: dict[str, str] = {}
 
     async def route(scope, receive, send) -> None:
-        seen[scope["path"]] = sqlite_pool._lane.get()
+        seen[scope["path"]] = lanes.current_lane()
 
     app = back_office_lane(route)
     paths = {"/admin": True, "/admin/api/tables/ledger_entry/count/": True, "/reports": True,
@@ -19,6 +19,6 @@ async def test_the_back_office_reads_in_its_own_lane():
              "/administrator": False, "/": False}
     for path in paths:
         await app({"type": "http", "path": path}, None, None)
-    assert seen == {p: sqlite_pool.BACK_OFFICE if back else sqlite_pool.SITE
+    assert seen == {p: lanes.BACK_OFFICE if back else lanes.SITE
                     for p, back in paths.items()}
-    assert sqlite_pool._lane.get() == sqlite_pool.SITE
+    assert lanes.current_lane() == lanes.SITE

@@ -86,15 +86,15 @@ async def test_reads_take_turns_and_writes_do_not_wait_for_them(monkeypatch):
 
 async def test_back_office_reads_take_turns_of_their_own(monkeypatch):
     """A clerk's slow reads never hold the site's turns (and are bounded themselves)."""
-    from tables import sqlite_pool
+    from tables import lanes
 
-    running = {sqlite_pool.SITE: 0, sqlite_pool.BACK_OFFICE: 0}
+    running = {lanes.SITE: 0, lanes.BACK_OFFICE: 0}
     peak = dict(running)
     both = {"at_once": 0}
     fetch = PooledSQLiteEngine._fetch
 
     async def slow_fetch(self, conn, query, args, query_type, table):
-        lane = sqlite_pool._lane.get()
+        lane = lanes.current_lane()
         running[lane] += 1
         peak[lane] = max(peak[lane], running[lane])
         both["at_once"] = max(both["at_once"], sum(running.values()))
@@ -105,13 +105,13 @@ async def test_back_office_reads_take_turns_of_their_own(monkeypatch):
             running[lane] -= 1
 
     async def clerk_count() -> int:
-        with sqlite_pool.back_office_reads():
+        with lanes.back_office_reads():
             return await Tariff.count()
 
     monkeypatch.setattr(PooledSQLiteEngine, "_fetch", slow_fetch)
     await asyncio.gather(*(clerk_count() for _ in range(10)), *(Tariff.count() for _ in range(10)))
-    assert peak[sqlite_pool.BACK_OFFICE] == DB.max_back_office_reads
-    assert peak[sqlite_pool.SITE] == DB.max_reads
+    assert peak[lanes.BACK_OFFICE] == DB.max_back_office_reads
+    assert peak[lanes.SITE] == DB.max_reads
     # The site's reads ran beside the clerks' ones, not after them.
     assert both["at_once"] == DB.max_reads + DB.max_back_office_reads
-    assert sqlite_pool._lane.get() == sqlite_pool.SITE
+    assert lanes.current_lane() == lanes.SITE
