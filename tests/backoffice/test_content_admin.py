@@ -7,7 +7,7 @@ import datetime as dt
 from tables.addresses import Street
 from tables.content import MaintenanceArea, NewsItem, active_maintenance_for_address
 from tables.db import utcnow
-from tables.ratings import CabinetRating, rate_cabinet
+from tables.ratings import CabinetRating, rate_cabinet, rating_period
 from tests.factories import make_address, make_subscriber
 from tests.test_support import admin_login, make_staff
 
@@ -31,7 +31,7 @@ async def test_ratings_report_shows_distribution_and_comments(client):
     assert "Не удобно — 0" in message
     assert "«Удобно платить» (5)" in message and "«Не нашёл историю» (2)" in message
 
-    csv = await client.post(REPORT, json={"period": now.strftime("%Y-%m"), "download": True})
+    csv = await client.post(REPORT, json={"period": rating_period(now), "download": True})
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     text = csv.content.decode("utf-8-sig")
     assert "Не нашёл историю" in text and f";{subscriber.id};" in text and "аноним" in text
