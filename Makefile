@@ -4,6 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
+# A tool from Debian's packages, installed unless the check $(1) already holds (package $(2));
+# the package lists are fetched once if a fresh machine has none. sudo when not root.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+apt_install = $(1) || { echo "installing Debian's $(2)"; export DEBIAN_FRONTEND=noninteractive; \
+  $(SUDO) apt-get install -y -q $(2) >/dev/null || \
+  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
+
 .PHONY: run test test-pg test-dates lint migrate demo clean e2e e2e-deps bench bench-quick bench-tools
 
 $(STAMP): pyproject.toml
@@ -29,7 +36,7 @@ test-pg: $(STAMP)
 DATE_INSTANTS ?= "2026-12-31 18:00:00" "2027-01-01 00:30:00" "2027-02-28 23:50:00" "2027-03-31 17:30:00"
 
 test-dates: $(STAMP)
-	command -v faketime >/dev/null || apt-get install -y -q faketime || sudo apt-get install -y -q faketime
+	@$(call apt_install,command -v faketime >/dev/null,faketime)
 	for t in $(DATE_INSTANTS); do echo "== clock started at $$t UTC"; \
 	  TZ=UTC faketime "$$t" $(PY) -m pytest -q -m "not e2e" -p no:cacheprovider $(PYTEST_ARGS) || exit 1; done
 
@@ -46,9 +53,7 @@ $(AXE_STAMP):
 	touch $@
 
 e2e-deps: $(STAMP) $(AXE_STAMP)
-	@test -x $(CHROMIUM) || { echo "installing Debian's chromium"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+	@$(call apt_install,test -x $(CHROMIUM),chromium)
 
 # Only the browser tests.
 e2e: e2e-deps
@@ -65,7 +70,7 @@ demo: $(STAMP)
 
 # Benchmarks (docs/performance.md): wrk from Debian's packages; PostgreSQL at $$CENTRA_BENCH_PG.
 bench-tools:
-	command -v wrk >/dev/null || apt-get install -y wrk || sudo apt-get install -y wrk
+	@$(call apt_install,command -v wrk >/dev/null,wrk)
 
 bench: $(STAMP) bench-tools
 	$(PY) bench/run_all.py $(BENCH_ARGS)
