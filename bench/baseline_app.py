@@ -5,7 +5,9 @@ aiosqlite connections) and returns a minimal page — no ORM, no templates, no m
     uvicorn bench.baseline_app:create_app --factory   (DATABASE_URL or CENTRA_SQLITE_PATH)
 
 Routes: ``/dashboard`` and ``/statement`` (cookie ``centra_session``), ``/lookup`` (quick-pay
-search: ``?contract=`` or ``?town=&street=&house=&apartment=``), ``/healthz``.
+search: ``?contract=`` or ``?town=&street=&house=&apartment=``), ``/lookup-page`` (the same
+search answered with the product's quick-pay template, a reference row of benchmark 3),
+``/healthz``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,22 @@ import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jinja2
 from litestar import Litestar, Request, get
 from litestar.response import Response
+from markupsafe import Markup, escape
 
+from cabinet.formatting import FILTERS
+from cabinet.quickpay import MESSAGES, issue_ticket
+from cabinet.site import SiteInfo
 from tables.addresses import AMBIGUOUS, fresh, matching_streets, normalise, place_key, unique_ids
+from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY
+from tables.payments import MAX_AMOUNT, MIN_AMOUNT, PayableContract, payable_periods
+from tables.subscribers import mask_name
 
 LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 SQLITE_CONNECTIONS = 4
@@ -229,9 +240,8 @@ async def _addresses_on_street(street: int) -> dict[str, int]:
     return places
 
 
-@get("/lookup")
-async def lookup(contract: str = "", town: int = 0, street: str = "", house: str = "",
-                 apartment: str = "") -> Response:
+async def _search(contract: str, town: int, street: str, house: str,
+                  apartment: str) -> dict[str, Any] | None:
     """The quick-pay search (tables.payments.find_payable_contract) on the raw driver."""
     if contract:
         found = await DB.fetch(BY_CONTRACT, contract)
@@ -244,11 +254,64 @@ async def lookup(contract: str = "", town: int = 0, street: str = "", house: str
                 place_key(normalise(house), normalise(apartment)), AMBIGUOUS)
             if place != AMBIGUOUS:
                 found = await DB.fetch(BY_ADDRESS, place)
-    if len(found) != 1:
+    return found[0] if len(found) == 1 else None
+
+
+@get("/lookup")
+async def lookup(contract: str = "", town: int = 0, street: str = "", house: str = "",
+                 apartment: str = "") -> Response:
+    row = await _search(contract, town, street, house, apartment)
+    if row is None:
         return _page("<p>Договор не найден</p>")
-    row = found[0]
     return _page(f"<p>Найден договор: {row['full_name'].split()[0]}, {row['town']}, {row['street']}, "
                  f"д. {row['house']}</p>")
+
+
+# --- the same search answered with the product's own page (a reference, not the target) ------
+# A plain Jinja environment over the product's templates and filters, the layout's site data
+# and the form's directory read once at startup by raw SQL: what rendering that page costs
+# without the product's stack (CSRF check, middleware, session, limit, Litestar's template
+# response). The CSRF field is a fixed string of the same length; nothing is checked.
+SITE_HOTLINE = "SELECT value FROM site_setting WHERE key = ?"
+SITE_FOOTER = ("SELECT slug, title FROM page WHERE published = true AND in_footer = true"
+               " ORDER BY sort_order")
+TOWNS = "SELECT id, name FROM town ORDER BY name"
+STREET_NAMES = "SELECT DISTINCT name FROM street"
+_templates: Any = None
+_page_context: dict[str, Any] = {}
+
+
+async def _load_page_context() -> None:
+    global _templates
+    _templates = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "cabinet" / "templates"),
+        autoescape=True, auto_reload=False)
+    _templates.filters.update(FILTERS)
+    hotline = await DB.fetch(SITE_HOTLINE, HOTLINE_KEY)
+    info = SiteInfo(hotline=hotline[0]["value"] if hotline else DEFAULT_HOTLINE,
+                    footer_pages=await DB.fetch(SITE_FOOTER), loaded_at=time.monotonic())
+    _templates.globals["site"] = lambda: info
+    names = sorted(r["name"] for r in await DB.fetch(STREET_NAMES))
+    _page_context.update(
+        towns=await DB.fetch(TOWNS), min_amount=MIN_AMOUNT, max_amount=MAX_AMOUNT,
+        street_options=Markup("").join(Markup('<option value="{}">').format(escape(n)) for n in names),
+        csrf_input=Markup(f'<input type="hidden" name="_csrf_token" value="{"x" * 128}" />'))
+
+
+@get("/lookup-page")
+async def lookup_page(request: Request, contract: str = "", town: int = 0, street: str = "",
+                      house: str = "", apartment: str = "") -> Response:
+    row = await _search(contract, town, street, house, apartment)
+    found = PayableContract(id=row["id"], name=mask_name(row["full_name"]),
+                            address=f"{row['town']}, {row['street']}, д. {row['house']}") if row else None
+    periods = payable_periods()
+    fields = {"contract_number": contract, "town": str(town or ""), "street": street, "house": house,
+              "apartment": apartment, "by": "number" if contract else "address"}
+    html = _templates.get_template("payments/quickpay.html").render(
+        **_page_context, request=request, fields=fields, found=found, periods=periods,
+        period=periods[-2], amount="", ticket=issue_ticket(found.id) if found else "",
+        error=None if found else MESSAGES["not_found"])
+    return Response(content=html, media_type="text/html")
 
 
 @get("/healthz")
@@ -259,6 +322,7 @@ async def healthz() -> Response:
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await DB.start()
+    await _load_page_context()
     try:
         yield
     finally:
@@ -266,4 +330,4 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
-    return Litestar(route_handlers=[dashboard, statement, lookup, healthz], lifespan=[lifespan])
+    return Litestar(route_handlers=[dashboard, statement, lookup, lookup_page, healthz], lifespan=[lifespan])
