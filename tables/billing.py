@@ -58,7 +58,8 @@ MONTHS = ["январь", "февраль", "март", "апрель", "май"
 # User-facing texts (Russian), kept together for translation.
 TEXTS = {
     "period_format": "Период указывается как ГГГГ-ММ, например 2026-12",
-    "period_future": "Начислить можно не дальше следующего месяца ({limit})",
+    "period_future": ("Период {period} ещё не наступил: начислить можно только за текущий месяц "
+                      "({current}) или прошедшие"),
     "charge_comment": "Абонентская плата за {month}",
     # A prorated charge's comment ends with " (17 из 31 дн.)", assembled in SQL.
     "charge_days_open": " (",
@@ -565,10 +566,63 @@ def _finished(started: dt.datetime, clock: float) -> dt.datetime:
     return started + dt.timedelta(seconds=time.monotonic() - clock)
 
 
-def _check_chargeable(period: Period, now: dt.datetime) -> None:
-    limit = current_period(now).next
-    if period > limit:
-        raise ValueError(TEXTS["period_future"].format(limit=limit.label))
+def check_chargeable(period: Period | str, now: dt.datetime | None = None) -> Period:
+    """Refuse a period after the current local month (charging January on 7 December
+    would bill everyone, suspend debtors and switch booked tariffs weeks early).
+
+    :raises ValueError: with a Russian message for a malformed or future period.
+    """
+    period = Period.parse(period) if isinstance(period, str) else period
+    current = current_period(now)
+    if period > current:
+        raise ValueError(TEXTS["period_future"].format(period=period.label, current=current.label))
+    return period
+
+
+@dataclass(frozen=True)
+class ChargePreview:
+    """What :func:`run_charges` would do for a period now; nothing is written."""
+
+    period: Period
+    contracts: int  # contracts that would get a charge
+    total: int  # kopecks
+    suspensions: int  # active contracts the charge would take below the debt limit
+    tariff_changes: int  # booked changes the run would switch on
+    already_charged: int  # contracts charged for the period before (skipped)
+
+
+async def preview_charges(period: Period | str | None = None, *,
+                          now: dt.datetime | None = None) -> ChargePreview:
+    """Preview a charge run with the run's own SQL, read-only (for the clerk to confirm).
+
+    >>> p = await preview_charges("2026-12")
+    >>> p.contracts, p.total, p.suspensions, p.tariff_changes
+    """
+    now = now or utcnow()
+    period = check_chargeable(current_period(now) if period is None else period, now)
+    q = _Sql()
+    bounds = await q.run("SELECT MIN(id) AS lo, MAX(id) AS hi FROM subscriber")
+    lo, hi = bounds[0]["lo"], bounds[0]["hi"]
+    contracts = total = suspensions = charged_before = 0
+    if lo is not None:
+        rows = await q.run(
+            _due_cte(q) + """
+SELECT COUNT(*) AS n, COALESCE(SUM(d.charge), 0) AS total,
+       COALESCE(SUM(CASE WHEN s.status = 'active' AND s.balance - d.charge < :limit
+                         THEN 1 ELSE 0 END), 0) AS suspended
+FROM due d JOIN subscriber s ON s.id = d.id
+WHERE d.charge > 0 AND NOT EXISTS (
+    SELECT 1 FROM ledger_entry e WHERE e.reference = 'charge:' || CAST(d.id AS TEXT) || ':' || :period)""",
+            lo=lo, hi=hi, period=period.label, limit=-debt_threshold(), **_period_params(period))
+        contracts, total, suspensions = (int(rows[0]["n"]), int(rows[0]["total"]),
+                                         int(rows[0]["suspended"]))
+        done = await q.run("SELECT COUNT(*) AS n FROM ledger_entry WHERE kind = 'charge' "
+                           "AND period = :period AND reference LIKE 'charge:%'", period=period.label)
+        charged_before = int(done[0]["n"])
+    changes = await q.run("SELECT COUNT(*) AS n FROM tariff_change "
+                          "WHERE effective_from <= :on AND applied_at IS NULL", on=period.first)
+    return ChargePreview(period=period, contracts=contracts, total=total, suspensions=suspensions,
+                         tariff_changes=int(changes[0]["n"]), already_charged=charged_before)
 
 
 async def run_charges(
@@ -589,7 +643,8 @@ async def run_charges(
     with this charge is suspended (and audited) in the same statement.  The run is
     recorded in :class:`BillingRun` (a failed one too) and audited.
 
-    :param period: ``"YYYY-MM"``; the current (local) month when omitted.
+    :param period: ``"YYYY-MM"``; the current (local) month when omitted; a later month
+        is refused (:func:`check_chargeable`).
     :param now: the clock (injected in tests); entries and the run record carry it.
     :param progress: called with (subscriber ids done, ids total) after each chunk.
 
@@ -603,7 +658,7 @@ async def run_charges(
         period = current_period(now)
     elif isinstance(period, str):
         period = Period.parse(period)
-    _check_chargeable(period, now)
+    check_chargeable(period, now)
     q = _Sql()
     try:
         async with write_transaction():

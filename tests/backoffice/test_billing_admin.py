@@ -32,17 +32,41 @@ async def test_form_runs_the_charge_once_with_the_staff_actor(client):
     s = await make_subscriber(fee=75000)
     staff = await make_staff()
     await admin_login(client)
-    response = await client.post(FORM, json={"period": ""})
+    response = await client.post(FORM, json={"period": "", "confirm": True})
     assert response.status_code == 200, response.text
     assert "договоров — 1" in response.text
     run = await BillingRun.objects().first()
     assert run.period == current_period().label and run.started_by == "clerk" and run.staff == staff.id
-    again = await client.post(FORM, json={"period": current_period().label})
+    again = await client.post(FORM, json={"period": current_period().label, "confirm": True})
     assert again.status_code == 200 and "договоров — 0" in again.text
     entries = await LedgerEntry.select().where(LedgerEntry.kind == EntryKind.CHARGE)
     assert [e["subscriber"] for e in entries] == [s.id]
     audit = await AuditEntry.objects().where(AuditEntry.action == "billing.charged").first()
     assert audit.actor == staff.id
+
+
+async def test_form_without_confirmation_shows_the_preview_and_charges_nothing(client):
+    await make_subscriber(fee=140050)
+    await make_staff()
+    await admin_login(client)
+    response = await client.post(FORM, json={"period": ""})
+    assert response.status_code == 200, response.text
+    text = response.json()["custom_form_success"]
+    assert "Будет начислено" in text and "договоров — 1" in text and "1\u00a0400,50" in text
+    assert "будет приостановлено за долг — 1" in text and "Ничего не начислено" in text
+    assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+async def test_form_refuses_a_month_that_has_not_begun(client, confirm):
+    await make_subscriber()
+    await make_staff()
+    await admin_login(client)
+    future = current_period().next.label
+    response = await client.post(FORM, json={"period": future, "confirm": confirm})
+    assert response.status_code == 422
+    assert f"Период {future} ещё не наступил" in response.text
+    assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
 
 
 @pytest.mark.parametrize("period", ["2026-13", "декабрь", "2199-01"])

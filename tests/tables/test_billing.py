@@ -16,6 +16,7 @@ from tables.billing import (
     RunStatus,
     TariffChange,
     compute_charge,
+    preview_charges,
     run_charges,
     schedule_tariff_change,
     settle_terminated_charges,
@@ -61,11 +62,44 @@ async def test_period_parsing_and_calendar():
             Period.parse(bad)
 
 
-async def test_cannot_charge_beyond_next_month():
+@pytest.mark.parametrize("period", ["2027-01", "2027-02"])
+async def test_cannot_charge_a_month_that_has_not_begun(period):
+    """7 December 2026 (local): January is refused, with a Russian message, before any write."""
     await make_subscriber()
-    with pytest.raises(ValueError, match="не дальше"):
-        await run_charges("2027-02", actor=STAFF, now=DEC1)
+    dec7 = dt.datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    for attempt in (run_charges(period, actor=STAFF, now=dec7), preview_charges(period, now=dec7)):
+        with pytest.raises(ValueError, match=f"Период {period} ещё не наступил"):
+            await attempt
     assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
+
+
+async def test_the_local_month_decides_what_is_future():
+    """31 December 2026 18:00 UTC is already 1 January 2027 in Novokuznetsk."""
+    await make_subscriber()
+    new_year_local = dt.datetime(2026, 12, 31, 18, 0, tzinfo=UTC)
+    assert (await run_charges("2027-01", actor=STAFF, now=new_year_local)).contracts_charged == 1
+    with pytest.raises(ValueError, match="ещё не наступил"):
+        await run_charges("2027-01", actor=STAFF, now=dt.datetime(2026, 12, 31, 16, 0, tzinfo=UTC))
+
+
+async def test_preview_matches_the_run_and_writes_nothing():
+    rich = await make_subscriber(fee=75000)
+    await post_entry(rich.id, 500000, EntryKind.PAYMENT, "pay-rich")
+    poor = await make_subscriber(fee=55000)
+    await make_subscriber(fee=60000, connected_on=dt.date(2027, 1, 10))  # not billable yet
+    await schedule_tariff_change(rich.id, (await make_tariff(fee=90000)).id, dt.date(2026, 12, 1),
+                                 STAFF, now=dt.datetime(2026, 11, 20, 3, tzinfo=UTC))
+    counts = (await LedgerEntry.count(), await BillingRun.count(), await AuditEntry.count())
+    preview = await preview_charges("2026-12", now=DEC1)
+    assert (await LedgerEntry.count(), await BillingRun.count(), await AuditEntry.count()) == counts
+    assert (preview.contracts, preview.suspensions, preview.tariff_changes) == (2, 1, 1)
+    assert preview.total == 90000 + 55000 and preview.already_charged == 0
+    run = await run_charges("2026-12", actor=STAFF, now=DEC1)
+    assert (run.contracts_charged, run.total, run.contracts_suspended, run.tariff_changes_applied) == (
+        preview.contracts, preview.total, preview.suspensions, preview.tariff_changes)
+    again = await preview_charges("2026-12", now=DEC1)
+    assert (again.contracts, again.total, again.already_charged, again.tariff_changes) == (0, 0, 2, 0)
+    assert poor.id != rich.id
 
 
 async def test_one_run_charges_each_billable_contract_once():

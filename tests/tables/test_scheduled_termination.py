@@ -143,10 +143,14 @@ async def test_termination_in_the_next_month_is_charged_up_to_the_date_by_the_ru
 
 
 async def test_next_month_charged_in_advance_before_completion_is_given_back_once():
-    """January was charged on 28 December (in advance); the termination from 20 January
-    completed on the 29th gives the 11 days back at once, and nothing more later."""
+    """January was charged on 28 December (in advance, as runs could before the future-period
+    check; such rows stay in old ledgers); the termination from 20 January completed on the 29th
+    gives the 11 days back at once, and nothing more later."""
     s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 6, 1))
-    await run_charges("2027-01", actor=BILLING, now=local(2026, 12, 28))
+    with pytest.raises(ValueError, match="ещё не наступил"):
+        await run_charges("2027-01", actor=BILLING, now=local(2026, 12, 28))
+    await post_entry(s.id, -75000, EntryKind.CHARGE, f"charge:{s.id}:2027-01", period="2027-01",
+                     created_by=BILLING.name, comment="Абонентская плата за январь 2027")
     await terminate(s.id, dt.date(2027, 1, 20), filed_at=local(2026, 12, 29),
                     completed_at=local(2026, 12, 29, 13))
     assert [(c["period"], c["amount"]) for c in await charges(s.id)] == [
