@@ -17,6 +17,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
+from backoffice.office import OfficeController
 from cabinet.account import AccountController, staff_view
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, refuse_staff_view_actions, resolve_session
 from cabinet.connect import ConnectController
@@ -41,6 +42,7 @@ from tables.lanes import back_office_reads
 from tables.sqlite_pool import PooledSQLiteEngine
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
+BACKOFFICE_TEMPLATES = Path(__file__).resolve().parent / "backoffice" / "templates"
 #: Where Piccolo Admin is mounted.
 ADMIN_PATH = "/admin"
 
@@ -62,7 +64,7 @@ def _admin_handler(admin_app: Any):
 #: Where the back office works: its database work runs in a lane of its own (read turns on
 #: SQLite, a pool on PostgreSQL; tables/lanes.py), so that a clerk's or a manager's slow
 #: query never keeps a subscriber's page waiting.
-BACK_OFFICE_PATHS = (ADMIN_PATH, ReportsController.path)
+BACK_OFFICE_PATHS = (ADMIN_PATH, ReportsController.path, OfficeController.path)
 
 
 def back_office_lane(app: ASGIApp) -> ASGIApp:
@@ -146,11 +148,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RequestsController,
             ConnectController,
             ReportsController,
+            OfficeController,
             healthz,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
         ],
         template_config=TemplateConfig(
-            directory=CABINET_DIR / "templates",
+            directory=[CABINET_DIR / "templates", BACKOFFICE_TEMPLATES],
             engine=Engine,
             engine_callback=_register_template_helpers,
         ),

@@ -114,5 +114,6 @@ def _create_admin(settings: Settings) -> Any:
         auto_include_related=False,
         rate_limit_provider=admin_login_limit(),
         mfa_providers=[mfa_provider()],
-        sidebar_links={"Отчёты": "/reports/", "Сайт и кабинет": "/"},
+        sidebar_links={"Офис: сегодня и поиск абонента": "/office/", "Отчёты": "/reports/",
+                       "Сайт и кабинет": "/"},
     )

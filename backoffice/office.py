@@ -1,0 +1,548 @@
+"""Staff pages beside Piccolo Admin at ``/office/``: the landing page, the subscriber card and
+the actions a clerk takes from it, each shown before it is done ("договор 100004, Смирнов Д. И.,
++1 400,50 ₽") and confirmed.
+
+Authentication is the admin's own: a valid piccolo_api session (cookie ``id``) of an active
+staff user with a role, the same second-factor rule as in the admin. Who may do what comes from
+the admin's form matrix (``backoffice.roles.FORM_MATRIX``), so a role sees on the card only the
+actions it may take and the server refuses the others. Every write is one domain function from
+``tables/`` (which writes the audit entry); forms carry Litestar's CSRF token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Redirect, Template
+from piccolo.apps.user.tables import BaseUser
+from piccolo_api.session_auth.tables import SessionsBase
+
+from backoffice.roles import FORM_MATRIX, MFA_MESSAGE, mfa_missing
+from tables.accounts import VIEW_LINK_TTL, start_staff_view
+from tables.audit import Actor
+from tables.billing import check_chargeable, current_period, preview_charges, run_charges
+from tables.card import (
+    contract_label,
+    dry_run,
+    office_today,
+    payment_for_refund,
+    receipt,
+    search_subscribers,
+    subscriber_card,
+    waiting_text,
+)
+from tables.db import MAX_ROW_ID, local_date, utcnow, write_transaction
+from tables.ledger import post_adjustment
+from tables.money import format_plain, parse_rubles, parse_signed_rubles
+from tables.payment_flow import refund_payment
+from tables.payments import book_office_payment
+from tables.requests import (
+    KIND_TOPICS,
+    REQUEST_KIND_LABELS,
+    REQUEST_TOPIC_LABELS,
+    SUBSCRIBER_KINDS,
+    complete_termination,
+    file_request,
+)
+from tables.staff import Role, role_of
+from tables.subscribers import Subscriber, find_by_contract, reset_password
+
+ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login
+MAX_FIELD = 2000
+
+#: Office action → the admin form whose roles it follows (one matrix for both front ends).
+ACTIONS: dict[str, str] = {
+    "card": "История договора",
+    "payment": "Оплата в кассе",
+    "adjustment": "Корректировка баланса",
+    "refund": "Возврат платежа",
+    "request": "Ответить по заявке",
+    "password": "Сброс пароля абонента",
+    "view": "Просмотр кабинета абонента",
+    "terminate": "Выполнить расторжение",
+    "charge": "Начисление абонентской платы",
+}
+
+
+class OfficeDenied(HTTPException):
+    """A refusal shown as a Russian page inside the office layout."""
+
+    status_code = 403
+
+
+def allowed(role: Role, action: str) -> bool:
+    return role in FORM_MATRIX.get(ACTIONS[action], {Role.ADMINISTRATOR})
+
+
+async def office_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    token = connection.cookies.get(ADMIN_COOKIE)
+    user_id = await SessionsBase.get_user_id(token) if token and len(token) <= 200 else None
+    account = await BaseUser.objects().where(
+        (BaseUser.id == user_id) & (BaseUser.active == True) & (BaseUser.admin == True)  # noqa: E712
+    ).first() if user_id is not None else None
+    if account is None:
+        raise NotAuthorizedException("Войдите в офис под учётной записью сотрудника")
+    role = await role_of(account)
+    if role is None:
+        raise OfficeDenied(detail="У вашей учётной записи нет роли в офисе.")
+    if await mfa_missing(role, account):
+        raise OfficeDenied(detail=MFA_MESSAGE)
+    connection.state["staff"] = {"id": account.id, "username": account.username, "role": role}
+
+
+def _login_required(request: Request, exc: NotAuthorizedException) -> Response:
+    return Template("office/login.html", status_code=401, context={"next": request.url.path})
+
+
+def _denied(request: Request, exc: OfficeDenied) -> Response:
+    return Template("office/message.html", status_code=exc.status_code,
+                    context={"title": "Действие недоступно", "message": exc.detail,
+                             "staff": request.state.get("staff")})
+
+
+async def _fields(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v[:MAX_FIELD].strip() for k, v in form.multi_items() if isinstance(v, str)}
+
+
+def _staff(request: Request) -> dict[str, Any]:
+    return request.state["staff"]
+
+
+def _actor(request: Request) -> Actor:
+    staff = _staff(request)
+    return Actor(name=staff["username"], staff_id=staff["id"])
+
+
+def _require(request: Request, action: str) -> None:
+    if not allowed(_staff(request)["role"], action):
+        raise OfficeDenied(detail="Вашей роли это действие недоступно.")
+
+
+def _signed(kopecks: int) -> str:
+    return ("+" if kopecks > 0 else "") + format_plain(kopecks) + " ₽"
+
+
+async def _contract(number: str) -> Subscriber:
+    subscriber = await find_by_contract(number)
+    if subscriber is None:
+        raise NotFoundException()
+    return subscriber
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Template:
+    staff = _staff(request)
+    actions = {a for a in ACTIONS if allowed(staff["role"], a)}
+    return Template(f"office/{name}.html", status_code=status_code,
+                    context={"staff": staff, "can": actions, **context})
+
+
+def _card_url(number: str, done: str = "") -> str:
+    return f"/office/subscribers/{quote(number)}" + (f"?done={done}" if done else "")
+
+
+DONE_MESSAGES = {
+    "adjustment": "Корректировка проведена.",
+    "refund": "Возврат отправлен в платёжную систему; сумма списана с баланса договора.",
+    "refund_pending": ("Возврат отправлен, но платёжная система пока не ответила. Сумма "
+                       "зарезервирована; сверка платежей завершит возврат."),
+    "request": "Заявка подана от имени абонента.",
+    "terminated": "Расторжение оформлено.",
+}
+
+
+def _one_of(value: str, options: dict[str, str] | tuple[str, ...], message: str) -> str:
+    if value not in options:
+        raise ValueError(message)
+    return value
+
+
+def _date(text: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError("Дата указывается как ДД.ММ.ГГГГ") from exc
+
+
+class OfficeController(Controller):
+    path = "/office"
+    guards = [office_guard]
+    cache_control = CacheControlHeader(no_store=True)  # contacts and money: never cached
+    exception_handlers = {NotAuthorizedException: _login_required, OfficeDenied: _denied}
+
+    # --- landing and search -------------------------------------------------------------
+
+    @get("/", name="office:home")
+    async def home(self, request: Request) -> Template:
+        today = await office_today()
+        return _page(request, "home", today=today, waiting_text=waiting_text,
+                     day=local_date(utcnow()))
+
+    @get("/search", name="office:search")
+    async def search(self, request: Request, q: str = "") -> Response:
+        _require(request, "card")
+        rows = await search_subscribers(q[:100])
+        if len(rows) == 1 and q.strip():
+            return Redirect(_card_url(rows[0]["contract_number"]))
+        return _page(request, "search", q=q[:100], rows=rows)
+
+    # --- the card ----------------------------------------------------------------------
+
+    @get("/subscribers/{number:str}", name="office:card")
+    async def card(self, request: Request, number: str, done: str = "") -> Template:
+        _require(request, "card")
+        card = await subscriber_card(number)
+        if card is None:
+            raise NotFoundException()
+        return _page(request, "card", card=card, s=card.subscriber,
+                     done=DONE_MESSAGES.get(done, ""), kind_labels=REQUEST_KIND_LABELS)
+
+    # --- cash payment ------------------------------------------------------------------
+
+    @get("/subscribers/{number:str}/payment", name="office:payment")
+    async def payment_form(self, request: Request, number: str) -> Template:
+        _require(request, "payment")
+        s = await _contract(number)
+        return _page(request, "payment", s=s, label=contract_label(s.contract_number, s.full_name),
+                     fields={}, error="", periods=_periods())
+
+    @post("/subscribers/{number:str}/payment")
+    async def payment_check(self, request: Request, number: str) -> Template:
+        _require(request, "payment")
+        s = await _contract(number)
+        fields = await _fields(request)
+        label = contract_label(s.contract_number, s.full_name)
+        try:
+            amount = parse_rubles(fields.get("amount"))
+            period = _one_of(fields.get("period", ""), ("", *_periods()), "Выберите месяц из списка") or None
+        except ValueError as exc:
+            return _page(request, "payment", status_code=422, s=s, label=label, fields=fields,
+                         error=str(exc), periods=_periods())
+        return _page(request, "confirm", title="Оплата в кассе", s=s,
+                     summary=f"{label}, {_signed(amount)}",
+                     details=[("Наличными", format_plain(amount) + " ₽"),
+                              ("Баланс после оплаты", format_plain(s.balance + amount) + " ₽"),
+                              ("За месяц", period or "—")],
+                     action=f"{_card_url(s.contract_number)}/payment/confirm",
+                     hidden={"amount": str(amount), "period": period or ""},
+                     back=f"{_card_url(s.contract_number)}/payment", button="Принять оплату")
+
+    @post("/subscribers/{number:str}/payment/confirm")
+    async def payment_book(self, request: Request, number: str) -> Response:
+        _require(request, "payment")
+        s = await _contract(number)
+        fields = await _fields(request)
+        try:
+            amount = _kopecks(fields.get("amount", ""))
+            period = _one_of(fields.get("period", ""), ("", *_periods()), "Выберите месяц из списка") or None
+            payment = await book_office_payment(s.id, amount, period=period, actor=_actor(request))
+        except ValueError as exc:
+            return _page(request, "payment", status_code=422, s=s,
+                         label=contract_label(s.contract_number, s.full_name), fields=fields,
+                         error=str(exc), periods=_periods())
+        return Redirect(f"/office/receipts/{payment.id}")
+
+    @get("/receipts/{payment_id:int}", name="office:receipt")
+    async def receipt_page(self, request: Request, payment_id: int) -> Template:
+        _require(request, "payment")
+        row = await receipt(_row_id(payment_id))
+        if row is None:
+            raise NotFoundException()
+        return _page(request, "receipt", r=row)
+
+    # --- adjustment --------------------------------------------------------------------
+
+    @get("/subscribers/{number:str}/adjustment", name="office:adjustment")
+    async def adjustment_form(self, request: Request, number: str) -> Template:
+        _require(request, "adjustment")
+        s = await _contract(number)
+        return _page(request, "adjustment", s=s, label=contract_label(s.contract_number, s.full_name),
+                     fields={}, error="")
+
+    @post("/subscribers/{number:str}/adjustment")
+    async def adjustment_check(self, request: Request, number: str) -> Template:
+        _require(request, "adjustment")
+        s = await _contract(number)
+        fields = await _fields(request)
+        label = contract_label(s.contract_number, s.full_name)
+        try:
+            amount = parse_signed_rubles(fields.get("amount", ""))
+            reason = _reason(fields.get("reason", ""))
+        except ValueError as exc:
+            return _page(request, "adjustment", status_code=422, s=s, label=label, fields=fields,
+                         error=str(exc))
+        return _page(request, "confirm", title="Корректировка баланса", s=s,
+                     summary=f"{label}, {_signed(amount)}",
+                     details=[("Причина", reason),
+                              ("Баланс после корректировки", format_plain(s.balance + amount) + " ₽")],
+                     action=f"{_card_url(s.contract_number)}/adjustment/confirm",
+                     hidden={"amount": str(amount), "reason": reason},
+                     back=f"{_card_url(s.contract_number)}/adjustment", button="Провести корректировку")
+
+    @post("/subscribers/{number:str}/adjustment/confirm")
+    async def adjustment_post(self, request: Request, number: str) -> Response:
+        _require(request, "adjustment")
+        s = await _contract(number)
+        fields = await _fields(request)
+        try:
+            amount = _kopecks(fields.get("amount", ""), signed=True)
+            await post_adjustment(s.id, amount, _reason(fields.get("reason", "")), actor=_actor(request))
+        except ValueError as exc:
+            return _page(request, "adjustment", status_code=422, s=s,
+                         label=contract_label(s.contract_number, s.full_name), fields=fields,
+                         error=str(exc))
+        return Redirect(_card_url(s.contract_number, "adjustment"))
+
+    # --- card refund -------------------------------------------------------------------
+
+    @get("/payments/{payment_id:int}/refund", name="office:refund")
+    async def refund_form(self, request: Request, payment_id: int) -> Template:
+        _require(request, "refund")
+        p = await _refundable(payment_id)
+        return _page(request, "refund", p=p, fields={"amount": format_plain(p["refundable"])}, error="")
+
+    @post("/payments/{payment_id:int}/refund")
+    async def refund_check(self, request: Request, payment_id: int) -> Template:
+        _require(request, "refund")
+        p = await _refundable(payment_id)
+        fields = await _fields(request)
+        try:
+            amount = parse_rubles(fields.get("amount"), max_kopecks=p["refundable"])
+            reason = _reason(fields.get("reason", ""))
+        except ValueError as exc:
+            return _page(request, "refund", status_code=422, p=p, fields=fields, error=str(exc))
+        return _page(request, "confirm", title="Возврат платежа на карту", s=None,
+                     summary=f"{p['label']}, {_signed(-amount)} (возврат на карту)",
+                     details=[("Платёж", f"№ {p['id']} на {format_plain(p['amount'])} ₽"),
+                              ("Карта", f"{p['card_brand']} •••• {p['card_last4']}".strip()),
+                              ("Причина", reason)],
+                     action=f"/office/payments/{p['id']}/refund/confirm",
+                     hidden={"amount": str(amount), "reason": reason},
+                     back=f"/office/payments/{p['id']}/refund", button="Вернуть на карту")
+
+    @post("/payments/{payment_id:int}/refund/confirm")
+    async def refund_post(self, request: Request, payment_id: int) -> Response:
+        _require(request, "refund")
+        p = await _refundable(payment_id)
+        fields = await _fields(request)
+        try:
+            amount = _kopecks(fields.get("amount", ""))
+            result = await refund_payment(p["id"], amount, _reason(fields.get("reason", "")),
+                                          actor=_actor(request))
+        except ValueError as exc:
+            return _page(request, "refund", status_code=422, p=p, fields=fields, error=str(exc))
+        return Redirect(_card_url(p["contract_number"],
+                                  "refund_pending" if result.status == "pending" else "refund"))
+
+    # --- a request on the subscriber's behalf ------------------------------------------
+
+    @get("/subscribers/{number:str}/request", name="office:request")
+    async def request_form(self, request: Request, number: str) -> Template:
+        _require(request, "request")
+        s = await _contract(number)
+        return self._request_page(request, s, {}, "")
+
+    def _request_page(self, request: Request, s: Subscriber, fields: dict[str, str], error: str,
+                      status_code: int = 200) -> Template:
+        kinds = {k: REQUEST_KIND_LABELS[k] for k in SUBSCRIBER_KINDS
+                 if k not in ("termination", "tariff_change")}
+        topics = {k: [(t, REQUEST_TOPIC_LABELS[t]) for t in KIND_TOPICS.get(k, ())] for k in kinds}
+        return _page(request, "request", status_code=status_code, s=s,
+                     label=contract_label(s.contract_number, s.full_name), kinds=kinds, topics=topics,
+                     fields=fields, error=error)
+
+    @post("/subscribers/{number:str}/request")
+    async def request_post(self, request: Request, number: str) -> Response:
+        _require(request, "request")
+        s = await _contract(number)
+        fields = await _fields(request)
+        kind = fields.get("kind", "")
+        topic = fields.get(f"topic_{kind}", "") if kind in KIND_TOPICS else ""
+        try:
+            if kind not in SUBSCRIBER_KINDS or kind in ("termination", "tariff_change"):
+                raise ValueError("Выберите вид заявки")
+            await file_request(s.id, kind, topic=topic, text=fields.get("text", ""),
+                               contact_time=fields.get("contact_time", ""))
+        except ValueError as exc:
+            return self._request_page(request, s, fields, str(exc), status_code=422)
+        return Redirect(_card_url(s.contract_number, "request"))
+
+    # --- password reset and staff view (no money: one confirmation step) --------------
+
+    @get("/subscribers/{number:str}/password", name="office:password")
+    async def password_form(self, request: Request, number: str) -> Template:
+        _require(request, "password")
+        s = await _contract(number)
+        label = contract_label(s.contract_number, s.full_name)
+        return _page(request, "confirm", title="Сброс пароля абонента", s=s,
+                     summary=f"{label}: выдать новый одноразовый пароль",
+                     details=[("Что будет", "Прежний пароль перестанет действовать, открытые "
+                               "сеансы кабинета закроются; при входе абонент задаст свой пароль.")],
+                     action=f"{_card_url(s.contract_number)}/password", hidden={},
+                     back=_card_url(s.contract_number), button="Выдать новый пароль")
+
+    @post("/subscribers/{number:str}/password")
+    async def password_post(self, request: Request, number: str) -> Template:
+        _require(request, "password")
+        s = await _contract(number)
+        one_time = await reset_password(s.id, actor=_actor(request))
+        return _page(request, "message", title="Новый одноразовый пароль", s=s,
+                     message=f"Договор № {s.contract_number}: одноразовый пароль",
+                     secret=one_time, back=_card_url(s.contract_number))
+
+    @post("/subscribers/{number:str}/view")
+    async def view_post(self, request: Request, number: str) -> Template:
+        _require(request, "view")
+        s = await _contract(number)
+        token = await start_staff_view(s.id, actor=_actor(request))
+        minutes = int(VIEW_LINK_TTL.total_seconds() // 60)
+        return _page(request, "message", title="Просмотр кабинета абонента", s=s,
+                     message=(f"Ссылка действует {minutes} минут и открывается один раз; кабинет "
+                              "покажется только для чтения. Просмотр записан в журнал и виден абоненту."),
+                     link=f"/staff-view/{token}", back=_card_url(s.contract_number))
+
+    # --- termination ---------------------------------------------------------------------
+
+    @get("/subscribers/{number:str}/terminate", name="office:terminate")
+    async def terminate_form(self, request: Request, number: str) -> Template:
+        _require(request, "terminate")
+        s = await _contract(number)
+        return self._terminate_page(request, s, {"terminated_on": local_date(utcnow()).isoformat()}, "")
+
+    def _terminate_page(self, request: Request, s: Subscriber, fields: dict[str, str], error: str,
+                        status_code: int = 200) -> Template:
+        reasons = [(t, REQUEST_TOPIC_LABELS[t]) for t in KIND_TOPICS["termination"]]
+        return _page(request, "terminate", status_code=status_code, s=s,
+                     label=contract_label(s.contract_number, s.full_name), reasons=reasons,
+                     fields=fields, error=error)
+
+    async def _terminate(self, request: Request, s: Subscriber, fields: dict[str, str]) -> dict[str, Any]:
+        """File the termination on the subscriber's behalf and complete it (two domain calls,
+        one transaction); returns the date and the settlement."""
+        day = _date(fields.get("terminated_on", ""))
+        async with write_transaction():
+            filed = await file_request(s.id, "termination", topic=fields.get("reason", ""),
+                                       text=fields.get("text", ""), desired_date=day, confirmed=True)
+            ended = await complete_termination(filed.id, actor=_actor(request), terminated_on=day)
+            after = await Subscriber.select(Subscriber.balance).where(Subscriber.id == s.id).first()
+        return {"day": ended, "balance": after["balance"], "settled": after["balance"] - s.balance}
+
+    @post("/subscribers/{number:str}/terminate")
+    async def terminate_check(self, request: Request, number: str) -> Template:
+        _require(request, "terminate")
+        s = await _contract(number)
+        fields = await _fields(request)
+        label = contract_label(s.contract_number, s.full_name)
+        try:
+            outcome = await dry_run(lambda: self._terminate(request, s, fields))
+        except ValueError as exc:
+            return self._terminate_page(request, s, fields, str(exc), status_code=422)
+        return _page(request, "confirm", title="Расторжение договора", s=s,
+                     summary=f"{label}, расторжение с {outcome['day']:%d.%m.%Y}, "
+                             f"перерасчёт {_signed(outcome['settled'])}",
+                     details=[("Баланс сейчас", format_plain(s.balance) + " ₽"),
+                              ("Возврат за дни после даты", _signed(outcome["settled"])),
+                              ("Итоговый баланс", format_plain(outcome["balance"]) + " ₽"),
+                              ("Причина", REQUEST_TOPIC_LABELS.get(fields.get("reason", ""), "—"))],
+                     action=f"{_card_url(s.contract_number)}/terminate/confirm",
+                     hidden={k: fields.get(k, "") for k in ("terminated_on", "reason", "text")},
+                     back=f"{_card_url(s.contract_number)}/terminate", button="Расторгнуть договор")
+
+    @post("/subscribers/{number:str}/terminate/confirm")
+    async def terminate_post(self, request: Request, number: str) -> Response:
+        _require(request, "terminate")
+        s = await _contract(number)
+        fields = await _fields(request)
+        try:
+            await self._terminate(request, s, fields)
+        except ValueError as exc:
+            return self._terminate_page(request, s, fields, str(exc), status_code=422)
+        return Redirect(_card_url(s.contract_number, "terminated"))
+
+    # --- the charge run --------------------------------------------------------------------
+
+    @get("/charge", name="office:charge")
+    async def charge_form(self, request: Request) -> Template:
+        _require(request, "charge")
+        return _page(request, "charge", fields={"period": current_period().label}, error="",
+                     preview=None)
+
+    @post("/charge")
+    async def charge_check(self, request: Request) -> Template:
+        _require(request, "charge")
+        fields = await _fields(request)
+        try:
+            preview = await preview_charges(_month(fields.get("period", "")))
+        except ValueError as exc:
+            return _page(request, "charge", status_code=422, fields=fields, error=str(exc), preview=None)
+        return _page(request, "charge", fields={"period": preview.period.label}, error="", preview=preview)
+
+    @post("/charge/confirm")
+    async def charge_run(self, request: Request) -> Template:
+        _require(request, "charge")
+        fields = await _fields(request)
+        try:
+            period = check_chargeable(_month(fields.get("period", "")))
+            run = await run_charges(period, actor=_actor(request))
+        except ValueError as exc:
+            return _page(request, "charge", status_code=422, fields=fields, error=str(exc), preview=None)
+        return _page(request, "charge", fields={"period": run.period}, error="", preview=None, run=run)
+
+
+def _month(text: str) -> str:
+    """``<input type=month>`` sends ``2026-12``; a clerk may also type ``12.2026``."""
+    text = (text or "").strip()
+    if len(text) == 7 and text[2] == "." and text[:2].isdigit() and text[3:].isdigit():
+        return f"{text[3:]}-{text[:2]}"
+    return text
+
+
+def _periods() -> tuple[str, ...]:
+    """Months a cash payment may be marked for: the current one and the next."""
+    current = current_period()
+    return (current.label, current.next.label)
+
+
+def _reason(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) < 3:
+        raise ValueError("Укажите причину (не короче 3 символов)")
+    if len(text) > 500:
+        raise ValueError("Причина — не длиннее 500 символов")
+    return text
+
+
+def _kopecks(text: str, *, signed: bool = False) -> int:
+    """The amount carried by a confirmation form (kopecks, as shown on the confirmation)."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise ValueError("Сумма не распознана: начните заново") from exc
+    if not signed and value <= 0:
+        raise ValueError("Сумма должна быть больше нуля")
+    return value
+
+
+def _row_id(value: int) -> int:
+    if not 1 <= value <= MAX_ROW_ID:
+        raise NotFoundException()
+    return value
+
+
+async def _refundable(payment_id: int) -> dict[str, Any]:
+    p = await payment_for_refund(_row_id(payment_id))
+    if p is None:
+        raise NotFoundException()
+    if not p["refundable"]:
+        raise OfficeDenied(detail="Этот платёж нельзя вернуть на карту: возвращаются только "
+                                  "зачисленные платежи картой, не больше остатка.")
+    return p

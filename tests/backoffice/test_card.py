@@ -1,0 +1,189 @@
+"""The staff pages at /office/: search, the subscriber card, actions shown before they are done."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import httpx
+import pytest
+
+from tables.audit import AuditEntry
+from tables.billing import BillingRun, current_period
+from tables.card import search_subscribers
+from tables.ledger import EntryKind, LedgerEntry, post_entry
+from tables.payments import Payment
+from tables.requests import ServiceRequest
+from tables.subscribers import Subscriber, SubscriberStatus
+from tests.factories import make_address, make_subscriber
+from tests.test_support import admin_login, csrf_from, make_staff
+
+
+async def office(client: httpx.AsyncClient, role: str = "administrator", name: str = "clerk") -> None:
+    await make_staff(name, role=role)
+    await admin_login(client, name)
+
+
+async def post_form(client: httpx.AsyncClient, page: str, url: str, data: dict) -> httpx.Response:
+    """Submit a form the way the browser does: with the page's CSRF token."""
+    html = (await client.get(page)).text
+    return await client.post(url, data={**data, "_csrf_token": csrf_from(html)})
+
+
+async def smirnov() -> Subscriber:
+    return await make_subscriber(full_name="Смирнов Дмитрий Иванович", phone="+79135551234",
+                                 address=await make_address(street="улица Ленина", house="10",
+                                                            apartment="5"))
+
+
+async def test_search_finds_by_number_phone_surname_and_address_from_partial_cyrillic():
+    s = await smirnov()
+    other = await make_subscriber(full_name="Иванова Мария Петровна", phone="+79130000000")
+    for query in (s.contract_number, s.contract_number[-3:], "8 913 555-12-34", "5551234", "смирн",
+                  "СМИРНОВ", "мирнов дмит", "ленина 10 5", "Ленина, 10", "ЛЕНИН"):
+        found = [r["contract_number"] for r in await search_subscribers(query)]
+        assert found == [s.contract_number], query
+    assert [r["contract_number"] for r in await search_subscribers("ивановА")] == [other.contract_number]
+    assert await search_subscribers("ленина 11") == []
+    assert await search_subscribers("%") == [] and await search_subscribers("  ") == []
+
+
+async def test_office_pages_need_a_staff_login(client):
+    s = await smirnov()
+    for path in ("/office/", f"/office/subscribers/{s.contract_number}", "/office/charge"):
+        response = await client.get(path)
+        assert response.status_code == 401 and "Нужен вход сотрудника" in response.text
+        assert s.full_name not in response.text
+
+
+async def test_card_shows_the_contract_and_only_the_actions_of_the_role(client):
+    s = await smirnov()
+    await post_entry(s.id, -75000, EntryKind.CHARGE, "charge-card", period=current_period().label)
+    await office(client, "cashier", "kassa")
+    page = await client.get("/office/search", params={"q": "смирнов"}, follow_redirects=True)
+    assert page.status_code == 200
+    text = page.text
+    assert "Смирнов Дмитрий Иванович" in text and "+79135551234" in text and "ул" in text.lower()
+    assert "−750,00" in text or "-750,00" in text
+    assert "Принять оплату" in text and "Корректировка баланса" in text
+    assert "Расторгнуть договор" not in text and "Сбросить пароль" not in text
+
+
+async def test_operator_is_not_offered_money_and_is_refused_by_the_server(client):
+    s = await smirnov()
+    await office(client, "operator", "oper")
+    card = await client.get(f"/office/subscribers/{s.contract_number}")
+    assert "Принять оплату" not in card.text and "Расторгнуть договор" in card.text
+    refused = await post_form(client, f"/office/subscribers/{s.contract_number}",
+                              f"/office/subscribers/{s.contract_number}/payment/confirm",
+                              {"amount": "140050"})
+    assert refused.status_code == 403 and "Вашей роли это действие недоступно" in refused.text
+    assert await Payment.count() == 0
+
+
+async def test_cash_payment_is_shown_then_confirmed_and_ends_on_a_receipt(client):
+    s = await smirnov()
+    await office(client, "cashier", "kassa")
+    page = f"/office/subscribers/{s.contract_number}/payment"
+    confirm = await post_form(client, page, page, {"amount": "1 400,50", "period": ""})
+    assert confirm.status_code == 200
+    assert f"договор {s.contract_number}, Смирнов Д. И., +1400,50 ₽" in confirm.text
+    assert await Payment.count() == 0 and await LedgerEntry.count() == 0
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.text))
+    done = await client.post(f"{page}/confirm", data={**hidden, "_csrf_token": csrf_from(confirm.text)})
+    assert done.status_code in (302, 303)
+    payment = await Payment.objects().first()
+    assert done.headers["location"] == f"/office/receipts/{payment.id}"
+    assert (payment.amount, payment.channel, payment.created_by) == (140050, "office", "kassa")
+    receipt = await client.get(done.headers["location"])
+    assert "Квитанция об оплате" in receipt.text and "1\u00a0400,50" in receipt.text
+    audit = await AuditEntry.objects().where(AuditEntry.action == "payment.office_booked").first()
+    assert audit.actor_name == "kassa"
+
+
+@pytest.mark.parametrize("amount, message", [("", "Укажите сумму"), ("12,345", "двух знаков"),
+                                             ("abc", "")])
+async def test_a_bad_amount_gets_a_russian_message_and_nothing_is_booked(client, amount, message):
+    s = await smirnov()
+    await office(client)
+    page = f"/office/subscribers/{s.contract_number}/payment"
+    response = await post_form(client, page, page, {"amount": amount})
+    assert response.status_code == 422
+    error = re.search(r'id="form-error">([^<]+)<', response.text)[1]
+    assert message in error and re.search("[а-я]", error) and not re.search("[a-z]", error)
+    assert await Payment.count() == 0
+
+
+async def test_adjustment_confirmation_shows_who_and_how_much(client):
+    s = await smirnov()
+    await office(client, "cashier", "kassa")
+    page = f"/office/subscribers/{s.contract_number}/adjustment"
+    confirm = await post_form(client, page, page, {"amount": "-150.5", "reason": "ошибка кассы"})
+    assert f"договор {s.contract_number}, Смирнов Д. И., -150,50 ₽" in confirm.text
+    assert await LedgerEntry.count() == 0
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.text))
+    done = await client.post(f"{page}/confirm", data={**hidden, "_csrf_token": csrf_from(confirm.text)})
+    assert done.status_code in (302, 303)
+    assert (await Subscriber.select(Subscriber.balance).where(Subscriber.id == s.id).first())[
+        "balance"] == -15050
+
+
+async def test_termination_preview_writes_nothing_then_terminates(client):
+    s = await smirnov()
+    await post_entry(s.id, 100000, EntryKind.PAYMENT, "pay-term")
+    await office(client, "operator", "oper")
+    page = f"/office/subscribers/{s.contract_number}/terminate"
+    before = (await ServiceRequest.count(), await AuditEntry.count(), await LedgerEntry.count())
+    today = dt.date.today().isoformat()
+    confirm = await post_form(client, page, page, {"terminated_on": today, "reason": "moving"})
+    assert confirm.status_code == 200, confirm.text
+    assert f"договор {s.contract_number}, Смирнов Д. И., расторжение с" in confirm.text
+    assert (await ServiceRequest.count(), await AuditEntry.count(), await LedgerEntry.count()) == before
+    assert (await Subscriber.select(Subscriber.status).where(Subscriber.id == s.id).first())[
+        "status"] == SubscriberStatus.ACTIVE
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.text))
+    done = await client.post(f"{page}/confirm", data={**hidden, "_csrf_token": csrf_from(confirm.text)})
+    assert done.status_code in (302, 303), done.text
+    row = await Subscriber.select(Subscriber.status, Subscriber.terminated_on).where(
+        Subscriber.id == s.id).first()
+    assert row["status"] == SubscriberStatus.TERMINATED
+    assert await ServiceRequest.count() == 1
+
+
+async def test_charge_page_refuses_a_future_month_and_previews_before_running(client):
+    await make_subscriber(fee=140050)
+    await office(client)
+    future = current_period().next.label
+    refused = await post_form(client, "/office/charge", "/office/charge", {"period": future})
+    assert refused.status_code == 422 and f"Период {future} ещё не наступил" in refused.text
+    refused = await post_form(client, "/office/charge", "/office/charge/confirm", {"period": future})
+    assert refused.status_code == 422 and await BillingRun.count() == 0
+    preview = await post_form(client, "/office/charge", "/office/charge",
+                              {"period": current_period().label})
+    assert "договоров — 1" in preview.text and "1\u00a0400,50" in preview.text
+    assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
+    done = await client.post("/office/charge/confirm", data={
+        "period": current_period().label, "_csrf_token": csrf_from(preview.text)})
+    assert done.status_code == 200 and "выполнено: договоров — 1" in done.text
+    assert (await BillingRun.objects().first()).started_by == "clerk"
+
+
+async def test_charge_is_not_offered_to_a_cashier(client):
+    await office(client, "cashier", "kassa")
+    assert "/office/charge" not in (await client.get("/office/")).text
+    assert (await client.get("/office/charge")).status_code == 403
+
+
+async def test_landing_page_counts_today(client):
+    s = await smirnov()
+    await office(client, "cashier", "kassa")
+    page = f"/office/subscribers/{s.contract_number}/payment"
+    confirm = await post_form(client, page, page, {"amount": "500"})
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.text))
+    await client.post(f"{page}/confirm", data={**hidden, "_csrf_token": csrf_from(confirm.text)})
+    await make_subscriber(full_name="Должников Олег Олегович")
+    debtor = (await Subscriber.select(Subscriber.id).order_by(Subscriber.id, ascending=False).first())["id"]
+    await post_entry(debtor, -1000, EntryKind.ADJUSTMENT, "debt-1")
+    home = await client.get("/office/")
+    assert re.search(r'id="today-payments">1 на 500,00', home.text)
+    assert re.search(r'id="today-debtors">1<', home.text)
