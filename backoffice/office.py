@@ -126,8 +126,16 @@ def _require(request: Request, action: str) -> None:
         raise OfficeDenied(detail="Вашей роли это действие недоступно.")
 
 
+def _rubles(kopecks: int) -> str:
+    """1400050 → "14 000,50 ₽" (plain spaces: the line is read out and copied)."""
+    sign = "-" if kopecks < 0 else ""
+    rub, kop = divmod(abs(kopecks), 100)
+    return f"{sign}{rub:,}".replace(",", " ") + f",{kop:02d} ₽"
+
+
 def _signed(kopecks: int) -> str:
-    return ("+" if kopecks > 0 else "") + format_plain(kopecks) + " ₽"
+    """The amount of a confirmation: "+1 400,50 ₽", "-150,00 ₽"."""
+    return ("+" if kopecks > 0 else "") + _rubles(kopecks)
 
 
 async def _contract(number: str) -> Subscriber:
@@ -229,8 +237,8 @@ class OfficeController(Controller):
                          error=str(exc), periods=_periods())
         return _page(request, "confirm", title="Оплата в кассе", s=s,
                      summary=f"{label}, {_signed(amount)}",
-                     details=[("Наличными", format_plain(amount) + " ₽"),
-                              ("Баланс после оплаты", format_plain(s.balance + amount) + " ₽"),
+                     details=[("Наличными", _rubles(amount)),
+                              ("Баланс после оплаты", _rubles(s.balance + amount)),
                               ("За месяц", period or "—")],
                      action=f"{_card_url(s.contract_number)}/payment/confirm",
                      hidden={"amount": str(amount), "period": period or ""},
@@ -283,7 +291,7 @@ class OfficeController(Controller):
         return _page(request, "confirm", title="Корректировка баланса", s=s,
                      summary=f"{label}, {_signed(amount)}",
                      details=[("Причина", reason),
-                              ("Баланс после корректировки", format_plain(s.balance + amount) + " ₽")],
+                              ("Баланс после корректировки", _rubles(s.balance + amount))],
                      action=f"{_card_url(s.contract_number)}/adjustment/confirm",
                      hidden={"amount": str(amount), "reason": reason},
                      back=f"{_card_url(s.contract_number)}/adjustment", button="Провести корректировку")
@@ -322,7 +330,7 @@ class OfficeController(Controller):
             return _page(request, "refund", status_code=422, p=p, fields=fields, error=str(exc))
         return _page(request, "confirm", title="Возврат платежа на карту", s=None,
                      summary=f"{p['label']}, {_signed(-amount)} (возврат на карту)",
-                     details=[("Платёж", f"№ {p['id']} на {format_plain(p['amount'])} ₽"),
+                     details=[("Платёж", f"№ {p['id']} на {_rubles(p['amount'])}"),
                               ("Карта", f"{p['card_brand']} •••• {p['card_last4']}".strip()),
                               ("Причина", reason)],
                      action=f"/office/payments/{p['id']}/refund/confirm",
@@ -407,9 +415,9 @@ class OfficeController(Controller):
         minutes = int(VIEW_LINK_TTL.total_seconds() // 60)
         return _page(request, "message", title="Просмотр кабинета абонента", s=s,
                      message=(f"Ссылка действует {minutes} минут и открывается один раз; кабинет "
-                              "покажется только для чтения. Просмотр записан в журнал и виден абоненту. Закончив, "
-                              "нажмите в кабинете «Выйти»: пока просмотр открыт, действия в офисе из этого "
-                              "браузера недоступны."),
+                              "покажется только для чтения. Просмотр записан в журнал и виден "
+                              "абоненту. Закончив, нажмите в кабинете «Выйти»: пока просмотр открыт, "
+                              "действия в офисе из этого браузера недоступны."),
                      link=f"/staff-view/{token}", back=_card_url(s.contract_number))
 
     # --- termination ---------------------------------------------------------------------
@@ -451,9 +459,9 @@ class OfficeController(Controller):
         return _page(request, "confirm", title="Расторжение договора", s=s,
                      summary=f"{label}, расторжение с {outcome['day']:%d.%m.%Y}, "
                              f"перерасчёт {_signed(outcome['settled'])}",
-                     details=[("Баланс сейчас", format_plain(s.balance) + " ₽"),
+                     details=[("Баланс сейчас", _rubles(s.balance)),
                               ("Возврат за дни после даты", _signed(outcome["settled"])),
-                              ("Итоговый баланс", format_plain(outcome["balance"]) + " ₽"),
+                              ("Итоговый баланс", _rubles(outcome["balance"])),
                               ("Причина", REQUEST_TOPIC_LABELS.get(fields.get("reason", ""), "—"))],
                      action=f"{_card_url(s.contract_number)}/terminate/confirm",
                      hidden={k: fields.get(k, "") for k in ("terminated_on", "reason", "text")},

@@ -87,7 +87,7 @@ async def test_cash_payment_is_shown_then_confirmed_and_ends_on_a_receipt(client
     page = f"/office/subscribers/{s.contract_number}/payment"
     confirm = await post_form(client, page, page, {"amount": "1 400,50", "period": ""})
     assert confirm.status_code == 200
-    assert f"договор {s.contract_number}, Смирнов Д. И., +1400,50 ₽" in confirm.text
+    assert f"договор {s.contract_number}, Смирнов Д. И., +1 400,50 ₽" in confirm.text
     assert await Payment.count() == 0 and await LedgerEntry.count() == 0
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.text))
     done = await client.post(f"{page}/confirm", data={**hidden, "_csrf_token": csrf_from(confirm.text)})

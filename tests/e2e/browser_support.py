@@ -231,3 +231,12 @@ async def add_subscriber_session(context: BrowserContext, base_url: str, subscri
 
     token = await start_session(subscriber_id)
     await context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": base_url}])
+
+
+async def add_staff_session(context: BrowserContext, base_url: str, staff_id: int) -> None:
+    """Log a staff member in to the office without the admin's login form (piccolo_api's
+    session, the cookie the admin sets)."""
+    from piccolo_api.session_auth.tables import SessionsBase
+
+    session = await SessionsBase.create_session(staff_id)
+    await context.add_cookies([{"name": "id", "value": session.token, "url": base_url}])

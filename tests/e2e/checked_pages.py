@@ -13,6 +13,7 @@ from typing import Any
 GUEST = "guest"
 SUBSCRIBER = "subscriber"  # logged in, password already set
 FIRST_LOGIN = "first_login"  # logged in with a one-time password, must set a new one
+STAFF = "staff"  # an administrator logged in to the office (Piccolo Admin's session)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,19 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("request", "/cabinet/requests/{request_id}", who=SUBSCRIBER),
     CheckedPage("quick-pay", "/pay"),
     CheckedPage("connect", "/connect"),
+    # Staff pages beside the admin (backoffice/office.py); tests/backoffice/test_card_registry.py
+    # fails when an /office page is missing here.
+    CheckedPage("office-home", "/office/", who=STAFF),
+    CheckedPage("office-search", "/office/search?q=металлургов", who=STAFF),
+    CheckedPage("office-card", "/office/subscribers/{contract_number}", who=STAFF),
+    CheckedPage("office-payment", "/office/subscribers/{contract_number}/payment", who=STAFF),
+    CheckedPage("office-receipt", "/office/receipts/{office_payment_id}", who=STAFF),
+    CheckedPage("office-adjustment", "/office/subscribers/{contract_number}/adjustment", who=STAFF),
+    CheckedPage("office-refund", "/office/payments/{card_payment_id}/refund", who=STAFF),
+    CheckedPage("office-request", "/office/subscribers/{contract_number}/request", who=STAFF),
+    CheckedPage("office-password", "/office/subscribers/{contract_number}/password", who=STAFF),
+    CheckedPage("office-terminate", "/office/subscribers/{contract_number}/terminate", who=STAFF),
+    CheckedPage("office-charge", "/office/charge", who=STAFF),
 ]
 
 
@@ -81,9 +95,34 @@ async def seed_site(who: str) -> dict[str, Any]:
             must_change=who == FIRST_LOGIN,
         )
         seed["subscriber_id"] = subscriber.id
-        if who == SUBSCRIBER:
+        seed["contract_number"] = subscriber.contract_number
+        if who in (SUBSCRIBER, STAFF):
             seed["request_id"] = await _subscriber_history(subscriber.id)
+        if who == STAFF:
+            seed.update(await _office_rows(subscriber.id))
     return seed
+
+
+async def _office_rows(subscriber_id: int) -> dict[str, Any]:
+    """A staff member, a cash payment with its receipt and a refundable card payment."""
+    from tables.audit import Actor
+    from tables.db import utcnow
+    from tables.payments import Payment, book_office_payment
+    from tests.factories import make_address, make_subscriber
+    from tests.test_support import make_staff
+
+    staff = await make_staff("a11y-admin")
+    # A neighbour on the same street: the search page lists two contracts (one would open the card).
+    await make_subscriber(full_name="Кузнецов Илья Петрович", phone="+79134440011",
+                          address=await make_address(street="проспект Металлургов", house="12",
+                                                     apartment="46"))
+    office = await book_office_payment(subscriber_id, 140050, actor=Actor("a11y-admin"))
+    now = utcnow()
+    card = Payment(subscriber=subscriber_id, amount=65000, status="succeeded", channel="cabinet",
+                   provider_intent_id=f"pi_a11y_{subscriber_id}", card_brand="visa", card_last4="4242",
+                   created_at=now, updated_at=now)
+    await card.save()
+    return {"staff_id": staff.id, "office_payment_id": office.id, "card_payment_id": card.id}
 
 
 async def _subscriber_history(subscriber_id: int) -> int:

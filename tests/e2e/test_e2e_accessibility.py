@@ -16,6 +16,7 @@ from tests.e2e.browser_support import (
     AXE_JS,
     OUTPUT_DIR,
     SERIOUS_IMPACTS,
+    add_staff_session,
     add_subscriber_session,
     axe_violations,
     check_layout,
@@ -23,7 +24,7 @@ from tests.e2e.browser_support import (
     unavailable,
     unlabelled_fields,
 )
-from tests.e2e.checked_pages import CHECKED_PAGES, GUEST, CheckedPage, seed_site
+from tests.e2e.checked_pages import CHECKED_PAGES, GUEST, STAFF, CheckedPage, seed_site
 
 
 @pytest.mark.parametrize("checked", CHECKED_PAGES, ids=lambda c: c.name)
@@ -33,7 +34,9 @@ async def test_page_is_accessible(request, checked: CheckedPage, viewport, new_c
     seed = await seed_site(checked.who)
     # axe is injected as an inline script, which our CSP refuses: bypass it for this check only.
     context = await new_context(viewport, bypass_csp=True)
-    if checked.who != GUEST:
+    if checked.who == STAFF:
+        await add_staff_session(context, live_server, seed["staff_id"])
+    elif checked.who != GUEST:
         await add_subscriber_session(context, live_server, seed["subscriber_id"])
     page = await context.new_page()
     path = checked.path.format(**seed)

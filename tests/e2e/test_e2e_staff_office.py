@@ -1,0 +1,159 @@
+"""Clerk journeys through the office pages (backoffice/office.py), clicked in Chromium: from the
+admin's sidebar to the subscriber card found by a partial Cyrillic surname, then each action shown
+with who and how much before it is confirmed.
+
+(Application → contract → first login is journey 5, tests/e2e/test_e2e_connect.py.)
+Screenshots of the card and each form at 1280 px go to docs/screenshots/ when
+``CENTRA_SCREENSHOTS=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from tables.billing import BillingRun, current_period
+from tables.ledger import EntryKind, LedgerEntry, post_entry
+from tables.payments import Payment
+from tables.subscribers import Subscriber, SubscriberStatus
+from tests.e2e.browser_support import ROOT, staff_login
+from tests.factories import make_address, make_subscriber
+from tests.test_support import STAFF_PASSWORD, make_staff
+
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+async def shot(page: Page, name: str) -> None:
+    """Keep a 1280 px screenshot for the docs (only when asked: they are committed files)."""
+    if os.environ.get("CENTRA_SCREENSHOTS", "").strip() in ("", "0"):
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=Path(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+async def smirnov(**kwargs) -> Subscriber:
+    return await make_subscriber(
+        full_name="Смирнов Дмитрий Иванович", phone="+79135551234",
+        address=await make_address(street="улица Ленина", house="10", apartment="5"), **kwargs)
+
+
+async def open_card(page: Page, username: str, query: str = "смирн") -> None:
+    """Log in to the admin, follow its sidebar to the office and find the contract."""
+    await staff_login(page, username, STAFF_PASSWORD)
+    await page.get_by_role("link", name="Офис: сегодня и поиск абонента").click()
+    await expect(page).to_have_url(re.compile(r"/office/$"))
+    await page.get_by_label("Найти абонента").fill(query)
+    await page.get_by_role("button", name="Найти").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Смирнов Дмитрий Иванович")
+
+
+async def test_cash_payment_is_confirmed_and_ends_on_a_receipt(staff_page):
+    s = await smirnov()
+    await make_staff("kassa", role="cashier")
+    page = staff_page
+    await open_card(page, "kassa")
+    await shot(page, "office-card")
+    # A cashier is not offered what is not theirs.
+    await expect(page.get_by_role("link", name="Расторгнуть договор")).to_have_count(0)
+
+    await page.get_by_role("link", name="Принять оплату").click()
+    await page.get_by_label("Сумма наличными, ₽").fill("1 400 руб")
+    await page.get_by_role("button", name="Далее: проверить").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Сумма")
+    await page.get_by_label("Сумма наличными, ₽").fill("1 400,50")
+    await shot(page, "office-payment")
+    await page.get_by_role("button", name="Далее: проверить").click()
+    await expect(page.locator("#confirm-summary")).to_have_text(
+        f"договор {s.contract_number}, Смирнов Д. И., +1 400,50 ₽")
+    assert await Payment.count() == 0
+    await shot(page, "office-payment-confirm")
+    await page.get_by_role("button", name="Принять оплату").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Квитанция об оплате")
+    await expect(page.locator("#receipt-amount")).to_have_text("1\u00a0400,50\u00a0₽")
+    await shot(page, "office-receipt")
+    payment = await Payment.objects().first()
+    assert (payment.amount, payment.channel, payment.created_by) == (140050, "office", "kassa")
+
+
+async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
+    from tables.payment_flow import submit_card
+    from tables.payments import start_payment
+    from tests.payments_support import card_token
+
+    s = await smirnov()
+    payment = await start_payment(s.id, 65000, channel="cabinet")
+    assert (await submit_card(payment.id, await card_token(stripe_sandbox))).status == "succeeded"
+    await make_staff("kassa", role="cashier")
+    page = staff_page
+    await open_card(page, "kassa", "8 913 555-12-34")
+    await page.get_by_role("link", name=f"Вернуть на карту платёж № {payment.id}").click()
+    await page.get_by_label("Сумма возврата, ₽").fill("200")
+    await page.get_by_label("Причина возврата").fill("двойная оплата")
+    await shot(page, "office-refund")
+    await page.get_by_role("button", name="Далее: проверить").click()
+    await expect(page.locator("#confirm-summary")).to_have_text(
+        f"договор {s.contract_number}, Смирнов Д. И., -200,00 ₽ (возврат на карту)")
+    await page.get_by_role("button", name="Вернуть на карту").click()
+    await expect(page.get_by_role("status")).to_contain_text("Возврат")
+    refunds = await LedgerEntry.select(LedgerEntry.amount).where(LedgerEntry.kind == EntryKind.REFUND)
+    assert [r["amount"] for r in refunds] == [-20000]
+
+
+async def test_termination_shows_the_settlement_then_ends_the_contract(staff_page):
+    s = await smirnov()
+    await post_entry(s.id, 100000, EntryKind.PAYMENT, "pay-before-termination")
+    await make_staff("oper", role="operator")
+    page = staff_page
+    await open_card(page, "oper", "ЛЕНИНА 10 5")
+    await expect(page.get_by_role("link", name="Принять оплату")).to_have_count(0)
+    await page.get_by_role("link", name="Расторгнуть договор").click()
+    await page.get_by_label("Причина").select_option(label="Переезд")
+    await shot(page, "office-terminate")
+    await page.get_by_role("button", name="Далее: проверить").click()
+    await expect(page.locator("#confirm-summary")).to_contain_text(
+        f"договор {s.contract_number}, Смирнов Д. И., расторжение с")
+    row = await Subscriber.select(Subscriber.status).where(Subscriber.id == s.id).first()
+    assert row["status"] == SubscriberStatus.ACTIVE  # the preview changed nothing
+    await page.get_by_role("button", name="Расторгнуть договор").click()
+    await expect(page.get_by_role("status")).to_have_text("Расторжение оформлено.")
+    await expect(page.locator(".status-terminated")).to_be_visible()
+    row = await Subscriber.select(Subscriber.status).where(Subscriber.id == s.id).first()
+    assert row["status"] == SubscriberStatus.TERMINATED
+
+
+async def test_charge_run_refuses_a_future_month_and_runs_after_the_preview(staff_page):
+    await smirnov(fee=140050)
+    await make_staff("boss", role="administrator")
+    page = staff_page
+    await staff_login(page, "boss", STAFF_PASSWORD)
+    await page.get_by_role("link", name="Офис: сегодня и поиск абонента").click()
+    await page.get_by_role("link", name="Начисление абонентской платы").first.click()
+    future = current_period().next.label
+    await page.get_by_label("Месяц").fill(future)
+    await page.get_by_role("button", name="Показать, что будет начислено").click()
+    await expect(page.get_by_role("alert")).to_contain_text(f"Период {future} ещё не наступил")
+    assert await BillingRun.count() == 0
+
+    await page.get_by_label("Месяц").fill(current_period().label)
+    await page.get_by_role("button", name="Показать, что будет начислено").click()
+    await expect(page.locator("#confirm-summary")).to_contain_text("договоров — 1, сумма — 1\u00a0400,50")
+    await shot(page, "office-charge-preview")
+    assert await LedgerEntry.count() == 0
+    await page.get_by_role("button", name="Начислить").click()
+    await expect(page.locator("#charge-done")).to_contain_text("договоров — 1")
+    assert (await BillingRun.objects().first()).started_by == "boss"
+
+
+async def test_landing_page_links_into_lists(staff_page):
+    await smirnov()
+    await make_staff("boss", role="administrator")
+    page = staff_page
+    await staff_login(page, "boss", STAFF_PASSWORD)
+    await page.goto("/office/")
+    await expect(page.locator("#today-debtors")).to_have_text("0")
+    await shot(page, "office-home")
+    await page.goto("/office/search?q=смирн")
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Смирнов")
