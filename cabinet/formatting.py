@@ -42,9 +42,14 @@ def rub(kopecks: int | None) -> str:
 def date_ru(value: dt.date | dt.datetime | None, fmt: str = "d MMMM y") -> str:
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        return format_datetime(value, fmt, tzinfo=TIMEZONE, locale=LOCALE)
-    return format_date(value, fmt, locale=LOCALE)
+    try:
+        if isinstance(value, dt.datetime):
+            return format_datetime(value, fmt, tzinfo=TIMEZONE, locale=LOCALE)
+        return format_date(value, fmt, locale=LOCALE)
+    except (OverflowError, ValueError):
+        # A date at the edge of the calendar (9999-12-31 turned into local time) that slipped
+        # in before dates were checked: shown as stored, never a page error for everyone.
+        return value.strftime("%d.%m.%Y")
 
 
 def datetime_ru(value: dt.datetime | None, fmt: str = "d MMMM y, HH:mm") -> str:
@@ -53,9 +58,12 @@ def datetime_ru(value: dt.datetime | None, fmt: str = "d MMMM y, HH:mm") -> str:
 
 @_cached
 def month_ru(period: str) -> str:
-    """'2026-11' → 'ноябрь 2026'."""
-    year, month = (int(x) for x in period.split("-"))
-    return format_date(dt.date(year, month, 1), "LLLL y", locale=LOCALE)
+    """'2026-11' → 'ноябрь 2026'; a malformed stored period (``0000-01``) is shown as it is."""
+    try:
+        year, month = (int(x) for x in period.split("-"))
+        return format_date(dt.date(year, month, 1), "LLLL y", locale=LOCALE)
+    except (TypeError, ValueError, AttributeError):
+        return str(period)
 
 
 @functools.lru_cache(maxsize=1024)

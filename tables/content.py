@@ -51,6 +51,44 @@ def check_work_window(starts_at: dt.datetime | None, ends_at: dt.datetime | None
         raise ValueError(WINDOW_ORDER_MESSAGE)
 
 
+#: Publication dates and work windows lie within this many years of today: a typo such as
+#: 9999-12-31 would otherwise sit on the public pages for ever (and overflow when the
+#: page turns it into local time).
+NEWS_DATE_YEARS = 5
+NEWS_DATE_LABELS = {"published_at": "Дата публикации", "starts_at": "Начало работ",
+                    "ends_at": "Окончание работ"}
+NEWS_DATE_MESSAGE = "{what}: укажите дату с {low} по {high}."
+
+
+def check_news_dates(values: dict[str, Any], *, now: dt.datetime) -> None:
+    """Refuse a news item's dates outside ``now`` ± :data:`NEWS_DATE_YEARS` years, and a
+    work window that ends before it starts.
+
+    :param values: ``published_at``/``starts_at``/``ends_at`` (any of them; ``None`` is
+        "not set"), as the admin saves them.
+    :raises ValueError: with the Russian message for the clerk.
+
+    >>> check_news_dates({"ends_at": dt.datetime(9999, 12, 31, tzinfo=dt.UTC)}, now=now)
+    ValueError: Окончание работ: укажите дату с 07.12.2021 по 07.12.2031.
+    """
+    low_day, high_day = _years_from(now, -NEWS_DATE_YEARS), _years_from(now, NEWS_DATE_YEARS)
+    low = dt.datetime.combine(low_day, dt.time(), dt.UTC)
+    high = dt.datetime.combine(high_day, dt.time(), dt.UTC)
+    for key, what in NEWS_DATE_LABELS.items():
+        moment = values.get(key)
+        if moment is None:
+            continue
+        if not isinstance(moment, dt.datetime) or not low <= _aware(moment) <= high:
+            raise ValueError(NEWS_DATE_MESSAGE.format(
+                what=what, low=low_day.strftime("%d.%m.%Y"), high=high_day.strftime("%d.%m.%Y")))
+    check_work_window(values.get("starts_at"), values.get("ends_at"))
+
+
+def _years_from(now: dt.datetime, years: int) -> dt.date:
+    day = now.date()
+    return day.replace(year=day.year + years, day=28 if (day.month, day.day) == (2, 29) else day.day)
+
+
 class MaintenanceArea(Table, help_text="Где идут плановые работы: город, улица или дом"):
     news = ForeignKey(NewsItem, null=False, on_delete=OnDelete.cascade, help_text="Работы")
     town = ForeignKey(Town, null=True, default=None, on_delete=OnDelete.cascade, help_text="Город")

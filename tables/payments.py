@@ -31,7 +31,7 @@ from tables.addresses import (
     streets_in_town,
 )
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.db import choices, utcnow, write_transaction
+from tables.db import choices, local_date, utcnow, write_transaction
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
 from tables.money import format_plain, parse_rubles
 from tables.subscribers import Subscriber, SubscriberStatus, mask_name
@@ -218,11 +218,42 @@ def period_of(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def payable_periods(today: dt.date | None = None) -> list[str]:
-    """Months a payment may be for: two back, this one, the next one (newest last)."""
-    today = today or dt.date.today()
+def payable_periods(today: dt.date | None = None, *, back: int = 2, ahead: int = 1) -> list[str]:
+    """Months a payment may be for, offered on the payment pages: two back, this one (in
+    Novokuznetsk), the next one (newest last)."""
+    today = today or local_date(utcnow())
     index = today.year * 12 + today.month - 1
-    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - 2, index + 2)]
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - back, index + ahead + 1)]
+
+
+#: The months any payment (card, office) may be *for*, around this local month: paying off
+#: an older debt, or ahead.  Anything further is a typo — one ``0000-01`` once made a
+#: contract's statement and payment history unreadable for good (money rows never change).
+PAYMENT_PERIOD_MONTHS_BACK = 12
+PAYMENT_PERIOD_MONTHS_AHEAD = 2
+
+
+def check_payment_period(period: str | None, *, today: dt.date | None = None) -> str | None:
+    """The month a payment is for, checked at entry: empty is ``None``, else ``YYYY-MM``
+    within :data:`PAYMENT_PERIOD_MONTHS_BACK` months back and
+    :data:`PAYMENT_PERIOD_MONTHS_AHEAD` ahead of today's month in Novokuznetsk.
+
+    :raises ValueError: with a Russian message for the clerk or subscriber.
+
+    >>> check_payment_period("0000-01")
+    ValueError: Укажите месяц оплаты в виде ГГГГ-ММ, с 12.2025 по 02.2027.
+    """
+    text = (period or "").strip()
+    if not text:
+        return None
+    allowed = payable_periods(today, back=PAYMENT_PERIOD_MONTHS_BACK, ahead=PAYMENT_PERIOD_MONTHS_AHEAD)
+    if text not in allowed:
+        def shown(label: str) -> str:
+            return f"{label[5:]}.{label[:4]}"
+
+        raise ValueError(f"Укажите месяц оплаты в виде ГГГГ-ММ, с {shown(allowed[0])} "
+                         f"по {shown(allowed[-1])}.")
+    return text
 
 
 # --- creating a card payment ---------------------------------------------------------------
@@ -250,6 +281,7 @@ async def start_payment(subscriber_id: int, amount: int, *, channel: PaymentChan
     if not isinstance(amount, int) or isinstance(amount, bool):
         raise ValueError(AMOUNT_MESSAGES["zero"])
     check_payment_amount(amount)
+    period = check_payment_period(period, today=today)
     if period is not None and period not in payable_periods(today):
         raise ValueError("Выберите месяц из списка.")
     subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
@@ -515,6 +547,7 @@ async def book_office_payment(subscriber_id: int, amount: int, *, actor: Actor,
     """Cash or terminal payment taken at the office: a succeeded payment and its ledger entry."""
     if amount <= 0:
         raise ValueError("Сумма должна быть больше нуля")
+    period = check_payment_period(period)
     now = utcnow()
     async with write_transaction():
         payment = Payment(subscriber=subscriber_id, amount=amount, status=PaymentStatus.SUCCEEDED,

@@ -31,6 +31,9 @@ from tables.subscribers import SUBSCRIBER_STATUS_LABELS, SubscriberStatus
 _SQLITE_SHIFT = f"'{int(LOCAL_TZ.utcoffset(dt.datetime(2026, 1, 1)).total_seconds() // 3600):+d} hours'"
 
 MAX_MONTHS = 60
+#: ``on`` (a report's "as of" day) within these bounds: 9999-12-31 overflowed the day after it.
+FIRST_ON = dt.date(2000, 1, 1)
+ON_DAYS_AHEAD = 366
 AGING_BUCKETS = ((30, "0–30"), (60, "31–60"), (90, "61–90"), (None, "более 90"))
 BACKLOG_BUCKETS = ((1, "до 1 дня"), (3, "1–3 дня"), (7, "3–7 дней"), (30, "7–30 дней"),
                    (None, "более 30 дней"))
@@ -202,6 +205,9 @@ class Filters:
                 on = dt.date.fromisoformat(params["on"].strip())
             except ValueError:
                 raise ValueError("Дата: укажите её в виде ГГГГ-ММ-ДД") from None
+            latest = today + dt.timedelta(days=ON_DAYS_AHEAD)
+            if not FIRST_ON <= on <= latest:
+                raise ValueError(f"Дата: укажите день с {FIRST_ON:%d.%m.%Y} по {latest:%d.%m.%Y}")
         group = (params.get("group") or "").strip()
         if spec is not None:
             if spec.groups and group not in spec.groups:
