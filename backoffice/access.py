@@ -14,6 +14,7 @@ from starlette.requests import Request
 from tables.audit import Actor, write_audit
 from tables.content import NewsItem, check_news_dates, check_work_window
 from tables.db import utcnow, write_transaction
+from tables.text import clean_text, clean_values
 
 READ_ONLY_MESSAGE = "Эта таблица только для чтения: изменения вносятся через формы действий."
 
@@ -52,13 +53,19 @@ def _json_safe(values: dict[Any, Any]) -> dict[str, Any]:
 
 
 def audit_hooks(table: type[Table], protected: tuple[str, ...] = ()) -> list[Hook]:
-    """Hooks writing an audit entry (with before/after values) for direct admin edits.
+    """Hooks writing an audit entry (with before/after values) for direct admin edits; they
+    also strip NUL and other control characters from the text saved (every editable table
+    has these hooks).
 
     :param protected: columns that may never be changed through a plain edit.
     """
     name = table._meta.tablename
 
     async def on_save(row: Table, request: Request) -> Table:
+        for column in row._meta.columns:  # NUL and other control characters, as the cabinet's forms
+            value = getattr(row, column._meta.name, None)
+            if isinstance(value, str):
+                setattr(row, column._meta.name, clean_text(value))
         # The id is not known yet: LargeTableCRUD fills it in once the row is saved.
         request.state.audit_entry = await write_audit(
             action=f"{name}.created", object_type=name, object_id="new",
@@ -66,6 +73,7 @@ def audit_hooks(table: type[Table], protected: tuple[str, ...] = ()) -> list[Hoo
         return row
 
     async def on_patch(row_id: Any, values: dict[str, Any], request: Request) -> dict[str, Any]:
+        values = clean_values(values)
         if not values:
             raise HTTPException(status_code=400, detail="Нет изменений.")
         blocked = sorted({_name(k) for k in values} & set(protected))

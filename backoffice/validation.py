@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
+from tables.text import clean_values
+
 # By pydantic error type; ``{…}`` are filled from the error's context.
 MESSAGES = {
     "missing": "Заполните это поле.",
@@ -52,12 +54,14 @@ def russian_message(error: dict[str, Any]) -> str:
 
 
 def russian_errors(model: type[BaseModel]) -> type[BaseModel]:
-    """``model`` whose validation errors carry Russian messages (same fields, same schema)."""
+    """``model`` whose validation errors carry Russian messages (same fields, same schema),
+    and whose text arrives without NUL and other control characters (``tables.text``), as
+    the cabinet's forms and the admin's table edits."""
 
     class Russian(model):  # type: ignore[valid-type, misc]
         def __init__(self, **data: Any) -> None:
             try:
-                super().__init__(**data)
+                super().__init__(**clean_values(data))
             except ValidationError as exc:
                 raise ValidationError.from_exception_data(exc.title, [
                     {"type": PydanticCustomError("invalid", russian_message(e)),  # type: ignore[typeddict-item]

@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.response import Redirect, Template
 
+from cabinet.forms import form_fields
 from cabinet.public import active_tariffs
 from tables.content import NEWS_KIND_LABELS, news_page, published_news_item
 from tables.db import utcnow
@@ -86,9 +87,10 @@ class ContentController(Controller):
 
     @post("/rate", name="rate_post", middleware=[RATING_LIMIT.middleware])
     async def rate(self, request: Request) -> Template | Redirect:
-        form = await request.form()
-        score, comment = form.get("score"), form.get("comment")
+        score = comment = None
         try:
+            form = await form_fields(request, text=("score", "comment"))
+            score, comment = form.get("score"), form.get("comment")
             await rate_cabinet(score, comment, subscriber_id=subscriber_id_of(request), now=utcnow())
         except ValueError as error:
             return await _rate_page(request, error=str(error), score=score, comment=comment,
