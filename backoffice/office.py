@@ -53,6 +53,7 @@ from tables.requests import (
 )
 from tables.staff import Role, role_of
 from tables.subscribers import Subscriber, find_by_contract, reset_password
+from tables.text import clean_text
 
 ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login
 MAX_FIELD = 2000
@@ -108,8 +109,10 @@ def _denied(request: Request, exc: OfficeDenied) -> Response:
 
 
 async def _fields(request: Request) -> dict[str, str]:
+    # Without NUL and other control characters, as every form of the site (tables.text).
     form = await request.form()
-    return {k: v[:MAX_FIELD].strip() for k, v in form.multi_items() if isinstance(v, str)}
+    return {clean_text(k): clean_text(v)[:MAX_FIELD].strip() for k, v in form.multi_items()
+            if isinstance(v, str)}
 
 
 def _staff(request: Request) -> dict[str, Any]:
