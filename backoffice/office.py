@@ -29,11 +29,14 @@ from tables.accounts import VIEW_LINK_TTL, start_staff_view
 from tables.audit import Actor
 from tables.billing import check_chargeable, current_period, preview_charges, run_charges
 from tables.card import (
+    active_tariffs,
+    address_label,
     contract_label,
     dry_run,
     office_today,
     payment_for_refund,
     receipt,
+    search_addresses,
     search_subscribers,
     subscriber_card,
     waiting_text,
@@ -43,6 +46,7 @@ from tables.ledger import post_adjustment
 from tables.money import format_plain, parse_rubles, parse_signed_rubles
 from tables.payment_flow import refund_payment
 from tables.payments import book_office_payment
+from tables.phones import normalize_phone
 from tables.requests import (
     KIND_TOPICS,
     REQUEST_KIND_LABELS,
@@ -52,7 +56,7 @@ from tables.requests import (
     file_request,
 )
 from tables.staff import Role, role_of
-from tables.subscribers import Subscriber, find_by_contract, reset_password
+from tables.subscribers import Subscriber, create_subscriber, find_by_contract, reset_password
 from tables.text import clean_text
 
 ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login
@@ -69,6 +73,7 @@ ACTIONS: dict[str, str] = {
     "view": "Просмотр кабинета абонента",
     "terminate": "Выполнить расторжение",
     "charge": "Начисление абонентской платы",
+    "contract": "Новый договор",
 }
 
 
@@ -481,6 +486,84 @@ class OfficeController(Controller):
             return self._terminate_page(request, s, fields, str(exc), status_code=422)
         return Redirect(_card_url(s.contract_number, "terminated"))
 
+    # --- a new contract: address and tariff chosen by search, never by id -------------------
+
+    @get("/contracts/new", name="office:contract")
+    async def contract_form(self, request: Request) -> Template:
+        _require(request, "contract")
+        return await self._contract_page(request, {}, "", [])
+
+    async def _contract_page(self, request: Request, fields: dict[str, str], error: str,
+                             addresses: list[dict[str, Any]], status_code: int = 200) -> Template:
+        return _page(request, "contract", status_code=status_code, fields=fields, error=error,
+                     addresses=addresses, tariffs=await active_tariffs())
+
+    async def _contract_values(self, fields: dict[str, str]) -> dict[str, Any]:
+        name = " ".join(fields.get("full_name", "").split())
+        if not 3 <= len(name) <= 200:
+            raise ValueError("Укажите ФИО абонента полностью (от 3 до 200 символов)")
+        address_id = _int(fields.get("address_id", ""), "Найдите адрес и выберите его из списка")
+        address = await address_label(address_id)
+        if address is None:
+            raise ValueError("Найдите адрес и выберите его из списка")
+        tariffs = {t["id"]: t for t in await active_tariffs()}
+        tariff_id = _int(fields.get("tariff_id", ""), "Выберите тариф из списка")
+        if tariff_id not in tariffs:
+            raise ValueError("Выберите тариф из списка")
+        phone = ""
+        if fields.get("phone"):
+            phone = normalize_phone(fields["phone"]) or ""
+            if not phone:
+                raise ValueError("Телефон указывается полностью, например +7 913 123-45-67")
+        return {"full_name": name, "address_id": address_id, "address": address, "tariff_id": tariff_id,
+                "tariff": tariffs[tariff_id], "phone": phone,
+                "email": fields.get("email", "")[:200], "connected_on": _date(fields.get("connected_on", "")),
+                "router_rented": fields.get("router_rented") == "1"}
+
+    @post("/contracts/new")
+    async def contract_check(self, request: Request) -> Template:
+        _require(request, "contract")
+        fields = await _fields(request)
+        addresses = await search_addresses(fields.get("address_q", ""))
+        if fields.get("step") == "find":
+            error = "" if addresses else "Адрес не найден: введите улицу и дом, например «Ленина 10 5»"
+            return await self._contract_page(request, fields, error, addresses)
+        try:
+            values = await self._contract_values(fields)
+        except ValueError as exc:
+            return await self._contract_page(request, fields, str(exc), addresses, status_code=422)
+        tariff = values["tariff"]
+        connected = values["connected_on"] or local_date(utcnow())
+        return _page(request, "confirm", title="Новый договор", s=None,
+                     summary=f"{values['full_name']}, {values['address']}, тариф «{tariff['name']}»",
+                     details=[("Абонентская плата", _rubles(tariff["monthly_fee"]) + " в месяц"),
+                              ("Телефон", values["phone"] or "—"), ("Эл. почта", values["email"] or "—"),
+                              ("Дата подключения", f"{connected:%d.%m.%Y}"),
+                              ("Аренда роутера", "да" if values["router_rented"] else "нет")],
+                     action="/office/contracts/new/confirm",
+                     hidden={k: fields.get(k, "") for k in ("full_name", "address_id", "tariff_id", "phone",
+                                                            "email", "connected_on", "router_rented")},
+                     back="/office/contracts/new", button="Оформить договор")
+
+    @post("/contracts/new/confirm")
+    async def contract_create(self, request: Request) -> Template:
+        _require(request, "contract")
+        fields = await _fields(request)
+        try:
+            values = await self._contract_values(fields)
+            subscriber, one_time = await create_subscriber(
+                full_name=values["full_name"], address_id=values["address_id"],
+                tariff_id=values["tariff_id"], phone=values["phone"], email=values["email"],
+                connected_on=values["connected_on"] or local_date(utcnow()),
+                router_rented=values["router_rented"], actor=_actor(request))
+        except ValueError as exc:
+            return await self._contract_page(request, fields, str(exc), [], status_code=422)
+        label = contract_label(subscriber.contract_number, subscriber.full_name)
+        return _page(request, "message", title=f"Договор № {subscriber.contract_number} оформлен",
+                     s=subscriber, message=f"{label[0].upper()}{label[1:]}: одноразовый пароль для "
+                                           "первого входа",
+                     secret=one_time, back=_card_url(subscriber.contract_number))
+
     # --- the charge run --------------------------------------------------------------------
 
     @get("/charge", name="office:charge")
@@ -543,6 +626,12 @@ def _kopecks(text: str, *, signed: bool = False) -> int:
     if not signed and value <= 0:
         raise ValueError("Сумма должна быть больше нуля")
     return value
+
+
+def _int(text: str, message: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ROW_ID:
+        raise ValueError(message)
+    return int(text)
 
 
 def _row_id(value: int) -> int:

@@ -305,3 +305,45 @@ def waiting_text(delta: dt.timedelta) -> str:
     if hours:
         return f"{hours} ч {mins} мин"
     return f"{mins} мин"
+
+
+async def search_addresses(query: str, limit: int = 30) -> list[dict[str, Any]]:
+    """Directory addresses matching "ленина 10 5" (street or town words, then house, flat),
+    each with the contract already living there, if any."""
+    text = " ".join((query or "").replace(",", " ").replace("ё", "е").replace("Ё", "Е").split())[:100]
+    tokens = re.findall(r"[^\s\-/.]+", text)
+    words = [t for t in tokens if not any(c.isdigit() for c in t)]
+    numbers = [t for t in tokens if any(c.isdigit() for c in t)]
+    if not words:
+        return []
+    args: list[Any] = []
+    where = [_word_clause(w, ["st.name", "t.name"], args) for w in words]
+    if numbers:
+        args.append(numbers[0].lower())
+        where.append("LOWER(a.house) = {}")
+    if len(numbers) > 1:
+        args.append(numbers[1].lower())
+        where.append("LOWER(a.apartment) = {}")
+    args.append(limit)
+    rows = await Subscriber.raw(
+        "SELECT a.id, t.name AS town, st.name AS street, a.house, a.apartment, "
+        "(SELECT MIN(s.contract_number) FROM subscriber s WHERE s.address = a.id "
+        " AND s.status <> 'terminated') AS occupied_by "
+        "FROM address a JOIN street st ON st.id = a.street JOIN town t ON t.id = st.town "
+        f"WHERE {' AND '.join(where)} ORDER BY t.name, st.name, a.house, a.apartment LIMIT {{}}", *args)
+    for row in rows:
+        row["label"] = format_address(row["town"], row["street"], row["house"], row["apartment"])
+    return rows
+
+
+async def address_label(address_id: int) -> str | None:
+    rows = await Subscriber.raw(
+        "SELECT t.name AS town, st.name AS street, a.house, a.apartment FROM address a "
+        "JOIN street st ON st.id = a.street JOIN town t ON t.id = st.town WHERE a.id = {}", address_id)
+    return format_address(**rows[0]) if rows else None
+
+
+async def active_tariffs() -> list[dict[str, Any]]:
+    """Tariffs a new contract may take, by name (archived ones are not offered)."""
+    return await Subscriber.raw(
+        "SELECT id, name, monthly_fee FROM tariff WHERE active = {} ORDER BY monthly_fee, name", True)

@@ -187,3 +187,35 @@ async def test_landing_page_counts_today(client):
     home = await client.get("/office/")
     assert re.search(r'id="today-payments">1 на 500,00', home.text)
     assert re.search(r'id="today-debtors">1<', home.text)
+
+
+async def test_new_contract_takes_address_and_tariff_by_search_not_by_id(client):
+    from tests.factories import make_tariff
+
+    tariff = await make_tariff(name="Интернет 300", fee=79000)
+    await make_tariff(name="Архивный", fee=1000, active=False)
+    address = await make_address(street="улица Ленина", house="12", apartment="7")
+    await office(client, "operator", "oper")
+    page = "/office/contracts/new"
+    form = await client.get(page)
+    assert "Интернет 300" in form.text and "Архивный" not in form.text and "ID" not in form.text
+    fields = {"full_name": "Орлова Анна Петровна", "address_q": "ЛЕНИНА 12 7", "tariff_id": str(tariff.id),
+              "phone": "8 (913) 700-00-01"}
+    found = await post_form(client, page, page, {**fields, "step": "find"})
+    assert "Новокузнецк, улица Ленина, д. 12, кв. 7" in found.text
+    assert f'value="{address.id}" checked' in found.text
+    # The browser sends the chosen (here: the only, preselected) address.
+    confirm = await post_form(client, page, page, {**fields, "address_id": str(address.id), "step": "check"})
+    assert confirm.status_code == 200
+    assert "Орлова Анна Петровна, Новокузнецк, улица Ленина, д. 12, кв. 7, тариф «Интернет 300»" in confirm.text
+    no_address = await post_form(client, page, page, {**fields, "step": "check"})
+    assert no_address.status_code == 422 and "Найдите адрес и выберите его из списка" in no_address.text
+    assert await Subscriber.count() == 0
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.text))
+    assert hidden["address_id"] == str(address.id)
+    done = await client.post(f"{page}/confirm", data={**hidden, "_csrf_token": csrf_from(confirm.text)})
+    assert done.status_code == 200 and "одноразовый пароль" in done.text
+    row = await Subscriber.objects().first()
+    assert (row.full_name, row.address, row.tariff, row.phone) == (
+        "Орлова Анна Петровна", address.id, tariff.id, "+79137000001")
+    assert row.contract_number in done.text

@@ -58,6 +58,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-password", "/office/subscribers/{contract_number}/password", who=STAFF),
     CheckedPage("office-terminate", "/office/subscribers/{contract_number}/terminate", who=STAFF),
     CheckedPage("office-charge", "/office/charge", who=STAFF),
+    CheckedPage("office-contract", "/office/contracts/new", who=STAFF),
 ]
 
 
