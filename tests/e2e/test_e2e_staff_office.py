@@ -55,7 +55,6 @@ async def test_cash_payment_is_confirmed_and_ends_on_a_receipt(staff_page):
     await make_staff("kassa", role="cashier")
     page = staff_page
     await open_card(page, "kassa")
-    await shot(page, "office-card")
     # A cashier is not offered what is not theirs.
     await expect(page.get_by_role("link", name="Расторгнуть договор")).to_have_count(0)
 
@@ -77,13 +76,33 @@ async def test_cash_payment_is_confirmed_and_ends_on_a_receipt(staff_page):
     payment = await Payment.objects().first()
     assert (payment.amount, payment.channel, payment.created_by) == (140050, "office", "kassa")
 
+    # Back on the card: a write-off, confirmed with its sign.
+    await page.get_by_role("link", name="← К карточке").click()
+    await page.get_by_role("link", name="Корректировка баланса").click()
+    await page.get_by_label("Сумма, ₽").fill("-100")
+    await page.get_by_label("Причина").fill("Ошибка при вводе в кассе")
+    await shot(page, "office-adjustment")
+    await page.get_by_role("button", name="Далее: проверить").click()
+    await expect(page.locator("#confirm-summary")).to_have_text(
+        f"договор {s.contract_number}, Смирнов Д. И., -100,00 ₽")
+    await page.get_by_role("button", name="Провести корректировку").click()
+    await expect(page.get_by_role("status")).to_have_text("Корректировка проведена.")
+    row = await Subscriber.select(Subscriber.balance).where(Subscriber.id == s.id).first()
+    assert row["balance"] == 140050 - 10000
+
 
 async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
+    from tables.audit import Actor
     from tables.payment_flow import submit_card
     from tables.payments import start_payment
+    from tables.requests import file_request, reply
     from tests.payments_support import card_token
 
     s = await smirnov()
+    await post_entry(s.id, -75000, EntryKind.CHARGE, f"charge:{s.id}:{current_period().label}",
+                     period=current_period().label, comment="Абонентская плата")
+    filed = await file_request(s.id, "repair", topic="slow", text="Вечером скорость падает до 2 Мбит/с.")
+    await reply(filed.id, "Мастер придёт завтра с 10:00 до 12:00.", actor=Actor("oper"))
     payment = await start_payment(s.id, 65000, channel="cabinet")
     assert (await submit_card(payment.id, await card_token(stripe_sandbox))).status == "succeeded"
     await make_staff("kassa", role="cashier")
@@ -100,6 +119,50 @@ async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
     await expect(page.get_by_role("status")).to_contain_text("Возврат")
     refunds = await LedgerEntry.select(LedgerEntry.amount).where(LedgerEntry.kind == EntryKind.REFUND)
     assert [r["amount"] for r in refunds] == [-20000]
+    await expect(page.get_by_text("Мастер придёт завтра").first).to_be_visible()
+    await shot(page, "office-card")
+
+
+async def test_request_on_behalf_and_new_contract_to_first_login(staff_page, page):
+    from tests.factories import make_tariff
+
+    s = await smirnov()
+    tariff = await make_tariff(name="Интернет 300", fee=79000)
+    await make_address(street="улица Ленина", house="12", apartment="7")
+    await make_staff("oper", role="operator")
+    clerk = staff_page
+    await open_card(clerk, "oper", s.contract_number)
+    await clerk.get_by_role("link", name="Заявка от абонента").click()
+    await clerk.get_by_label("Вид заявки").select_option(label="Неисправность")
+    await clerk.get_by_label("Тема — если «Неисправность»").select_option(label="Нет интернета")
+    await clerk.get_by_label("Текст заявки").fill("Со вчерашнего вечера нет интернета.")
+    await shot(clerk, "office-request")
+    await clerk.get_by_role("button", name="Подать заявку").click()
+    await expect(clerk.get_by_role("status")).to_have_text("Заявка подана от имени абонента.")
+    await expect(clerk.get_by_text("Со вчерашнего вечера нет интернета.", exact=True)).to_be_visible()
+
+    # A new contract: the address found by text, the tariff by name; the one-time password logs in.
+    await clerk.get_by_role("link", name="Новый договор").click()
+    await clerk.get_by_label("ФИО абонента").fill("Орлова Анна Петровна")
+    await clerk.get_by_label("Найти адрес").fill("ленина 12 7")
+    await clerk.get_by_role("button", name="Найти адрес").click()
+    await expect(clerk.get_by_label(re.compile("улица Ленина, д. 12, кв. 7"))).to_be_checked()
+    await clerk.get_by_label("Тариф").select_option(value=str(tariff.id))
+    await clerk.get_by_label("Телефон").fill("8 913 700-00-01")
+    await shot(clerk, "office-contract")
+    await clerk.get_by_role("button", name="Далее: проверить").click()
+    await expect(clerk.locator("#confirm-summary")).to_have_text(
+        "Орлова Анна Петровна, Новокузнецк, улица Ленина, д. 12, кв. 7, тариф «Интернет 300»")
+    await clerk.get_by_role("button", name="Оформить договор").click()
+    one_time = (await clerk.get_by_label("Одноразовый пароль").inner_text()).strip()
+    contract = (await Subscriber.objects().where(Subscriber.full_name == "Орлова Анна Петровна")
+                .first()).contract_number
+
+    await page.goto("/cabinet/login")
+    await page.get_by_label("Номер договора").fill(contract)
+    await page.get_by_label("Пароль", exact=True).fill(one_time)
+    await page.get_by_role("button", name="Войти").click()
+    await expect(page).to_have_url(re.compile(r"/cabinet/activate$"))
 
 
 async def test_termination_shows_the_settlement_then_ends_the_contract(staff_page):
