@@ -200,8 +200,10 @@ class OfficeController(Controller):
     @get("/", name="office:home")
     async def home(self, request: Request) -> Template:
         today = await office_today()
-        return _page(request, "home", today=today, waiting_text=waiting_text,
-                     day=local_date(utcnow()))
+        since = quote(today.day_start.isoformat(), safe="")
+        return _page(request, "home", today=today, waiting_text=waiting_text, day=local_date(utcnow()),
+                     payments_link=f"/admin/#/payment?created_at__operator=gte&created_at={since}"
+                                   "&__order=-id")
 
     @get("/search", name="office:search")
     async def search(self, request: Request, q: str = "") -> Response:

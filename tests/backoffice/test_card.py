@@ -207,7 +207,8 @@ async def test_new_contract_takes_address_and_tariff_by_search_not_by_id(client)
     # The browser sends the chosen (here: the only, preselected) address.
     confirm = await post_form(client, page, page, {**fields, "address_id": str(address.id), "step": "check"})
     assert confirm.status_code == 200
-    assert "Орлова Анна Петровна, Новокузнецк, улица Ленина, д. 12, кв. 7, тариф «Интернет 300»" in confirm.text
+    assert ("Орлова Анна Петровна, Новокузнецк, улица Ленина, д. 12, кв. 7, тариф «Интернет 300»"
+            in confirm.text)
     no_address = await post_form(client, page, page, {**fields, "step": "check"})
     assert no_address.status_code == 422 and "Найдите адрес и выберите его из списка" in no_address.text
     assert await Subscriber.count() == 0
