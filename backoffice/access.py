@@ -11,6 +11,7 @@ from piccolo_api.crud.validators import Validators
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from backoffice.labels import field_titles
 from tables.audit import Actor, write_audit
 from tables.content import NewsItem, check_news_dates, check_work_window
 from tables.db import utcnow, write_transaction
@@ -78,7 +79,9 @@ def audit_hooks(table: type[Table], protected: tuple[str, ...] = ()) -> list[Hoo
             raise HTTPException(status_code=400, detail="Нет изменений.")
         blocked = sorted({_name(k) for k in values} & set(protected))
         if blocked:
-            raise HTTPException(status_code=405, detail=READ_ONLY_MESSAGE + f" ({', '.join(blocked)})")
+            raise HTTPException(status_code=405, detail=(
+                "Эти поля меняются только через формы действий: "
+                + ", ".join(field_titles(table, blocked)) + "."))
         before = await table.select(*[table._meta.get_column_by_name(_name(k)) for k in values]).where(
             table._meta.primary_key == row_id
         ).first() or {}

@@ -16,6 +16,7 @@ from backoffice.limits import admin_login_limit
 from backoffice.mfa import mfa_provider
 from backoffice.roles import secure_forms, secure_tables
 from backoffice.tables import TABLE_CONFIGS, editable
+from backoffice.ui import localise
 from settings import Settings
 from tables.audit import Actor, write_audit
 from tables.staff import StaffRole
@@ -99,6 +100,8 @@ async def _audit_login(body: bytes, status: int, scope: Scope, *, ok: bool) -> N
 def create_backoffice(settings: Settings) -> Any:
     with admin_crud_class():  # list pages that don't read the whole ledger (backoffice/crud.py)
         admin = _create_admin(settings)
+    # Russian names, local time and a role-aware sidebar in the admin's own screens.
+    localise(admin, [config.table_class for config in [*TABLE_CONFIGS, *STAFF_TABLES]])
     return AuditedAdmin(admin)
 
 

@@ -24,21 +24,40 @@ a subclass, so ``admin_crud_class()`` swaps the class for the duration of that c
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import inspect
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from piccolo.columns.column_types import Text, Varchar
+import pydantic
+from piccolo.apps.user.tables import BaseUser
+from piccolo.columns import Column
+from piccolo.columns.column_types import Date, Text, Timestamptz, Varchar
 from piccolo.columns.operators import NotEqual
+from piccolo.table import Table
 from piccolo_api.crud.endpoints import MalformedQuery, ParamException, PiccoloCRUD
 from piccolo_api.crud.validators import apply_validators
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from tables.audit import AuditEntry
+from backoffice.labels import (
+    column_title,
+    has_cyrillic,
+    local_date,
+    local_time,
+    parse_rubles_field,
+    rubles,
+    table_title,
+)
+from backoffice.validation import russian_message
+from tables.audit import AuditEntry, action_label
 from tables.db import write_transaction
+from tables.money import is_kopecks
 from tables.phones import normalize_phone
+from tables.subscribers import mask_name
 
 #: Append-only tables that grow without bound.
 ESTIMATED_COUNT_TABLES = frozenset({"ledger_entry", "payment", "audit_entry"})
@@ -174,8 +193,330 @@ def admin_crud_class() -> Iterator[None]:
     import piccolo_admin.endpoints as admin_endpoints
 
     original = admin_endpoints.PiccoloCRUD
-    admin_endpoints.PiccoloCRUD = AtomicCRUD  # type: ignore[misc]
+    admin_endpoints.PiccoloCRUD = AdminCRUD  # type: ignore[misc]
     try:
         yield
     finally:
         admin_endpoints.PiccoloCRUD = original  # type: ignore[misc]
+
+
+#: Answers of piccolo_api that reach a clerk, in Russian.
+_ENGLISH_ANSWERS = {
+    "The resource doesn't exist": "Запись не найдена (возможно, её уже удалили).",
+    "Unable to find a resource with that ID.": "Запись не найдена (возможно, её уже удалили).",
+    "The ID is invalid": "Неверный номер записи.",
+    "The resource ID must be greater than 0": "Неверный номер записи.",
+    "Unable to save the resource.": "Не удалось сохранить запись.",
+    "Validation error": "Проверка не пройдена.",
+}
+
+
+def _db_error_message(text: str) -> str:
+    lowered = text.lower()
+    if "unique" in lowered or "duplicate" in lowered:
+        return "Такое значение уже есть: оно должно быть уникальным."
+    if "foreign key" in lowered or "violates foreign" in lowered:
+        return ("Запись связана с другими записями (например, с договорами): так изменить или "
+                "удалить её нельзя.")
+    if "not null" in lowered or "null value" in lowered:
+        return "Заполните обязательные поля."
+    if "check" in lowered:
+        return "Значение не проходит проверку (например, сумма или дата вне допустимого)."
+    return "База данных отказалась сохранить запись."
+
+
+def russian_answer(response: Response) -> Response:
+    """A refusal as plain Russian text: Piccolo Admin shows a text body as it is, and JSON raw."""
+    if response.status_code < 400:
+        return response
+    body = bytes(response.body or b"").decode(errors="replace")
+    text = body
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        if "db_error" in data:
+            text = _db_error_message(str(data["db_error"]))
+        elif isinstance(data.get("detail"), str):
+            text = data["detail"]
+        elif "error" in data:
+            text = "Слишком много строк на странице." if "page size" in str(data["error"]) else str(
+                data["error"])
+    text = _ENGLISH_ANSWERS.get(text.strip(), text)
+    if not has_cyrillic(text):
+        text = f"Не удалось выполнить действие (код {response.status_code})."
+    return PlainTextResponse(text, status_code=response.status_code)
+
+
+def _same(stored: Any, given: Any) -> bool:
+    if isinstance(stored, dt.datetime) and isinstance(given, dt.datetime):
+        as_utc = [v if v.tzinfo else v.replace(tzinfo=dt.UTC) for v in (stored, given)]
+        return as_utc[0] == as_utc[1]
+    return stored == given
+
+
+class AdminCRUD(AtomicCRUD):
+    """What a clerk sees through Piccolo Admin (backoffice/labels.py): Russian column titles,
+    money in roubles («1 500,00» shown and typed), times in the provider's zone, readable
+    links, Russian refusals as text, and an edit form that saves only what the clerk changed.
+
+    Piccolo Admin's edit page sends the whole row back (balance, status, an empty password
+    hash): piccolo_api would write all of it, and our protected-column checks refused every
+    save. Unchanged values are dropped here, before the role and column checks see them.
+    """
+
+    # --- what the table is made of -----------------------------------------------------------
+    def _column(self, name: str) -> Column | None:
+        return next((c for c in self.table._meta.columns if c._meta.name == name), None)
+
+    def _money(self) -> dict[str, Column]:
+        return {c._meta.name: c for c in self.table._meta.columns if is_kopecks(c)}
+
+    def _kinds(self, kind: type) -> set[str]:
+        return {c._meta.name for c in self.table._meta.columns if isinstance(c, kind)}
+
+    def _hidden_secrets(self) -> set[str]:
+        # The staff accounts' password field is how a superuser sets one; other secrets
+        # (a subscriber's password hash) are never typed in the admin.
+        if issubclass(self.table, BaseUser):
+            return set()
+        return {c._meta.name for c in self.table._meta.secret_columns}
+
+    # --- the models FastAPI checks request bodies with -----------------------------------------
+    def _typed_money(self, model: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
+        """``model`` whose money fields also take the typed roubles («1 500,50»): they reach
+        ``_typed`` as text and are kopecks (int) by the time piccolo_api validates them."""
+        money = self._money()
+        if not money:
+            return model
+        return pydantic.create_model(  # type: ignore[call-overload, no-any-return]
+            model.__name__, __base__=model,
+            **{name: (int | str | None, pydantic.Field(
+                default=None, json_schema_extra=model.model_fields[name].json_schema_extra))
+               for name in money if name in model.model_fields})
+
+    @property
+    def pydantic_model(self) -> type[pydantic.BaseModel]:
+        return self._typed_money(super().pydantic_model)
+
+    @property
+    def pydantic_model_optional(self) -> type[pydantic.BaseModel]:
+        return self._typed_money(super().pydantic_model_optional)
+
+    # --- presentation --------------------------------------------------------------------------
+    def _present_row(self, row: dict[str, Any], *, listing: bool) -> dict[str, Any]:
+        for name in self._money().keys() & row.keys():
+            if isinstance(row[name], int):
+                row[name] = rubles(row[name], grouped=listing)
+        if listing:
+            for name in self._kinds(Timestamptz) & row.keys():
+                row[name] = local_time(row[name])
+            for name in (self._kinds(Date) - self._kinds(Timestamptz)) & row.keys():
+                row[name] = local_date(row[name])
+            for (table, name), labels in VALUE_LABELS.items():
+                if table == self.table._meta.tablename and isinstance(row.get(name), str):
+                    row[name] = labels(row[name])
+        for column in self.table._meta.foreign_key_columns:
+            key = f"{column._meta.name}_readable"
+            if isinstance(row.get(key), str):
+                target = column._foreign_key_meta.resolved_references._meta.tablename
+                row[key] = tidy_readable(target, row[key])
+        for name in self._hidden_secrets():
+            row.pop(name, None)
+        return row
+
+    async def get_schema(self, request: Request) -> Response:
+        return await self._answer(self._schema, request)
+
+    async def _schema(self, request: Request) -> Response:
+        schema = json.loads(bytes((await super().get_schema(request)).body))
+        properties: dict[str, Any] = schema.get("properties", {})
+        for name in self._hidden_secrets():
+            properties.pop(name, None)
+        for name, prop in properties.items():
+            column = self._column(name)
+            if column is None:
+                continue
+            prop["title"] = column_title(column)
+            if is_kopecks(column):
+                # A text field: roubles are typed with a comma and spaces («1 500,50»).
+                prop.pop("type", None)
+                prop["anyOf"] = [{"type": "number"}, {"type": "null"}]
+        extra = schema.setdefault("extra", {})
+        link = extra.get("link_column_name")
+        # A visible column without a property blanks Piccolo Admin's whole list (isBoolean
+        # reads its type): only the link column may be one (it is drawn as a link first).
+        extra["visible_column_names"] = [
+            n for n in extra.get("visible_column_names", []) if n in properties or n == link]
+        extra["visible_filter_names"] = [
+            n for n in extra.get("visible_filter_names", []) if n in properties]
+        # Titles of listed columns that have no form field (the row number).
+        extra["column_titles"] = {n: "№" for n in extra["visible_column_names"] if n not in properties}
+        extra["table_title"] = table_title(self.table)
+        return JSONResponse(schema)
+
+    async def get_all(self, request: Request, params: dict[str, Any] | None = None) -> Response:
+        response = await super().get_all(request, params)
+        if response.status_code != 200:
+            return response
+        data = json.loads(bytes(response.body))
+        data["rows"] = [self._present_row(row, listing=True) for row in data.get("rows", [])]
+        headers = {k: v for k, v in response.headers.items() if k.lower() == "content-range"}
+        return JSONResponse(data, headers=headers)
+
+    async def get_single(self, request: Request, row_id: Any) -> Response:
+        response = await super().get_single(request, row_id)
+        if response.status_code != 200:
+            return response
+        return JSONResponse(self._present_row(json.loads(bytes(response.body)), listing=False))
+
+    async def get_new(self, request: Request) -> Response:
+        return await self._answer(self._new, request)
+
+    async def _new(self, request: Request) -> Response:
+        response = await super().get_new(request)
+        return JSONResponse(self._present_row(json.loads(bytes(response.body)), listing=False))
+
+    async def get_ids(self, request: Request) -> Response:
+        return await self._answer(self._ids, request)
+
+    async def _ids(self, request: Request) -> Response:
+        response = await super().get_ids(request)
+        if response.status_code != 200:
+            return response
+        tablename = self.table._meta.tablename
+        return JSONResponse({k: tidy_readable(tablename, v) if isinstance(v, str) else v
+                             for k, v in json.loads(bytes(response.body)).items()})
+
+    # --- what a clerk types --------------------------------------------------------------------
+    def _typed(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Roubles to kopecks; unknown fields and wrong values refused in Russian."""
+        unknown = sorted(set(data) - {c._meta.name for c in self.table._meta.columns})
+        if unknown:
+            raise _Refused(PlainTextResponse(
+                "Таких полей в таблице нет: " + ", ".join(unknown), status_code=400))
+        typed = dict(data)
+        problems = []
+        for name, column in self._money().items():
+            if name in typed:
+                try:
+                    typed[name] = parse_rubles_field(typed[name], column_title(column))
+                except ValueError as exc:
+                    problems.append(str(exc))
+        for name in self._hidden_secrets() & typed.keys():
+            if typed[name] in ("", None):
+                del typed[name]
+        if problems:
+            raise _Refused(PlainTextResponse("\n".join(problems), status_code=422))
+        return typed
+
+    def _validation_answer(self, exc: pydantic.ValidationError) -> Response:
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][-1]) if error.get("loc") else ""
+            column = self._column(name)
+            title = column_title(column) if column is not None else name
+            lines.append(f"{title}: {russian_message(dict(error))}")
+        return PlainTextResponse("\n".join(lines), status_code=422)
+
+    async def _changed(self, row_id: Any, data: dict[str, Any]) -> dict[str, Any]:
+        """Only the fields whose (validated) value differs from the stored one."""
+        model = self.pydantic_model_optional(**self._clean_data(data))
+        names = [n for n in data if self._column(n) is not None]
+        if not names:
+            return {}
+        stored = await self.table.select(*[self._column(n) for n in names]).where(
+            self.table._meta.primary_key == row_id).first() or {}
+        return {n: data[n] for n in names if not _same(stored.get(n), getattr(model, n))}
+
+    async def _may_write(self, request: Request, endpoint: str) -> None:
+        """The endpoint's checks (role, read-only table) before a body is parsed, in piccolo_api's
+        order: a clerk without the right is told so, not that a field is mistyped. piccolo_api
+        runs them again with the parsed values (cheap)."""
+        validators = self.validators
+        request.state.patch_values = {}  # the field checks judge the changed values, later
+        for check in [*getattr(validators, endpoint), *validators.every] if validators else []:
+            result = check(request=request, piccolo_crud=self, **validators.extra_context)
+            if inspect.isawaitable(result):
+                await result
+
+    async def post_single(self, request: Request, data: dict[str, Any]) -> Response:
+        await self._may_write(request, "post_single")
+        try:
+            typed = self._typed(data)
+            self.pydantic_model(**self._clean_data(typed))
+        except _Refused as refused:
+            return refused.response
+        except pydantic.ValidationError as exc:
+            return self._validation_answer(exc)
+        return await super().post_single(request, typed)
+
+    async def patch_single(self, request: Request, row_id: Any, data: dict[str, Any]) -> Response:
+        await self._may_write(request, "patch_single")
+        try:
+            typed = self._typed(data)
+            changed = await self._changed(row_id, typed)
+        except _Refused as refused:
+            return refused.response
+        except pydantic.ValidationError as exc:
+            return self._validation_answer(exc)
+        request.state.patch_values = changed
+        if not changed and not self._hook_map:
+            # Nothing changed and no hook to say so: the checks still run on one field,
+            # which is written back as it was.
+            first = next((n for n in typed if self._column(n) is not None), None)
+            changed = {first: typed[first]} if first else {}
+        return await super().patch_single(request, row_id, changed)
+
+    def _split_params(self, params: dict[str, Any]) -> Any:
+        split = super()._split_params(params)
+        for name, column in self._money().items():
+            if name in split.fields and isinstance(split.fields[name], str):
+                try:
+                    split.fields[name] = parse_rubles_field(split.fields[name], column_title(column))
+                except ValueError as exc:
+                    raise ParamException(str(exc)) from None
+        return split
+
+    # --- every entry point answers in Russian ----------------------------------------------------
+    async def _answer(self, call: Any, *args: Any) -> Response:
+        try:
+            return russian_answer(await call(*args))
+        except HTTPException as exc:
+            return russian_answer(PlainTextResponse(str(exc.detail), status_code=exc.status_code))
+
+    async def root(self, request: Request) -> Response:
+        return await self._answer(super().root, request)
+
+    async def detail(self, request: Request) -> Response:
+        return await self._answer(super().detail, request)
+
+    async def get_count(self, request: Request) -> Response:
+        return await self._answer(super().get_count, request)
+
+    async def get_references(self, request: Request) -> Response:
+        return await self._answer(super().get_references, request)
+
+
+def tidy_readable(tablename: str, text: str) -> str:
+    """Piccolo's readable values as clerks write them: «100004 Смирнов Д. И.», no empty «кв.»."""
+    if tablename == "subscriber":
+        number, _, name = text.partition(" ")
+        return f"{number} {mask_name(name)}".strip()
+    if tablename == "address":
+        return text.removesuffix(", кв. ")
+    return text
+
+
+#: Coded values shown by their Russian name in lists: (table, column) → label function.
+VALUE_LABELS: dict[tuple[str, str], Any] = {
+    ("audit_entry", "action"): lambda code: action_label(code, TABLE_TITLES),
+}
+#: Table name → its Russian name (filled by ``table_titles`` when the admin is built).
+TABLE_TITLES: dict[str, str] = {}
+
+
+def table_titles(tables: list[type[Table]]) -> dict[str, str]:
+    TABLE_TITLES.update({t._meta.tablename: table_title(t) for t in tables})
+    return dict(TABLE_TITLES)

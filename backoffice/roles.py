@@ -17,6 +17,7 @@ from piccolo_api.crud.validators import Validators
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from backoffice.labels import field_titles
 from backoffice.validation import russian_errors
 from tables.staff import MFA_REQUIRED, Role, role_of
 
@@ -125,14 +126,19 @@ def _field_validator(table: str) -> Callable:
         allowed = FIELD_MATRIX.get(table, {}).get(await _staff_role(request))
         if allowed is None:
             return
-        try:
-            values = await request.json()
-        except ValueError:
-            return  # piccolo_api answers the malformed body itself
+        # Only what the clerk changed: the admin's edit page sends the whole row back
+        # (backoffice.crud.AdminCRUD keeps the changed fields in request.state).
+        values = getattr(request.state, "patch_values", None)
+        if values is None:
+            try:
+                values = await request.json()
+            except ValueError:
+                return  # piccolo_api answers the malformed body itself
         blocked = sorted(set(values) - allowed) if isinstance(values, dict) else []
         if blocked:
             raise HTTPException(status_code=403, detail=(
-                "Ваша роль может менять только контактные данные; нельзя: " + ", ".join(blocked)))
+                "Ваша роль может менять здесь только контактные данные; нельзя менять: "
+                + ", ".join(field_titles(piccolo_crud.table, blocked)) + "."))
 
     return check_fields
 

@@ -53,6 +53,14 @@ def russian_message(error: dict[str, Any]) -> str:
         return FALLBACK
 
 
+def _titled(model: type[BaseModel], error: Any) -> str:
+    """«Сумма, ₽: Заполните это поле.»: the admin shows the message alone (backoffice/ui.py)."""
+    field = model.model_fields.get(str(error["loc"][0])) if error.get("loc") else None
+    title = field.title if field is not None and field.title else ""
+    message = russian_message(error)
+    return f"{title}: {message}" if title else message
+
+
 def russian_errors(model: type[BaseModel]) -> type[BaseModel]:
     """``model`` whose validation errors carry Russian messages (same fields, same schema),
     and whose text arrives without NUL and other control characters (``tables.text``), as
@@ -64,7 +72,7 @@ def russian_errors(model: type[BaseModel]) -> type[BaseModel]:
                 super().__init__(**clean_values(data))
             except ValidationError as exc:
                 raise ValidationError.from_exception_data(exc.title, [
-                    {"type": PydanticCustomError("invalid", russian_message(e)),  # type: ignore[typeddict-item]
+                    {"type": PydanticCustomError("invalid", _titled(model, e)),  # type: ignore[typeddict-item]
                      "loc": e["loc"], "input": e.get("input")}
                     for e in exc.errors()
                 ]) from None

@@ -6,6 +6,7 @@ import os
 import time
 
 from piccolo.columns import ForeignKey, OnDelete, Varchar
+from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 # How long pages may show (and the quick-pay search may use) directory and site data read
@@ -13,8 +14,8 @@ from piccolo.table import Table
 CACHE_SECONDS = float(os.environ.get("CENTRA_SITE_CACHE_SECONDS", "30"))
 
 
-class Town(Table):
-    name = Varchar(length=100, unique=True, verbose_name="Город")
+class Town(Table, help_text="Города обслуживания"):
+    name = Varchar(length=100, unique=True, verbose_name="Город", help_text="Город")
 
     class Meta:
         verbose_name = "Город"
@@ -22,22 +23,39 @@ class Town(Table):
     def __str__(self) -> str:
         return self.name
 
+    @classmethod
+    def get_readable(cls) -> Readable:
+        """How the admin names a town (links and pickers)."""
+        return Readable(template="%s", columns=[cls.name])
 
-class Street(Table):
-    town = ForeignKey(Town, null=False, on_delete=OnDelete.restrict, verbose_name="Город")
-    name = Varchar(length=150, index=True, verbose_name="Улица")
+
+class Street(Table, help_text="Улицы (справочник адресов)"):
+    town = ForeignKey(Town, null=False, on_delete=OnDelete.restrict, verbose_name="Город",
+                      help_text="Город")
+    name = Varchar(length=150, index=True, verbose_name="Улица", help_text="Улица")
 
     def __str__(self) -> str:
         return self.name
 
+    @classmethod
+    def get_readable(cls) -> Readable:
+        """Street and town: «улица Ленина (Осинники)»."""
+        return Readable(template="%s (%s)", columns=[cls.name, cls.town._.name])
 
-class Address(Table):
+
+class Address(Table, help_text="Адреса: дома и квартиры, куда можно подключиться"):
     """One connectable place: a house, or an apartment in it ("" for a private house)."""
 
-    street = ForeignKey(Street, null=False, on_delete=OnDelete.restrict, verbose_name="Улица")
-    house = Varchar(length=20, verbose_name="Дом")
+    street = ForeignKey(Street, null=False, on_delete=OnDelete.restrict, verbose_name="Улица",
+                        help_text="Улица")
+    house = Varchar(length=20, verbose_name="Дом", help_text="Дом")
     apartment = Varchar(length=20, default="", verbose_name="Квартира",
-                        help_text="Пусто для частного дома")
+                        help_text="Квартира (пусто для частного дома)")
+
+    @classmethod
+    def get_readable(cls) -> Readable:
+        """Street, house and flat: «улица Кирова, д. 5, кв. 12»."""
+        return Readable(template="%s, д. %s, кв. %s", columns=[cls.street._.name, cls.house, cls.apartment])
 
 
 def format_address(town: str, street: str, house: str, apartment: str = "", *,

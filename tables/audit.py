@@ -31,14 +31,69 @@ class AuditEntry(Table, help_text="Журнал действий: кто, ког
     actor = ForeignKey(BaseUser, null=True, default=None, on_delete=OnDelete.set_null,
                        help_text="Сотрудник")
     actor_name = Varchar(length=150, help_text="Кто (имя на момент действия)")
-    action = Varchar(length=60, index=True, help_text="Действие, например subscriber.suspended")
+    action = Varchar(length=60, index=True, help_text="Действие (код вида subscriber.suspended)")
     object_type = Varchar(length=60, index=True, help_text="Таблица")
     object_id = Varchar(length=40, index=True, help_text="Идентификатор строки")
     object_repr = Varchar(length=200, default="", help_text="Объект")
     message = Text(default="", help_text="Описание")
     before = JSON(default="{}", help_text="Значения до")
     after = JSON(default="{}", help_text="Значения после")
-    created_at = Timestamptz(index=True, help_text="Время (UTC)")
+    created_at = Timestamptz(index=True, help_text="Время")
+
+
+#: How the admin shows ``AuditEntry.action`` (the codes stay ``area.verb`` in the table).
+ACTION_LABELS = {
+    "staff.login": "Вход сотрудника",
+    "staff.login_failed": "Неудачный вход сотрудника",
+    "staff.role_set": "Роль сотрудника изменена",
+    "subscriber.created": "Договор заключён",
+    "subscriber.login": "Вход в кабинет",
+    "subscriber.login_failed": "Неверный пароль в кабинете",
+    "subscriber.locked": "Вход в кабинет заблокирован",
+    "subscriber.password_changed": "Пароль изменён абонентом",
+    "subscriber.password_reset": "Пароль сброшен в офисе",
+    "subscriber.viewed_by_staff": "Кабинет просмотрен сотрудником",
+    "subscriber.suspended": "Договор приостановлен за долг",
+    "subscriber.tariff_changed": "Тариф договора сменён",
+    "subscriber.termination_scheduled": "Расторжение назначено",
+    "subscriber.terminated": "Договор расторгнут",
+    "tariff.change_scheduled": "Смена тарифа назначена",
+    "ledger.adjusted": "Корректировка баланса",
+    "billing.charged": "Начисление абонентской платы",
+    "billing.termination_settled": "Расчёт при расторжении",
+    "payment.office_booked": "Оплата в кассе",
+    "payment.succeeded": "Платёж прошёл",
+    "payment.failed": "Платёж не прошёл",
+    "payment.amount_mismatch": "Сумма платежа не совпала",
+    "payment.refund_requested": "Возврат запрошен",
+    "payment.refunded": "Платёж возвращён",
+    "payment.refund_failed": "Возврат не выполнен",
+    "payment.refund_reversed": "Возврат отменён провайдером",
+    "promised.granted": "Обещанный платёж предоставлен",
+    "promised.reversed": "Обещанный платёж списан",
+    "request.filed": "Заявка подана",
+    "request.application_filed": "Заявка на подключение подана",
+    "request.subscriber_message": "Сообщение абонента по заявке",
+    "request.cancelled": "Заявка отменена абонентом",
+    "request.assigned": "Заявка взята в работу",
+    "request.replied": "Ответ по заявке",
+    "request.noted": "Внутренняя заметка по заявке",
+    "request.done": "Заявка выполнена",
+    "request.rejected": "Заявка отклонена",
+}
+#: Direct admin edits are audited as ``<table>.created|updated|deleted``.
+EDIT_VERB_LABELS = {"created": "добавлена запись", "updated": "изменена запись",
+                    "deleted": "удалена запись"}
+
+
+def action_label(action: str, table_titles: dict[str, str] | None = None) -> str:
+    """«request.done» → «Заявка выполнена»; «tariff.updated» → «Тарифы: изменена запись»."""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    area, _, verb = action.rpartition(".")
+    if verb in EDIT_VERB_LABELS and area:
+        return f"{(table_titles or {}).get(area, area)}: {EDIT_VERB_LABELS[verb]}"
+    return action
 
 
 def _mask(values: dict[str, Any] | None) -> str:

@@ -43,7 +43,7 @@ from settings import get_settings
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.db import LOCAL_TZ, choices, engine, is_sqlite, local_date, utcnow, write_transaction
 from tables.ledger import EntryKind, LedgerEntry, post_entry
-from tables.money import format_plain
+from tables.money import format_plain, kopecks
 from tables.subscribers import Subscriber, SubscriberStatus
 from tables.tariffs import Tariff
 
@@ -173,10 +173,10 @@ class BillingRun(Table, help_text="Запуски начисления абон�
     period = Varchar(length=7, index=True, help_text="Расчётный период ГГГГ-ММ")
     status = Varchar(length=10, choices=choices(RunStatus, RUN_STATUS_LABELS), default="done",
                      help_text="Результат")
-    started_at = Timestamptz(help_text="Начало (UTC)")
-    finished_at = Timestamptz(help_text="Окончание (UTC)")
+    started_at = Timestamptz(help_text="Начало")
+    finished_at = Timestamptz(help_text="Окончание")
     contracts_charged = Integer(default=0, help_text="Начислено договоров в этом запуске")
-    total = BigInt(default=0, help_text="Начислено всего, копейки")
+    total = kopecks(BigInt(default=0, help_text="Начислено всего, ₽"))
     contracts_suspended = Integer(default=0, help_text="Приостановлено за долг")
     tariff_changes_applied = Integer(default=0, help_text="Применено смен тарифа")
     started_by = Varchar(length=150, help_text="Кто запустил")
@@ -193,20 +193,20 @@ class TariffChange(Table, help_text="Смены тарифа с даты: цеп
     tariff = ForeignKey(Tariff, null=False, on_delete=OnDelete.restrict, help_text="Новый тариф")
     effective_from = Date(help_text="Действует с даты (включительно)")
     applied_at = Timestamptz(null=True, default=None,
-                             help_text="Когда тариф договора переключён (UTC)")
+                             help_text="Когда тариф договора переключён")
     comment = Text(default="", help_text="Основание, например номер заявки")
-    created_at = Timestamptz(help_text="Назначена (UTC)")
+    created_at = Timestamptz(help_text="Назначена")
     created_by = Varchar(length=150, help_text="Кто назначил")
 
 
 class PromisedPayment(Table, help_text="Обещанные платежи: кредит на 3 дня, не чаще раза в месяц"):
     subscriber = ForeignKey(Subscriber, null=False, on_delete=OnDelete.restrict,
                             help_text="Договор")
-    amount = BigInt(help_text="Сумма, копейки")
+    amount = kopecks(BigInt(help_text="Сумма, ₽"))
     period = Varchar(length=7, help_text="Месяц предоставления ГГГГ-ММ (один в месяц)")
-    granted_at = Timestamptz(help_text="Предоставлен (UTC)")
-    expires_at = Timestamptz(help_text="Действует до (UTC)")
-    reversed_at = Timestamptz(null=True, default=None, help_text="Списан обратно (UTC)")
+    granted_at = Timestamptz(help_text="Предоставлен")
+    expires_at = Timestamptz(help_text="Действует до")
+    reversed_at = Timestamptz(null=True, default=None, help_text="Списан обратно")
     created_by = Varchar(length=150, default="subscriber", help_text="Кто оформил")
 
 

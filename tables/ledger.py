@@ -10,6 +10,7 @@ from piccolo.table import Table
 
 from tables.audit import Actor, write_audit
 from tables.db import choices, utcnow, write_transaction
+from tables.money import kopecks
 from tables.subscribers import Subscriber, SubscriberStatus
 
 
@@ -41,13 +42,13 @@ class DuplicateEntryError(ValueError):
 class LedgerEntry(Table, help_text="Журнал проводок: только добавление. Ошибки исправляются корректировкой."):
     subscriber = ForeignKey(Subscriber, null=False, on_delete=OnDelete.restrict,
                             help_text="Договор")
-    amount = BigInt(help_text="Сумма в копейках: плюс — зачисление, минус — списание")
+    amount = kopecks(BigInt(help_text="Сумма, ₽: плюс — зачисление, минус — списание"))
     kind = Varchar(length=20, choices=choices(EntryKind, ENTRY_KIND_LABELS), help_text="Вид")
     period = Varchar(length=7, null=True, default=None, help_text="Расчётный период ГГГГ-ММ")
     reference = Varchar(length=120, unique=True, null=False,
                         help_text="Внешняя ссылка: одно событие — одна проводка")
     comment = Text(default="", help_text="Комментарий")
-    created_at = Timestamptz(help_text="Время проводки (UTC)")
+    created_at = Timestamptz(help_text="Время проводки")
     created_by = Varchar(length=150, default="system", help_text="Кто провёл")
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any, TypeVar
+
+C = TypeVar("C")
 
 # ASCII digits only: \d also matches other scripts' digits, which int() would accept.
 _AMOUNT = re.compile(r"^(?P<rub>[0-9]{1,9})(?:[.,](?P<kop>[0-9]{1,2}))?$")
@@ -46,3 +49,18 @@ def parse_signed_rubles(text: str) -> int:
     raw = (text or "").strip()
     sign = -1 if raw.startswith("-") else 1
     return sign * parse_rubles(raw[1:] if raw[:1] in "+-" else raw)
+
+
+def kopecks(column: C) -> C:
+    """Mark an integer column as money in kopecks: the admin shows and takes it in roubles.
+
+    A mark on the column object (a column argument would go into the migrations, and
+    Piccolo's copies of ``_meta`` keep only its own fields):
+    ``amount = kopecks(BigInt(help_text="Сумма, ₽"))``.
+    """
+    column._kopecks = True  # type: ignore[attr-defined]
+    return column
+
+
+def is_kopecks(column: Any) -> bool:
+    return bool(getattr(column, "_kopecks", False))

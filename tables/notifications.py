@@ -68,9 +68,9 @@ class Notification(Table, help_text="Исходящие уведомления (
                      default="pending", index=True, help_text="Состояние")
     attempts = Integer(default=0, help_text="Попыток отправки")
     last_error = Text(default="", help_text="Последняя ошибка")
-    created_at = Timestamptz(help_text="Поставлено в очередь (UTC)")
-    claimed_at = Timestamptz(null=True, default=None, help_text="Взято в отправку (UTC)")
-    sent_at = Timestamptz(null=True, default=None, help_text="Отправлено (UTC)")
+    created_at = Timestamptz(help_text="Поставлено в очередь")
+    claimed_at = Timestamptz(null=True, default=None, help_text="Взято в отправку")
+    sent_at = Timestamptz(null=True, default=None, help_text="Отправлено")
 
 
 def contact_for(phone: str, email: str) -> tuple[Channel, str] | None:

@@ -33,7 +33,7 @@ from tables.addresses import (
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.db import choices, local_date, utcnow, write_transaction
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
-from tables.money import format_plain, parse_rubles
+from tables.money import format_plain, kopecks, parse_rubles
 from tables.subscribers import Subscriber, SubscriberStatus, mask_name
 
 
@@ -113,8 +113,8 @@ def failure_message(code: str | None) -> str:
 class Payment(Table, help_text="Платежи. Зачисление — один раз, при переходе в «Оплачен»."):
     subscriber = ForeignKey(Subscriber, null=False, on_delete=OnDelete.restrict,
                             help_text="Договор")
-    amount = BigInt(help_text="Сумма, копейки")
-    refunded_amount = BigInt(default=0, help_text="Возвращено или возвращается, копейки")
+    amount = kopecks(BigInt(help_text="Сумма, ₽"))
+    refunded_amount = kopecks(BigInt(default=0, help_text="Возвращено, ₽ (или возвращается)"))
     status = Varchar(length=20, choices=choices(PaymentStatus, PAYMENT_STATUS_LABELS),
                      default="created", index=True, help_text="Состояние")
     channel = Varchar(length=20, choices=choices(PaymentChannel, PAYMENT_CHANNEL_LABELS),
@@ -126,8 +126,8 @@ class Payment(Table, help_text="Платежи. Зачисление — оди�
     card_brand = Varchar(length=20, default="", help_text="Платёжная система карты")
     card_last4 = Varchar(length=4, default="", help_text="Последние 4 цифры карты")
     failure_reason = Text(default="", help_text="Причина отказа")
-    created_at = Timestamptz(help_text="Создан (UTC)")
-    updated_at = Timestamptz(help_text="Изменён (UTC)")
+    created_at = Timestamptz(help_text="Создан")
+    updated_at = Timestamptz(help_text="Изменён")
     created_by = Varchar(length=150, default="subscriber", help_text="Кто создал")
     failure_code = Varchar(length=60, default="", help_text="Код отказа провайдера")
     town = ForeignKey(Town, null=True, default=None, on_delete=OnDelete.set_null,
@@ -137,14 +137,14 @@ class Payment(Table, help_text="Платежи. Зачисление — оди�
     access_token = Varchar(length=64, null=True, default=None, secret=True,
                            help_text="Ключ страницы оплаты без входа")
     submitted_at = Timestamptz(null=True, default=None,
-                               help_text="Когда карта отправлена на оплату (UTC)")
+                               help_text="Когда карта отправлена на оплату")
 
 
 class PaymentCustomer(Table, help_text="Покупатель (customer) платёжного провайдера для договора"):
     subscriber = ForeignKey(Subscriber, null=False, unique=True, on_delete=OnDelete.restrict,
                             help_text="Договор")
     provider_customer_id = Varchar(length=100, unique=True, help_text="Customer провайдера")
-    created_at = Timestamptz(help_text="Создан (UTC)")
+    created_at = Timestamptz(help_text="Создан")
 
 
 class ProviderEvent(Table, help_text="Принятые уведомления (webhook) платёжного провайдера"):
@@ -152,7 +152,7 @@ class ProviderEvent(Table, help_text="Принятые уведомления (w
     event_type = Varchar(length=100, default="", help_text="Тип события")
     object_id = Varchar(length=100, default="", index=True, help_text="Объект (PaymentIntent)")
     outcome = Varchar(length=40, default="", help_text="Что сделано")
-    received_at = Timestamptz(help_text="Получено (UTC)")
+    received_at = Timestamptz(help_text="Получено")
 
 
 class RefundStatus(enum.StrEnum):
@@ -170,7 +170,7 @@ REFUND_STATUS_LABELS = {
 
 class PaymentRefund(Table, help_text="Возвраты платежей на карту"):
     payment = ForeignKey(Payment, null=False, on_delete=OnDelete.restrict, help_text="Платёж")
-    amount = BigInt(help_text="Сумма возврата, копейки")
+    amount = kopecks(BigInt(help_text="Сумма возврата, ₽"))
     status = Varchar(length=20, choices=choices(RefundStatus, REFUND_STATUS_LABELS),
                      default="pending", index=True, help_text="Состояние")
     provider_refund_id = Varchar(length=100, unique=True, null=True, default=None,
@@ -178,8 +178,8 @@ class PaymentRefund(Table, help_text="Возвраты платежей на к�
     reason = Text(default="", help_text="Причина возврата")
     failure_reason = Text(default="", help_text="Почему не выполнен")
     created_by = Varchar(length=150, default="", help_text="Кто оформил")
-    created_at = Timestamptz(help_text="Создан (UTC)")
-    updated_at = Timestamptz(help_text="Изменён (UTC)")
+    created_at = Timestamptz(help_text="Создан")
+    updated_at = Timestamptz(help_text="Изменён")
 
 
 # --- amounts and periods -------------------------------------------------------------

@@ -32,7 +32,7 @@ class CabinetRating(Table, help_text="Оценки удобства личног
     score = SmallInt(help_text="Оценка 1–5: Не удобно … Лучше не бывает")
     comment = Text(default="", help_text="Комментарий")
     period = Varchar(length=7, help_text="Месяц оценки ГГГГ-ММ")
-    created_at = Timestamptz(help_text="Время (UTC)")
+    created_at = Timestamptz(help_text="Время")
 
 MAX_COMMENT_LENGTH = 1000
 # Months are counted in the provider's local time: a rating at 01:00 on the

@@ -234,9 +234,9 @@ class ServiceRequest(Table, help_text="Заявки абонентов и зая
     converted_subscriber = ForeignKey(Subscriber, null=True, default=None,
                                       on_delete=OnDelete.restrict,
                                       help_text="Договор, оформленный по заявке на подключение")
-    created_at = Timestamptz(help_text="Создана (UTC)")
-    updated_at = Timestamptz(help_text="Изменена (UTC)")
-    closed_at = Timestamptz(null=True, default=None, help_text="Закрыта (UTC)")
+    created_at = Timestamptz(help_text="Создана")
+    updated_at = Timestamptz(help_text="Изменена")
+    closed_at = Timestamptz(null=True, default=None, help_text="Закрыта")
 
     @classmethod
     def get_readable(cls) -> Readable:
@@ -255,7 +255,7 @@ class RequestEvent(Table, help_text="История заявки: смены с�
     status_to = Varchar(length=20, default="", help_text="Стало")
     message = Text(default="", help_text="Сообщение")
     internal = Boolean(default=False, help_text="Внутренняя заметка (абонент не видит)")
-    created_at = Timestamptz(help_text="Время (UTC)")
+    created_at = Timestamptz(help_text="Время")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -34,7 +34,7 @@ class StaffRole(Table, help_text="Роли сотрудников в админ�
     user = ForeignKey(BaseUser, null=False, unique=True, on_delete=OnDelete.cascade,
                       help_text="Сотрудник")
     role = Varchar(length=20, choices=choices(Role, ROLE_LABELS), help_text="Роль")
-    updated_at = Timestamptz(help_text="Изменено (UTC)")
+    updated_at = Timestamptz(help_text="Изменено")
 
 
 async def role_of(user: BaseUser) -> Role | None:

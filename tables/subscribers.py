@@ -15,11 +15,13 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 from tables.addresses import Address
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.db import choices, is_sqlite, utcnow, write_transaction
+from tables.money import kopecks
 from tables.passwords import generate_one_time_password, hash_password
 from tables.tariffs import Tariff
 
@@ -56,11 +58,16 @@ class Subscriber(Table, help_text="Абоненты (договоры). Бала
     must_change_password = Boolean(default=True, help_text="Сменить пароль при входе")
     failed_logins = Integer(default=0, help_text="Неудачных входов подряд")
     locked_until = Timestamptz(null=True, default=None, help_text="Вход заблокирован до")
-    balance = BigInt(default=0, help_text="Баланс, копейки (кэш суммы проводок)")
+    balance = kopecks(BigInt(default=0, help_text="Баланс, ₽ (сумма проводок)"))
     created_at = Timestamptz(help_text="Создан")
 
     def __str__(self) -> str:
         return f"{self.contract_number} {self.full_name}"
+
+    @classmethod
+    def get_readable(cls) -> Readable:
+        """Contract number and name (the admin shortens it to initials)."""
+        return Readable(template="%s %s", columns=[cls.contract_number, cls.full_name])
 
 
 def mask_name(full_name: str) -> str:

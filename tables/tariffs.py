@@ -5,9 +5,11 @@ from __future__ import annotations
 import enum
 
 from piccolo.columns import BigInt, Boolean, Integer, Text, Varchar
+from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 from tables.db import choices
+from tables.money import kopecks
 
 
 class TariffKind(enum.StrEnum):
@@ -27,14 +29,19 @@ class Tariff(Table, help_text="Тарифы. Архивный тариф (не �
     name = Varchar(length=100, unique=True, help_text="Название тарифа")
     kind = Varchar(length=20, choices=choices(TariffKind, TARIFF_KIND_LABELS),
                    default="internet_tv", help_text="Вид услуги")
-    monthly_fee = BigInt(help_text="Абонентская плата в месяц, копейки")
+    monthly_fee = kopecks(BigInt(help_text="Абонентская плата в месяц, ₽"))
     speed_mbps = Integer(default=0, help_text="Скорость, Мбит/с (0 — без интернета)")
     channels = Integer(default=0, help_text="Число ТВ-каналов (0 — без ТВ)")
     router_option = Boolean(default=False, help_text="Можно заказать роутер")
-    router_fee = BigInt(default=0, help_text="Аренда роутера в месяц, копейки")
+    router_fee = kopecks(BigInt(default=0, help_text="Аренда роутера в месяц, ₽"))
     active = Boolean(default=True, help_text="Доступен для подключения")
     sort_order = Integer(default=0, help_text="Порядок на сайте")
     description = Text(default="", help_text="Описание для сайта")
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def get_readable(cls) -> Readable:
+        """Tariffs are known by name."""
+        return Readable(template="%s", columns=[cls.name])

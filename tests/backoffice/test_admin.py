@@ -28,8 +28,8 @@ async def test_login_required(client):
 async def test_staff_tariff_crud_through_admin_api(client):
     await make_staff()
     await admin_login(client)
-    payload = {"name": "Тестовый", "kind": "internet", "monthly_fee": 49900, "speed_mbps": 200,
-               "channels": 0, "router_option": True, "router_fee": 0, "active": True,
+    payload = {"name": "Тестовый", "kind": "internet", "monthly_fee": "499,00", "speed_mbps": 200,
+               "channels": 0, "router_option": True, "router_fee": "0", "active": True,
                "sort_order": 5, "description": ""}
     created = await client.post("/admin/api/tables/tariff/", json=payload)
     assert created.status_code == 201, created.text
@@ -37,17 +37,20 @@ async def test_staff_tariff_crud_through_admin_api(client):
     created_entry = await AuditEntry.objects().where(AuditEntry.action == "tariff.created").first()
     assert created_entry.object_id == str(tariff_id)
     # A change the database refuses (a negative fee breaks a CHECK) leaves no audit entry.
-    refused = await client.patch(f"/admin/api/tables/tariff/{tariff_id}/", json={"monthly_fee": -5})
+    refused = await client.patch(f"/admin/api/tables/tariff/{tariff_id}/", json={"monthly_fee": "-0,05"})
     assert refused.status_code >= 400
     assert not await AuditEntry.exists().where(AuditEntry.action == "tariff.updated")
-    edited = await client.patch(f"/admin/api/tables/tariff/{tariff_id}/", json={"monthly_fee": 52900})
+    edited = await client.patch(f"/admin/api/tables/tariff/{tariff_id}/", json={"monthly_fee": "529,00"})
     assert edited.status_code == 200, edited.text
     updated = await AuditEntry.objects().where(AuditEntry.action == "tariff.updated").first()
     assert json.loads(updated.before) == {"monthly_fee": 49900}
     assert json.loads(updated.after) == {"monthly_fee": 52900}
     listing = await client.get("/admin/api/tables/tariff/", params={"name": "Тестовый"})
     assert listing.status_code == 200
-    assert [r["monthly_fee"] for r in listing.json()["rows"]] == [52900]
+    # Clerks read and type roubles; the table keeps kopecks.
+    assert [r["monthly_fee"] for r in listing.json()["rows"]] == ["529,00"]
+    assert (await Tariff.select(Tariff.monthly_fee).where(Tariff.id == tariff_id).first()) == {
+        "monthly_fee": 52900}
     deleted = await client.delete(f"/admin/api/tables/tariff/{tariff_id}/")
     assert deleted.status_code == 204
     assert not await Tariff.exists().where(Tariff.id == tariff_id)

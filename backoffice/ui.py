@@ -1,0 +1,280 @@
+"""What Piccolo Admin's own screens need beyond its API (docs/architecture.md, "Admin").
+
+Piccolo Admin 1.14's single-page app names tables by their identifiers ("ledger entry",
+``tableName.split("_")``), keeps a few English strings out of its translations ("The form has
+errors.", True/False selects, "field - …" error lines), and shows times in the zone kept in the
+browser's storage, UTC unless a clerk changes it. None of this is reachable from its Python
+configuration, so ``localise`` serves a patched copy of the built bundle: each replacement is
+an exact string of the pinned version and must match as often as expected, or the admin refuses
+to start (a new piccolo-admin must be checked, not silently half-translated). Everything else
+(column titles, roubles, local times in lists, readable links, Russian refusals) is done on the
+server, in ``backoffice.crud.AdminCRUD``.
+
+The same function makes the sidebar role-aware: the table and form lists the app asks for are
+cut to what the staff member's role may open (``backoffice.roles``), and refusals raised as
+exceptions (forms, FastAPI's own body checks) reach the screen as Russian text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from piccolo.table import Table
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from backoffice.crud import russian_answer, table_titles
+from backoffice.labels import column_title
+from backoffice.validation import russian_message
+from tables.db import LOCAL_TZ_NAME
+
+BUNDLE_DIR = Path(__import__("piccolo_admin").__file__).parent / "dist" / "assets"
+PATCH_PATH = "centra"
+
+# (regex, replacement, how many times it must match) over the built bundle.
+_TITLE = (r'([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\.split\("_"\)\.join\(" "\)',
+          r"window.centraTitle(\1)", 3)
+BUNDLE_PATCHES: list[tuple[str, str, int]] = [
+    _TITLE,
+    # List headers: a listed column with no form field (the row number) has a title of its own.
+    (r"e\.schema\.properties\[m\]\?e\.schema\.properties\[m\]\.title:m\)",
+     "e.schema.properties[m]?e.schema.properties[m].title:((e.schema.extra.column_titles||{})[m]||m))",
+     1),
+    # Field errors: the server puts the field's Russian name into the message itself.
+    (re.escape("${o.loc[o.loc.length-1]} field - ${o.msg}"), "${o.msg}", 1),
+    (re.escape("Database error: ${e.db_error}"), "Ошибка базы данных: ${e.db_error}", 1),
+    (re.escape('"The form has errors."'), '"Форма не сохранена: исправьте ошибки."', 3),
+    (re.escape('"Successfully saved row"'), '"Изменения сохранены."', 1),
+    (re.escape('"Successfully added row"'), '"Запись добавлена."', 1),
+    (re.escape('"Successfully deleted rows"'), '"Записи удалены."', 1),
+    (re.escape('"Successfully deleted row"'), '"Запись удалена."', 2),
+    (re.escape('"Unable to delete the row."'), '"Не удалось удалить запись."', 1),
+    (re.escape("Unable to delete row ${"), "Не удалось удалить запись ${", 1),
+    (re.escape('"Are you sure you want to delete this row?"'), '"Удалить эту запись?"', 1),
+    (re.escape("Are you sure you want to delete row ${e}?"), "Удалить запись ${e}?", 1),
+    (re.escape('"Are you sure you want to delete the selected rows?"'),
+     '"Удалить выбранные записи?"', 1),
+    (re.escape('"Are you sure you want to logout?"'), '"Выйти из админки?"', 1),
+    (re.escape("Problem fetching ${o} rows."),
+     "Не удалось открыть таблицу «${window.centraTitle(o)}».", 1),
+    (re.escape('value:"true"}," True "'), 'value:"true"}," Да "', 1),
+    (re.escape('value:"false"}," False "'), 'value:"false"}," Нет "', 1),
+    (re.escape('value:"null"}," Null "'), 'value:"null"}," Не задано "', 2),
+    (re.escape('value:"all"}," All "'), 'value:"all"}," Все "', 2),
+]
+
+
+def _bundle_file() -> Path:
+    bundles = sorted(BUNDLE_DIR.glob("index-*.js"))
+    if len(bundles) != 1:
+        raise RuntimeError(f"expected one Piccolo Admin bundle in {BUNDLE_DIR}, found {bundles}")
+    return bundles[0]
+
+
+def patched_bundle(source: str) -> str:
+    for pattern, replacement, expected in BUNDLE_PATCHES:
+        source, count = re.subn(pattern, replacement, source)
+        if count != expected:
+            raise RuntimeError(
+                f"Piccolo Admin's bundle changed: {pattern!r} matched {count} times, not {expected} "
+                "(backoffice/ui.py patches the pinned piccolo-admin's built assets)")
+    return source
+
+
+_HELPER_JS = """
+window.centraTitle = function (name) {
+  return window.centraTitles[name] || String(name).split('_').join(' ');
+};
+// Names are written as they are meant: no Title Case of Russian names.
+document.head.insertAdjacentHTML('beforeend', '<style>h1, div.sidebar ul li, li a, '
+  + 'ul.related_tables li span.table, select { text-transform: none !important; }'
+  + ' #centra-refusal { position: fixed; top: 4rem; left: 50%; transform: translateX(-50%);'
+  + ' z-index: 1000; max-width: 40rem; padding: 0.75rem 1rem; background: #fdecea;'
+  + ' color: #611a15; border: 1px solid #f5c2c0; border-radius: 4px; }</style>');
+// A page the staff member may not open (a table of another role, reached by its address)
+// is refused by the server in Russian; the admin's page would stay blank, so the refusal
+// is shown here. Refused saves are shown by the admin's own forms.
+(function () {
+  function show(text) {
+    var box = document.getElementById('centra-refusal');
+    if (!box) {
+      box = document.createElement('div');
+      box.id = 'centra-refusal';
+      box.setAttribute('role', 'alert');
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+  }
+  window.addEventListener('hashchange', function () {
+    var box = document.getElementById('centra-refusal');
+    if (box) { box.remove(); }
+  });
+  var open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url) {
+    if (String(method).toUpperCase() === 'GET') {
+      this.addEventListener('load', function () {
+        var text = typeof this.responseText === 'string' ? this.responseText : '';
+        if ((this.status === 403 || this.status === 404) && /[А-Яа-яЁё]/.test(text)
+            && text.charAt(0) !== '{') {
+          show(text);
+        }
+      });
+    }
+    return open.apply(this, arguments);
+  };
+})();
+"""
+
+
+def helper_script(titles: dict[str, str]) -> str:
+    return (
+        f"window.centraTitles = {json.dumps(titles, ensure_ascii=False)};\n"
+        # Times are shown and typed in the provider's zone, whatever a browser kept before.
+        f"localStorage.setItem('defaultTimezone', {json.dumps(LOCAL_TZ_NAME)});\n"
+        + _HELPER_JS
+    )
+
+
+def patched_index(template: str, bundle_name: str) -> str:
+    page = template.replace('<html lang="en">', '<html lang="ru">')
+    page = page.replace("<title>Piccolo Admin</title>", "<title>Centra — офис</title>")
+    old = f'<script type="module" crossorigin src="./assets/{bundle_name}"></script>'
+    if old not in page:
+        raise RuntimeError("Piccolo Admin's index.html changed (backoffice/ui.py)")
+    new = (f'<script src="./{PATCH_PATH}/admin.js"></script>\n  '
+           f'<script type="module" crossorigin src="./{PATCH_PATH}/{bundle_name}"></script>')
+    return page.replace(old, new)
+
+
+# --- Russian refusals for what FastAPI and piccolo_admin raise ---------------------------------
+_TABLE_IN_PATH = re.compile(r"/tables/([a-z_0-9]+)/")
+
+
+def _validation_handler(tables: dict[str, type[Table]]) -> Any:
+    async def handle(request: Request, exc: RequestValidationError) -> Response:
+        match = _TABLE_IN_PATH.search(request.url.path)
+        table = tables.get(match.group(1)) if match else None
+        columns = {c._meta.name: c for c in table._meta.columns} if table else {}
+        lines = []
+        for error in exc.errors():
+            name = str(error["loc"][-1]) if error.get("loc") else ""
+            title = column_title(columns[name]) if name in columns else name
+            message = russian_message(dict(error))
+            lines.append(f"{title}: {message}" if title else message)
+        return PlainTextResponse("\n".join(lines) or "Некорректные данные.", status_code=422)
+
+    return handle
+
+
+async def _http_exception(request: Request, exc: HTTPException) -> Response:
+    return russian_answer(PlainTextResponse(str(exc.detail), status_code=exc.status_code))
+
+
+# --- the sidebar: only what the role may open --------------------------------------------------
+_MENU = re.compile(r"/api/(tables|forms)/(grouped/)?$")
+
+
+class RoleMenu:
+    """Cuts the admin's table and form lists to the role's (``TABLE_MATRIX``/``FORM_MATRIX``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = _MENU.search(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        body = b""
+
+        async def capture(message: Message) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                body += message.get("body", b"")
+
+        await self.app(scope, receive, capture)
+        assert start is not None
+        if start["status"] == 200:
+            body = json.dumps(await _allowed(scope, match.group(1), json.loads(body)),
+                              ensure_ascii=False).encode()
+            start = {**start, "headers": [(k, v) for k, v in start["headers"]
+                                          if k.lower() != b"content-length"]
+                     + [(b"content-length", str(len(body)).encode())]}
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _allowed(scope: Scope, kind: str, data: Any) -> Any:
+    from backoffice.roles import FORM_MATRIX, R, mfa_missing, table_allows
+    from tables.staff import Role, role_of
+
+    user = getattr(scope.get("user"), "user", None)
+    role = await role_of(user) if user is not None else None
+    if role is None or await mfa_missing(role, user):
+        shown = set()
+    elif kind == "tables":
+        shown = {name for name in _names(data) if table_allows(name, role, R)}
+    else:
+        shown = {form["name"] for form in _forms(data)
+                 if role in FORM_MATRIX.get(form["name"], {Role.ADMINISTRATOR})}
+
+    def keep(item: Any) -> bool:
+        return (item if kind == "tables" else item["name"]) in shown
+
+    if isinstance(data, list):
+        return [i for i in data if keep(i)]
+    grouped = {g: [i for i in items if keep(i)] for g, items in data.get("grouped", {}).items()}
+    return {**data, "grouped": {g: items for g, items in grouped.items() if items},
+            "ungrouped": [i for i in data.get("ungrouped", []) if keep(i)]}
+
+
+def _names(data: Any) -> list[str]:
+    if isinstance(data, list):
+        return list(data)
+    return [n for items in data.get("grouped", {}).values() for n in items] + list(data.get("ungrouped", []))
+
+
+def _forms(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, list):
+        return list(data)
+    return [f for items in data.get("grouped", {}).values() for f in items] + list(data.get("ungrouped", []))
+
+
+def localise(admin: Any, tables: list[type[Table]]) -> Any:
+    """Patch the built admin app in place (see the module doc); returns it."""
+    titles = table_titles(tables)
+    bundle = _bundle_file()
+    script = helper_script(titles).encode()
+    patched = patched_bundle(bundle.read_text(encoding="utf-8")).encode()
+    admin.template = patched_index(admin.template, bundle.name)
+
+    files = {"admin.js": script, bundle.name: patched}
+
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        # Litestar's mount hands the admin paths with a trailing slash.
+        name = scope["path"].rstrip("/").rpartition("/")[2]
+        body = files.get(name)
+        response = (Response(body, media_type="text/javascript; charset=utf-8",
+                             headers={"Cache-Control": "no-cache"})
+                    if body is not None else PlainTextResponse("Не найдено.", status_code=404))
+        await response(scope, receive, send)
+
+    admin.router.routes.insert(0, Mount(f"/{PATCH_PATH}", app=serve))
+
+    private = next(r.app for r in admin.router.routes if isinstance(r, Mount) and r.path == "/api")
+    private_app = private.app  # AuthenticationMiddleware(private_app)
+    by_name = {t._meta.tablename: t for t in tables}
+    private_app.add_exception_handler(RequestValidationError, _validation_handler(by_name))
+    private_app.add_exception_handler(HTTPException, _http_exception)
+    private_app.add_middleware(RoleMenu)
+    return admin
