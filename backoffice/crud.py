@@ -251,9 +251,9 @@ def russian_answer(response: Response) -> Response:
 
 def _same(stored: Any, given: Any) -> bool:
     if isinstance(stored, dt.datetime) and isinstance(given, dt.datetime):
-        as_utc = [v if v.tzinfo else v.replace(tzinfo=dt.UTC) for v in (stored, given)]
-        return as_utc[0] == as_utc[1]
-    return stored == given
+        # The admin's time widget sends whole seconds back.
+        stored, given = (v.replace(microsecond=0, tzinfo=v.tzinfo or dt.UTC) for v in (stored, given))
+    return bool(stored == given)
 
 
 class AdminCRUD(AtomicCRUD):
@@ -304,6 +304,10 @@ class AdminCRUD(AtomicCRUD):
     def pydantic_model_optional(self) -> type[pydantic.BaseModel]:
         return self._typed_money(super().pydantic_model_optional)
 
+    @property
+    def pydantic_model_filters(self) -> type[pydantic.BaseModel]:
+        return self._typed_money(super().pydantic_model_filters)
+
     # --- presentation --------------------------------------------------------------------------
     def _present_row(self, row: dict[str, Any], *, listing: bool) -> dict[str, Any]:
         for name in self._money().keys() & row.keys():
@@ -352,7 +356,7 @@ class AdminCRUD(AtomicCRUD):
         extra["visible_filter_names"] = [
             n for n in extra.get("visible_filter_names", []) if n in properties]
         # Titles of listed columns that have no form field (the row number).
-        extra["column_titles"] = {n: "№" for n in extra["visible_column_names"] if n not in properties}
+        extra["column_titles"] = {n: "Номер" for n in extra["visible_column_names"] if n not in properties}
         extra["table_title"] = table_title(self.table)
         return JSONResponse(schema)
 

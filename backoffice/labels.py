@@ -38,9 +38,22 @@ def title_of(help_text: str | None, fallback: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+#: Tables of Piccolo's own apps, whose help texts are English or missing: (name, columns).
+LIBRARY_TABLES: dict[str, tuple[str, dict[str, str]]] = {
+    "piccolo_user": ("Сотрудники", {
+        "username": "Логин", "password": "Пароль", "first_name": "Имя", "last_name": "Фамилия",
+        "email": "Электронная почта", "active": "Активен", "admin": "Доступ в админку",
+        "superuser": "Суперпользователь (управляет сотрудниками)", "last_login": "Последний вход",
+    }),
+}
+
+
 def column_title(column: Column) -> str:
+    library = LIBRARY_TABLES.get(column._meta.table._meta.tablename)
+    if library and column._meta.name in library[1]:
+        return library[1][column._meta.name]
     title = title_of(column._meta.help_text, column._meta.name)
-    return f"{title}, ₽" if is_kopecks(column) else title
+    return title if not is_kopecks(column) or "₽" in title else f"{title}, ₽"
 
 
 def field_titles(table: type[Table], names: list[str]) -> list[str]:
@@ -50,6 +63,8 @@ def field_titles(table: type[Table], names: list[str]) -> list[str]:
 
 
 def table_title(table: type[Table]) -> str:
+    if table._meta.tablename in LIBRARY_TABLES:
+        return LIBRARY_TABLES[table._meta.tablename][0]
     return title_of(table._meta.help_text, table._meta.tablename)
 
 

@@ -17,7 +17,7 @@ from piccolo_api.crud.validators import Validators
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from backoffice.labels import field_titles
+from backoffice.labels import field_titles, table_title
 from backoffice.validation import russian_errors
 from tables.staff import MFA_REQUIRED, Role, role_of
 
@@ -116,7 +116,10 @@ def _table_validator(table: str) -> Callable:
         role = await _staff_role(request)
         action = _METHOD_ACTION.get(request.method, C)
         if not table_allows(table, role, action):
-            raise HTTPException(status_code=403, detail="Недостаточно прав для этого действия.")
+            what = {R: "открывать таблицу «{}»", C: "добавлять записи в таблицу «{}»",
+                    U: "изменять записи в таблице «{}»", D: "удалять записи из таблицы «{}»"}[action]
+            raise HTTPException(status_code=403, detail=(
+                "Вашей роли нельзя " + what.format(table_title(piccolo_crud.table)) + "."))
 
     return check_role
 

@@ -52,6 +52,8 @@ BUNDLE_PATCHES: list[tuple[str, str, int]] = [
     (re.escape("Database error: ${e.db_error}"), "Ошибка базы данных: ${e.db_error}", 1),
     (re.escape('"The form has errors."'), '"Форма не сохранена: исправьте ошибки."', 3),
     (re.escape('"Successfully saved row"'), '"Изменения сохранены."', 1),
+    (re.escape('U0("Error",-1)'), 'U0("Ошибка",-1)', 1),
+    (re.escape('"Successfully submitted form"'), '"Готово."', 1),
     (re.escape('"Successfully added row"'), '"Запись добавлена."', 1),
     (re.escape('"Successfully deleted rows"'), '"Записи удалены."', 1),
     (re.escape('"Successfully deleted row"'), '"Запись удалена."', 2),

@@ -170,7 +170,7 @@ RUN_STATUS_LABELS = {"done": "Выполнено", "failed": "Ошибка"}
 
 
 class BillingRun(Table, help_text="Запуски начисления абонентской платы: кто, когда, сколько"):
-    period = Varchar(length=7, index=True, help_text="Расчётный период ГГГГ-ММ")
+    period = Varchar(length=7, index=True, help_text="Расчётный период (ГГГГ-ММ)")
     status = Varchar(length=10, choices=choices(RunStatus, RUN_STATUS_LABELS), default="done",
                      help_text="Результат")
     started_at = Timestamptz(help_text="Начало")
@@ -203,7 +203,7 @@ class PromisedPayment(Table, help_text="Обещанные платежи: кр�
     subscriber = ForeignKey(Subscriber, null=False, on_delete=OnDelete.restrict,
                             help_text="Договор")
     amount = kopecks(BigInt(help_text="Сумма, ₽"))
-    period = Varchar(length=7, help_text="Месяц предоставления ГГГГ-ММ (один в месяц)")
+    period = Varchar(length=7, help_text="Месяц предоставления (ГГГГ-ММ, один в месяц)")
     granted_at = Timestamptz(help_text="Предоставлен")
     expires_at = Timestamptz(help_text="Действует до")
     reversed_at = Timestamptz(null=True, default=None, help_text="Списан обратно")

@@ -44,7 +44,7 @@ class LedgerEntry(Table, help_text="Журнал проводок: только 
                             help_text="Договор")
     amount = kopecks(BigInt(help_text="Сумма, ₽: плюс — зачисление, минус — списание"))
     kind = Varchar(length=20, choices=choices(EntryKind, ENTRY_KIND_LABELS), help_text="Вид")
-    period = Varchar(length=7, null=True, default=None, help_text="Расчётный период ГГГГ-ММ")
+    period = Varchar(length=7, null=True, default=None, help_text="Расчётный период (ГГГГ-ММ)")
     reference = Varchar(length=120, unique=True, null=False,
                         help_text="Внешняя ссылка: одно событие — одна проводка")
     comment = Text(default="", help_text="Комментарий")

@@ -121,8 +121,8 @@ class Payment(Table, help_text="Платежи. Зачисление — оди�
                       default="cabinet", help_text="Канал оплаты")
     period = Varchar(length=7, null=True, default=None, help_text="За какой месяц (ГГГГ-ММ)")
     provider_intent_id = Varchar(length=100, unique=True, null=True, default=None,
-                                 help_text="PaymentIntent платёжного провайдера")
-    provider_charge_id = Varchar(length=100, default="", help_text="Charge провайдера")
+                                 help_text="Платёж у провайдера (PaymentIntent)")
+    provider_charge_id = Varchar(length=100, default="", help_text="Списание у провайдера (Charge)")
     card_brand = Varchar(length=20, default="", help_text="Платёжная система карты")
     card_last4 = Varchar(length=4, default="", help_text="Последние 4 цифры карты")
     failure_reason = Text(default="", help_text="Причина отказа")
@@ -140,14 +140,14 @@ class Payment(Table, help_text="Платежи. Зачисление — оди�
                                help_text="Когда карта отправлена на оплату")
 
 
-class PaymentCustomer(Table, help_text="Покупатель (customer) платёжного провайдера для договора"):
+class PaymentCustomer(Table, help_text="Покупатели у провайдера (customer) по договорам"):
     subscriber = ForeignKey(Subscriber, null=False, unique=True, on_delete=OnDelete.restrict,
                             help_text="Договор")
-    provider_customer_id = Varchar(length=100, unique=True, help_text="Customer провайдера")
+    provider_customer_id = Varchar(length=100, unique=True, help_text="Покупатель у провайдера (customer)")
     created_at = Timestamptz(help_text="Создан")
 
 
-class ProviderEvent(Table, help_text="Принятые уведомления (webhook) платёжного провайдера"):
+class ProviderEvent(Table, help_text="События провайдера (webhook): принятые уведомления"):
     event_id = Varchar(length=100, unique=True, help_text="Идентификатор события провайдера")
     event_type = Varchar(length=100, default="", help_text="Тип события")
     object_id = Varchar(length=100, default="", index=True, help_text="Объект (PaymentIntent)")
@@ -174,7 +174,7 @@ class PaymentRefund(Table, help_text="Возвраты платежей на к�
     status = Varchar(length=20, choices=choices(RefundStatus, REFUND_STATUS_LABELS),
                      default="pending", index=True, help_text="Состояние")
     provider_refund_id = Varchar(length=100, unique=True, null=True, default=None,
-                                 help_text="Refund провайдера")
+                                 help_text="Возврат у провайдера (Refund)")
     reason = Text(default="", help_text="Причина возврата")
     failure_reason = Text(default="", help_text="Почему не выполнен")
     created_by = Varchar(length=150, default="", help_text="Кто оформил")

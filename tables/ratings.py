@@ -31,7 +31,7 @@ class CabinetRating(Table, help_text="Оценки удобства личног
                             help_text="Абонент (пусто — анонимно)")
     score = SmallInt(help_text="Оценка 1–5: Не удобно … Лучше не бывает")
     comment = Text(default="", help_text="Комментарий")
-    period = Varchar(length=7, help_text="Месяц оценки ГГГГ-ММ")
+    period = Varchar(length=7, help_text="Месяц оценки (ГГГГ-ММ)")
     created_at = Timestamptz(help_text="Время")
 
 MAX_COMMENT_LENGTH = 1000

@@ -201,7 +201,7 @@ class RequestNotFound(ValueError):
     """No such request, or not one the caller may see: both answer the same."""
 
 
-class ServiceRequest(Table, help_text="Заявки абонентов и заявки на подключение"):
+class ServiceRequest(Table, help_text="Заявки: абонентов и на подключение"):
     number = Varchar(length=20, unique=True, help_text="Номер заявки")
     kind = Varchar(length=20, choices=choices(RequestKind, REQUEST_KIND_LABELS), index=True,
                    help_text="Вид заявки")
@@ -233,7 +233,7 @@ class ServiceRequest(Table, help_text="Заявки абонентов и зая
     close_reason = Text(default="", help_text="Итог: результат или причина отказа")
     converted_subscriber = ForeignKey(Subscriber, null=True, default=None,
                                       on_delete=OnDelete.restrict,
-                                      help_text="Договор, оформленный по заявке на подключение")
+                                      help_text="Оформленный договор (по заявке на подключение)")
     created_at = Timestamptz(help_text="Создана")
     updated_at = Timestamptz(help_text="Изменена")
     closed_at = Timestamptz(null=True, default=None, help_text="Закрыта")
