@@ -115,6 +115,8 @@ def _table_validator(table: str) -> Callable:
     async def check_role(piccolo_crud: Any, request: Request) -> None:
         role = await _staff_role(request)
         action = _METHOD_ACTION.get(request.method, C)
+        if action == R and _names_for_links(piccolo_crud.table, role, request):
+            return
         if not table_allows(table, role, action):
             what = {R: "открывать таблицу «{}»", C: "добавлять записи в таблицу «{}»",
                     U: "изменять записи в таблице «{}»", D: "удалять записи из таблицы «{}»"}[action]
@@ -122,6 +124,16 @@ def _table_validator(table: str) -> Callable:
                 "Вашей роли нельзя " + what.format(table_title(piccolo_crud.table)) + "."))
 
     return check_role
+
+
+def _names_for_links(table: Any, role: Role, request: Request) -> bool:
+    """The readable names of a table's rows (``…/ids/``, what a link or picker shows) for a role
+    that may read a table linking to it: an operator reads a request event's author, not the
+    staff accounts."""
+    if not request.url.path.rstrip("/").endswith("/ids"):
+        return False
+    return any(table_allows(fk._meta.table._meta.tablename, role, R)
+               for fk in table._meta.foreign_key_references)
 
 
 def _field_validator(table: str) -> Callable:

@@ -38,38 +38,35 @@ from tables.db import LOCAL_TZ_NAME
 BUNDLE_DIR = Path(__import__("piccolo_admin").__file__).parent / "dist" / "assets"
 PATCH_PATH = "centra"
 
-# (regex, replacement, how many times it must match) over the built bundle.
-_TITLE = (r'([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\.split\("_"\)\.join\(" "\)',
-          r"window.centraTitle(\1)", 3)
+# (exact text, replacement, how many times it must occur) in the built bundle.
 BUNDLE_PATCHES: list[tuple[str, str, int]] = [
-    _TITLE,
     # List headers: a listed column with no form field (the row number) has a title of its own.
-    (r"e\.schema\.properties\[m\]\?e\.schema\.properties\[m\]\.title:m\)",
+    ("e.schema.properties[m]?e.schema.properties[m].title:m)",
      "e.schema.properties[m]?e.schema.properties[m].title:((e.schema.extra.column_titles||{})[m]||m))",
      1),
     # Field errors: the server puts the field's Russian name into the message itself.
-    (re.escape("${o.loc[o.loc.length-1]} field - ${o.msg}"), "${o.msg}", 1),
-    (re.escape("Database error: ${e.db_error}"), "Ошибка базы данных: ${e.db_error}", 1),
-    (re.escape('"The form has errors."'), '"Форма не сохранена: исправьте ошибки."', 3),
-    (re.escape('"Successfully saved row"'), '"Изменения сохранены."', 1),
-    (re.escape('U0("Error",-1)'), 'U0("Ошибка",-1)', 1),
-    (re.escape('"Successfully submitted form"'), '"Готово."', 1),
-    (re.escape('"Successfully added row"'), '"Запись добавлена."', 1),
-    (re.escape('"Successfully deleted rows"'), '"Записи удалены."', 1),
-    (re.escape('"Successfully deleted row"'), '"Запись удалена."', 2),
-    (re.escape('"Unable to delete the row."'), '"Не удалось удалить запись."', 1),
-    (re.escape("Unable to delete row ${"), "Не удалось удалить запись ${", 1),
-    (re.escape('"Are you sure you want to delete this row?"'), '"Удалить эту запись?"', 1),
-    (re.escape("Are you sure you want to delete row ${e}?"), "Удалить запись ${e}?", 1),
-    (re.escape('"Are you sure you want to delete the selected rows?"'),
+    ("${o.loc[o.loc.length-1]} field - ${o.msg}", "${o.msg}", 1),
+    ("Database error: ${e.db_error}", "Ошибка базы данных: ${e.db_error}", 1),
+    ('"The form has errors."', '"Форма не сохранена: исправьте ошибки."', 3),
+    ('"Successfully saved row"', '"Изменения сохранены."', 1),
+    ('U0("Error",-1)', 'U0("Ошибка",-1)', 1),
+    ('"Successfully submitted form"', '"Готово."', 1),
+    ('"Successfully added row"', '"Запись добавлена."', 1),
+    ('"Successfully deleted rows"', '"Записи удалены."', 1),
+    ('"Successfully deleted row"', '"Запись удалена."', 2),
+    ('"Unable to delete the row."', '"Не удалось удалить запись."', 1),
+    ("Unable to delete row ${", "Не удалось удалить запись ${", 1),
+    ('"Are you sure you want to delete this row?"', '"Удалить эту запись?"', 1),
+    ("Are you sure you want to delete row ${e}?", "Удалить запись ${e}?", 1),
+    ('"Are you sure you want to delete the selected rows?"',
      '"Удалить выбранные записи?"', 1),
-    (re.escape('"Are you sure you want to logout?"'), '"Выйти из админки?"', 1),
-    (re.escape("Problem fetching ${o} rows."),
+    ('"Are you sure you want to logout?"', '"Выйти из админки?"', 1),
+    ("Problem fetching ${o} rows.",
      "Не удалось открыть таблицу «${window.centraTitle(o)}».", 1),
-    (re.escape('value:"true"}," True "'), 'value:"true"}," Да "', 1),
-    (re.escape('value:"false"}," False "'), 'value:"false"}," Нет "', 1),
-    (re.escape('value:"null"}," Null "'), 'value:"null"}," Не задано "', 2),
-    (re.escape('value:"all"}," All "'), 'value:"all"}," Все "', 2),
+    ('value:"true"}," True "', 'value:"true"}," Да "', 1),
+    ('value:"false"}," False "', 'value:"false"}," Нет "', 1),
+    ('value:"null"}," Null "', 'value:"null"}," Не задано "', 2),
+    ('value:"all"}," All "', 'value:"all"}," Все "', 2),
 ]
 
 
@@ -80,14 +77,32 @@ def _bundle_file() -> Path:
     return bundles[0]
 
 
+#: Where the app turns a table's identifier into its name: ``<expr>.split("_").join(" ")``.
+SPLIT_NAME = '.split("_").join(" ")'
+SPLIT_NAME_USES = 3
+_IDENTIFIER = re.compile(r"[\w$.]+$")
+
+
 def patched_bundle(source: str) -> str:
-    for pattern, replacement, expected in BUNDLE_PATCHES:
-        source, count = re.subn(pattern, replacement, source)
+    for old, new, expected in BUNDLE_PATCHES:
+        count = source.count(old)
         if count != expected:
             raise RuntimeError(
-                f"Piccolo Admin's bundle changed: {pattern!r} matched {count} times, not {expected} "
+                f"Piccolo Admin's bundle changed: {old!r} occurs {count} times, not {expected} "
                 "(backoffice/ui.py patches the pinned piccolo-admin's built assets)")
-    return source
+        source = source.replace(old, new)
+    parts = source.split(SPLIT_NAME)
+    if len(parts) - 1 != SPLIT_NAME_USES:
+        raise RuntimeError(f"Piccolo Admin's bundle changed: {SPLIT_NAME!r} occurs {len(parts) - 1} "
+                           f"times, not {SPLIT_NAME_USES} (backoffice/ui.py)")
+    out = [parts[0]]
+    for part in parts[1:]:
+        head = out[-1]
+        expr = _IDENTIFIER.search(head[-80:])
+        assert expr is not None, "a table name is split from an expression (backoffice/ui.py)"
+        out[-1] = head[: len(head) - len(expr.group())] + f"window.centraTitle({expr.group()})"
+        out.append(part)
+    return "".join(out)
 
 
 _HELPER_JS = """

@@ -1,0 +1,178 @@
+"""The admin as each role sees it in Chromium: every table and form the role may use, walked
+from the admin's configuration (a table or form added later is covered without editing this).
+
+For each role: log in through the admin's login screen; the sidebar lists exactly the tables
+and forms of the role (``backoffice.roles``); every such table's list renders rows, headers in
+Russian and money as roubles; its first row's edit page renders its fields in Russian; every
+form renders; no script error and no failed request of ours on the way. Then the operator's
+documented right: edit a subscriber's phone on the edit page (stored), and Russian refusals
+for a field and a table the role may not change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from backoffice.admin import STAFF_TABLES
+from backoffice.forms import FORMS
+from backoffice.labels import column_title, has_cyrillic
+from backoffice.roles import FORM_MATRIX, R, table_allows
+from backoffice.tables import TABLE_CONFIGS
+from tables.money import is_kopecks
+from tables.staff import Role
+from tables.subscribers import Subscriber
+from tests.backoffice.test_roles import _one_row_each
+from tests.e2e.browser_support import ROOT, staff_login
+from tests.factories import make_address, make_subscriber
+from tests.test_support import STAFF_PASSWORD, make_staff
+
+CONFIGS = [*TABLE_CONFIGS, *STAFF_TABLES]
+RUBLES = re.compile(r"^-?\d{1,3}([\u00a0 ]\d{3})*,\d{2}$")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def _tables_of(role: Role) -> list[Any]:
+    return [c.table_class for c in CONFIGS if table_allows(c.table_class._meta.tablename, role, R)]
+
+
+def _forms_of(role: Role) -> list[Any]:
+    return [f for f in FORMS if role in FORM_MATRIX.get(f.name, {Role.ADMINISTRATOR})]
+
+
+def _watch(page: Page) -> list[str]:
+    """Script errors and failed requests of the admin, from now on."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"{page.url}: {exc}"))
+    page.on("console", lambda msg: problems.append(f"{page.url}: {msg.text}")
+            if msg.type == "error" and "favicon.ico" not in (msg.location or {}).get("url", "") else None)
+    return problems
+
+
+async def _first_row_id(table: Any) -> Any:
+    row = await table.select(table._meta.primary_key).order_by(table._meta.primary_key).first()
+    assert row is not None, f"no row in {table._meta.tablename}: give it one in _seed"
+    return row[table._meta.primary_key._meta.name]
+
+
+async def _seed() -> None:
+    await _one_row_each()  # a row in every table of the matrix
+    for n, name in enumerate(["Смирнов Дмитрий Иванович", "Кузнецова Анна Сергеевна"]):
+        await make_subscriber(full_name=name, address=await make_address(
+            street="проспект Металлургов", house=str(12 + n), apartment=str(40 + n)))
+
+
+async def _check_list(page: Page, table: Any) -> None:
+    name = table._meta.tablename
+    await page.goto(f"/admin/#/{name}/")
+    rows = page.locator("div.table_wrapper table tbody tr")
+    await expect(rows.first).to_be_visible()
+    headers = [h.strip() for h in await page.locator("div.table_wrapper table thead th").all_inner_texts()]
+    headers = [h for h in headers if h]  # the checkbox and menu columns have none
+    assert headers and all(has_cyrillic(h) for h in headers), (name, headers)
+    money = {column_title(c) for c in table._meta.columns if is_kopecks(c)}
+    for index, header in enumerate(await page.locator("div.table_wrapper table thead th").all_inner_texts()):
+        if header.strip() in money:
+            cells = await rows.locator(f"td:nth-child({index + 1})").all_inner_texts()
+            assert cells and all(RUBLES.match(c.strip()) for c in cells if c.strip()), (name, header, cells)
+    title = (await page.locator("h1").first.inner_text()).strip()
+    assert has_cyrillic(title), (name, title)
+
+
+async def _check_edit(page: Page, table: Any) -> None:
+    name = table._meta.tablename
+    await page.goto(f"/admin/#/{name}/{await _first_row_id(table)}/")
+    form = page.locator("form").first
+    await expect(form.locator("label").first).to_be_visible()
+    labels = [t.strip() for t in await form.locator("label").all_inner_texts() if t.strip()]
+    assert labels and all(has_cyrillic(t) for t in labels), (name, labels)
+
+
+async def _check_form(page: Page, form: Any) -> None:
+    await page.goto(f"/admin/#/forms/{form.slug}/")
+    await expect(page.get_by_role("heading", level=1, name=form.name)).to_be_visible()
+    await expect(page.get_by_role("button", name="Отправить")).to_be_visible()
+
+
+async def _sidebar(page: Page) -> tuple[set[str], set[str]]:
+    await page.goto("/admin/#/")
+    await expect(page.locator("div.sidebar")).to_contain_text("Абоненты")
+    links = await page.locator("div.sidebar a").evaluate_all(
+        "els => els.map(a => [a.getAttribute('href') || '', a.textContent.trim()])")
+    tables = {re.sub(r"^#/|/$", "", href) for href, _ in links
+              if re.match(r"^#/[a-z_]+/?$", href) and not href.startswith("#/forms")}
+    forms = {text for href, text in links if href.startswith("#/forms/")}
+    return tables, forms
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
+async def test_every_table_and_form_of_the_role_opens_in_russian(role, staff_page, live_server):
+    await _seed()
+    await make_staff(f"e2e_{role.value}", role=role.value)
+    page = staff_page
+    await staff_login(page, f"e2e_{role.value}", STAFF_PASSWORD)
+    problems = _watch(page)  # the login screen's own 401s come before this
+    tables, forms = _tables_of(role), _forms_of(role)
+    shown_tables, shown_forms = await _sidebar(page)
+    assert shown_tables == {t._meta.tablename for t in tables}, role
+    assert shown_forms == {f.name for f in forms}, role
+    for table in tables:
+        await _check_list(page, table)
+        await _check_edit(page, table)
+    for form in forms:
+        await _check_form(page, form)
+    assert not problems, "errors in the admin:\n" + "\n".join(problems)
+
+
+async def test_operator_changes_a_phone_on_the_edit_page(staff_page, live_server):
+    subscriber = await make_subscriber(full_name="Смирнов Дмитрий Иванович", phone="+79131112233")
+    await make_staff("e2e_op", role="operator")
+    page = staff_page
+    await staff_login(page, "e2e_op", STAFF_PASSWORD)
+    problems = _watch(page)
+    await page.goto("/admin/#/subscriber/")
+    await page.get_by_role("link", name=subscriber.contract_number, exact=True).click()
+    await expect(page.get_by_role("heading", level=1, name="Изменить Абоненты")).to_be_visible()
+    await page.locator("input[name=phone]").fill("+79135556677")
+    await page.get_by_role("button", name="Сохранить").click()
+    await expect(page.get_by_text("Изменения сохранены.")).to_be_visible()
+    stored = await Subscriber.select(Subscriber.phone, Subscriber.balance, Subscriber.password_hash).where(
+        Subscriber.id == subscriber.id).first()
+    assert stored == {"phone": "+79135556677", "balance": 0, "password_hash": subscriber.password_hash}
+
+    # A field of the contract the operator may not change: refused in Russian, nothing stored.
+    await page.locator("select[name=router_rented]").select_option("true")
+    await page.get_by_role("button", name="Сохранить").click()
+    await expect(page.get_by_text("нельзя менять: «Арендует роутер»")).to_be_visible()
+    await expect(page.get_by_text("Форма не сохранена: исправьте ошибки.")).to_be_visible()
+    assert (await Subscriber.select(Subscriber.router_rented).first())["router_rented"] is False
+
+    # A table the role may only read: adding a tariff is refused in Russian inside the form.
+    await page.goto("/admin/#/tariff/add/")
+    await page.locator("input[name=name]").fill("Чужой тариф")
+    await page.locator("input[name=monthly_fee]").fill("500,00")
+    await page.get_by_role("button", name="Создать").click()
+    await expect(page.get_by_text("Вашей роли нельзя добавлять записи в таблицу «Тарифы».")).to_be_visible()
+    # A table the role may not open at all, reached by its address.
+    await page.goto("/admin/#/audit_entry/")
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Вашей роли нельзя открывать таблицу «Журнал действий».")
+    ours = [p for p in problems if "403" not in p]  # the refusals themselves are logged by Chromium
+    assert not ours, "errors in the admin:\n" + "\n".join(ours)
+
+
+async def test_subscriber_list_screenshot(staff_page, live_server):
+    """docs/screenshots/admin-subscriber-list.png at 1280 px (``CENTRA_SCREENSHOTS=1`` writes it)."""
+    await _seed()
+    await make_staff("e2e_shot", role="operator")
+    await staff_login(staff_page, "e2e_shot", STAFF_PASSWORD)
+    await staff_page.goto("/admin/#/subscriber/")
+    await expect(staff_page.locator("div.table_wrapper table tbody tr").first).to_be_visible()
+    if os.environ.get("CENTRA_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await staff_page.screenshot(path=Path(SCREENSHOTS / "admin-subscriber-list.png"))
