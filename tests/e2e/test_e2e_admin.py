@@ -176,3 +176,35 @@ async def test_subscriber_list_screenshot(staff_page, live_server):
     if os.environ.get("CENTRA_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await staff_page.screenshot(path=Path(SCREENSHOTS / "admin-subscriber-list.png"))
+
+
+async def test_a_maintenance_window_typed_as_10_00_is_10_00_novokuznetsk(staff_page, live_server):
+    """The admin's time fields are Novokuznetsk time whatever the browser kept (they were UTC:
+    10:00 typed was stored as 10:00 UTC and shown on the site as 17:00)."""
+    import datetime as dt
+
+    from tables.content import NewsItem
+
+    await make_staff("e2e_news", role="operator")
+    page = staff_page
+    await page.goto("/admin/")
+    await page.evaluate("() => localStorage.setItem('defaultTimezone', 'UTC')")  # as before
+    await staff_login(page, "e2e_news", STAFF_PASSWORD)
+    await page.goto("/admin/#/news_item/add/")
+    await page.locator("input[name=title]").fill("Плановые работы на Кирова")
+    await page.locator("textarea[name=body]").first.fill("Возможны перерывы связи.")
+
+    def moment(name: str) -> Any:
+        return page.locator(f"input[name={name}]").locator(
+            "xpath=preceding-sibling::div[1]//input[@type='datetime-local']")
+
+    await moment("published_at").fill("2026-12-07T09:00")
+    await moment("starts_at").fill("2026-12-10T10:00")
+    await moment("ends_at").fill("2026-12-10T12:30")
+    await page.get_by_role("button", name="Создать").click()
+    await expect(page.get_by_text("Запись добавлена.")).to_be_visible()
+    item = await NewsItem.objects().where(NewsItem.title == "Плановые работы на Кирова").first()
+    assert item.starts_at == dt.datetime(2026, 12, 10, 3, 0, tzinfo=dt.UTC)
+    assert item.ends_at == dt.datetime(2026, 12, 10, 5, 30, tzinfo=dt.UTC)
+    await page.goto("/admin/#/news_item/")
+    await expect(page.locator("div.table_wrapper table tbody")).to_contain_text("10.12.2026 10:00")
