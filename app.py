@@ -95,17 +95,6 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-def _shared_stores(settings: Settings) -> dict[str, Any]:
-    """Litestar stores that must be shared by all processes: Redis when configured."""
-    if not settings.redis_url:
-        return {}
-    from litestar.stores.redis import RedisStore
-
-    from cabinet.content import RATING_LIMIT_STORE
-
-    return {RATING_LIMIT_STORE: RedisStore.with_client(url=settings.redis_url, namespace="centra")}
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     """Compose the application; the admin is built once here, never per request."""
     settings = settings or get_settings()
@@ -168,7 +157,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
         if settings.allowed_hosts else None,
         request_max_body_size=settings.max_body_bytes,
-        stores=_shared_stores(settings),
         exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},  # type: ignore[arg-type]
         before_request=before_request,
         on_startup=[open_pool, freeze_startup_heap],

@@ -16,9 +16,10 @@ from cabinet.auth import (
     session_token,
     writable_subscriber,
 )
+from cabinet.devices import device_cookie, trusted_device
 from cabinet.formatting import datetime_ru
 from cabinet.forms import form_fields
-from cabinet.limits import LOGIN_PER_IP, client_ip, over_limit
+from cabinet.limits import LOGIN_PER_DEVICE, LOGIN_PER_IP, client_ip, reserve
 from tables.accounts import (
     authenticate,
     change_password,
@@ -70,19 +71,27 @@ class AccountController(Controller):
         if not password:
             return _login_page(error=MESSAGES["password_empty"], contract=contract,
                                next_path=next_path, status_code=400)
-        if await over_limit(LOGIN_PER_IP, ip, peek=True):
+        # Every attempt is counted before the password is checked and given back on success.
+        ip_attempt = await reserve(LOGIN_PER_IP, ip)
+        if not ip_attempt.allowed:
             return _login_page(error=MESSAGES["too_many"], contract=contract, next_path=next_path,
                                status_code=429)
-        result = await authenticate(contract, password, now=utcnow(), ip=ip)
+        device = trusted_device(request, contract)
+        device_attempt = await reserve(LOGIN_PER_DEVICE, device) if device else None
+        trusted = device_attempt is not None and device_attempt.allowed
+        result = await authenticate(contract, password, now=utcnow(), ip=ip, trusted_device=trusted)
         if result.subscriber is None:
-            await over_limit(LOGIN_PER_IP, ip)
             error = result.error
             if result.locked_until:
                 error = MESSAGES["locked"].format(until=datetime_ru(result.locked_until, "HH:mm"))
             return _login_page(error=error, contract=contract, next_path=next_path, status_code=401)
+        await ip_attempt.release()
+        if device_attempt is not None:
+            await device_attempt.release()
         token = await start_session(result.subscriber.id, ip=ip, replaces=session_token(request))
         target = "/cabinet/activate" if result.subscriber.must_change_password else next_path
-        return Redirect(target, status_code=303, cookies=[session_cookie(token)])
+        return Redirect(target, status_code=303, cookies=[
+            session_cookie(token), device_cookie(contract, device if trusted else None)])
 
     @post("/logout")
     async def logout(self, request: Request) -> Response:
@@ -102,7 +111,10 @@ class AccountController(Controller):
         if not subscriber.must_change_password:
             return Redirect("/cabinet/", status_code=303)
         fields = await form_fields(request)
-        return await _set_password(request, subscriber, fields, current=None,
+        # The one-time or legacy password is asked again: a guessed all-digit password (or a
+        # session left open) is not enough to take the contract over.
+        return await _set_password(request, subscriber, fields,
+                                   current=fields.get("current_password", ""),
                                    template="account/activate.html")
 
     @get("/password", dependencies={"subscriber": Provide(current_subscriber)})

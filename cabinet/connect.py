@@ -9,18 +9,14 @@ number itself.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
-
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Response, Template
 
 from cabinet.forms import form_fields
-from cabinet.limits import PUBLIC_FORM_PER_IP, client_ip, over_limit
+from cabinet.limits import PUBLIC_FORM_PER_IP, client_ip, reserve
 from cabinet.public import active_tariffs
-from settings import get_settings
+from cabinet.signing import sign, unsign
 from tables.addresses import Street, Town
 from tables.requests import file_connection_application as file_application
 from tables.requests import parse_number
@@ -33,22 +29,13 @@ MESSAGES = {
 }
 
 
-@functools.cache
-def _key() -> bytes:
-    # Read once per process: without CENTRA_SECRET_KEY each Settings() gets a random one.
-    return get_settings().secret_key.encode()
-
-
 def sign_number(number: str) -> str:
-    digest = hmac.new(_key(), f"connect:{number}".encode(), hashlib.sha256).hexdigest()[:24]
-    return f"{number}.{digest}"
+    return sign("connect", number)
 
 
 def number_from_token(token: str) -> str | None:
-    number = token.partition(".")[0]
-    if parse_number(number) != number:
-        return None
-    return number if hmac.compare_digest(sign_number(number), token) else None
+    number = unsign("connect", token)
+    return number if number is not None and parse_number(number) == number else None
 
 
 def _optional_id(value: str) -> int | None:
@@ -79,13 +66,14 @@ class ConnectController(Controller):
 
     @post("/")
     async def submit(self, request: Request) -> Response:
-        ip = client_ip(request)
         fields = await form_fields(request)
-        if await over_limit(PUBLIC_FORM_PER_IP, ip, peek=True):
+        # Counted before storing (parallel posts cannot all pass a look-then-count check);
+        # given back when the form is refused for bad input.
+        attempt = await reserve(PUBLIC_FORM_PER_IP, client_ip(request))
+        if not attempt.allowed:
             return await _form(values=fields, error=MESSAGES["too_many"], status_code=429)
         if fields.get(HONEYPOT):
-            # A bot: count it and answer like a success, storing nothing.
-            await over_limit(PUBLIC_FORM_PER_IP, ip)
+            # A bot: it stays counted and gets an answer like a success, storing nothing.
             return Template("public/connect_done.html", context={"number": None})
         try:
             created = await file_application(
@@ -98,8 +86,8 @@ class ConnectController(Controller):
                 consent=fields.get("consent") == "yes",
             )
         except ValueError as exc:
+            await attempt.release()
             return await _form(values=fields, error=str(exc), status_code=400)
-        await over_limit(PUBLIC_FORM_PER_IP, ip)
         return Redirect(f"/connect/done/{sign_number(created.number)}", status_code=303)
 
     @get("/done/{token:str}")

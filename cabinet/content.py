@@ -10,22 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.exceptions import NotFoundException, TooManyRequestsException
 from litestar.response import Redirect, Template
 
+from cabinet.auth import PasswordChangeRequired
 from cabinet.forms import form_fields
+from cabinet.limits import RATING_PER_IP, client_ip, reserve
 from cabinet.public import active_tariffs
 from tables.content import NEWS_KIND_LABELS, news_page, published_news_item
 from tables.db import utcnow
 from tables.ratings import MAX_COMMENT_LENGTH, RATING_LABELS, current_rating, rate_cabinet
+from tables.subscribers import Subscriber
 from tables.tariffs import TARIFF_KIND_LABELS
 
-# Anonymous ratings per client IP; logged-in subscribers are limited by the
-# one-rating-per-month rule instead.  A named store so the counters never mix
-# with another limiter's (Redis in production when the app registers one).
-ANONYMOUS_RATINGS_PER_HOUR = 5
-RATING_LIMIT_STORE = "rating_limit"
+# Anonymous ratings per client IP (cabinet/limits.py); logged-in subscribers are limited by
+# the one-rating-per-month rule instead.
+ANONYMOUS_RATINGS_PER_HOUR = RATING_PER_IP.max_hits
 
 
 def subscriber_id_of(request: Request) -> int | None:
@@ -33,15 +33,11 @@ def subscriber_id_of(request: Request) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def _is_anonymous_rating(request: Request) -> bool:
-    return request.method == "POST" and subscriber_id_of(request) is None
-
-
-RATING_LIMIT = RateLimitConfig(
-    rate_limit=("hour", ANONYMOUS_RATINGS_PER_HOUR),
-    check_throttle_handler=_is_anonymous_rating,
-    store=RATING_LIMIT_STORE,
-)
+async def _must_change_password(request: Request, subscriber_id: int) -> bool:
+    subscriber = request.scope.get("subscriber")  # type: ignore[call-overload]
+    if subscriber is None:
+        subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
+    return bool(subscriber and subscriber.must_change_password)
 
 
 def _page_number(raw: str | None) -> int:
@@ -85,14 +81,26 @@ class ContentController(Controller):
     async def rate_form(self, request: Request) -> Template:
         return await _rate_page(request)
 
-    @post("/rate", name="rate_post", middleware=[RATING_LIMIT.middleware])
+    @post("/rate", name="rate_post")
     async def rate(self, request: Request) -> Template | Redirect:
+        subscriber_id = subscriber_id_of(request)
+        attempt = None
+        if subscriber_id is None:
+            # Counted before storing, given back for bad input (cabinet/limits.py).
+            attempt = await reserve(RATING_PER_IP, client_ip(request))
+            if not attempt.allowed:
+                raise TooManyRequestsException()
+        elif await _must_change_password(request, subscriber_id):
+            # Like every cabinet action: nothing before a one-time password is replaced.
+            raise PasswordChangeRequired()
         score = comment = None
         try:
             form = await form_fields(request, text=("score", "comment"))
             score, comment = form.get("score"), form.get("comment")
-            await rate_cabinet(score, comment, subscriber_id=subscriber_id_of(request), now=utcnow())
+            await rate_cabinet(score, comment, subscriber_id=subscriber_id, now=utcnow())
         except ValueError as error:
+            if attempt is not None:
+                await attempt.release()
             return await _rate_page(request, error=str(error), score=score, comment=comment,
                                     status_code=400)
         return Redirect("/rate/thanks", status_code=303)

@@ -25,6 +25,7 @@ SESSION_IDLE = dt.timedelta(minutes=30)
 SESSION_ABSOLUTE = dt.timedelta(hours=12)
 
 LOGIN_FAILED = "Неверный номер договора или пароль."
+TOO_MANY_ATTEMPTS = "Слишком много неверных попыток ввести пароль. Попробуйте через 15 минут."
 
 
 class SubscriberSession(SessionsBase, tablename="subscriber_session",
@@ -63,48 +64,93 @@ def _naive(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+async def _reserve_attempt(subscriber_id: int, now: dt.datetime) -> int | None:
+    """Count one login attempt on the contract *before* its password is checked.
+
+    Returns the attempt's number in the current series, or None when the contract is
+    locked. The attempt that reaches ``MAX_FAILED_LOGINS`` sets the lock in the same
+    transaction, so parallel attempts can never verify more than ``MAX_FAILED_LOGINS``
+    passwords: they wait on the row (PostgreSQL) or the write lock (SQLite) and then
+    see the new count. A success resets the series (``_login_succeeded``).
+    """
+    async with write_transaction():
+        # A lock that has run out starts a new series (as does a full count without a lock,
+        # which only a manual edit leaves behind).
+        await Subscriber.update({Subscriber.failed_logins: 0, Subscriber.locked_until: None}).where(
+            (Subscriber.id == subscriber_id)
+            & ((Subscriber.locked_until <= now)
+               | (Subscriber.locked_until.is_null() & (Subscriber.failed_logins >= MAX_FAILED_LOGINS)))
+        )
+        rows = await Subscriber.update(
+            {Subscriber.failed_logins: Subscriber.failed_logins + 1}
+        ).where(
+            (Subscriber.id == subscriber_id) & Subscriber.locked_until.is_null()
+            & (Subscriber.failed_logins < MAX_FAILED_LOGINS)
+        ).returning(Subscriber.failed_logins)
+        if not rows:
+            return None
+        attempt = rows[0]["failed_logins"]
+        if attempt >= MAX_FAILED_LOGINS:
+            await Subscriber.update({Subscriber.locked_until: now + LOCK_DURATION}).where(
+                Subscriber.id == subscriber_id
+            )
+        return attempt
+
+
 async def authenticate(contract_number: str, password: str, *, now: dt.datetime | None = None,
-                       ip: str = "") -> LoginResult:
+                       ip: str = "", trusted_device: bool = False) -> LoginResult:
     """Check a login; count failures and lock the contract after ``MAX_FAILED_LOGINS``.
 
-    Unknown contracts and wrong passwords give the same answer and cost the same
-    argon2 verification. A correct password during a lock is still refused.
+    Every attempt is counted before the password is verified and given back on success, so a
+    burst of parallel guesses verifies at most ``MAX_FAILED_LOGINS`` of them. Unknown contracts
+    and wrong passwords give the same answer and cost the same argon2 verification. A correct
+    password during a lock is refused, except from a ``trusted_device`` (one this contract
+    logged in from before; the caller counts that device's failures on its own, so they neither
+    lock the contract nor are limited by its lock).
     """
     now = now or utcnow()
     subscriber = await find_by_contract(contract_number)
     if len(password) > 256:
         password = password[:256]  # bounded hashing cost; such a password can't match anyway
-    ok = await verify_password(subscriber.password_hash if subscriber else None, password)
     if subscriber is None:
+        await verify_password(None, password)
         return LoginResult(error=LOGIN_FAILED)
-    if subscriber.locked_until and subscriber.locked_until > now:
-        return LoginResult(error=LOGIN_FAILED, locked_until=subscriber.locked_until)
-    if not ok:
-        failures = (subscriber.failed_logins or 0) + 1
-        locked_until = now + LOCK_DURATION if failures >= MAX_FAILED_LOGINS else None
-        async with write_transaction():
-            await Subscriber.update({
-                Subscriber.failed_logins: 0 if locked_until else failures,
-                Subscriber.locked_until: locked_until,
-            }).where(Subscriber.id == subscriber.id)
-            await write_audit(
-                action="subscriber.locked" if locked_until else "subscriber.login_failed",
-                object_type="subscriber", object_id=subscriber.id,
-                object_repr=subscriber.contract_number, actor=subscriber_actor(subscriber),
-                message=f"ip={ip}",
-            )
-        return LoginResult(error=LOGIN_FAILED, locked_until=locked_until)
-    changes: dict = {Subscriber.failed_logins: 0, Subscriber.locked_until: None}
+    attempt = None
+    if not trusted_device:
+        attempt = await _reserve_attempt(subscriber.id, now)
+        if attempt is None:
+            locked = await Subscriber.select(Subscriber.locked_until).where(
+                Subscriber.id == subscriber.id).first()
+            return LoginResult(error=LOGIN_FAILED,
+                               locked_until=(locked or {}).get("locked_until") or now + LOCK_DURATION)
+    if not await verify_password(subscriber.password_hash, password):
+        locked_now = attempt is not None and attempt >= MAX_FAILED_LOGINS
+        await write_audit(
+            action="subscriber.locked" if locked_now else "subscriber.login_failed",
+            object_type="subscriber", object_id=subscriber.id,
+            object_repr=subscriber.contract_number, actor=subscriber_actor(subscriber),
+            message=f"ip={ip}" + (" trusted-device" if trusted_device else ""),
+        )
+        return LoginResult(error=LOGIN_FAILED,
+                           locked_until=now + LOCK_DURATION if locked_now else None)
+    changes: dict = {}
+    if attempt is not None:
+        # This attempt succeeded: the series of failures ends (a lock set by a parallel wrong
+        # attempt that counted after this one started ends with it). A trusted device going
+        # through a lock leaves it in place for everyone else.
+        changes = {Subscriber.failed_logins: 0, Subscriber.locked_until: None}
     if is_legacy_password(password):
         changes[Subscriber.must_change_password] = True
         subscriber.must_change_password = True
     if needs_rehash(subscriber.password_hash):
         changes[Subscriber.password_hash] = await hash_password(password)
     async with write_transaction():
-        await Subscriber.update(changes).where(Subscriber.id == subscriber.id)
+        if changes:
+            await Subscriber.update(changes).where(Subscriber.id == subscriber.id)
         await write_audit(action="subscriber.login", object_type="subscriber",
                           object_id=subscriber.id, object_repr=subscriber.contract_number,
-                          actor=subscriber_actor(subscriber), message=f"ip={ip}")
+                          actor=subscriber_actor(subscriber),
+                          message=f"ip={ip}" + (" trusted-device" if trusted_device else ""))
     return LoginResult(subscriber=subscriber)
 
 
@@ -208,7 +254,7 @@ async def end_session(token: str | None) -> None:
 
 async def change_password(subscriber_id: int, new_password: str, *, current_password: str | None,
                           keep_session: str | None = None) -> None:
-    """Set a new password. ``current_password`` is required except on forced activation.
+    """Set a new password, checking ``current_password`` (counted like a login attempt) when given.
 
     All other sessions of the account end; the caller then rotates its own.
     """
@@ -219,9 +265,18 @@ async def change_password(subscriber_id: int, new_password: str, *, current_pass
         # A terminated contract still logs in to read its final statement; a forced change
         # (one-time or legacy password) must stay possible or it is locked out for good.
         raise ValueError("Договор расторгнут: смена пароля недоступна.")
-    if current_password is not None and not await verify_password(subscriber.password_hash,
-                                                                   current_password[:256]):
-        raise ValueError("Текущий пароль указан неверно.")
+    if current_password is not None:
+        # Counted like a login: a session alone must not allow guessing the password.
+        attempt = await _reserve_attempt(subscriber_id, utcnow())
+        if attempt is None:
+            raise ValueError(TOO_MANY_ATTEMPTS)
+        if not await verify_password(subscriber.password_hash, current_password[:256]):
+            await write_audit(
+                action="subscriber.locked" if attempt >= MAX_FAILED_LOGINS else "subscriber.login_failed",
+                object_type="subscriber", object_id=subscriber_id,
+                object_repr=subscriber.contract_number, actor=subscriber_actor(subscriber),
+                message="password change")
+            raise ValueError("Текущий пароль указан неверно.")
     problem = password_problem(new_password, contract_number=subscriber.contract_number)
     if problem:
         raise ValueError(problem)
@@ -230,7 +285,8 @@ async def change_password(subscriber_id: int, new_password: str, *, current_pass
     password_hash = await hash_password(new_password)
     async with write_transaction():
         await Subscriber.update({Subscriber.password_hash: password_hash,
-                                 Subscriber.must_change_password: False}).where(
+                                 Subscriber.must_change_password: False,
+                                 Subscriber.failed_logins: 0, Subscriber.locked_until: None}).where(
             Subscriber.id == subscriber_id
         )
         others = SubscriberSession.delete().where(SubscriberSession.user_id == subscriber_id)

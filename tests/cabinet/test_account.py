@@ -96,12 +96,15 @@ async def test_first_login_forces_a_new_password(client):
     page = await client.get("/cabinet/activate")
     token = csrf_from(page.text)
     weak = await client.post("/cabinet/activate", data={
+        "current_password": "onetime42",
         "new_password": "12345678", "new_password2": "12345678", "_csrf_token": token})
     assert weak.status_code == 400 and "простой" in weak.text
     mismatch = await client.post("/cabinet/activate", data={
+        "current_password": "onetime42",
         "new_password": "Sunny-garden-7", "new_password2": "other", "_csrf_token": token})
     assert mismatch.status_code == 400 and "не совпадают" in mismatch.text
     ok = await client.post("/cabinet/activate", data={
+        "current_password": "onetime42",
         "new_password": "Sunny-garden-7", "new_password2": "Sunny-garden-7", "_csrf_token": token})
     assert ok.status_code == 303
     assert (await client.get("/cabinet/")).status_code == 200
@@ -175,6 +178,7 @@ async def test_terminated_contract_with_a_one_time_password_can_still_get_in(cli
     await login(client, s.contract_number)
     page = await client.get("/cabinet/activate")
     changed = await client.post("/cabinet/activate", data={
+        "current_password": "correct-horse-1",
         "new_password": "Quiet-river-42", "new_password2": "Quiet-river-42",
         "_csrf_token": csrf_from(page.text)})
     assert changed.status_code == 303

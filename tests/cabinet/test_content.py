@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from cabinet.content import ANONYMOUS_RATINGS_PER_HOUR, RATING_LIMIT_STORE
+from cabinet.content import ANONYMOUS_RATINGS_PER_HOUR
 from tables.addresses import Street
 from tables.content import MaintenanceArea, NewsItem, Page
 from tables.db import utcnow
@@ -16,15 +16,6 @@ from tables.ratings import CabinetRating
 from tables.tariffs import Tariff
 from tests.factories import make_address, make_subscriber, make_tariff
 from tests.test_support import csrf_from
-
-
-@pytest.fixture(autouse=True)
-async def fresh_rate_limit(app):
-    """The limiter's store lives in the (session-wide) app: every test starts with a clean count."""
-    store = app.stores.get(RATING_LIMIT_STORE)
-    await store.delete_all()
-    yield
-    await store.delete_all()
 
 
 def title_of(html: str) -> str:

@@ -65,6 +65,7 @@ async def test_connection_application_becomes_a_contract(page, staff_page, viewp
     await expect(page).to_have_url(re.compile(r"/cabinet/activate$"))
     await page.goto("/cabinet/requests")
     await expect(page).to_have_url(re.compile(r"/cabinet/activate$"))
+    await page.get_by_label("Пароль, с которым вы вошли").fill(one_time)
     await page.get_by_label("Новый пароль", exact=True).fill(NEW_PASSWORD)
     await page.get_by_label("Новый пароль ещё раз").fill(NEW_PASSWORD)
     await page.get_by_role("button", name="Сохранить пароль").click()

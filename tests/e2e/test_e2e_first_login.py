@@ -53,12 +53,14 @@ async def test_new_contract_one_time_password_then_own_password(page, staff_page
     await expect(page).to_have_url(re.compile(r"/cabinet/activate$"))
 
     # A mismatch is explained and changes nothing.
+    await page.get_by_label("Пароль, с которым вы вошли").fill(one_time)
     await page.get_by_label("Новый пароль", exact=True).fill(NEW_PASSWORD)
     await page.get_by_label("Новый пароль ещё раз").fill(NEW_PASSWORD + "x")
     await page.get_by_role("button", name="Сохранить пароль").click()
     await expect(page.get_by_role("alert")).to_have_text("Пароли не совпадают.")
     await check_layout(page)
 
+    await page.get_by_label("Пароль, с которым вы вошли").fill(one_time)
     await page.get_by_label("Новый пароль", exact=True).fill(NEW_PASSWORD)
     await page.get_by_label("Новый пароль ещё раз").fill(NEW_PASSWORD)
     await page.get_by_role("button", name="Сохранить пароль").click()
