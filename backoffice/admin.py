@@ -20,6 +20,8 @@ from backoffice.ui import localise
 from settings import Settings
 from tables.audit import Actor, write_audit
 from tables.staff import StaffRole
+from tables.staff_logins import MAX_FAILED_LOGINS as MAX_STAFF_FAILURES
+from tables.staff_logins import reserve_staff_login, staff_locked_until, staff_login_finished
 
 STAFF_TABLES = [
     TableConfig(BaseUser, menu_group="Система",
@@ -39,6 +41,9 @@ class AuditedAdmin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and _is_admin_bundle(scope["path"]):
+            await self.app(scope, receive, _login_error_in_russian(send))
+            return
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(
             self.LOGIN_PATH
         ):
@@ -50,7 +55,16 @@ class AuditedAdmin:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
+        username = _username(body)
+        user = await BaseUser.select(BaseUser.id).where(BaseUser.username == username).first()
+        # Counted before piccolo_api checks the password (tables/staff_logins.py).
+        attempt = await reserve_staff_login(user["id"]) if user else None
+        if user and attempt is None:
+            await _audit_login(body, 423, scope, ok=False)
+            await _refuse_locked(send, user["id"])
+            return
         status: dict[str, int] = {}
+        answer = bytearray()
         replayed = False
 
         async def replay() -> Message:
@@ -69,23 +83,87 @@ class AuditedAdmin:
                     name.lower() == b"set-cookie" and value.startswith(SESSION_COOKIE_PREFIX)
                     and not value.startswith(SESSION_COOKIE_PREFIX + b";")
                     for name, value in message.get("headers", [])))
+            elif message["type"] == "http.response.body" and len(answer) < 2048:
+                answer.extend(message.get("body", b"")[:2048])
             await send(message)
 
         await self.app(scope, replay, capture)
-        await _audit_login(body, status.get("code", 500), scope, ok=bool(status.get("session")))
+        ok = bool(status.get("session"))
+        if user and attempt is not None:
+            # "MFA code required" answers a right password: that attempt is given back, so only
+            # wrong passwords and wrong codes count.
+            partial = status.get("code") == 401 and b"MFA code required" in answer
+            await staff_login_finished(user["id"], attempt, username=username,
+                                       outcome="ok" if ok else "partial" if partial else "failed")
+        await _audit_login(body, status.get("code", 500), scope, ok=ok)
 
 
 # piccolo_api's session_login sets the admin session in the cookie "id".
 SESSION_COOKIE_PREFIX = b"id="
 
 
-async def _audit_login(body: bytes, status: int, scope: Scope, *, ok: bool) -> None:
+def _username(body: bytes) -> str:
     try:
-        username = str(json.loads(body or b"{}").get("username", ""))[:100]
+        return str(json.loads(body or b"{}").get("username", ""))[:100]
     except (ValueError, AttributeError):
         from urllib.parse import parse_qs
 
-        username = parse_qs(body.decode(errors="replace")).get("username", [""])[0][:100]
+        return parse_qs(body.decode(errors="replace")).get("username", [""])[0][:100]
+
+
+#: What the admin's login screen says when a login fails (its bundle has an English literal).
+LOGIN_FAILED_RU = ("Не удалось войти: неверное имя пользователя или пароль. После "
+                   f"{MAX_STAFF_FAILURES} неверных попыток вход блокируется на 15 минут.")
+
+
+_BUNDLE_LITERAL = b'contents:"Problem logging in"'
+_BUNDLE_RUSSIAN = b"contents:" + json.dumps(LOGIN_FAILED_RU).encode()  # \u-escaped: plain ASCII
+
+
+def _is_admin_bundle(path: str) -> bool:
+    path = path.rstrip("/")  # the Litestar mount hands paths on with a trailing slash
+    return "/assets/index-" in path and path.endswith(".js")
+
+
+def _login_error_in_russian(send: Send) -> Send:
+    """Serve the admin's script with its one English login error replaced by ``LOGIN_FAILED_RU``
+    (its message box shows that literal whatever the server answers). Buffered: one file."""
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def patched(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(chunks)
+        if start.get("status") == 200:
+            body = body.replace(_BUNDLE_LITERAL, _BUNDLE_RUSSIAN)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    return patched
+
+
+async def _refuse_locked(send: Send, user_id: int) -> None:
+    until = await staff_locked_until(user_id)
+    detail = "Вход заблокирован после неверных попыток" + (
+        f" до {until:%H:%M} UTC." if until else ".")
+    body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": 401,
+                "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _audit_login(body: bytes, status: int, scope: Scope, *, ok: bool) -> None:
+    username = _username(body)
     client = scope.get("client") or ("", 0)
     user = await BaseUser.select(BaseUser.id).where(BaseUser.username == username).first()
     await write_audit(

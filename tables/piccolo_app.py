@@ -30,6 +30,7 @@ APP_CONFIG = AppConfig(
             "tables.audit",
             "tables.accounts",
             "tables.staff",
+            "tables.staff_logins",
             "tables.notifications",
             "tables.billing",
         ],

@@ -1,0 +1,98 @@
+"""Staff accounts lock like subscribers' (issue 24, item 7): five wrong passwords, then 15
+minutes during which even the right one is refused; attempts are counted before the check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+from piccolo_api.mfa.authenticator.tables import AuthenticatorSecret
+
+from backoffice.admin import LOGIN_FAILED_RU
+from backoffice.mfa import mfa_provider
+from tables.audit import AuditEntry
+from tables.staff_logins import MAX_FAILED_LOGINS, StaffLoginLock
+from tests.live_server import live_server
+from tests.test_support import STAFF_PASSWORD, make_staff
+
+
+async def _post(client: httpx.AsyncClient, username: str, password: str, **extra) -> httpx.Response:
+    if not client.cookies.get("csrftoken"):
+        await client.get("/admin/")
+    return await client.post("/admin/public/login/", json={"username": username, "password": password,
+                                                           **extra},
+                             headers={"X-CSRFToken": client.cookies.get("csrftoken")})
+
+
+async def test_five_wrong_passwords_lock_the_staff_account(client):
+    user = await make_staff("clerk")
+    for _ in range(MAX_FAILED_LOGINS):
+        assert (await _post(client, "clerk", "wrong-password")).status_code == 401
+    refused = await _post(client, "clerk", STAFF_PASSWORD)
+    assert refused.status_code == 401 and "id" not in refused.cookies
+    assert "заблокирован" in refused.json()["detail"]
+    lock = await StaffLoginLock.objects().get(StaffLoginLock.user == user.id)
+    assert lock.locked_until is not None
+    actions = [r["action"] for r in await AuditEntry.select(AuditEntry.action).order_by(AuditEntry.id)]
+    assert actions.count("staff.locked") == 1 and "staff.login" not in actions
+
+
+async def test_a_right_password_ends_the_series_and_other_accounts_are_not_touched(client):
+    await make_staff("clerk")
+    await make_staff("cashier")
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        await _post(client, "clerk", "wrong-password")
+    assert (await _post(client, "clerk", STAFF_PASSWORD)).status_code == 200
+    client.cookies.delete("id")
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        await _post(client, "clerk", "wrong-password")
+    assert (await _post(client, "clerk", STAFF_PASSWORD)).status_code == 200
+    client.cookies.delete("id")
+    assert (await _post(client, "cashier", STAFF_PASSWORD)).status_code == 200
+
+
+async def test_asking_for_the_code_does_not_count_but_wrong_codes_do(client, setenv):
+    setenv("CENTRA_ADMIN_MFA", "required")
+    user = await make_staff("boss")
+    await AuthenticatorSecret.create_new(user.id, mfa_provider().encryption_provider)
+    for _ in range(MAX_FAILED_LOGINS + 2):
+        asked = await _post(client, "boss", STAFF_PASSWORD)
+        assert asked.status_code == 401 and "MFA code required" in asked.text
+    for _ in range(MAX_FAILED_LOGINS):
+        await _post(client, "boss", STAFF_PASSWORD, mfa_code="000000")
+    lock = await StaffLoginLock.objects().get(StaffLoginLock.user == user.id)
+    assert lock.locked_until is not None
+
+
+async def test_the_admin_login_screen_says_it_in_russian(client):
+    page = await client.get("/admin/")
+    src = next(p.split('"', 1)[0] for p in page.text.split('src="')[1:] if "/assets/index-" in p)
+    bundle = await client.get("/admin/" + src.split("assets/", 1)[0].strip("./") + "assets/"
+                              + src.split("assets/", 1)[1])
+    assert bundle.status_code == 200
+    assert int(bundle.headers["content-length"]) == len(bundle.content)
+    assert "Problem logging in" not in bundle.text
+    assert bundle.text.count(json.dumps(LOGIN_FAILED_RU)) == 1
+
+
+async def test_a_parallel_burst_verifies_at_most_the_lockout():
+    """Real parallel requests against a running server: 30 at once, the right one among them."""
+    user = await make_staff("clerk")
+    with live_server({"CENTRA_ADMIN_LOGIN_LIMIT": "100000"}) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=900,
+                                     limits=httpx.Limits(max_connections=50)) as client:
+            await client.get("/admin/")
+            passwords = [f"wrong-{n}" for n in range(30)]
+            passwords[15] = STAFF_PASSWORD
+            responses = await asyncio.gather(*(_post(client, "clerk", p) for p in passwords))
+    statuses = [r.status_code for r in responses]
+    verified = await AuditEntry.count().where(
+        AuditEntry.action.is_in(["staff.login", "staff.login_failed"])
+        & AuditEntry.message.not_like("%status=423%"))
+    lock = await StaffLoginLock.objects().get(StaffLoginLock.user == user.id)
+    print(f"\nstaff burst: verified={verified} locked_until={lock.locked_until} real={statuses[15]}")
+    assert 500 not in statuses
+    assert verified <= MAX_FAILED_LOGINS
+    assert lock.locked_until is not None
+    assert statuses[15] != 200
