@@ -77,22 +77,23 @@ async def test_the_admin_login_screen_says_it_in_russian(client):
 
 
 async def test_a_parallel_burst_verifies_at_most_the_lockout():
-    """Real parallel requests against a running server: 30 at once, the right one among them."""
+    """Real parallel requests against a running server: 40 wrong passwords at once, then the right
+    one. (The right one fired inside the burst may legitimately win one of the first five counted
+    attempts on PostgreSQL, where the order of parallel logins is the pool's.)"""
     user = await make_staff("clerk")
     with live_server({"CENTRA_ADMIN_LOGIN_LIMIT": "100000"}) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=900,
                                      limits=httpx.Limits(max_connections=50)) as client:
             await client.get("/admin/")
-            passwords = [f"wrong-{n}" for n in range(30)]
-            passwords[15] = STAFF_PASSWORD
-            responses = await asyncio.gather(*(_post(client, "clerk", p) for p in passwords))
+            responses = await asyncio.gather(*(_post(client, "clerk", f"wrong-{n}") for n in range(40)))
+            real = await _post(client, "clerk", STAFF_PASSWORD)
     statuses = [r.status_code for r in responses]
     verified = await AuditEntry.count().where(
         AuditEntry.action.is_in(["staff.login", "staff.login_failed"])
         & AuditEntry.message.not_like("%status=423%"))
     lock = await StaffLoginLock.objects().get(StaffLoginLock.user == user.id)
-    print(f"\nstaff burst: verified={verified} locked_until={lock.locked_until} real={statuses[15]}")
+    print(f"\nstaff burst: verified={verified} locked_until={lock.locked_until} real={real.status_code}")
     assert 500 not in statuses
     assert verified <= MAX_FAILED_LOGINS
     assert lock.locked_until is not None
-    assert statuses[15] != 200
+    assert real.status_code == 401 and "id" not in real.cookies
