@@ -7,9 +7,6 @@ import ast
 import json
 import pathlib
 
-import pytest
-
-from cabinet.content import RATING_LIMIT_STORE
 from tables.addresses import Town
 from tables.content import NewsItem
 from tables.ledger import LedgerEntry
@@ -28,14 +25,6 @@ CLEAN = "Нет сигнала с утра"
 def as_json(value: dict) -> dict:
     """A JSON body as the admin's browser sends it (control characters as ``\\u0000`` escapes)."""
     return {"content": json.dumps(value), "headers": {"Content-Type": "application/json"}}
-
-
-@pytest.fixture(autouse=True)
-async def fresh_rate_limit(app):
-    store = app.stores.get(RATING_LIMIT_STORE)
-    await store.delete_all()
-    yield
-    await store.delete_all()
 
 
 def test_clean_text_keeps_tabs_and_line_breaks():
