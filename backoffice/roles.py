@@ -19,7 +19,7 @@ from starlette.requests import Request
 
 from backoffice.labels import field_titles, table_title
 from backoffice.validation import russian_errors
-from tables.staff import MFA_REQUIRED, Role, role_of
+from tables.staff import Role, role_of
 
 R, C, U, D = "read", "create", "update", "delete"
 ALL = {R, C, U, D}
@@ -98,11 +98,32 @@ async def _staff_role(request: Request) -> Role:
     return role
 
 
-async def mfa_missing(role: Role, user: Any) -> bool:
-    """Whether this role must use a second factor here and the user has none (admin, reports)."""
+#: Tables whose rows are personal data (names, addresses, phones, e-mails, what people wrote):
+#: a role that may list one of them can read personal data in bulk, so it needs a second factor.
+PERSONAL_DATA_TABLES = frozenset({"subscriber", "service_request", "request_event", "notification",
+                                  "cabinet_rating", "audit_entry", "piccolo_user"})
+
+
+def mfa_required(role: Role) -> bool:
+    """Whether ``role`` must sign in with an authenticator app (when MFA is enforced).
+
+    Derived from the matrix, so a role given read access to personal data later needs
+    MFA without anyone remembering to say so; administrators see everything.
+    """
+    return role == AD or any(R in TABLE_MATRIX.get(table, {}).get(role, ())
+                             for table in PERSONAL_DATA_TABLES)
+
+
+async def mfa_missing(role: Role, user: Any, *, personal_data: bool = False) -> bool:
+    """Whether this role must use a second factor here and the user has none (admin, reports).
+
+    :param personal_data: the page itself shows personal data in bulk (reports and exports with
+        debtors' contacts): then every role needs the second factor.
+    """
     from backoffice.mfa import mfa_enforced, user_enrolled
 
-    return role in MFA_REQUIRED and mfa_enforced() and not await user_enrolled(user)
+    needed = personal_data or mfa_required(role)
+    return needed and mfa_enforced() and not await user_enrolled(user)
 
 
 def table_allows(table: str, role: Role, action: str) -> bool:

@@ -26,8 +26,8 @@ ROLE_LABELS = {
     "administrator": "Администратор",
 }
 
-# Roles whose accounts must use an authenticator app (they move money or configure the system).
-MFA_REQUIRED = {Role.ADMINISTRATOR, Role.CASHIER}
+# Which roles must use an authenticator app is derived from the role matrix
+# (backoffice.roles.mfa_required): every role that reads personal data in bulk.
 
 
 class StaffRole(Table, help_text="Роли сотрудников в админке"):

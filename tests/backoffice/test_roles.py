@@ -15,6 +15,7 @@ from backoffice.forms import FORMS
 from backoffice.mfa import mfa_provider
 from backoffice.roles import FORM_MATRIX, TABLE_MATRIX
 from backoffice.tables import TABLE_CONFIGS
+from settings import get_settings
 from tables.audit import Actor, AuditEntry
 from tables.billing import BillingRun, PromisedPayment, TariffChange
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
@@ -305,3 +306,68 @@ async def test_role_changes_through_the_admin_are_audited(client):
     entry = await AuditEntry.objects().where(AuditEntry.action == "staff_role.updated").first()
     assert entry is not None and json.loads(entry.before) == {"role": "operator"}
     assert json.loads(entry.after) == {"role": "administrator"}
+
+
+def test_every_role_reading_personal_data_needs_mfa():
+    """Derived from the matrix: any role that may list subscribers (or requests, staff...) needs it."""
+    from backoffice.roles import PERSONAL_DATA_TABLES, mfa_required
+
+    for role in ROLES:
+        reads = {t for t in PERSONAL_DATA_TABLES if "read" in TABLE_MATRIX.get(t, {}).get(role, ())}
+        assert mfa_required(role) == bool(reads or role == Role.ADMINISTRATOR), role
+    # Today every office role reads the subscriber list.
+    assert all(mfa_required(role) for role in ROLES)
+
+
+async def _enrol_and_login(client, user, username: str) -> None:
+    secret, _codes = await AuthenticatorSecret.create_new(user.id, mfa_provider().encryption_provider)
+    totp = pyotp.TOTP(mfa_provider().encryption_provider.decrypt(secret.secret))
+    client.cookies.clear()
+    await client.get("/admin/")
+    csrf = client.cookies.get("csrftoken")
+    ok = await client.post("/admin/public/login/", headers={"X-CSRFToken": csrf}, json={
+        "username": username, "password": STAFF_PASSWORD, "mfa_code": fresh_code(totp)})
+    assert ok.status_code == 200 and "id" in client.cookies, ok.text
+    client.headers["X-CSRFToken"] = csrf
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
+async def test_mfa_required_for_every_role_that_reads_personal_data(client, setenv, role):
+    """Issue 24 item 7: an operator read every subscriber, a manager downloaded the debtors'
+    export (names, addresses, phones) without a second factor."""
+    setenv("CENTRA_ADMIN_MFA", "required")
+    await make_subscriber()
+    username = f"pd_{role.value}"
+    user = await make_staff(username, role=role.value)
+    await admin_login(client, username)
+    refused = await client.get("/admin/api/tables/subscriber/")
+    assert refused.status_code == 403 and "двухфакторная" in refused.text
+    history = next(f for f in FORMS if f.name == "История договора")
+    form = await client.post(f"/admin/api/forms/{history.slug}/", json=FORM_SAMPLES[history.name])
+    assert form.status_code == 403 and "двухфакторная" in form.text
+    reports = role in (Role.MANAGER, Role.ADMINISTRATOR)
+    if reports:
+        export = await client.get("/reports/debtors/export.csv")
+        assert export.status_code == 403 and "двухфакторная" in export.text
+        assert "text/csv" not in export.headers.get("content-type", "")
+
+    await _enrol_and_login(client, user, username)
+    listed = await client.get("/admin/api/tables/subscriber/")
+    assert listed.status_code == 200 and listed.json()["rows"], listed.text
+    if reports:
+        assert (await client.get("/reports/debtors/export.csv")).status_code == 200
+
+
+async def test_mfa_optional_keeps_the_demo_open(client, setenv):
+    """``CENTRA_ADMIN_MFA=optional`` (the demo) lets every role in without a second factor,
+    even in production mode."""
+    setenv("CENTRA_ADMIN_MFA", "optional")
+    setenv("CENTRA_DEBUG", "0")
+    assert get_settings().production
+    await make_subscriber()
+    for role in ROLES:
+        client.cookies.clear()
+        await make_staff(f"demo_{role.value}", role=role.value)
+        await admin_login(client, f"demo_{role.value}")
+        assert (await client.get("/admin/api/tables/subscriber/")).status_code == 200, role
+    assert (await client.get("/reports/debtors/export.csv")).status_code == 200
