@@ -7,7 +7,6 @@ import io
 
 from cabinet.formatting import datetime_ru, month_ru
 from tables.exports import money_text, safe_text
-from tables.ledger import ENTRY_KIND_LABELS
 from tables.statements import MonthStatement, period_start
 
 CSV_TEXT = {
@@ -46,7 +45,7 @@ def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
         writer.writerow([start, f"{CSV_TEXT['opening']} ({month_ru(month.period)})", "", "",
                          money_text(month.opening)])
         for line in month.lines:
-            label = ENTRY_KIND_LABELS.get(line.kind, line.kind)
+            label = line.label
             if line.comment:
                 label = f"{label}: {line.comment}"
             writer.writerow([datetime_ru(line.created_at, "dd.MM.yyyy HH:mm"), _text(label),

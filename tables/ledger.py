@@ -31,6 +31,20 @@ ENTRY_KIND_LABELS = {
 }
 
 
+# A credit booked under a debit kind reads as a credit: the termination's pro-rata give-back is a
+# `charge` entry (so a month's charges net to what is owed) but must not say "Списание".
+CREDIT_LABELS = {
+    "charge": "Возврат абонентской платы",
+}
+
+
+def entry_label(kind: str, amount: int) -> str:
+    """What a subscriber reads for an entry: the kind's label, in credit wording for a credit."""
+    if amount > 0 and kind in CREDIT_LABELS:
+        return CREDIT_LABELS[kind]
+    return ENTRY_KIND_LABELS.get(kind, kind)
+
+
 class DuplicateEntryError(ValueError):
     """The external event behind this reference was already booked."""
 

@@ -25,7 +25,7 @@ from tables.addresses import Address, format_address
 from tables.billing import PromisedPaymentOffer, promised_offer_for
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
 from tables.db import LOCAL_TZ, local_date
-from tables.ledger import LedgerEntry
+from tables.ledger import LedgerEntry, entry_label
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
 from tables.tariffs import Tariff
@@ -203,6 +203,11 @@ class StatementLine:
     period: str | None
     comment: str
     balance_after: int
+
+    @property
+    def label(self) -> str:
+        """The entry's description (credit wording for a credit, e.g. the termination's give-back)."""
+        return entry_label(self.kind, self.amount)
 
 
 @dataclass

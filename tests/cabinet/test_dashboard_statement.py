@@ -326,3 +326,22 @@ async def test_profile_shows_masked_data_and_links(client):
     assert "maria.k" not in page.text
     assert s.contract_number in text
     assert 'href="/cabinet/password"' in page.text and 'href="/pages/privacy"' in page.text
+
+
+async def test_termination_credit_reads_as_a_credit_not_a_debit(client):
+    """Issue 24 item 9c: the pro-rata give-back after a termination was labelled "Списание…"."""
+    s = await subscriber_with(0)
+    await post_at(s.id, -75000, local(2026, 11, 1, 0, 30), kind="charge", period="2026-11",
+                  comment="Абонентская плата за ноябрь 2026")
+    await post_at(s.id, 40000, local(2026, 11, 12, 15, 0), kind="charge", period="2026-11",
+                  comment="Перерасчёт абонентской платы за ноябрь 2026: расторжение с 14.11.2026")
+    await sign_in(client, s.id)
+    page = text_of((await client.get("/cabinet/statement?period=2026-11")).text)
+    assert "Списание абонентской платы за ноябрь 2026 Абонентская плата" in page
+    assert "Возврат абонентской платы за ноябрь 2026 Перерасчёт" in page
+    assert "Списание абонентской платы за ноябрь 2026 Перерасчёт" not in page
+    response = await client.get("/cabinet/statement.csv?from=2026-11&to=2026-11")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    labels = {r[3]: r[1] for r in rows if len(r) > 4 and re.match(r"\d\d\.\d\d\.\d{4}", r[0])}
+    assert labels["400,00"].startswith("Возврат абонентской платы: Перерасчёт")
+    assert labels["-750,00"].startswith("Списание абонентской платы")
