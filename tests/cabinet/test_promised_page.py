@@ -137,3 +137,19 @@ async def test_missing_csrf_token_is_forbidden(client):
     response = await take(client, with_token=False)
     assert response.status_code == 403
     assert await row_counts() == before and await balance(s.id) == 0
+
+
+async def test_a_debt_above_one_fee_is_told_what_restores_service(client):
+    """Issue 24 item 9a, on the page: no button that would leave the contract suspended."""
+    from tables.ledger import EntryKind, post_entry
+
+    s = await make_subscriber(fee=75000)
+    await post_entry(s.id, -120000, EntryKind.CHARGE, "c-big", period="2026-12")
+    await Subscriber.update({Subscriber.status: SubscriberStatus.SUSPENDED}).where(Subscriber.id == s.id)
+    await sign_in(client, s.id)
+    text = text_of((await client.get("/cabinet/")).text)
+    assert "Чтобы восстановить доступ, пополните счёт на 1200 ₽ — или на 450 ₽" in text
+    assert "Взять обещанный платёж" not in text
+    refused = await take(client)
+    assert refused.status_code == 409 and "пополните счёт на 1200 ₽" in text_of(refused.text)
+    assert await PromisedPayment.count() == 0 and await balance(s.id) == -120000

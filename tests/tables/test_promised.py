@@ -151,3 +151,44 @@ async def test_not_for_a_free_tariff_or_unknown_contract():
     assert not offer.available and offer.reason == "Договор не найден"
     with pytest.raises(ValueError, match="Договор не найден"):
         await grant_promised_payment(999_999, now=NOW)
+
+
+async def test_refused_with_what_restores_service_when_the_debt_exceeds_one_fee():
+    """Issue 24 item 9a: taken with a debt above one fee, it left the contract suspended."""
+    s = await make_subscriber(fee=75000)
+    await post_entry(s.id, -120000, EntryKind.CHARGE, "c-big", period="2026-12")
+    await Subscriber.update({Subscriber.status: SubscriberStatus.SUSPENDED}).where(Subscriber.id == s.id)
+    offer = await promised_payment_offer(s.id, now=NOW)
+    assert not offer.available
+    assert offer.reason == ("Обещанный платёж не вернёт доступ: долг 1200 ₽ больше, чем можно взять "
+                            "(750 ₽). Чтобы восстановить доступ, пополните счёт на 1200 ₽ — или на "
+                            "450 ₽, а затем возьмите обещанный платёж.")
+    with pytest.raises(ValueError, match="пополните счёт на 1200 ₽"):
+        await grant_promised_payment(s.id, now=NOW)
+    assert await PromisedPayment.count() == 0 and (await row(s.id)).balance == -120000
+    # Following the advice works: pay 450 ₽, then the promised payment restores service.
+    await post_entry(s.id, 45000, EntryKind.PAYMENT, "pay-part")
+    assert (await row(s.id)).status == SubscriberStatus.SUSPENDED
+    await grant_promised_payment(s.id, now=NOW)
+    assert (await row(s.id)).status == SubscriberStatus.ACTIVE and (await row(s.id)).balance == 0
+
+
+async def test_a_suspended_contract_cannot_take_less_than_its_debt():
+    s = await make_subscriber(fee=75000)
+    await post_entry(s.id, -50000, EntryKind.CHARGE, "c-mid", period="2026-12")
+    await Subscriber.update({Subscriber.status: SubscriberStatus.SUSPENDED}).where(Subscriber.id == s.id)
+    with pytest.raises(ValueError, match="не меньше 500 ₽"):
+        await grant_promised_payment(s.id, now=NOW, amount=30000)
+    assert await PromisedPayment.count() == 0
+    await grant_promised_payment(s.id, now=NOW, amount=50000)
+    assert (await row(s.id)).status == SubscriberStatus.ACTIVE
+
+
+async def test_an_active_contract_in_the_grace_band_may_take_any_amount(setenv):
+    setenv("CENTRA_DEBT_THRESHOLD_KOPECKS", "200000")
+    s = await make_subscriber(fee=75000)
+    await post_entry(s.id, -120000, EntryKind.CHARGE, "c-band", period="2026-12")
+    assert (await row(s.id)).status == SubscriberStatus.ACTIVE
+    assert (await promised_payment_offer(s.id, now=NOW)).available
+    await grant_promised_payment(s.id, now=NOW, amount=10000)
+    assert (await row(s.id)).balance == -110000
