@@ -87,6 +87,13 @@ TEXTS = {
     "promised_used": "Обещанный платёж в этом месяце уже был ({date}); следующий — с 1-го числа",
     "promised_no_fee": "У договора нет абонентской платы: обещанный платёж не предусмотрен",
     "promised_amount": "Сумма обещанного платежа — от 1 до {max} ₽",
+    # A suspended contract comes back at a balance of 0 or more (post_entry): a promised payment
+    # smaller than the debt would leave it suspended, so it is refused with what does restore it.
+    "promised_debt_too_large": ("Обещанный платёж не вернёт доступ: долг {debt} ₽ больше, чем можно "
+                                "взять ({max} ₽). Чтобы восстановить доступ, пополните счёт на "
+                                "{debt} ₽ — или на {rest} ₽, а затем возьмите обещанный платёж."),
+    "promised_below_debt": ("Обещанный платёж на эту сумму не вернёт доступ: долг {debt} ₽. "
+                            "Возьмите не меньше {debt} ₽ (можно до {max} ₽)."),
     "promised_comment": "Обещанный платёж до {until}",
     "promised_reversal_comment": "Окончание обещанного платежа от {date}",
 }
@@ -799,6 +806,10 @@ async def _offer(subscriber: Subscriber | None, now: dt.datetime, *,
         fee = await _monthly_fee(subscriber)
     if fee <= 0:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_no_fee"])
+    if subscriber.status == SubscriberStatus.SUSPENDED and subscriber.balance + fee < 0:
+        debt = -subscriber.balance
+        return PromisedPaymentOffer(False, 0, TEXTS["promised_debt_too_large"].format(
+            debt=format_plain(debt), max=format_plain(fee), rest=format_plain(debt - fee)))
     return PromisedPaymentOffer(
         True, fee, TEXTS["promised_available"].format(max=format_plain(fee), days=PROMISED_DAYS),
         expires_at=now + dt.timedelta(days=PROMISED_DAYS),
@@ -810,7 +821,9 @@ async def promised_payment_offer(subscriber_id: int, *, now: dt.datetime | None 
     """Whether the subscriber may take a promised payment now, up to how much, and why not.
 
     Rules: up to one monthly fee (tariff + router rental), for 3 days, once per calendar
-    month (local time), one at a time, never for a terminated (or terminating) contract.
+    month (local time), one at a time, never for a terminated (or terminating) contract,
+    and for a suspended contract only when it restores service (the debt is at most one
+    fee); otherwise the reason says how much to pay.
 
     >>> offer = await promised_payment_offer(subscriber.id, now=utcnow())
     >>> offer.available, offer.max_amount, offer.reason
@@ -853,6 +866,9 @@ async def grant_promised_payment(
         amount = offer.max_amount if amount is None else amount
         if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= offer.max_amount:
             raise ValueError(TEXTS["promised_amount"].format(max=format_plain(offer.max_amount)))
+        if subscriber.status == SubscriberStatus.SUSPENDED and subscriber.balance + amount < 0:
+            raise ValueError(TEXTS["promised_below_debt"].format(
+                debt=format_plain(-subscriber.balance), max=format_plain(offer.max_amount)))
         actor = actor or Actor(f"subscriber:{subscriber.contract_number}")
         expires = now + dt.timedelta(days=PROMISED_DAYS)
         promised = PromisedPayment(subscriber=subscriber_id, amount=amount,
