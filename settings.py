@@ -82,6 +82,11 @@ class Settings:
     debt_threshold_kopecks: int = field(
         default_factory=lambda: max(0, int(os.environ.get("CENTRA_DEBT_THRESHOLD_KOPECKS", "0") or 0))
     )
+    # Days after connection during which a new contract is charged but not suspended for debt
+    # (its first bill must be payable before service stops); 0 turns the grace off.
+    new_contract_grace_days: int = field(
+        default_factory=lambda: max(0, int(os.environ.get("CENTRA_NEW_CONTRACT_GRACE_DAYS", "10") or 0))
+    )
     # "module:Class" of the notification sender (tables.notifications.Sender).
     notification_sender: str = field(
         default_factory=lambda: os.environ.get("CENTRA_NOTIFICATION_SENDER",

@@ -69,6 +69,7 @@ TEXTS = {
     "correction_comment": "Перерасчёт абонентской платы за {month}: расторжение с {date}",
     "suspended_message": "Приостановлен за долг после начисления за {period}",
     "suspended_after_promised": "Приостановлен за долг после окончания обещанного платежа",
+    "suspended_after_grace": "Приостановлен за долг: льготный срок после подключения ({days} дн.) истёк",
     "not_found": "Договор не найден",
     "tariff_not_found": "Тариф не найден",
     "tariff_archived": "Тариф «{name}» в архиве: на него нельзя перейти",
@@ -162,6 +163,21 @@ def current_period(now: dt.datetime | None = None) -> Period:
 def debt_threshold() -> int:
     """Kopecks of debt tolerated before suspension (``CENTRA_DEBT_THRESHOLD_KOPECKS``)."""
     return get_settings().debt_threshold_kopecks
+
+
+def grace_until(today: dt.date) -> dt.date:
+    """The latest connection date whose grace is over on ``today`` (local).
+
+    A contract connected on day D is not suspended for debt before D +
+    ``CENTRA_NEW_CONTRACT_GRACE_DAYS``: its first bill is booked at once (charged in
+    advance) but must be payable before the service stops.
+    """
+    return today - dt.timedelta(days=get_settings().new_contract_grace_days)
+
+
+# How long after its grace a contract is still looked at by the grace-end sweep: the daily run
+# suspends it on the first day after the grace; the window only covers missed days.
+GRACE_SWEEP_DAYS = 31
 
 
 # ---------------------------------------------------------------------------
@@ -348,6 +364,7 @@ async def _charge_chunk(q: _Sql, params: dict[str, Any]) -> tuple[int, int, int]
     and gets an audit entry.  :returns: (entries inserted, kopecks charged, suspended).
     """
     suspend = ("CASE WHEN subscriber.status = 'active' AND subscriber.balance + {n}.amount < :limit "
+               "AND subscriber.connected_on <= :grace_until "
                "THEN 'suspended' ELSE subscriber.status END")
     if q.pg:
         rows = await q.run(
@@ -396,7 +413,7 @@ SELECT (SELECT COUNT(*) FROM ins) AS n, (SELECT COALESCE(SUM(-amount), 0) FROM i
         # the active subscribers and probe the ledger for each).
         f"FROM {new} CROSS JOIN subscriber s "
         "WHERE s.id = n.subscriber AND s.status = 'active' AND s.balance + n.amount < :limit "
-        "RETURNING id",
+        "AND s.connected_on <= :grace_until RETURNING id",
         **params,
     )
     await q.run(
@@ -647,7 +664,9 @@ async def run_charges(
     concurrently: a contract already charged for the period is skipped, so a later run
     only picks up contracts that became billable since (e.g. connected mid-month).
     An active contract whose balance falls below ``-CENTRA_DEBT_THRESHOLD_KOPECKS``
-    with this charge is suspended (and audited) in the same statement.  The run is
+    with this charge is suspended (and audited) in the same statement — unless it was
+    connected less than ``CENTRA_NEW_CONTRACT_GRACE_DAYS`` ago; a later run suspends
+    it when that grace is over and the debt still there.  The run is
     recorded in :class:`BillingRun` (a failed one too) and audited.
 
     :param period: ``"YYYY-MM"``; the current (local) month when omitted; a later month
@@ -678,6 +697,7 @@ async def run_charges(
                 span = hi - lo + 1
                 base = {**_period_params(period), "period": period.label, "now": now,
                         "by": actor.name[:150], "limit": -debt_threshold(),
+                        "grace_until": grace_until(local_date(now)),
                         "actor_id": actor.staff_id, "actor_name": actor.name[:150],
                         "message": TEXTS["suspended_message"].format(period=period.label),
                         "comment": TEXTS["charge_comment"].format(month=period.title),
@@ -689,6 +709,7 @@ async def run_charges(
                     charged, total, suspended = charged + n, total + kopecks, suspended + debtors
                     if progress is not None:
                         progress(end - lo + 1, span)
+                suspended += await _suspend_after_grace(q, now=now, actor=actor)
             run = BillingRun(period=period.label, status=RunStatus.DONE, started_at=started,
                              finished_at=_finished(started, clock), contracts_charged=charged, total=total,
                              contracts_suspended=suspended, tariff_changes_applied=applied,
@@ -705,6 +726,36 @@ async def run_charges(
                              finished_at=_finished(started, clock), started_by=actor.name[:150],
                              staff=actor.staff_id, error=repr(exc)[:2000]).save()
         raise
+
+
+async def _suspend_after_grace(q: _Sql, *, now: dt.datetime, actor: Actor) -> int:
+    """Suspend the new contracts still in debt whose grace after connection has just ended.
+
+    Their charges were booked during the grace without suspending them; nothing else would
+    look at them again before next month's charge. In the caller's transaction.
+    """
+    days = get_settings().new_contract_grace_days
+    if days <= 0:
+        return 0
+    until = grace_until(local_date(now))
+    rows = await q.run(
+        "SELECT id, contract_number, balance FROM subscriber WHERE status = 'active' "
+        "AND balance < :limit AND connected_on <= :until AND connected_on > :since",
+        limit=-debt_threshold(), until=until, since=until - dt.timedelta(days=GRACE_SWEEP_DAYS),
+    )
+    suspended = 0
+    for row in rows:
+        done = await Subscriber.update({Subscriber.status: SubscriberStatus.SUSPENDED}).where(
+            (Subscriber.id == row["id"]) & (Subscriber.status == SubscriberStatus.ACTIVE)
+        ).returning(Subscriber.id)
+        if done:
+            suspended += 1
+            await write_audit(action="subscriber.suspended", object_type="subscriber",
+                              object_id=row["id"], object_repr=row["contract_number"], actor=actor,
+                              message=TEXTS["suspended_after_grace"].format(days=days),
+                              before={"status": "active", "balance": row["balance"]},
+                              after={"status": "suspended", "balance": row["balance"]})
+    return suspended
 
 
 async def settle_terminated_charges(subscriber_id: int, *, actor: Actor) -> int:

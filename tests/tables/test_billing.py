@@ -389,3 +389,49 @@ async def test_a_failed_run_is_recorded_and_books_nothing(monkeypatch):
     assert await LedgerEntry.count() == 0
     failed = await BillingRun.objects().first()
     assert failed.status == RunStatus.FAILED and "disk full" in failed.error
+
+
+def local_noon(day: int, month: int = 12) -> dt.datetime:
+    return dt.datetime(2026, month, day, 5, 0, tzinfo=UTC)  # 12:00 in Novokuznetsk
+
+
+async def test_a_new_contract_is_not_suspended_during_its_grace(setenv):
+    """Issue 24 item 9b: connected on the 15th, charged at once and suspended the same day,
+    before its first bill could be paid. Now 10 days of grace (CENTRA_NEW_CONTRACT_GRACE_DAYS)."""
+    setenv("CENTRA_NEW_CONTRACT_GRACE_DAYS", "10")
+    new = await make_subscriber(fee=75000, connected_on=dt.date(2026, 12, 15))
+    old = await make_subscriber(fee=75000)  # connected long ago: no grace
+    first = await run_charges("2026-12", actor=STAFF, now=local_noon(15))
+    assert first.contracts_charged == 2 and first.contracts_suspended == 1
+    assert (await row(new.id)).balance < 0 and (await row(new.id)).status == SubscriberStatus.ACTIVE
+    assert (await row(old.id)).status == SubscriberStatus.SUSPENDED
+    # The daily run on the 24th: still in grace.
+    assert (await run_charges("2026-12", actor=STAFF, now=local_noon(24))).contracts_suspended == 0
+    assert (await row(new.id)).status == SubscriberStatus.ACTIVE
+    # The 25th: the grace is over and the debt still there.
+    last = await run_charges("2026-12", actor=STAFF, now=local_noon(25))
+    assert last.contracts_charged == 0 and last.contracts_suspended == 1
+    assert (await row(new.id)).status == SubscriberStatus.SUSPENDED
+    audit = await AuditEntry.objects().where(
+        (AuditEntry.action == "subscriber.suspended") & (AuditEntry.object_id == str(new.id))).first()
+    assert "льготный срок" in audit.message
+    assert (await run_charges("2026-12", actor=STAFF, now=local_noon(26))).contracts_suspended == 0
+
+
+async def test_a_new_contract_that_pays_in_its_grace_is_never_suspended(setenv):
+    setenv("CENTRA_NEW_CONTRACT_GRACE_DAYS", "10")
+    s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 11, 25))
+    await run_charges("2026-11", actor=STAFF, now=local_noon(25, 11))
+    # The 1 December run books December too, still inside the grace (until 5 December).
+    december = await run_charges("2026-12", actor=STAFF, now=DEC1)
+    assert december.contracts_charged == 1 and december.contracts_suspended == 0
+    await post_entry(s.id, -(await row(s.id)).balance, EntryKind.PAYMENT, "p-first-bill")
+    assert (await run_charges("2026-12", actor=STAFF, now=local_noon(6))).contracts_suspended == 0
+    assert (await row(s.id)).status == SubscriberStatus.ACTIVE
+
+
+async def test_grace_zero_suspends_at_the_first_charge(setenv):
+    setenv("CENTRA_NEW_CONTRACT_GRACE_DAYS", "0")
+    s = await make_subscriber(fee=75000, connected_on=dt.date(2026, 12, 15))
+    run = await run_charges("2026-12", actor=STAFF, now=local_noon(15))
+    assert run.contracts_suspended == 1 and (await row(s.id)).status == SubscriberStatus.SUSPENDED
