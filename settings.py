@@ -87,6 +87,12 @@ class Settings:
     new_contract_grace_days: int = field(
         default_factory=lambda: max(0, int(os.environ.get("CENTRA_NEW_CONTRACT_GRACE_DAYS", "10") or 0))
     )
+    # Seconds a payment's last answer from the provider is reused by its result page
+    # (anonymous GETs of an open quick-pay page must not each call the provider).
+    provider_refresh_cache_seconds: float = field(
+        default_factory=lambda: max(0.0, float(os.environ.get("CENTRA_PROVIDER_REFRESH_CACHE_SECONDS",
+                                                              "5") or 0))
+    )
     # "module:Class" of the notification sender (tables.notifications.Sender).
     notification_sender: str = field(
         default_factory=lambda: os.environ.get("CENTRA_NOTIFICATION_SENDER",

@@ -17,6 +17,7 @@ from litestar.response import Redirect, Response, Template
 from cabinet.auth import current_subscriber
 from cabinet.errors import RowId
 from cabinet.forms import form_fields
+from cabinet.limits import Limit, client_ip, over_limit
 from settings import get_settings
 from tables.payment_flow import CardOutcome, refresh_payment, submit_card
 from tables.payments import (
@@ -72,6 +73,25 @@ async def card_answer(payment: Payment, token: str, *, submit_url: str, back_url
             **provider_context(),
         })
     return Redirect(result_url, status_code=303)
+
+
+# Provider re-reads from result pages (a cache of a few seconds comes first, tables.payment_flow):
+# per payment across every process sharing the limiter, and per client address.
+PROVIDER_REFRESH_PER_PAYMENT = Limit("provider-refresh-payment", 20, 10 * 60)
+PROVIDER_REFRESH_PER_IP = Limit("provider-refresh-ip", 60, 10 * 60)
+# A result page waits this long for the provider, then shows what the database holds
+# ("processing"); the re-read goes on and settles the payment when the provider answers.
+REFRESH_WAIT_SECONDS = 3.0
+
+
+async def refreshed_for_page(request: Request, payment: Payment) -> Payment:
+    """The payment re-read from the provider for a result page, within the limits."""
+    async def allow() -> bool:
+        if await over_limit(PROVIDER_REFRESH_PER_PAYMENT, str(payment.id)):
+            return False
+        return not await over_limit(PROVIDER_REFRESH_PER_IP, client_ip(request))
+
+    return await refresh_payment(payment.id, wait=REFRESH_WAIT_SECONDS, allow=allow) or payment
 
 
 def result_page(payment: Payment, *, again_url: str) -> Template:
@@ -138,9 +158,8 @@ class CabinetPaymentsController(Controller):
                                  result_url=f"/cabinet/pay/result/{payment.id}")
 
     @get("/pay/result/{payment_id:int}")
-    async def result(self, subscriber: Subscriber, payment_id: RowId) -> Template:
-        payment = await self._own(subscriber, payment_id)
-        payment = await refresh_payment(payment.id) or payment
+    async def result(self, request: Request, subscriber: Subscriber, payment_id: RowId) -> Template:
+        payment = await refreshed_for_page(request, await self._own(subscriber, payment_id))
         return result_page(payment, again_url="/cabinet/pay")
 
     @get("/payments", name="payment_history")

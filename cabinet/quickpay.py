@@ -18,10 +18,9 @@ from litestar.response import Redirect, Response, Template
 
 from cabinet.forms import form_fields
 from cabinet.limits import QUICK_PAY_PER_IP, client_ip, over_limit
-from cabinet.payments import card_answer, card_page, provider_context, result_page
+from cabinet.payments import card_answer, card_page, provider_context, refreshed_for_page, result_page
 from cabinet.site import address_directory
 from settings import get_settings
-from tables.payment_flow import refresh_payment
 from tables.payments import (
     MAX_AMOUNT,
     MIN_AMOUNT,
@@ -163,7 +162,7 @@ class QuickPayController(Controller):
                                  back_url="/pay", result_url=f"/pay/p/{token}/result")
 
     @get("/p/{token:str}/result")
-    async def result(self, token: str) -> Template:
-        payment = await self._payment(token)
-        payment = await refresh_payment(payment.id) or payment
+    async def result(self, request: Request, token: str) -> Template:
+        # Anonymous and reloadable: the provider is asked through a short cache and limits.
+        payment = await refreshed_for_page(request, await self._payment(token))
         return result_page(payment, again_url="/pay")
