@@ -84,14 +84,20 @@ PROVIDER_REFRESH_PER_IP = Limit("provider-refresh-ip", 60, 10 * 60)
 REFRESH_WAIT_SECONDS = 3.0
 
 
-async def refreshed_for_page(request: Request, payment: Payment) -> Payment:
-    """The payment re-read from the provider for a result page, within the limits."""
+async def refreshed_for_page(request: Request, payment: Payment, *, cached: bool = True) -> Payment:
+    """The payment re-read from the provider for a result page, within the limits.
+
+    :param cached: reuse an answer of the last few seconds (the anonymous quick-pay page);
+        the owner's cabinet page asks afresh, so a reload right after the bank's
+        confirmation code shows the outcome.
+    """
     async def allow() -> bool:
         if await over_limit(PROVIDER_REFRESH_PER_PAYMENT, str(payment.id)):
             return False
         return not await over_limit(PROVIDER_REFRESH_PER_IP, client_ip(request))
 
-    return await refresh_payment(payment.id, wait=REFRESH_WAIT_SECONDS, allow=allow) or payment
+    return await refresh_payment(payment.id, wait=REFRESH_WAIT_SECONDS, allow=allow,
+                                 max_age=None if cached else 0) or payment
 
 
 def result_page(payment: Payment, *, again_url: str) -> Template:
@@ -159,7 +165,8 @@ class CabinetPaymentsController(Controller):
 
     @get("/pay/result/{payment_id:int}")
     async def result(self, request: Request, subscriber: Subscriber, payment_id: RowId) -> Template:
-        payment = await refreshed_for_page(request, await self._own(subscriber, payment_id))
+        payment = await refreshed_for_page(request, await self._own(subscriber, payment_id),
+                                           cached=False)
         return result_page(payment, again_url="/cabinet/pay")
 
     @get("/payments", name="payment_history")

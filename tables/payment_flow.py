@@ -201,7 +201,8 @@ def _finished(key: tuple[int, str], task: asyncio.Task) -> None:
 
 
 async def refresh_payment(payment_id: int, *, wait: float | None = None,
-                          allow: Callable[[], Awaitable[bool]] | None = None) -> Payment | None:
+                          allow: Callable[[], Awaitable[bool]] | None = None,
+                          max_age: float | None = None) -> Payment | None:
     """Re-read an open payment's intent from the provider and settle it (the return page).
 
     At most one provider call per payment at a time in this process, and none while the
@@ -212,6 +213,7 @@ async def refresh_payment(payment_id: int, *, wait: float | None = None,
         holds (the call goes on and settles the payment when it answers); ``None`` waits.
     :param allow: asked before a new provider call (the pages' per-payment and per-address
         limits); ``False`` answers from the database.
+    :param max_age: seconds a previous answer is reused; the setting when ``None``.
     """
     payment = await Payment.objects().where(Payment.id == payment_id).first()
     if payment is None or payment.status not in OPEN_STATUSES or not payment.provider_intent_id:
@@ -220,7 +222,7 @@ async def refresh_payment(payment_id: int, *, wait: float | None = None,
     task = _in_flight.get(key)
     if task is None:
         answered = _answered.get(key)
-        ttl = get_settings().provider_refresh_cache_seconds
+        ttl = get_settings().provider_refresh_cache_seconds if max_age is None else max_age
         if answered is not None and time.monotonic() - answered < ttl:
             return payment
         if allow is not None and not await allow():
