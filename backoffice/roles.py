@@ -74,6 +74,9 @@ FORM_MATRIX: dict[str, set[Role]] = {
     "Выполнить смену тарифа": {OP, AD},
     "Выполнить расторжение": {OP, AD},
     "Оформить договор по заявке": {OP, AD},
+    "Заявка на возврат остатка": {OP, CA, AD},
+    # Money leaves the company: cashiers (and administrators) pay the balance out.
+    "Выплатить остаток": {CA, AD},
 }
 
 #: Where a role may edit a table but only some of its columns (PATCH): operators keep the

@@ -14,7 +14,7 @@ from cabinet.errors import RowId
 from cabinet.forms import form_fields
 from cabinet.public import active_tariffs
 from tables.db import utcnow
-from tables.ledger import ENTRY_KIND_LABELS
+from tables.ledger import ENTRY_KIND_LABELS, entry_label
 from tables.requests import (
     KIND_TOPICS,
     OPEN_STATUSES,
@@ -27,6 +27,7 @@ from tables.requests import (
     RequestStatus,
     add_subscriber_message,
     cancel_request,
+    file_balance_refund,
     file_request,
     final_statement,
     local_date,
@@ -107,6 +108,15 @@ async def _form_page(subscriber: Subscriber, kind: str, *, values: dict | None =
     })
 
 
+async def _refund_page(subscriber: Subscriber, *, values: dict | None = None,
+                       error: str | None = None, status_code: int = 200) -> Template:
+    return Template("requests/refund.html", status_code=status_code, context={
+        "subscriber": subscriber, "values": values or {}, "error": error,
+        "terminated": subscriber.status == SubscriberStatus.TERMINATED,
+        "existing": await open_request(subscriber.id, RequestKind.BALANCE_REFUND),
+    })
+
+
 def _scheduled_on(subscriber: Subscriber) -> dt.date | None:
     """The date a completed termination takes effect, while it is still ahead."""
     if subscriber.status == SubscriberStatus.TERMINATED:
@@ -147,6 +157,7 @@ class RequestsController(Controller):
             "status_labels": REQUEST_STATUS_LABELS, "topic_labels": REQUEST_TOPIC_LABELS,
             "writable": subscriber.status != SubscriberStatus.TERMINATED,
             "scheduled_on": _scheduled_on(subscriber),
+            "refund_open": await open_request(subscriber.id, RequestKind.BALANCE_REFUND),
         })
 
     @get("/new", dependencies={"subscriber": Provide(writable_subscriber)})
@@ -170,6 +181,20 @@ class RequestsController(Controller):
         except ValueError as exc:
             return await _form_page(subscriber, kind, values=fields, error=str(exc),
                                     status_code=400)
+        return Redirect(f"/cabinet/requests/{created.id}?filed=1", status_code=303)
+
+    # A terminated contract is read-only, with one exception: asking for its leftover balance.
+    @get("/refund", dependencies={"subscriber": Provide(current_subscriber)})
+    async def refund_form(self, subscriber: Subscriber) -> Template:
+        return await _refund_page(subscriber)
+
+    @post("/refund", dependencies={"subscriber": Provide(current_subscriber)})
+    async def refund(self, request: Request, subscriber: Subscriber) -> Response:
+        fields = await form_fields(request)  # a staff view never gets here (refuse_staff_view_actions)
+        try:
+            created = await file_balance_refund(subscriber.id, fields.get("details", ""))
+        except ValueError as exc:
+            return await _refund_page(subscriber, values=fields, error=str(exc), status_code=400)
         return Redirect(f"/cabinet/requests/{created.id}?filed=1", status_code=303)
 
     @get("/{request_id:int}", dependencies={"subscriber": Provide(current_subscriber)})
@@ -213,5 +238,6 @@ class RequestsController(Controller):
             raise NotFoundException()
         return Template("requests/statement.html", context={
             "subscriber": subscriber, "r": row, "s": await final_statement(subscriber.id),
-            "entry_labels": ENTRY_KIND_LABELS,
+            "entry_labels": ENTRY_KIND_LABELS, "entry_label": entry_label,
+            "refund_open": await open_request(subscriber.id, RequestKind.BALANCE_REFUND),
         })

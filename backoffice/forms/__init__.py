@@ -8,6 +8,8 @@ from backoffice.forms.office_payment import FORM as OFFICE_PAYMENT_FORM
 from backoffice.forms.payment_report import FORM as PAYMENT_REPORT_FORM
 from backoffice.forms.ratings_report import FORM as RATINGS_REPORT_FORM
 from backoffice.forms.refund import FORM as REFUND_FORM
+from backoffice.forms.request_balance_refund import FILE_FORM as BALANCE_REFUND_FILE_FORM
+from backoffice.forms.request_balance_refund import FORM as BALANCE_REFUND_FORM
 from backoffice.forms.request_convert import FORM as REQUEST_CONVERT_FORM
 from backoffice.forms.request_done import FORM as REQUEST_DONE_FORM
 from backoffice.forms.request_reject import FORM as REQUEST_REJECT_FORM
@@ -31,5 +33,6 @@ FORMS = [
     CHARGE_RUN_FORM,
 ]
 REQUEST_FORMS = [REQUEST_TAKE_FORM, REQUEST_REPLY_FORM, REQUEST_DONE_FORM, REQUEST_REJECT_FORM,
-                 REQUEST_TARIFF_CHANGE_FORM, REQUEST_TERMINATION_FORM, REQUEST_CONVERT_FORM]
+                 REQUEST_TARIFF_CHANGE_FORM, REQUEST_TERMINATION_FORM, REQUEST_CONVERT_FORM,
+                 BALANCE_REFUND_FILE_FORM, BALANCE_REFUND_FORM]
 FORMS += REQUEST_FORMS
