@@ -53,7 +53,7 @@ async def test_request_forms_are_listed_in_their_group(clerk_client):
     names = {f["name"] for f in response.json()["grouped"]["Заявки"]}
     assert names == {"Взять заявку в работу", "Ответить по заявке", "Закрыть заявку как выполненную",
                      "Отклонить заявку", "Выполнить смену тарифа", "Выполнить расторжение",
-                     "Оформить договор по заявке"}
+                     "Оформить договор по заявке", "Заявка на возврат остатка", "Выплатить остаток"}
 
 
 async def test_take_reply_note_and_close_are_attributed_to_the_clerk(clerk_client):

@@ -347,6 +347,9 @@ async def test_mfa_required_for_every_role_that_reads_personal_data(client, sete
     history = next(f for f in FORMS if f.name == "История договора")
     form = await client.post(f"/admin/api/forms/{history.slug}/", json=FORM_SAMPLES[history.name])
     assert form.status_code == 403 and "двухфакторная" in form.text
+    # The office pages (subscriber search and card) follow the same rule.
+    office = await client.get("/office/search", params={"q": "Петров"})
+    assert office.status_code == 403 and "двухфакторная" in office.text
     reports = role in (Role.MANAGER, Role.ADMINISTRATOR)
     if reports:
         export = await client.get("/reports/debtors/export.csv")
@@ -356,6 +359,7 @@ async def test_mfa_required_for_every_role_that_reads_personal_data(client, sete
     await _enrol_and_login(client, user, username)
     listed = await client.get("/admin/api/tables/subscriber/")
     assert listed.status_code == 200 and listed.json()["rows"], listed.text
+    assert (await client.get("/office/search", params={"q": "Петров"})).status_code < 400
     if reports:
         assert (await client.get("/reports/debtors/export.csv")).status_code == 200
 
