@@ -20,7 +20,6 @@ from backoffice.ui import localise
 from settings import Settings
 from tables.audit import Actor, write_audit
 from tables.staff import StaffRole
-from tables.staff_logins import MAX_FAILED_LOGINS as MAX_STAFF_FAILURES
 from tables.staff_logins import reserve_staff_login, staff_locked_until, staff_login_finished
 
 STAFF_TABLES = [
@@ -41,9 +40,6 @@ class AuditedAdmin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and _is_admin_bundle(scope["path"]):
-            await self.app(scope, receive, _login_error_in_russian(send))
-            return
         if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].endswith(
             self.LOGIN_PATH
         ):
@@ -109,46 +105,6 @@ def _username(body: bytes) -> str:
         from urllib.parse import parse_qs
 
         return parse_qs(body.decode(errors="replace")).get("username", [""])[0][:100]
-
-
-#: What the admin's login screen says when a login fails (its bundle has an English literal).
-LOGIN_FAILED_RU = ("Не удалось войти: неверное имя пользователя или пароль. После "
-                   f"{MAX_STAFF_FAILURES} неверных попыток вход блокируется на 15 минут.")
-
-
-_BUNDLE_LITERAL = b'contents:"Problem logging in"'
-_BUNDLE_RUSSIAN = b"contents:" + json.dumps(LOGIN_FAILED_RU).encode()  # \u-escaped: plain ASCII
-
-
-def _is_admin_bundle(path: str) -> bool:
-    path = path.rstrip("/")  # the Litestar mount hands paths on with a trailing slash
-    return "/assets/index-" in path and path.endswith(".js")
-
-
-def _login_error_in_russian(send: Send) -> Send:
-    """Serve the admin's script with its one English login error replaced by ``LOGIN_FAILED_RU``
-    (its message box shows that literal whatever the server answers). Buffered: one file."""
-    start: dict[str, Any] = {}
-    chunks: list[bytes] = []
-
-    async def patched(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            start.update(message)
-            return
-        if message["type"] != "http.response.body":
-            await send(message)
-            return
-        chunks.append(message.get("body", b""))
-        if message.get("more_body", False):
-            return
-        body = b"".join(chunks)
-        if start.get("status") == 200:
-            body = body.replace(_BUNDLE_LITERAL, _BUNDLE_RUSSIAN)
-        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
-        await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-    return patched
 
 
 async def _refuse_locked(send: Send, user_id: int) -> None:

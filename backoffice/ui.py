@@ -34,6 +34,11 @@ from backoffice.crud import russian_answer, table_titles
 from backoffice.labels import column_title
 from backoffice.validation import russian_message
 from tables.db import LOCAL_TZ_NAME
+from tables.staff_logins import MAX_FAILED_LOGINS
+
+#: What the admin's login screen says when a login fails (tables/staff_logins.py locks accounts).
+LOGIN_FAILED_RU = ("Не удалось войти: неверное имя пользователя или пароль. После "
+                   f"{MAX_FAILED_LOGINS} неверных попыток вход блокируется на 15 минут.")
 
 BUNDLE_DIR = Path(__import__("piccolo_admin").__file__).parent / "dist" / "assets"
 PATCH_PATH = "centra"
@@ -61,6 +66,8 @@ BUNDLE_PATCHES: list[tuple[str, str, int]] = [
     ('"Are you sure you want to delete the selected rows?"',
      '"Удалить выбранные записи?"', 1),
     ('"Are you sure you want to logout?"', '"Выйти из админки?"', 1),
+    # Every failed login shows this literal, whatever the server answers (a lock included).
+    ('contents:"Problem logging in"', f"contents:{json.dumps(LOGIN_FAILED_RU, ensure_ascii=False)}", 1),
     ("Problem fetching ${o} rows.",
      "Не удалось открыть таблицу «${window.centraTitle(o)}».", 1),
     ('value:"true"}," True "', 'value:"true"}," Да "', 1),
