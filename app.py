@@ -42,7 +42,7 @@ from tables.lanes import back_office_reads
 from tables.sqlite_pool import PooledSQLiteEngine
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
-BACKOFFICE_TEMPLATES = Path(__file__).resolve().parent / "backoffice" / "templates"
+BACKOFFICE_DIR = Path(__file__).resolve().parent / "backoffice"
 #: Where Piccolo Admin is mounted.
 ADMIN_PATH = "/admin"
 
@@ -140,9 +140,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OfficeController,
             healthz,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
+            create_static_files_router(path="/office/static", directories=[BACKOFFICE_DIR / "static"]),
         ],
         template_config=TemplateConfig(
-            directory=[CABINET_DIR / "templates", BACKOFFICE_TEMPLATES],
+            directory=[CABINET_DIR / "templates", BACKOFFICE_DIR / "templates"],
             engine=Engine,
             engine_callback=_register_template_helpers,
         ),

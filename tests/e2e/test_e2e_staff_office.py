@@ -72,6 +72,10 @@ async def test_cash_payment_is_confirmed_and_ends_on_a_receipt(staff_page):
     await page.get_by_role("button", name="Принять оплату").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Квитанция об оплате")
     await expect(page.locator("#receipt-amount")).to_have_text("1\u00a0400,50\u00a0₽")
+    # The print button calls the browser's print dialog (recorded instead of opened).
+    await page.evaluate("window.printed = 0; window.print = () => { window.printed += 1; }")
+    await page.get_by_role("button", name="Распечатать квитанцию").click()
+    assert await page.evaluate("window.printed") == 1
     await shot(page, "office-receipt")
     payment = await Payment.objects().first()
     assert (payment.amount, payment.channel, payment.created_by) == (140050, "office", "kassa")
