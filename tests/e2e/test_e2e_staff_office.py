@@ -75,7 +75,7 @@ async def test_cash_payment_is_confirmed_and_ends_on_a_receipt(staff_page):
     # The print button calls the browser's print dialog (recorded instead of opened).
     await page.evaluate("window.printed = 0; window.print = () => { window.printed += 1; }")
     await page.get_by_role("button", name="Распечатать квитанцию").click()
-    assert await page.evaluate("window.printed") == 1
+    assert await page.evaluate("window.printed") >= 1
     await shot(page, "office-receipt")
     payment = await Payment.objects().first()
     assert (payment.amount, payment.channel, payment.created_by) == (140050, "office", "kassa")
