@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tables.addresses import format_address
-from tables.audit import contract_history
+from tables.audit import action_label, contract_history
 from tables.billing import PromisedPayment
 from tables.db import LOCAL_TZ, local_date, utcnow, write_transaction
 from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
@@ -29,6 +29,8 @@ from tables.statements import forecast, monthly_fee, shift_period, statement_ran
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, Subscriber
 
 SEARCH_LIMIT = 50
+#: Areas of a contract's history, for actions without a label of their own («Абонент: изменена запись»).
+HISTORY_AREAS = {"subscriber": "Абонент", "payment": "Платёж", "service_request": "Заявка"}
 OPEN_STATUSES = ("new", "in_progress")
 
 
@@ -188,13 +190,16 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
     promised = await PromisedPayment.select().where(PromisedPayment.subscriber == s["id"]).order_by(
         PromisedPayment.id, ascending=False).limit(12)
     upcoming = change[0] if change else None
+    history = await contract_history(s["id"], limit=30)
+    for h in history:
+        h["action_label"] = action_label(h["action"], HISTORY_AREAS)
     return SubscriberCard(
         subscriber=s, label=contract_label(s["contract_number"], s["full_name"]),
         address=format_address(s["town"], s["street"], s["house"], s["apartment"]),
         tariff={"id": s["tariff_id"], "name": s["tariff"], "monthly_fee": s["monthly_fee"]},
         fee=fee, booked_change=upcoming, forecast=forecast(s["balance"], fee, today),
         statements=list(reversed(statements)), payments=payments, requests=requests,
-        promised=promised, history=await contract_history(s["id"], limit=30),
+        promised=promised, history=history,
     )
 
 

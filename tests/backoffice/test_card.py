@@ -67,6 +67,7 @@ async def test_card_shows_the_contract_and_only_the_actions_of_the_role(client):
     assert "−750,00" in text or "-750,00" in text
     assert "Принять оплату" in text and "Корректировка баланса" in text
     assert "Расторгнуть договор" not in text and "Сбросить пароль" not in text
+    assert "subscriber.created" not in text  # the history reads in Russian
 
 
 async def test_operator_is_not_offered_money_and_is_refused_by_the_server(client):
