@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from cabinet.formatting import datetime_ru, month_ru
-from tables.exports import money_text, safe_text
+from tables.exports import csv_writer, money_text
 from tables.statements import MonthStatement, period_start
 
 CSV_TEXT = {
@@ -21,7 +20,7 @@ CSV_TEXT = {
 }
 
 def _text(value: str) -> str:
-    return safe_text(" ".join((value or "").split()))
+    return " ".join((value or "").split())
 
 
 def _period_label(period: str | None) -> str:
@@ -34,7 +33,7 @@ def _period_label(period: str | None) -> str:
 def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
     """UTF-8 with a BOM, ``;``-separated, CRLF: Excel with a Russian locale opens it directly."""
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer = csv_writer(out, delimiter=";", lineterminator="\r\n")  # formula-guarded
     first, last = months[0].period, months[-1].period
     writer.writerow([CSV_TEXT["title"], f"{CSV_TEXT['contract']} {contract_number}"])
     writer.writerow([CSV_TEXT["range"], f"{month_ru(first)} — {month_ru(last)}"])

@@ -45,14 +45,44 @@ DATE_FORMAT = "%d.%m.%Y"
 DATETIME_FORMAT = "%d.%m.%Y %H:%M"
 _SQLITE_SHIFT = f"'{int(LOCAL_TZ.utcoffset(dt.datetime(2026, 1, 1)).total_seconds() // 3600):+d} hours'"
 
-# A text cell starting like a formula is prefixed with an apostrophe in CSV so a
-# spreadsheet shows it instead of evaluating it (numbers and phone numbers excepted).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[\d ()-]*\d[\d ()-]*$")
+# The formula guard of every CSV the system writes: a text cell starting like a formula
+# (``=HYPERLINK(…)`` typed into a rating) gets a leading apostrophe, so a spreadsheet shows
+# it instead of evaluating it; numbers, amounts and phone numbers ("-1234,56",
+# "+7 (913) 123-45-67") stay as they are.  One rule, written three ways from these two
+# constants: :func:`safe_text` (Python), :func:`safe_text_sql` (raw exports the database
+# formats) and the patch of Piccolo Admin's own export (``backoffice/admin_csv.py``).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The same regex in Python, PostgreSQL and JS; ``{0,1}``, not ``?``: a ``?`` in export SQL is
+# a bind parameter.
+PLAIN_NUMBER = "^[+-]{0,1}[0-9 (),-]*[0-9][0-9 (),-]*$"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
+#: SQLite has no regex: the rare cell that starts like a formula goes to safe_text.
+SQLITE_SAFE_TEXT = "centra_safe_text"
 
 
-def _csv_writer(buffer: io.StringIO) -> Any:
-    return csv.writer(buffer, delimiter=DELIMITER, lineterminator="\n")
+class SafeCsvWriter:
+    """``csv.writer`` whose text cells all go through :func:`safe_text`."""
+
+    def __init__(self, buffer: io.StringIO, *, delimiter: str, lineterminator: str) -> None:
+        self._writer = csv.writer(buffer, delimiter=delimiter, lineterminator=lineterminator)
+
+    def writerow(self, row: Iterable[Any]) -> Any:
+        return self._writer.writerow([safe_text(v) if isinstance(v, str) else v for v in row])
+
+    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(buffer: io.StringIO, *, delimiter: str = DELIMITER,
+               lineterminator: str = "\r\n") -> SafeCsvWriter:
+    """The writer of every CSV the system writes (formula-guarded).
+
+    Lines end in CRLF (RFC 4180, as Excel writes them): Python's csv quotes a cell holding a
+    carriage return only when the line terminator has one, and an unquoted one starts a new
+    row in a spreadsheet (``x\r=HYPERLINK(…)`` would then slip past the guard).
+    """
+    return SafeCsvWriter(buffer, delimiter=delimiter, lineterminator=lineterminator)
 
 
 def money_decimal(kopecks: int) -> Decimal:
@@ -67,9 +97,25 @@ def money_text(kopecks: int) -> str:
 
 
 def safe_text(value: str) -> str:
-    if value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+    """``value`` as a spreadsheet shows it and never evaluates it (see :data:`FORMULA_START`).
+
+    >>> safe_text('=HYPERLINK("http://x","y")'), safe_text("-1234,56")
+    ('\'=HYPERLINK("http://x","y")', '-1234,56')
+    """
+    if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
         return "'" + value
     return value
+
+
+def safe_text_sql(expr: str) -> str:
+    """SQL giving :func:`safe_text` of a text expression, for the exports the database formats."""
+    char = "char" if is_sqlite() else "chr"
+    starts = ", ".join(f"'{c}'" if c.isprintable() else f"{char}({ord(c)})" for c in FORMULA_START)
+    if is_sqlite():
+        return (f"CASE WHEN substr({expr}, 1, 1) IN ({starts})"
+                f" THEN {SQLITE_SAFE_TEXT}({expr}) ELSE {expr} END")
+    return (f"CASE WHEN left({expr}, 1) IN ({starts}) AND {expr} !~ '{PLAIN_NUMBER}'"
+            f" THEN '''' || {expr} ELSE {expr} END")
 
 
 def cell_text(value: Any, column: Column) -> str:
@@ -78,7 +124,7 @@ def cell_text(value: Any, column: Column) -> str:
         return ""
     kind = column.kind
     if isinstance(value, str) and kind not in ("text", "month"):
-        return safe_text(value)  # a label such as "Итого" in a typed column
+        return value  # a label such as "Итого" in a typed column
     if kind == "money":
         return money_text(value)
     if kind == "int":
@@ -91,7 +137,7 @@ def cell_text(value: Any, column: Column) -> str:
         return value.astimezone(LOCAL_TZ).strftime(DATETIME_FORMAT)
     if kind == "month":
         return str(value)
-    return safe_text(str(value))
+    return str(value)  # the writer guards it, as every text cell (safe_text)
 
 
 def xlsx_value(value: Any, column: Column) -> Any:
@@ -124,7 +170,7 @@ def report_table(report: Report) -> list[list[Any]]:
 
 async def report_csv(report: Report) -> AsyncIterator[bytes]:
     buffer = io.StringIO()
-    writer = _csv_writer(buffer)
+    writer = csv_writer(buffer)
     buffer.write(BOM)
     writer.writerow([c.label for c in report.columns])
     rows = [*report.rows, *([report.total] if report.total else [])]
@@ -362,6 +408,8 @@ def _csv_expr(column: RawColumn) -> str:
         return f"{sign_rub} || lpad((abs({x}) % 100)::text, 2, '0')"
     if column.kind == "datetime":
         return _typed_expr(column)
+    if column.kind == "text":
+        return safe_text_sql(x)
     return x
 
 
@@ -437,10 +485,15 @@ def _sqlite_args(args: Sequence[Any]) -> list[Any]:
     return out
 
 
+def _sqlite_safe_text(value: Any) -> Any:
+    return safe_text(value) if isinstance(value, str) else value
+
+
 async def _sqlite_batches(sql: str, args: Sequence[Any],
                           convert: Callable[[list[tuple]], Any]) -> AsyncIterator[Any]:
     """Fetch in a worker thread, one batch at a time, converting each batch there too."""
     connection = sqlite3.connect(engine().path, check_same_thread=False)
+    connection.create_function(SQLITE_SAFE_TEXT, 1, _sqlite_safe_text, deterministic=True)
     try:
         cursor = await anyio.to_thread.run_sync(connection.execute, sql, _sqlite_args(args))
 
@@ -456,14 +509,17 @@ async def _sqlite_batches(sql: str, args: Sequence[Any],
 
 def _csv_chunk(rows: list[tuple]) -> bytes:
     buffer = io.StringIO()
-    _csv_writer(buffer).writerows(rows)
+    # Text columns come formula-guarded from the query (safe_text_sql): a million rows would
+    # pay for the Python guard twice over.  CRLF: see csv_writer.
+    csv.writer(buffer, delimiter=DELIMITER, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
 
 
 def _header(columns: Sequence[Column]) -> bytes:
     buffer = io.StringIO()
     buffer.write(BOM)
-    _csv_writer(buffer).writerow([c.label for c in columns])
+    # PostgreSQL's COPY ends its lines in LF (and quotes a carriage return itself).
+    csv_writer(buffer, lineterminator="\r\n" if is_sqlite() else "\n").writerow([c.label for c in columns])
     return buffer.getvalue().encode("utf-8")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from piccolo_admin.endpoints import FileResponse, FormConfig
@@ -10,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from cabinet.formatting import month_ru
-from tables.exports import safe_text
+from tables.exports import csv_writer
 from tables.ratings import RATING_LABELS, MonthSummary, rating_summary
 
 COMMENTS_IN_MESSAGE = 5
@@ -36,7 +35,7 @@ def _month_text(month: MonthSummary) -> str:
 
 def _csv(months: list[MonthSummary]) -> FileResponse:
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csv_writer(out, delimiter=";", lineterminator="\r\n")  # formula-guarded
     writer.writerow(["Месяц", *RATING_LABELS.values(), "Всего", "Средняя"])
     for m in months:
         writer.writerow([m.period, *(m.counts[s] for s in RATING_LABELS), m.total,
@@ -47,7 +46,7 @@ def _csv(months: list[MonthSummary]) -> FileResponse:
         for c in m.comments:
             writer.writerow([m.period, c["created_at"].strftime("%Y-%m-%d %H:%M"),
                              RATING_LABELS[c["score"]], c["subscriber"] or "аноним",
-                             safe_text(c["comment"] or "")])
+                             c["comment"] or ""])
     # A BOM so that spreadsheet programs read the Cyrillic as UTF-8.
     return FileResponse(contents=io.StringIO("\ufeff" + out.getvalue()), file_name="cabinet-ratings.csv",
                         media_type="text/csv")
