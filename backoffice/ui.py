@@ -71,6 +71,8 @@ BUNDLE_PATCHES: list[tuple[str, str, int]] = [
     ('contents:"Problem logging in"', f"contents:{json.dumps(LOGIN_FAILED_RU, ensure_ascii=False)}", 1),
     ("Problem fetching ${o} rows.",
      "Не удалось открыть таблицу «${window.centraTitle(o)}».", 1),
+    ("label:`${c} per page`", "label:`${c} на странице`", 1),
+    ('"of "+M0(e.pageCount)', '"из "+M0(e.pageCount)', 1),
     ('value:"true"}," True "', 'value:"true"}," Да "', 1),
     ('value:"false"}," False "', 'value:"false"}," Нет "', 1),
     ('value:"null"}," Null "', 'value:"null"}," Не задано "', 2),
