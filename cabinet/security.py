@@ -37,7 +37,12 @@ ADMIN_CSP = (
 
 
 def security_middleware(settings: Settings):
-    """Litestar middleware factory: headers on every response, 413 above the body cap."""
+    """Litestar middleware factory: headers on every response, 413 above the body cap.
+
+    The cap holds for a declared ``Content-Length`` and for a streamed (chunked) body alike,
+    on every mount: Piccolo Admin's login wrapper and Litestar's form parser would otherwise
+    read a chunked body of any size into memory.
+    """
     common = [
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"same-origin"),
@@ -48,6 +53,13 @@ def security_middleware(settings: Settings):
         common.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
     site = site_csp(settings).encode()
     admin = ADMIN_CSP.encode()
+    limit = settings.max_body_bytes
+
+    async def too_large(send: Send) -> None:
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                (b"connection", b"close"), *common]})
+        await send({"type": "http.response.body", "body": "Слишком большой запрос.".encode()})
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -55,16 +67,19 @@ def security_middleware(settings: Settings):
                 await app(scope, receive, send)
                 return
             length = dict(scope["headers"]).get(b"content-length")
-            if length and length.isdigit() and int(length) > settings.max_body_bytes:
-                await send({"type": "http.response.start", "status": 413,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *common]})
-                await send({"type": "http.response.body",
-                            "body": "Слишком большой запрос.".encode()})
+            if length and length.isdigit() and int(length) > limit:
+                await too_large(send)
                 return
             csp = admin if scope["path"].startswith("/admin") else site
+            received = 0
+            # "started": the app began its answer; "refused": we answered 413 in its place.
+            state = {"started": False, "refused": False}
 
             async def send_with_headers(message: Message) -> None:
+                if state["refused"]:
+                    return  # the app's late answer to a body it never got in full
                 if message["type"] == "http.response.start":
+                    state["started"] = True
                     headers = list(message.get("headers", []))
                     present = {k.lower() for k, _ in headers}
                     headers += [h for h in common if h[0] not in present]
@@ -73,7 +88,29 @@ def security_middleware(settings: Settings):
                     message = {**message, "headers": headers}
                 await send(message)
 
-            await app(scope, receive, send_with_headers)
+            async def capped_receive() -> Message:
+                # A chunked body has no Content-Length: count what arrives, and stop reading
+                # at the cap. The app then sees the client gone; it never gets more than the cap.
+                nonlocal received
+                if state["refused"]:
+                    return {"type": "http.disconnect"}
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        if not state["started"]:
+                            await too_large(send)
+                        state["refused"] = True
+                        return {"type": "http.disconnect"}
+                return message
+
+            try:
+                await app(scope, capped_receive, send_with_headers)
+            except Exception:
+                if not state["refused"]:
+                    raise
+                # What an app raises on the cut-off body (a "client disconnected" error) is
+                # no fault: the client has its 413.
 
         return middleware
 
