@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.handlers import asgi
+from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -36,7 +37,7 @@ from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
 from cabinet.webhook import payment_webhook
-from settings import Settings, get_settings
+from settings import Settings, check_production, get_settings
 from tables.db import keep_pooled_session
 from tables.lanes import back_office_reads
 from tables.sqlite_pool import PooledSQLiteEngine
@@ -98,6 +99,7 @@ def freeze_startup_heap() -> None:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Compose the application; the admin is built once here, never per request."""
     settings = settings or get_settings()
+    check_production(settings)  # before anything opens: a clear list of what is missing
     from piccolo_conf import DB
 
     async def open_pool() -> None:
@@ -163,6 +165,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[open_pool, freeze_startup_heap],
         # Unfrozen again, so that a process building another app (tests) can free this one.
         on_shutdown=[close_pool, gc.unfreeze],
+        # The API description (routes of the webhook, staff-view links, exports) is for
+        # developers only: no /schema in production.
+        openapi_config=OpenAPIConfig(title="Centra", version="1") if settings.debug else None,
         debug=False,
     )
     # Outermost, so headers and the body cap also cover routing 404s and the admin mount.

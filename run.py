@@ -59,6 +59,10 @@ def start_stripe_sandbox(settings) -> Sandbox | None:
 def main() -> None:
     from tables.commands.demo import logins_text
 
+    # Development mode is for this command only (plain HTTP cookies, a key file in var/, SQLite,
+    # any Host); everywhere else CENTRA_DEBUG defaults to off and production checks its settings.
+    os.environ.setdefault("CENTRA_DEBUG", "1")
+    get_settings.cache_clear()
     settings = get_settings()
     migrate()
     loaded = asyncio.run(seed())

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent
-# Without CENTRA_SECRET_KEY one random key per process (not per Settings() call),
-# so values signed in one request still verify in the next.
+#: The shortest ``CENTRA_SECRET_KEY`` production accepts (``secrets.token_hex(32)`` gives 64).
+MIN_SECRET_KEY = 32
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -37,8 +37,9 @@ def sqlite_path() -> Path:
 
 
 def _local_secret() -> str:
-    """A per-installation secret kept next to the SQLite file, so restarts keep
-    sessions and encrypted MFA secrets valid. Production sets CENTRA_SECRET_KEY."""
+    """A development secret kept next to the SQLite file, so restarts of ``make run`` keep
+    sessions and encrypted MFA secrets valid. Production must set CENTRA_SECRET_KEY (one key
+    for every host and deploy), and refuses to start without it (``production_problems``)."""
     path = PROJECT_DIR / "var" / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,9 +52,12 @@ def _local_secret() -> str:
 class Settings:
     host: str = field(default_factory=lambda: os.environ.get("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("PORT", "8000")))
-    # Development mode relaxes cookie security and the admin's HTTPS checks.
-    debug: bool = field(default_factory=lambda: _bool("CENTRA_DEBUG", True))
-    secret_key: str = field(default_factory=lambda: os.environ.get("CENTRA_SECRET_KEY") or _local_secret())
+    # Development mode relaxes cookie security and the admin's HTTPS checks. Off unless asked
+    # for: `make run` (run.py) and the tests turn it on.
+    debug: bool = field(default_factory=lambda: _bool("CENTRA_DEBUG", False))
+    secret_key: str = field(default_factory=lambda: os.environ.get("CENTRA_SECRET_KEY") or (
+        _local_secret() if _bool("CENTRA_DEBUG", False) else ""))
+    database_url: str | None = field(default_factory=database_url)
     allowed_hosts: tuple[str, ...] = field(
         default_factory=lambda: tuple(
             h.strip() for h in os.environ.get("CENTRA_ALLOWED_HOSTS", "").split(",") if h.strip()
@@ -102,6 +106,43 @@ class Settings:
     @property
     def production(self) -> bool:
         return not self.debug
+
+    def production_problems(self) -> list[str]:
+        """What makes this configuration unsafe to serve in production (empty: nothing)."""
+        if self.debug:
+            return []
+        problems = []
+        if not self.secret_key:
+            problems.append("CENTRA_SECRET_KEY is not set (one secret for every host and deploy: "
+                            "it signs links and forms and encrypts MFA secrets; "
+                            "python -c 'import secrets; print(secrets.token_hex(32))')")
+        elif len(self.secret_key) < MIN_SECRET_KEY:
+            problems.append(f"CENTRA_SECRET_KEY is shorter than {MIN_SECRET_KEY} characters")
+        if not self.database_url:
+            problems.append("DATABASE_URL is not set to a postgresql:// URL "
+                            "(the SQLite file is for development)")
+        if not self.allowed_hosts:
+            problems.append("CENTRA_ALLOWED_HOSTS is not set (comma-separated host names the "
+                            "site answers to; without it any Host header is accepted)")
+        return problems
+
+
+class UnsafeStart(RuntimeError):
+    """Production settings that must not serve requests; the message lists what to set."""
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to start production with missing settings, listing all of them at once.
+
+    :raises UnsafeStart: when ``settings.production_problems()`` is not empty.
+    """
+    problems = settings.production_problems()
+    if problems:
+        raise UnsafeStart(
+            "Centra refuses to start in production (CENTRA_DEBUG is off):\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + "\nSet them in the environment, or run `make run` for development (it sets "
+              "CENTRA_DEBUG=1, which must never reach production).")
 
 
 @functools.cache

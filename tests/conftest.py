@@ -45,6 +45,9 @@ else:
     os.environ.pop("DATABASE_URL", None)
     os.environ["CENTRA_SQLITE_PATH"] = str(_TMP / "test.sqlite3")
 os.environ.setdefault("CENTRA_SECRET_KEY", "test-secret-key")
+# Development mode (as `make run`): production refuses to start without its settings, and
+# the tests that check production build their own Settings (tests/test_production_start.py).
+os.environ["CENTRA_DEBUG"] = "1"
 # Many tests log staff in from one address; the limit itself has its own test.
 os.environ.setdefault("CENTRA_ADMIN_LOGIN_LIMIT", "100000")
 os.environ["PICCOLO_CONF"] = "piccolo_conf"

@@ -22,7 +22,8 @@ async def test_headers_on_every_kind_of_page(client, path):
 async def test_hsts_only_in_production():
     from app import create_app
 
-    prod = dataclasses.replace(get_settings(), debug=False)
+    prod = dataclasses.replace(get_settings(), debug=False, allowed_hosts=("testserver",),
+                               database_url="postgresql://db.example/centra", secret_key="k" * 64)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(prod)),
                                  base_url="https://testserver") as c:
         response = await c.get("/")
