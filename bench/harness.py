@@ -55,7 +55,8 @@ class Dataset:
     @property
     def env(self) -> dict[str, str]:
         """Environment that points the product (and the baseline) at this dataset."""
-        env = {"CENTRA_SECRET_KEY": "bench-secret-key", "PICCOLO_CONF": "piccolo_conf"}
+        # Development mode, as measured so far (SQLite, no allowed hosts: production would refuse).
+        env = {"CENTRA_SECRET_KEY": "bench-secret-key", "PICCOLO_CONF": "piccolo_conf", "CENTRA_DEBUG": "1"}
         if self.engine == "pg":
             env["DATABASE_URL"] = self.info["database_url"]
         else:
