@@ -1,4 +1,5 @@
-"""Security headers on every response, and a body-size cap that also covers the admin mount."""
+"""Security headers on every response, ``no-store`` on personal pages, and a body-size cap
+that also covers the admin mount."""
 
 from __future__ import annotations
 
@@ -6,7 +7,24 @@ from urllib.parse import urlsplit
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from cabinet.auth import SESSION_COOKIE
 from settings import Settings
+
+#: Pages with one person's data (or staff's bulk data): never kept by the browser or a proxy
+#: (a shared computer's back button, a caching proxy). Any page answered to a request with a
+#: cabinet session is one too: the header names the subscriber.
+PRIVATE_PREFIXES = ("/cabinet", "/pay/", "/connect/done/", "/staff-view/", "/reports",
+                    "/admin/api/")
+_SESSION_COOKIE = SESSION_COOKIE.encode() + b"="
+
+
+def _private(scope: Scope) -> bool:
+    path = scope["path"]
+    if path.startswith(PRIVATE_PREFIXES):
+        return True
+    if path.startswith("/static/"):
+        return False
+    return any(name == b"cookie" and _SESSION_COOKIE in value for name, value in scope["headers"])
 
 
 def _origin(url: str) -> str:
@@ -71,6 +89,7 @@ def security_middleware(settings: Settings):
                 await too_large(send)
                 return
             csp = admin if scope["path"].startswith("/admin") else site
+            private = _private(scope)
             received = 0
             # "started": the app began its answer; "refused": we answered 413 in its place.
             state = {"started": False, "refused": False}
@@ -81,6 +100,9 @@ def security_middleware(settings: Settings):
                 if message["type"] == "http.response.start":
                     state["started"] = True
                     headers = list(message.get("headers", []))
+                    if private:
+                        headers = [h for h in headers if h[0].lower() != b"cache-control"]
+                        headers.append((b"cache-control", b"no-store"))
                     present = {k.lower() for k, _ in headers}
                     headers += [h for h in common if h[0] not in present]
                     if b"content-security-policy" not in present:
