@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 
 from piccolo.columns import Varchar
@@ -191,7 +192,7 @@ def _subscriber_from(row: dict) -> Subscriber:
 async def session_info(token: str | None, *, now: dt.datetime | None = None) -> SessionInfo | None:
     """Who is behind a session token, with the contract; idle expiry slides, the absolute
     limit does not. A session whose contract is gone counts as no session."""
-    if not token or len(token) > 100:
+    if not token or len(token) > 100 or token.startswith(VIEW_LINK_PREFIX):
         return None
     rows = await SubscriberSession.raw(_SESSION_WITH_SUBSCRIBER, token)
     row = rows[0] if rows else None
@@ -211,6 +212,16 @@ async def session_subscriber_id(token: str | None) -> int | None:
     return info.subscriber_id if info else None
 
 
+#: A staff-view link is stored only as this prefix plus the link's SHA-256: the link itself
+#: (in the clerk's screen, the browser history, access logs) is never a session token, and the
+#: stored key never matches a cookie (``session_info`` refuses the prefix).
+VIEW_LINK_PREFIX = "link:"
+
+
+def _view_link_key(link_token: str) -> str:
+    return VIEW_LINK_PREFIX + hashlib.sha256(link_token.encode()).hexdigest()
+
+
 async def start_staff_view(subscriber_id: int, *, actor: Actor, now: dt.datetime | None = None) -> str:
     """A short-lived link token for a staff member's read-only view of a cabinet (audited)."""
     moment = _naive(now or utcnow())
@@ -221,7 +232,8 @@ async def start_staff_view(subscriber_id: int, *, actor: Actor, now: dt.datetime
         session = await SubscriberSession.create_session(
             subscriber_id, expiry_date=moment + VIEW_LINK_TTL, max_expiry_date=moment + VIEW_LINK_TTL
         )
-        await SubscriberSession.update({SubscriberSession.viewer: actor.name[:150]}).where(
+        await SubscriberSession.update({SubscriberSession.viewer: actor.name[:150],
+                                        SubscriberSession.token: _view_link_key(session.token)}).where(
             SubscriberSession.id == session.id
         )
         await write_audit(action="subscriber.viewed_by_staff", object_type="subscriber",
@@ -231,17 +243,23 @@ async def start_staff_view(subscriber_id: int, *, actor: Actor, now: dt.datetime
 
 
 async def redeem_staff_view(link_token: str, *, now: dt.datetime | None = None) -> str | None:
-    """Exchange a view link for a fresh view session (the link works once)."""
-    info = await session_info(link_token, now=now)
-    if info is None or not info.viewer:
+    """Exchange a view link for a fresh view session: the link works once (one ``DELETE …
+    RETURNING`` wins when it is opened twice at once) and never as a session itself."""
+    if not link_token or len(link_token) > 100:
         return None
     moment = _naive(now or utcnow())
     async with write_transaction():
-        await SubscriberSession.delete().where(SubscriberSession.token == link_token)
+        links = await SubscriberSession.delete().where(
+            (SubscriberSession.token == _view_link_key(link_token))
+            & (SubscriberSession.expiry_date > moment)
+            & (SubscriberSession.viewer != "")
+        ).returning(SubscriberSession.user_id, SubscriberSession.viewer)
+        if not links:
+            return None
         session = await SubscriberSession.create_session(
-            info.subscriber_id, expiry_date=moment + VIEW_SESSION, max_expiry_date=moment + VIEW_SESSION
+            links[0]["user_id"], expiry_date=moment + VIEW_SESSION, max_expiry_date=moment + VIEW_SESSION
         )
-        await SubscriberSession.update({SubscriberSession.viewer: info.viewer}).where(
+        await SubscriberSession.update({SubscriberSession.viewer: links[0]["viewer"]}).where(
             SubscriberSession.id == session.id
         )
     return session.token

@@ -67,3 +67,35 @@ async def test_cashier_cannot_open_a_view(client):
     response = await client.post("/admin/api/forms/просмотр-кабинета-абонента/",
                                  json={"contract_number": s.contract_number})
     assert response.status_code == 403
+
+
+async def test_view_link_is_not_a_session_cookie(client):
+    """The link (in access logs and browser history) must not open the cabinet as a cookie."""
+    from cabinet.auth import SESSION_COOKIE
+    from tables.accounts import session_info, start_staff_view
+    from tables.audit import Actor
+
+    s = await make_subscriber()
+    link = await start_staff_view(s.id, actor=Actor(name="oper"))
+    assert await session_info(link) is None
+    client.cookies.set(SESSION_COOKIE, link)
+    response = await client.get("/cabinet/")
+    assert response.status_code == 303 and "/cabinet/login" in response.headers["location"]
+    # Still redeemable once through the link itself, into another token.
+    opened = await client.get(f"/staff-view/{link}")
+    assert opened.status_code == 303
+    new_token = opened.cookies.get(SESSION_COOKIE)
+    assert new_token and new_token != link
+
+
+async def test_view_link_opened_many_times_at_once_gives_one_session():
+    import asyncio
+
+    from tables.accounts import SubscriberSession, redeem_staff_view, start_staff_view
+    from tables.audit import Actor
+
+    s = await make_subscriber()
+    link = await start_staff_view(s.id, actor=Actor(name="oper"))
+    tokens = await asyncio.gather(*(redeem_staff_view(link) for _ in range(10)))
+    assert len([t for t in tokens if t]) == 1
+    assert await SubscriberSession.count().where(SubscriberSession.user_id == s.id) == 1
