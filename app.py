@@ -10,7 +10,9 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.handlers import asgi
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler, asgi
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -80,6 +82,18 @@ def back_office_lane(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+#: Longer than any file we ship, shorter than the file system's name limit (255).
+MAX_STATIC_PATH = 200
+
+
+def static_name_guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A static file name the file system cannot even look up (a NUL byte, a name over its
+    length limit) is simply not found: the lookup raised ``ValueError``/``OSError`` (500)."""
+    path = connection.scope["path"]
+    if "\x00" in path or len(path) > MAX_STATIC_PATH:
+        raise NotFoundException()
+
+
 def _register_template_helpers(engine: Any) -> None:
     # Templates ship with the code: no stat() of two files on every page to look for edits.
     engine.engine.auto_reload = False
@@ -141,8 +155,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportsController,
             OfficeController,
             healthz,
-            create_static_files_router(path="/static", directories=[CABINET_DIR / "static"]),
-            create_static_files_router(path="/office/static", directories=[BACKOFFICE_DIR / "static"]),
+            create_static_files_router(path="/static", directories=[CABINET_DIR / "static"],
+                                       guards=[static_name_guard]),
+            create_static_files_router(path="/office/static", directories=[BACKOFFICE_DIR / "static"],
+                                       guards=[static_name_guard]),
         ],
         template_config=TemplateConfig(
             directory=[CABINET_DIR / "templates", BACKOFFICE_DIR / "templates"],

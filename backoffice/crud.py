@@ -34,7 +34,18 @@ from typing import Any
 import pydantic
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import Column
-from piccolo.columns.column_types import Date, Text, Timestamptz, Varchar
+from piccolo.columns.column_types import (
+    BigInt,
+    BigSerial,
+    Date,
+    ForeignKey,
+    Integer,
+    Serial,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.operators import NotEqual
 from piccolo.table import Table
 from piccolo_api.crud.endpoints import MalformedQuery, ParamException, PiccoloCRUD
@@ -80,8 +91,57 @@ def phone_search_text(typed: str) -> str:
     return digits or typed
 
 
+#: The integers each column type holds (Serial and ForeignKey are 4-byte integers here).
+_INT_RANGES = ((SmallInt, 2**15 - 1), (BigInt, 2**63 - 1), (BigSerial, 2**63 - 1),
+               (Integer, 2**31 - 1), (Serial, 2**31 - 1), (ForeignKey, 2**31 - 1))
+#: The last page a list may ask for: its offset (page × at most 1000 rows) stays a small integer.
+MAX_PAGE = 10**9
+
+
+def _int_limit(column: Any) -> int | None:
+    for kind, limit in _INT_RANGES:
+        if isinstance(column, kind):
+            return limit
+    return None
+
+
+def _out_of_range(column: Any, value: Any) -> bool:
+    """Whether a typed integer filter or id cannot be an integer of this column."""
+    limit = _int_limit(column)
+    if limit is None:
+        return False
+    try:
+        return abs(int(str(value).strip())) > limit
+    except ValueError:
+        return True
+
+
 class LargeTableCRUD(PiccoloCRUD):
-    """``PiccoloCRUD`` whose counts and month filters don't read a whole big table."""
+    """``PiccoloCRUD`` whose counts and month filters don't read a whole big table, and whose
+    numbers beyond a column's range and secret columns are bad requests (400/404), not a
+    database error (500)."""
+
+    async def detail(self, request: Request) -> Response:
+        row_id = request.path_params.get("row_id")
+        if row_id is not None and _out_of_range(self.table._meta.primary_key, row_id):
+            return Response("The resource doesn't exist", status_code=404)
+        return await super().detail(request)
+
+    def _check_bounds(self, split: Any) -> None:
+        if not -MAX_PAGE <= split.page <= MAX_PAGE or not 0 <= (split.page_size or 0) <= 10**6:
+            raise ParamException("Unrecognised __page or __page_size argument")
+        for column in split.visible_fields or ():
+            if column._meta.secret:
+                raise ParamException(f"{column._meta.name} is not visible")
+        for name, value in split.fields.items():
+            try:
+                column = self.table._meta.get_column_by_name(name)
+            except ValueError:
+                continue  # not a column: piccolo_api's filters leave it alone
+            values = value if isinstance(value, list) else [value]
+            if column is not None and any(v not in ("", None) and _out_of_range(column, v)
+                                          for v in values):
+                raise ParamException(f"{name}: not a number this column holds")
 
     def _choice_columns(self) -> set[str]:
         return {c._meta.name for c in self.table._meta.columns
@@ -98,6 +158,7 @@ class LargeTableCRUD(PiccoloCRUD):
         for name in PHONE_COLUMNS & split.fields.keys():
             if isinstance(split.fields[name], str):
                 split.fields[name] = phone_search_text(split.fields[name])
+        self._check_bounds(split)
         return split
 
     def _apply_filters(self, query: Any, params: Any) -> Any:
