@@ -13,7 +13,7 @@ from settings import Settings
 #: Pages with one person's data (or staff's bulk data): never kept by the browser or a proxy
 #: (a shared computer's back button, a caching proxy). Any page answered to a request with a
 #: cabinet session is one too: the header names the subscriber.
-PRIVATE_PREFIXES = ("/cabinet", "/pay/", "/connect/done/", "/staff-view/", "/reports",
+PRIVATE_PREFIXES = ("/cabinet", "/pay/", "/connect/done/", "/staff-view/", "/reports", "/office",
                     "/admin/api/")
 _SESSION_COOKIE = SESSION_COOKIE.encode() + b"="
 

@@ -28,7 +28,7 @@ async def test_every_page_of_a_logged_in_subscriber_is_no_store(client, app):
 
 async def test_anonymous_personal_pages_are_no_store(client):
     for path in ("/pay/p/some-ticket", "/pay/p/some-ticket/result", "/connect/done/x",
-                 "/cabinet/login", "/staff-view/x"):
+                 "/cabinet/login", "/staff-view/x", "/office/"):
         response = await client.get(path)
         assert response.headers.get("cache-control") == "no-store", path
 
