@@ -18,13 +18,93 @@ within the same request's lane).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 from asyncpg.pool import Pool
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 from tables.lanes import BACK_OFFICE, current_lane
+
+log = logging.getLogger("centra.db")
+
+#: What asyncpg raises when the server side of a connection is gone (``pg_terminate_backend``,
+#: a restart, a failover), or when a connection such an error left mid-operation is used again
+#: ("cannot switch to state 12; another operation is in progress"). Such a connection is closed,
+#: never given back to the pool as it is.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InternalClientError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionError,
+)
+
+
+async def drop_lost(pool: Pool | None, connection: Any) -> None:
+    """Close a lost connection, and have the pool replace all the others on their next use:
+    the server rarely loses one alone (a restart, a failover, an administrator's
+    ``pg_terminate_backend``), and a dead one handed out next fails the retry too."""
+    try:
+        connection.terminate()
+    except asyncpg.exceptions.InterfaceError:
+        pass  # asyncpg already gave it back when it saw the socket close
+    if pool is not None:
+        await pool.expire_connections()
+
+
+def is_read(query: str) -> bool:
+    """A plain ``SELECT``: safe to run again on another connection (nothing was written)."""
+    return query.lstrip()[:6].upper() == "SELECT"
+
+
+class ReconnectingTransaction(PostgresTransaction):
+    """Piccolo's transaction, except that a connection found dead at ``BEGIN`` is closed and
+    another one taken (nothing ran on it yet), and a connection lost during the transaction is
+    closed and still handed back (Piccolo's own leaves it out of the pool, or puts it back
+    broken)."""
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        for attempt in (1, 2):
+            self.connection = await self.get_connection()
+            self.transaction = self.connection.transaction()
+            try:
+                await self.begin()
+                break
+            except CONNECTION_LOST:
+                await self._drop_connection()
+                if attempt == 2:
+                    raise
+                log.warning("database connection lost before BEGIN: retrying on another one")
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        if isinstance(exception, CONNECTION_LOST):
+            await drop_lost(None, self.connection)  # its ROLLBACK fails below; the server rolled back
+        try:
+            return await super().__aexit__(exception_type, exception, traceback)
+        except CONNECTION_LOST:
+            await self._drop_connection()
+            self.engine.current_transaction.reset(self.context)
+            if exception is not None:
+                return False  # the body's own error is the one to see
+            raise  # COMMIT failed: whether it was applied is unknown, the caller must know
+
+    async def _drop_connection(self) -> None:
+        await drop_lost(self.engine.pool, self.connection)
+        if self.engine.pool:
+            with contextlib.suppress(asyncpg.exceptions.InterfaceError):  # given back already
+                await self.engine.pool.release(self.connection)
 
 #: One backend process per back-office query, so the cores stay with the site's pages; and the
 #: planner told that reading an index's rows is cheap (SSD storage, the usual production
@@ -69,6 +149,28 @@ class LanedPostgresEngine(PostgresEngine):
         config["server_settings"] = {**config.get("server_settings", {}), **self.back_office_settings}
         config.update(min_size=0, max_size=self.back_office_connections)
         self._back_office_pool = await asyncpg.create_pool(**config)
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return ReconnectingTransaction(engine=self, allow_nested=allow_nested)
+
+    async def _run_in_pool(self, query: str, args: Sequence[Any] | None = None) -> Any:
+        """Piccolo's, except that a lost connection is closed (the pool opens a new one in its
+        place) and a read on it is run once more on another connection."""
+        if not self.pool:
+            raise ValueError("A pool isn't currently running.")
+        for attempt in (1, 2):
+            pool = self.pool
+            connection = await pool.acquire()
+            try:
+                return await connection.fetch(query, *(args or []))
+            except CONNECTION_LOST:
+                await drop_lost(pool, connection)
+                if attempt == 2 or not is_read(query):
+                    raise
+                log.warning("database connection lost during a read: retrying it once")
+            finally:
+                await pool.release(connection)
+        raise AssertionError("unreachable")
 
     async def close_connection_pool(self) -> None:
         if self._back_office_pool is not None:
