@@ -58,13 +58,14 @@ def two_processes():
         for p in ports
     ]
     try:
-        deadline = time.time() + 90  # two app imports at once on a busy 2-core machine
-        for p in ports:
+        deadline = time.time() + 180  # two app imports at once on a busy 2-core machine
+        for p, proc in zip(ports, procs, strict=True):
             while True:
                 try:
                     httpx.get(f"http://127.0.0.1:{p}/cabinet/login", timeout=1)
                     break
                 except httpx.HTTPError:
+                    assert proc.poll() is None, f"the server on port {p} exited ({proc.returncode})"
                     if time.time() > deadline:
                         raise
                     time.sleep(0.2)
