@@ -64,7 +64,13 @@ def _titled(model: type[BaseModel], error: Any) -> str:
 def russian_errors(model: type[BaseModel]) -> type[BaseModel]:
     """``model`` whose validation errors carry Russian messages (same fields, same schema),
     and whose text arrives without NUL and other control characters (``tables.text``), as
-    the cabinet's forms and the admin's table edits."""
+    the cabinet's forms and the admin's table edits.
+
+    Idempotent: forms are module-level objects, and every ``create_app()`` wraps their model
+    again; a wrapper of a wrapper would turn every message into the fallback.
+    """
+    if getattr(model, "_russian_errors", False):
+        return model
 
     class Russian(model):  # type: ignore[valid-type, misc]
         def __init__(self, **data: Any) -> None:
@@ -77,6 +83,7 @@ def russian_errors(model: type[BaseModel]) -> type[BaseModel]:
                     for e in exc.errors()
                 ]) from None
 
+    Russian._russian_errors = True  # type: ignore[attr-defined]
     Russian.__name__ = Russian.__qualname__ = model.__name__
     Russian.__doc__ = model.__doc__
     return Russian
