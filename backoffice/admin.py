@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo_admin.endpoints import TableConfig, create_admin
@@ -19,8 +20,10 @@ from backoffice.tables import TABLE_CONFIGS, editable
 from backoffice.ui import localise
 from settings import Settings
 from tables.audit import Actor, write_audit
+from tables.db import LOCAL_TZ
 from tables.staff import StaffRole
 from tables.staff_logins import reserve_staff_login, staff_locked_until, staff_login_finished
+from tables.text import clean_text, clean_values
 
 STAFF_TABLES = [
     TableConfig(BaseUser, menu_group="Система",
@@ -51,6 +54,7 @@ class AuditedAdmin:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
+        body = _clean_body(body)
         username = _username(body)
         user = await BaseUser.select(BaseUser.id).where(BaseUser.username == username).first()
         # Counted before piccolo_api checks the password (tables/staff_logins.py).
@@ -98,6 +102,20 @@ class AuditedAdmin:
 SESSION_COOKIE_PREFIX = b"id="
 
 
+def _clean_body(body: bytes) -> bytes:
+    """The login form without NUL and other unstorable characters (tables/text.py), as every
+    other entry: PostgreSQL refuses NUL in the username query (a 500, here and in piccolo_api)."""
+    text = body.decode(errors="replace")
+    if clean_text(text) == text and "\\u00" not in text and "%00" not in text:
+        return body
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        fields = parse_qsl(text, keep_blank_values=True)
+        return urlencode([(clean_text(k), clean_text(v)) for k, v in fields]).encode()
+    return json.dumps(clean_values(data)).encode()
+
+
 def _username(body: bytes) -> str:
     try:
         return str(json.loads(body or b"{}").get("username", ""))[:100]
@@ -110,7 +128,7 @@ def _username(body: bytes) -> str:
 async def _refuse_locked(send: Send, user_id: int) -> None:
     until = await staff_locked_until(user_id)
     detail = "Вход заблокирован после неверных попыток" + (
-        f" до {until:%H:%M} UTC." if until else ".")
+        f" до {until.astimezone(LOCAL_TZ):%H:%M} (время Новокузнецка)." if until else ".")
     body = json.dumps({"detail": detail}, ensure_ascii=False).encode()
     await send({"type": "http.response.start", "status": 401,
                 "headers": [(b"content-type", b"application/json; charset=utf-8"),

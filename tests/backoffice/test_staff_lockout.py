@@ -64,6 +64,21 @@ async def test_asking_for_the_code_does_not_count_but_wrong_codes_do(client, set
     assert lock.locked_until is not None
 
 
+async def test_a_nul_in_the_login_is_cleaned_like_every_other_entry(client):
+    """PostgreSQL refuses NUL in the username query: a 500 before the login was cleaned."""
+    await make_staff("clerk")
+    assert (await _post(client, "cl\x00erk", STAFF_PASSWORD)).status_code == 200
+    client.cookies.delete("id")
+    wrong = await _post(client, "nobody\x00", "x\x00")
+    assert wrong.status_code == 401
+    form = await client.post("/admin/public/login/", content=b"username=cl%00erk&password=x",
+                             headers={"X-CSRFToken": client.cookies.get("csrftoken"),
+                                      "Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code < 500
+    entries = await AuditEntry.select(AuditEntry.object_repr).where(AuditEntry.action == "staff.login")
+    assert [e["object_repr"] for e in entries] == ["clerk"]
+
+
 async def test_the_admin_login_screen_says_it_in_russian(client):
     page = await client.get("/admin/")
     src = next(p.split('"', 1)[0] for p in page.text.split('src="')[1:] if "/index-" in p.split('"', 1)[0])
