@@ -54,7 +54,8 @@ _SQLITE_SHIFT = f"'{int(LOCAL_TZ.utcoffset(dt.datetime(2026, 1, 1)).total_second
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # The same regex in Python, PostgreSQL and JS; ``{0,1}``, not ``?``: a ``?`` in export SQL is
 # a bind parameter.
-PLAIN_NUMBER = "^[+-]{0,1}[0-9 (),-]*[0-9][0-9 (),-]*$"
+# Digit groups may be split by a (narrow) no-break space, as "-1\u00a0000,00" in the admin.
+PLAIN_NUMBER = "^[+-]{0,1}[0-9 \u00a0\u202f(),-]*[0-9][0-9 \u00a0\u202f(),-]*$"
 _PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 #: SQLite has no regex: the rare cell that starts like a formula goes to safe_text.
 SQLITE_SAFE_TEXT = "centra_safe_text"
