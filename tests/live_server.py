@@ -39,9 +39,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(env: dict[str, str] | None = None) -> Iterator[str]:
-    """Start ``app:create_app`` on a free loopback port; yields its base URL."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0", **(env or {})}
+def live_server(env: dict[str, str | None] | None = None) -> Iterator[str]:
+    """Start ``app:create_app`` on a free loopback port; yields its base URL.
+
+    ``env`` adds or overrides variables; a ``None`` value removes one (``REDIS_URL``).
+    """
+    merged = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0", **(env or {})}
+    full_env = {k: v for k, v in merged.items() if v is not None}
     log = tempfile.NamedTemporaryFile(prefix="centra-live-", suffix=".log", delete=False)
     for _attempt in range(3):  # a port picked as free may be taken before uvicorn binds it
         port = free_port()

@@ -8,49 +8,24 @@ fails); one that counts what arrives answers 413 at the cap.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.live_server import live_server
+
 ROOT = Path(__file__).resolve().parents[2]
 CAP = 64 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(database: None) -> Iterator[int]:
-    """The app under uvicorn on the test database, with a 64 KiB body cap."""
-    port = _free_port()
-    env = {**os.environ, "CENTRA_MAX_BODY_BYTES": str(CAP)}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_app", "--factory", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/cabinet/login", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """The app under uvicorn on the test database, with a 64 KiB body cap; yields its port."""
+    with live_server({"CENTRA_MAX_BODY_BYTES": str(CAP)}) as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 def _stream_unfinished(port: int, path: str, size: int) -> bytes:

@@ -11,10 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -36,6 +32,7 @@ from tables.requests import (
 )
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
+from tests.live_server import live_server
 from tests.request_factories import filed, staff_actor
 from tests.test_support import STAFF_PASSWORD, make_staff
 
@@ -151,39 +148,10 @@ async def test_concurrent_completions_pay_out_once():
 
 # --- real parallel requests through the admin form, against a running server ----------------
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server():
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app:create_app", "--factory", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/admin/", timeout=2)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the app server did not start") from None
-                time.sleep(0.2)
+    with live_server({"REDIS_URL": None}) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 async def _admin_client(base: str, username: str) -> httpx.AsyncClient:
