@@ -158,8 +158,12 @@ class LargeTableCRUD(PiccoloCRUD):
         for name in PHONE_COLUMNS & split.fields.keys():
             if isinstance(split.fields[name], str):
                 split.fields[name] = phone_search_text(split.fields[name])
+        self._typed_filters(split)
         self._check_bounds(split)
         return split
+
+    def _typed_filters(self, split: Any) -> None:
+        """Filters as clerks type them turned into stored values, before the bounds check."""
 
     def _apply_filters(self, query: Any, params: Any) -> Any:
         # piccolo_api ignores the operator on text columns; "Not Equal" on a choice is applied
@@ -534,15 +538,14 @@ class AdminCRUD(AtomicCRUD):
             changed = {first: typed[first]} if first else {}
         return await super().patch_single(request, row_id, changed)
 
-    def _split_params(self, params: dict[str, Any]) -> Any:
-        split = super()._split_params(params)
+    def _typed_filters(self, split: Any) -> None:
+        """Money filters are typed in roubles: kopecks before the bounds check reads them."""
         for name, column in self._money().items():
             if name in split.fields and isinstance(split.fields[name], str):
                 try:
                     split.fields[name] = parse_rubles_field(split.fields[name], column_title(column))
                 except ValueError as exc:
                     raise ParamException(str(exc)) from None
-        return split
 
     # --- every entry point answers in Russian ----------------------------------------------------
     async def _answer(self, call: Any, *args: Any) -> Response:
