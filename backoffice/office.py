@@ -12,6 +12,7 @@ actions it may take and the server refuses the others. Every write is one domain
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 from urllib.parse import quote
 
@@ -251,7 +252,8 @@ class OfficeController(Controller):
                               ("Баланс после оплаты", _rubles(s.balance + amount)),
                               ("За месяц", period or "—")],
                      action=f"{_card_url(s.contract_number)}/payment/confirm",
-                     hidden={"amount": str(amount), "period": period or ""},
+                     hidden={"amount": str(amount), "period": period or "",
+                             "key": secrets.token_urlsafe(24)},
                      back=f"{_card_url(s.contract_number)}/payment", button="Принять оплату")
 
     @post("/subscribers/{number:str}/payment/confirm")
@@ -262,7 +264,8 @@ class OfficeController(Controller):
         try:
             amount = _kopecks(fields.get("amount", ""))
             period = _one_of(fields.get("period", ""), ("", *_periods()), "Выберите месяц из списка") or None
-            payment = await book_office_payment(s.id, amount, period=period, actor=_actor(request))
+            payment = await book_office_payment(s.id, amount, period=period, actor=_actor(request),
+                                                key=fields.get("key") or None)
         except ValueError as exc:
             return _page(request, "payment", status_code=422, s=s,
                          label=contract_label(s.contract_number, s.full_name), fields=fields,

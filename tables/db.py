@@ -64,6 +64,13 @@ def local_date(moment: dt.datetime) -> dt.date:
     return moment.astimezone(LOCAL_TZ).date()
 
 
+def is_unique_violation(exc: Exception) -> bool:
+    """A unique constraint refused the write (aiosqlite's IntegrityError, asyncpg's
+    UniqueViolationError): the row a concurrent writer got in first."""
+    name = type(exc).__name__
+    return name in {"IntegrityError", "UniqueViolationError"} or "UNIQUE" in str(exc)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -31,7 +31,7 @@ from tables.addresses import (
     streets_in_town,
 )
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.db import choices, local_date, utcnow, write_transaction
+from tables.db import choices, is_unique_violation, local_date, utcnow, write_transaction
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
 from tables.money import format_plain, kopecks, parse_rubles
 from tables.subscribers import Subscriber, SubscriberStatus, mask_name
@@ -138,6 +138,12 @@ class Payment(Table, help_text="Платежи. Зачисление — оди�
                            help_text="Ключ страницы оплаты без входа")
     submitted_at = Timestamptz(null=True, default=None,
                                help_text="Когда карта отправлена на оплату")
+    # One key per confirmation page of a cash payment: a second press of «Принять оплату»
+    # (or a resent form) finds the payment the first one booked instead of booking again.
+    # Unique through the index ``payment_office_key`` (its migration: SQLite cannot add a
+    # UNIQUE column to a table).
+    office_key = Varchar(length=64, null=True, default=None, secret=True,
+                         help_text="Ключ подтверждения оплаты в кассе")
 
 
 class PaymentCustomer(Table, help_text="Покупатели у провайдера (customer) по договорам"):
@@ -543,22 +549,49 @@ async def _status(payment_id: int) -> str | None:
 
 
 async def book_office_payment(subscriber_id: int, amount: int, *, actor: Actor,
-                              period: str | None = None) -> Payment:
-    """Cash or terminal payment taken at the office: a succeeded payment and its ledger entry."""
+                              period: str | None = None, key: str | None = None) -> Payment:
+    """Cash or terminal payment taken at the office: a succeeded payment and its ledger entry.
+
+    :param key: the confirmation's own key; the same key again (a double click, a resent
+        form, two at once) returns the payment it booked and books nothing more.
+    """
     if amount <= 0:
         raise ValueError("Сумма должна быть больше нуля")
     period = check_payment_period(period)
+    if key is not None and not (8 <= len(key) <= 64):
+        raise ValueError("Форма подтверждения устарела: откройте оплату заново")
+    booked = await _office_payment_by_key(key, subscriber_id, amount)
+    if booked is not None:
+        return booked
     now = utcnow()
-    async with write_transaction():
-        payment = Payment(subscriber=subscriber_id, amount=amount, status=PaymentStatus.SUCCEEDED,
-                          channel=PaymentChannel.OFFICE, period=period, created_at=now,
-                          updated_at=now, created_by=actor.name, town=await _town_of(subscriber_id))
-        await payment.save()
-        await post_entry(subscriber_id, amount, EntryKind.PAYMENT, f"payment:{payment.id}",
-                         period=period, comment="Оплата в кассе офиса", created_by=actor.name)
-        await write_audit(action="payment.office_booked", object_type="payment",
-                          object_id=payment.id, actor=actor,
-                          after={"subscriber": subscriber_id, "amount": amount, "period": period})
+    try:
+        async with write_transaction():
+            payment = Payment(subscriber=subscriber_id, amount=amount, status=PaymentStatus.SUCCEEDED,
+                              channel=PaymentChannel.OFFICE, period=period, created_at=now,
+                              updated_at=now, created_by=actor.name, town=await _town_of(subscriber_id),
+                              office_key=key)
+            await payment.save()
+            await post_entry(subscriber_id, amount, EntryKind.PAYMENT, f"payment:{payment.id}",
+                             period=period, comment="Оплата в кассе офиса", created_by=actor.name)
+            await write_audit(action="payment.office_booked", object_type="payment",
+                              object_id=payment.id, actor=actor,
+                              after={"subscriber": subscriber_id, "amount": amount, "period": period})
+    except Exception as exc:
+        if not is_unique_violation(exc):
+            raise
+        booked = await _office_payment_by_key(key, subscriber_id, amount)
+        if booked is None:
+            raise
+        return booked
+    return payment
+
+
+async def _office_payment_by_key(key: str | None, subscriber_id: int, amount: int) -> Payment | None:
+    if key is None:
+        return None
+    payment = await Payment.objects().where(Payment.office_key == key).first()
+    if payment is not None and (payment.subscriber != subscriber_id or payment.amount != amount):
+        raise ValueError("Эта форма подтверждения уже использована для другой оплаты: откройте оплату заново")
     return payment
 
 

@@ -21,7 +21,7 @@ from piccolo.table import Table
 from tables.addresses import Address, Street, Town, format_address, normalise
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing import schedule_tariff_change, settle_terminated_charges
-from tables.db import choices, is_sqlite, local_date, utcnow, write_transaction
+from tables.db import choices, is_sqlite, is_unique_violation, local_date, utcnow, write_transaction
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.money import format_plain
 from tables.notifications import Channel, contact_for, enqueue
@@ -313,11 +313,6 @@ async def _notify_contract(subscriber_id: int, contract_number: str, topic: str,
                       topic=topic, reference=contract_number)
 
 
-def _is_unique_violation(exc: Exception) -> bool:
-    name = type(exc).__name__
-    return name in {"IntegrityError", "UniqueViolationError"} or "UNIQUE" in str(exc)
-
-
 async def _insert(request: ServiceRequest, *, conflict_message: str) -> ServiceRequest:
     """Insert and number a request.
 
@@ -329,7 +324,7 @@ async def _insert(request: ServiceRequest, *, conflict_message: str) -> ServiceR
     try:
         await request.save()
     except Exception as exc:
-        if _is_unique_violation(exc):
+        if is_unique_violation(exc):
             # Lost a race against a partial unique index on open requests.
             raise ValueError(conflict_message) from exc
         raise

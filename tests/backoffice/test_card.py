@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 
 import httpx
 import pytest
 
-from tables.audit import AuditEntry
+from tables.audit import Actor, AuditEntry
 from tables.billing import BillingRun, current_period
 from tables.card import search_subscribers
-from tables.ledger import EntryKind, LedgerEntry, post_entry
-from tables.payments import Payment
+from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
+from tables.payments import Payment, book_office_payment
 from tables.requests import ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_address, make_subscriber
@@ -100,6 +101,40 @@ async def test_cash_payment_is_shown_then_confirmed_and_ends_on_a_receipt(client
     assert "Квитанция об оплате" in receipt.text and "1\u00a0400,50" in receipt.text
     audit = await AuditEntry.objects().where(AuditEntry.action == "payment.office_booked").first()
     assert audit.actor_name == "kassa"
+
+
+async def test_a_confirmation_sent_again_books_the_cash_payment_once(client):
+    """A double click on «Принять оплату», a resent form and the same form sent in parallel all
+    end on the one receipt; a new confirmation page books a new payment."""
+    s = await smirnov()
+    await office(client, "cashier", "kassa")
+    page = f"/office/subscribers/{s.contract_number}/payment"
+    confirm = await post_form(client, page, page, {"amount": "500", "period": ""})
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', confirm.text))
+    form = {**hidden, "_csrf_token": csrf_from(confirm.text)}
+    answers = await asyncio.gather(*(client.post(f"{page}/confirm", data=form) for _ in range(6)))
+    answers.append(await client.post(f"{page}/confirm", data=form))
+    assert {a.status_code for a in answers} == {302}
+    payment = await Payment.objects().first()
+    assert {a.headers["location"] for a in answers} == {f"/office/receipts/{payment.id}"}
+    assert await Payment.count() == 1 and await LedgerEntry.count() == 1
+    assert (await Subscriber.objects().get(Subscriber.id == s.id)).balance == 50000
+    again = await post_form(client, page, page, {"amount": "500", "period": ""})
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', again.text))
+    await client.post(f"{page}/confirm", data={**hidden, "_csrf_token": csrf_from(again.text)})
+    assert await Payment.count() == 2 and await ledger_sum(s.id) == 100000
+
+
+async def test_the_same_confirmation_key_books_once_under_concurrent_calls():
+    s = await smirnov()
+    actor = Actor(name="kassa")
+    results = await asyncio.gather(*(book_office_payment(s.id, 70000, actor=actor, key="k" * 32)
+                                     for _ in range(8)))
+    assert len({p.id for p in results}) == 1
+    assert await Payment.count() == 1 and await ledger_sum(s.id) == 70000
+    other = await make_subscriber(full_name="Иванова Мария Петровна")
+    with pytest.raises(ValueError, match="уже использована"):
+        await book_office_payment(other.id, 70000, actor=actor, key="k" * 32)
 
 
 @pytest.mark.parametrize("amount, message", [("", "Укажите сумму"), ("12,345", "двух знаков"),
