@@ -70,7 +70,8 @@ def main() -> None:
     where = "PostgreSQL (DATABASE_URL)" if database_url() else f"SQLite file {sqlite_path()}"
     base = f"http://{settings.host}:{settings.port}"
     print(f"\nCentra is starting on {where}{' with fresh demo data' if loaded else ''}.")
-    print(f"  site and cabinet: {base}/   cabinet: {base}/cabinet/   admin: {base}/admin/")
+    print(f"  site and cabinet: {base}/   cabinet: {base}/cabinet/   admin: {base}/admin/"
+          f"   office (subscriber card, cash desk): {base}/office/")
     print(logins_text())
     if sandbox:
         print(f"  card payments: local Stripe sandbox at {sandbox.base_url} (stopped on exit)\n"
