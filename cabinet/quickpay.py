@@ -8,7 +8,6 @@ limit, and "not found" and bad input give the same answer.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 
@@ -19,8 +18,8 @@ from litestar.response import Redirect, Response, Template
 from cabinet.forms import form_fields
 from cabinet.limits import QUICK_PAY_PER_IP, client_ip, over_limit
 from cabinet.payments import card_answer, card_page, provider_context, refreshed_for_page, result_page
+from cabinet.signing import signature
 from cabinet.site import address_directory
-from settings import get_settings
 from tables.payments import (
     MAX_AMOUNT,
     MIN_AMOUNT,
@@ -46,8 +45,7 @@ MESSAGES = {
 
 
 def _sign(payload: str) -> str:
-    key = get_settings().secret_key.encode()
-    return hmac.new(key, f"quickpay:{payload}".encode(), hashlib.sha256).hexdigest()[:32]
+    return signature("quickpay", payload, length=32)
 
 
 def issue_ticket(subscriber_id: int, now: float | None = None) -> str:
