@@ -106,9 +106,11 @@ async def _check_form(page: Page, form: Any) -> None:
     await expect(page.get_by_role("button", name="Отправить")).to_be_visible()
 
 
-async def _sidebar(page: Page) -> tuple[set[str], set[str]]:
+async def _sidebar(page: Page, form_count: int) -> tuple[set[str], set[str]]:
     await page.goto("/admin/#/")
     await expect(page.locator("div.sidebar")).to_contain_text("Абоненты")
+    # The forms come from a request of their own, after the tables: wait for them.
+    await expect(page.locator("div.sidebar a[href^='#/forms/']")).to_have_count(form_count)
     links = await page.locator("div.sidebar a").evaluate_all(
         "els => els.map(a => [a.getAttribute('href') || '', a.textContent.trim()])")
     tables = {re.sub(r"^#/|/$", "", href) for href, _ in links
@@ -125,7 +127,7 @@ async def test_every_table_and_form_of_the_role_opens_in_russian(role, staff_pag
     await staff_login(page, f"e2e_{role.value}", STAFF_PASSWORD)
     problems = _watch(page)  # the login screen's own 401s come before this
     tables, forms = _tables_of(role), _forms_of(role)
-    shown_tables, shown_forms = await _sidebar(page)
+    shown_tables, shown_forms = await _sidebar(page, len(forms))
     assert shown_tables == {t._meta.tablename for t in tables}, role
     assert shown_forms == {f.name for f in forms}, role
     for table in tables:
