@@ -26,8 +26,6 @@ from cabinet.auth import AUTH_EXCEPTION_HANDLERS, refuse_staff_view_actions, res
 from cabinet.connect import ConnectController
 from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
-from cabinet.errors import EXCEPTION_HANDLERS
-from cabinet.formatting import FILTERS
 from cabinet.health import healthz
 from cabinet.payments import CabinetPaymentsController
 from cabinet.promised import PromisedPaymentController
@@ -39,10 +37,12 @@ from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
 from cabinet.webhook import payment_webhook
+from db.engine import keep_pooled_session
+from db.lanes import back_office_reads
+from db.sqlite_pool import PooledSQLiteEngine
 from settings import Settings, check_production, get_settings
-from tables.db import keep_pooled_session
-from tables.lanes import back_office_reads
-from tables.sqlite_pool import PooledSQLiteEngine
+from web.errors import EXCEPTION_HANDLERS
+from web.formatting import FILTERS
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
 BACKOFFICE_DIR = Path(__file__).resolve().parent / "backoffice"
@@ -65,7 +65,7 @@ def _admin_handler(admin_app: Any):
 
 
 #: Where the back office works: its database work runs in a lane of its own (read turns on
-#: SQLite, a pool on PostgreSQL; tables/lanes.py), so that a clerk's or a manager's slow
+#: SQLite, a pool on PostgreSQL; db/lanes.py), so that a clerk's or a manager's slow
 #: query never keeps a subscriber's page waiting.
 BACK_OFFICE_PATHS = (ADMIN_PATH, ReportsController.path, OfficeController.path)
 

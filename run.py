@@ -15,8 +15,8 @@ import sys
 
 import uvicorn
 
+from providers.stripe_sandbox import Sandbox, free_port, port_is_free
 from settings import PROJECT_DIR, database_url, get_settings, sqlite_path
-from stripe_sandbox import Sandbox, free_port, port_is_free
 
 
 def migrate() -> None:

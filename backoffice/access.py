@@ -12,9 +12,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from backoffice.labels import field_titles
+from db.engine import write_transaction
 from tables.audit import Actor, write_audit
+from tables.calendar import utcnow
 from tables.content import NewsItem, check_news_dates, check_work_window
-from tables.db import utcnow, write_transaction
 from tables.text import clean_text, clean_values
 
 READ_ONLY_MESSAGE = "Эта таблица только для чтения: изменения вносятся через формы действий."

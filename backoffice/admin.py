@@ -20,7 +20,7 @@ from backoffice.tables import TABLE_CONFIGS, editable
 from backoffice.ui import localise
 from settings import Settings
 from tables.audit import Actor, write_audit
-from tables.db import LOCAL_TZ
+from tables.calendar import LOCAL_TZ
 from tables.staff import StaffRole
 from tables.staff_logins import reserve_staff_login, staff_locked_until, staff_login_finished
 from tables.text import clean_text, clean_values

@@ -64,8 +64,8 @@ from backoffice.labels import (
     table_title,
 )
 from backoffice.validation import russian_message
+from db.engine import write_transaction
 from tables.audit import AuditEntry, action_label
-from tables.db import write_transaction
 from tables.money import is_kopecks
 from tables.phones import normalize_phone
 from tables.subscribers import mask_name

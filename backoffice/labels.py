@@ -9,7 +9,7 @@ reaches Piccolo Admin's schema as the tooltip. So the Russian text is written on
     → column «Баланс», tooltip «Баланс, ₽ (сумма проводок)», shown as «1 500,00»
 
 Money columns are marked with ``tables.money.kopecks``: stored in kopecks, shown and typed
-in roubles. Timestamps are shown in ``tables.db.LOCAL_TZ``.
+in roubles. Timestamps are shown in ``tables.calendar.LOCAL_TZ``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 from piccolo.columns import Column
 from piccolo.table import Table
 
-from tables.db import LOCAL_TZ
+from tables.calendar import LOCAL_TZ
 from tables.money import is_kopecks
 
 # The name ends where the explanation starts: ". ", ": ", ", ", " (" or " — ".

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from piccolo_api.encryption.providers import XChaCha20Provider
 from piccolo_api.mfa.authenticator.provider import AuthenticatorProvider
-from piccolo_api.mfa.authenticator.tables import AuthenticatorSecret
 
 from settings import get_settings
 
@@ -17,14 +15,3 @@ def mfa_provider() -> AuthenticatorProvider:
     key = hashlib.sha256(("mfa:" + get_settings().secret_key).encode()).digest()
     return AuthenticatorProvider(encryption_provider=XChaCha20Provider(encryption_key=key),
                                  issuer_name="Centra")
-
-
-def mfa_enforced() -> bool:
-    settings = get_settings()
-    if settings.admin_mfa in {"required", "optional"}:
-        return settings.admin_mfa == "required"
-    return settings.production
-
-
-async def user_enrolled(user: Any) -> bool:
-    return await AuthenticatorSecret.is_user_enrolled(user.id)

@@ -26,9 +26,11 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
 from backoffice.roles import FORM_MATRIX, MFA_MESSAGE, mfa_missing
-from tables.accounts import VIEW_LINK_TTL, start_staff_view
+from db.engine import MAX_ROW_ID, write_transaction
+from tables.accounts import VIEW_LINK_TTL, reset_password, start_staff_view
 from tables.audit import Actor
 from tables.billing import check_chargeable, current_period, preview_charges, run_charges
+from tables.calendar import local_date, utcnow
 from tables.card import (
     active_tariffs,
     address_label,
@@ -42,7 +44,6 @@ from tables.card import (
     subscriber_card,
     waiting_text,
 )
-from tables.db import MAX_ROW_ID, local_date, utcnow, write_transaction
 from tables.ledger import post_adjustment
 from tables.money import format_plain, parse_rubles, parse_signed_rubles
 from tables.payment_flow import refund_payment
@@ -57,7 +58,7 @@ from tables.requests import (
     file_request,
 )
 from tables.staff import Role, role_of
-from tables.subscribers import Subscriber, create_subscriber, find_by_contract, reset_password
+from tables.subscribers import Subscriber, create_subscriber, find_by_contract
 from tables.text import clean_text
 
 ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login

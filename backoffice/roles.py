@@ -123,7 +123,7 @@ async def mfa_missing(role: Role, user: Any, *, personal_data: bool = False) -> 
     :param personal_data: the page itself shows personal data in bulk (reports and exports with
         debtors' contacts): then every role needs the second factor.
     """
-    from backoffice.mfa import mfa_enforced, user_enrolled
+    from tables.staff import mfa_enforced, user_enrolled
 
     needed = personal_data or mfa_required(role)
     return needed and mfa_enforced() and not await user_enrolled(user)

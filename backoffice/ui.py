@@ -33,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from backoffice.crud import russian_answer, table_titles
 from backoffice.labels import column_title
 from backoffice.validation import russian_message
-from tables.db import LOCAL_TZ_NAME
+from tables.calendar import LOCAL_TZ_NAME
 from tables.exports import FORMULA_START, PLAIN_NUMBER
 from tables.staff_logins import MAX_FAILED_LOGINS
 

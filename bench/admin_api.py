@@ -105,9 +105,9 @@ class Raw:
         if self.data.engine == "pg":
             import asyncpg
 
-            from tables.pg_pool import BACK_OFFICE_SETTINGS
+            from db.pg_pool import BACK_OFFICE_SETTINGS
 
-            # The admin's own session settings (its pool, tables/pg_pool.py): same plans.
+            # The admin's own session settings (its pool, db/pg_pool.py): same plans.
             self.conn: Any = await asyncpg.connect(self.data.info["database_url"],
                                                    server_settings=BACK_OFFICE_SETTINGS)
         else:

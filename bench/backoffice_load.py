@@ -4,7 +4,7 @@
                                               [--clerks 0,2,4,8] [--seconds 10]
 
 1. **Reports**: every manager report (tables/reports.py) built as its page and its exports
-   build it (``build_report`` in the back office's lane, tables/lanes.py), for the default
+   build it (``build_report`` in the back office's lane, db/lanes.py), for the default
    selection and for twelve months, one at a time, median of ``--repeat``. Printed in ms;
    "usable" is within 2 s.
 2. **Clerks beside subscribers**: wrk loads the cabinet dashboard (as benchmark 1) while N
@@ -55,8 +55,8 @@ def _build_reports(repeat: int) -> None:
     sys.path.insert(0, str(ROOT))
     from piccolo.engine.postgres import PostgresEngine
 
+    from db.lanes import back_office_reads
     from piccolo_conf import DB
-    from tables.lanes import back_office_reads
     from tables.reports import REPORTS, Filters, add_months, build_report, local_today, utcnow
 
     async def run() -> None:

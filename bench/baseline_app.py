@@ -28,13 +28,13 @@ from litestar import Litestar, Request, get
 from litestar.response import Response
 from markupsafe import Markup, escape
 
-from cabinet.formatting import FILTERS
 from cabinet.quickpay import MESSAGES, issue_ticket
 from cabinet.site import SiteInfo
 from tables.addresses import AMBIGUOUS, fresh, matching_streets, normalise, place_key, unique_ids
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY
 from tables.payments import MAX_AMOUNT, MIN_AMOUNT, PayableContract, payable_periods
 from tables.subscribers import mask_name
+from web.formatting import FILTERS
 
 LOCAL_TZ = ZoneInfo("Asia/Novokuznetsk")
 SQLITE_CONNECTIONS = 4

@@ -88,7 +88,7 @@ def _fill_sql(sqlite: bool, rows: int) -> list[str]:
 async def worker_setup(rows: int) -> dict:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    from tables.db import engine, is_sqlite
+    from db.engine import engine, is_sqlite
 
     response = await run_forwards(app_name="all")
     assert response.success, response.message
@@ -116,8 +116,8 @@ async def worker_setup(rows: int) -> dict:
 
 
 async def worker_measure(what: str, output: str) -> dict:
+    from db.engine import engine, is_sqlite
     from tables.commands.export import run_export
-    from tables.db import engine, is_sqlite
 
     engine()  # import piccolo_conf (and the admin app it registers) before the clock starts
     import tables.exports  # noqa: F401
@@ -127,7 +127,7 @@ async def worker_measure(what: str, output: str) -> dict:
     if what == "copy-query":
         # PostgreSQL only: COPY of the export's own formatted SELECT straight to a file, to
         # separate what the SQL formatting costs from what the streaming pipeline adds
-        from tables.db import utcnow
+        from tables.calendar import utcnow
         from tables.exports import RAW_EXPORTS, _dollar_params, _pg_connection, _pg_lookup_fits
         from tables.reports import Filters, local_today
 

@@ -17,7 +17,6 @@ from cabinet.auth import (
     writable_subscriber,
 )
 from cabinet.devices import device_cookie, trusted_device
-from cabinet.formatting import datetime_ru
 from cabinet.forms import form_fields
 from cabinet.limits import LOGIN_PER_DEVICE, LOGIN_PER_IP, client_ip, reserve
 from tables.accounts import (
@@ -27,9 +26,10 @@ from tables.accounts import (
     redeem_staff_view,
     start_session,
 )
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.passwords import PASSWORD_RULES
 from tables.subscribers import Subscriber
+from web.formatting import datetime_ru
 
 MESSAGES = {
     "contract_format": "Номер договора — это только цифры, не больше 12.",

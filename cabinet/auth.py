@@ -15,10 +15,10 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 
-from cabinet.errors import UserFacingError
 from settings import get_settings
 from tables.accounts import SESSION_ABSOLUTE, session_info
 from tables.subscribers import Subscriber, SubscriberStatus
+from web.errors import UserFacingError
 
 SESSION_COOKIE = "centra_session"
 

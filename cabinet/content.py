@@ -17,8 +17,8 @@ from cabinet.auth import PasswordChangeRequired
 from cabinet.forms import form_fields
 from cabinet.limits import RATING_PER_IP, client_ip, reserve
 from cabinet.public import active_tariffs
+from tables.calendar import utcnow
 from tables.content import NEWS_KIND_LABELS, news_page, published_news_item
-from tables.db import utcnow
 from tables.ratings import MAX_COMMENT_LENGTH, RATING_LABELS, current_rating, rate_cabinet
 from tables.subscribers import Subscriber
 from tables.tariffs import TARIFF_KIND_LABELS

@@ -9,7 +9,7 @@ from litestar.response import Template
 from cabinet.auth import current_subscriber, staff_viewer
 from cabinet.site import site
 from tables.accounts import login_history
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.ledger import ENTRY_KIND_LABELS
 from tables.statements import dashboard, profile
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, Subscriber

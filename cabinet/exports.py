@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from cabinet.formatting import datetime_ru, month_ru
 from tables.exports import csv_writer, money_text
 from tables.statements import MonthStatement, period_start
+from web.formatting import datetime_ru, month_ru
 
 CSV_TEXT = {
     "title": "Выписка по лицевому счёту",

@@ -15,7 +15,6 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import current_subscriber
-from cabinet.errors import RowId
 from cabinet.forms import form_fields
 from cabinet.limits import Limit, client_ip, over_limit
 from settings import get_settings
@@ -35,6 +34,7 @@ from tables.payments import (
 )
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
+from web.errors import RowId
 
 MESSAGES = {
     "processing": "Платёж обрабатывается. Обновите страницу через минуту — результат появится здесь.",

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Response
 from cabinet.auth import writable_subscriber
 from cabinet.dashboard import dashboard_page
 from tables.billing import grant_promised_payment
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.subscribers import Subscriber
 
 

@@ -6,8 +6,8 @@ from litestar import Controller, get
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 
+from tables.calendar import utcnow
 from tables.content import Page, news_page
-from tables.db import utcnow
 from tables.tariffs import TARIFF_KIND_LABELS, Tariff
 
 

@@ -29,8 +29,7 @@ from piccolo_api.session_auth.tables import SessionsBase
 
 from backoffice.roles import MFA_MESSAGE, mfa_missing
 from cabinet.charts import Series, bar_chart, line_chart
-from cabinet.errors import UserFacingError
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.exports import (
     CSV_MEDIA_TYPE,
     RAW_EXPORTS,
@@ -52,6 +51,7 @@ from tables.reports import (
     local_today,
 )
 from tables.staff import Role, role_of
+from web.errors import UserFacingError
 
 ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login
 

@@ -10,10 +10,9 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import current_subscriber, writable_subscriber
-from cabinet.errors import RowId
 from cabinet.forms import form_fields
 from cabinet.public import active_tariffs
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.ledger import ENTRY_KIND_LABELS, entry_label
 from tables.requests import (
     KIND_TOPICS,
@@ -40,6 +39,7 @@ from tables.requests import (
 )
 from tables.statements import monthly_fee
 from tables.subscribers import Subscriber, SubscriberStatus
+from web.errors import RowId
 
 MESSAGES = {
     "bad_date": "Дата указана неверно: выберите её в календаре или введите как 25.12.2026.",

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 
 from tables.addresses import CACHE_SECONDS, Street, Town, forget_directory
+from tables.calendar import utcnow
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY, Page, SiteSetting
-from tables.db import utcnow
 from tables.statements import latest_news
 
 

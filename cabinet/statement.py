@@ -11,7 +11,7 @@ from litestar.response import Response, Template
 
 from cabinet.auth import current_subscriber
 from cabinet.exports import statement_csv as render_csv
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.ledger import ENTRY_KIND_LABELS
 from tables.statements import (
     MAX_RANGE_MONTHS,

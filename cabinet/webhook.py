@@ -7,8 +7,8 @@ import logging
 from litestar import Request, post
 from litestar.response import Response
 
+from providers.stripe_client import InvalidWebhook
 from tables.payment_flow import MalformedEvent, handle_webhook
-from tables.stripe_client import InvalidWebhook
 
 log = logging.getLogger("centra.payments")
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from piccolo.columns import Varchar
 from piccolo_api.session_auth.tables import SessionsBase
 
+from db.engine import write_transaction
 from tables.audit import Actor, write_audit
-from tables.db import utcnow, write_transaction
+from tables.calendar import utcnow
 from tables.passwords import (
+    generate_one_time_password,
     hash_password,
     is_legacy_password,
     needs_rehash,
@@ -341,3 +343,24 @@ async def login_history(subscriber_id: int, limit: int = 15) -> list[dict]:
     return [{"at": r["created_at"], "what": LOGIN_HISTORY_ACTIONS[r["action"]],
              "staff": r["actor_name"] if r["action"] == "subscriber.viewed_by_staff" else ""}
             for r in rows]
+
+
+async def reset_password(subscriber_id: int, *, actor: Actor) -> str:
+    """Issue a new one-time password (shown once); the next login must change it."""
+    one_time = generate_one_time_password()
+    password_hash = await hash_password(one_time)
+    async with write_transaction():
+        rows = await Subscriber.update({
+            Subscriber.password_hash: password_hash,
+            Subscriber.must_change_password: True,
+            Subscriber.failed_logins: 0,
+            Subscriber.locked_until: None,
+        }).where(Subscriber.id == subscriber_id).returning(Subscriber.id)
+        if not rows:
+            raise ValueError("Договор не найден")
+        # Whoever was logged in (perhaps the reason for the reset) is logged out: otherwise an
+        # old session would reach the forced password change and set a password of its own.
+        await SubscriberSession.delete().where(SubscriberSession.user_id == subscriber_id)
+        await write_audit(action="subscriber.password_reset", object_type="subscriber",
+                          object_id=subscriber_id, actor=actor)
+    return one_time

@@ -10,7 +10,7 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import JSON, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-from tables.db import utcnow
+from tables.calendar import utcnow
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,11 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
+from db.engine import engine, is_sqlite, write_transaction
 from settings import get_settings
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.db import LOCAL_TZ, choices, engine, is_sqlite, local_date, utcnow, write_transaction
+from tables.calendar import LOCAL_TZ, local_date, utcnow
+from tables.choices import choices
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.money import format_plain, kopecks
 from tables.subscribers import Subscriber, SubscriberStatus

@@ -13,10 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from db.engine import write_transaction
 from tables.addresses import format_address
 from tables.audit import action_label, contract_history
 from tables.billing import PromisedPayment
-from tables.db import LOCAL_TZ, local_date, utcnow, write_transaction
+from tables.calendar import LOCAL_TZ, local_date, utcnow
 from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
 from tables.requests import (
     REQUEST_KIND_LABELS,

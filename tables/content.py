@@ -13,7 +13,7 @@ from piccolo.columns.combination import Combinable
 from piccolo.table import Table
 
 from tables.addresses import Address, Street, Town, format_address
-from tables.db import choices
+from tables.choices import choices
 
 
 class NewsKind(enum.StrEnum):

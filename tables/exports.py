@@ -30,7 +30,7 @@ from typing import Any
 import anyio
 import xlsxwriter
 
-from tables.db import engine, is_sqlite
+from db.engine import engine, is_sqlite
 from tables.ledger import ENTRY_KIND_LABELS
 from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS
 from tables.reports import LOCAL_TZ, LOCAL_TZ_NAME, Column, Filters, Report, _subscriber_scope

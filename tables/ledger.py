@@ -8,8 +8,10 @@ import uuid
 from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
+from db.engine import write_transaction
 from tables.audit import Actor, write_audit
-from tables.db import choices, utcnow, write_transaction
+from tables.calendar import utcnow
+from tables.choices import choices
 from tables.money import kopecks
 from tables.subscribers import Subscriber, SubscriberStatus
 

@@ -21,7 +21,9 @@ from typing import Protocol, TextIO
 from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-from tables.db import choices, utcnow, write_transaction
+from db.engine import write_transaction
+from tables.calendar import utcnow
+from tables.choices import choices
 from tables.subscribers import Subscriber
 
 log = logging.getLogger("centra.notifications")

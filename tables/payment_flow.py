@@ -30,9 +30,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.engine import MAX_ROW_ID, write_transaction
+from providers.stripe_client import (
+    PaymentProvider,
+    ProviderError,
+    ProviderRefused,
+    ProviderUnavailable,
+    provider,
+    verify_webhook,
+)
 from settings import get_settings
 from tables.audit import SYSTEM, Actor
-from tables.db import MAX_ROW_ID, utcnow, write_transaction
+from tables.calendar import utcnow
 from tables.payments import (
     ABANDON_AFTER,
     ACCEPTED_BRANDS,
@@ -58,14 +67,6 @@ from tables.payments import (
     reverse_failed_refund,
     settle_payment,
     unbooked_payments,
-)
-from tables.stripe_client import (
-    PaymentProvider,
-    ProviderError,
-    ProviderRefused,
-    ProviderUnavailable,
-    provider,
-    verify_webhook,
 )
 
 TOKEN_RE = re.compile(r"^tok_[A-Za-z0-9_]{1,200}$")

@@ -21,6 +21,7 @@ from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Var
 from piccolo.columns.combination import WhereRaw
 from piccolo.table import Table
 
+from db.engine import is_unique_violation, write_transaction
 from tables.addresses import (
     AMBIGUOUS,
     Town,
@@ -31,7 +32,8 @@ from tables.addresses import (
     streets_in_town,
 )
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.db import choices, is_unique_violation, local_date, utcnow, write_transaction
+from tables.calendar import local_date, utcnow
+from tables.choices import choices
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
 from tables.money import format_plain, kopecks, parse_rubles
 from tables.subscribers import Subscriber, SubscriberStatus, mask_name

@@ -11,7 +11,8 @@ from piccolo.columns import ForeignKey, OnDelete, SmallInt, Text, Timestamptz, V
 from piccolo.query.functions.aggregate import Count
 from piccolo.table import Table
 
-from tables.db import LOCAL_TZ, write_transaction
+from db.engine import write_transaction
+from tables.calendar import LOCAL_TZ
 from tables.subscribers import Subscriber
 
 _PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")

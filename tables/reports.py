@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from tables.db import LOCAL_TZ, LOCAL_TZ_NAME, is_sqlite, local_date, utcnow
+from db.engine import is_sqlite
+from tables.calendar import LOCAL_TZ, LOCAL_TZ_NAME, local_date, utcnow
 from tables.ledger import EntryKind, LedgerEntry
 from tables.payments import PAYMENT_CHANNEL_LABELS, PaymentStatus
 from tables.ratings import RATING_LABELS

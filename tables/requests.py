@@ -18,10 +18,12 @@ from piccolo.columns import Boolean, Date, ForeignKey, OnDelete, Text, Timestamp
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
+from db.engine import is_sqlite, is_unique_violation, write_transaction
 from tables.addresses import Address, Street, Town, format_address, normalise
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing import schedule_tariff_change, settle_terminated_charges
-from tables.db import choices, is_sqlite, is_unique_violation, local_date, utcnow, write_transaction
+from tables.calendar import local_date, utcnow
+from tables.choices import choices
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.money import format_plain
 from tables.notifications import Channel, contact_for, enqueue

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import ForeignKey, OnDelete, Timestamptz, Varchar
 from piccolo.table import Table
+from piccolo_api.mfa.authenticator.tables import AuthenticatorSecret
 
+from db.engine import write_transaction
+from settings import get_settings
 from tables.audit import Actor, write_audit
-from tables.db import choices, utcnow, write_transaction
+from tables.calendar import utcnow
+from tables.choices import choices
 
 
 class Role(enum.StrEnum):
@@ -59,3 +64,14 @@ async def set_role(user_id: int, role: Role | str, *, actor: Actor) -> None:
             await StaffRole.insert(StaffRole(user=user_id, role=role, updated_at=utcnow()))
         await write_audit(action="staff.role_set", object_type="piccolo_user", object_id=user_id,
                           actor=actor, before=before or {}, after={"role": role.value})
+
+
+def mfa_enforced() -> bool:
+    settings = get_settings()
+    if settings.admin_mfa in {"required", "optional"}:
+        return settings.admin_mfa == "required"
+    return settings.production
+
+
+async def user_enrolled(user: Any) -> bool:
+    return await AuthenticatorSecret.is_user_enrolled(user.id)

@@ -14,8 +14,9 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import ForeignKey, Integer, OnDelete, Timestamptz
 from piccolo.table import Table
 
+from db.engine import write_transaction
 from tables.audit import Actor, write_audit
-from tables.db import utcnow, write_transaction
+from tables.calendar import utcnow
 
 MAX_FAILED_LOGINS = 5
 LOCK_DURATION = dt.timedelta(minutes=15)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from tables.addresses import Address, format_address
 from tables.billing import PromisedPaymentOffer, promised_offer_for
+from tables.calendar import LOCAL_TZ, local_date
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
-from tables.db import LOCAL_TZ, local_date
 from tables.ledger import LedgerEntry, entry_label
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone

@@ -18,9 +18,11 @@ from piccolo.columns import (
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
+from db.engine import is_sqlite, write_transaction
 from tables.addresses import Address
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.db import choices, is_sqlite, utcnow, write_transaction
+from tables.calendar import utcnow
+from tables.choices import choices
 from tables.money import kopecks
 from tables.passwords import generate_one_time_password, hash_password
 from tables.tariffs import Tariff
@@ -166,29 +168,6 @@ async def find_by_contract(contract_number: str) -> Subscriber | None:
     if not number.isdigit() or len(number) > 12:
         return None
     return await Subscriber.objects().where(Subscriber.contract_number == number).first()
-
-
-async def reset_password(subscriber_id: int, *, actor: Actor) -> str:
-    """Issue a new one-time password (shown once); the next login must change it."""
-    one_time = generate_one_time_password()
-    password_hash = await hash_password(one_time)
-    async with write_transaction():
-        rows = await Subscriber.update({
-            Subscriber.password_hash: password_hash,
-            Subscriber.must_change_password: True,
-            Subscriber.failed_logins: 0,
-            Subscriber.locked_until: None,
-        }).where(Subscriber.id == subscriber_id).returning(Subscriber.id)
-        if not rows:
-            raise ValueError("Договор не найден")
-        # Whoever was logged in (perhaps the reason for the reset) is logged out: otherwise an
-        # old session would reach the forced password change and set a password of its own.
-        from tables.accounts import SubscriberSession  # accounts imports this module
-
-        await SubscriberSession.delete().where(SubscriberSession.user_id == subscriber_id)
-        await write_audit(action="subscriber.password_reset", object_type="subscriber",
-                          object_id=subscriber_id, actor=actor)
-    return one_time
 
 
 async def require_subscriber(contract_number: str) -> Subscriber:

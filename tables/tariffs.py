@@ -8,7 +8,7 @@ from piccolo.columns import BigInt, Boolean, Integer, Text, Varchar
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
-from tables.db import choices
+from tables.choices import choices
 from tables.money import kopecks
 
 

@@ -75,7 +75,7 @@ async def database() -> AsyncIterator[None]:
     response = await run_forwards(app_name="all")
     assert response.success, response.message
     if isinstance(DB, PostgresEngine):
-        from tables.db import keep_pooled_session
+        from db.engine import keep_pooled_session
 
         await DB.start_connection_pool(reset=keep_pooled_session)  # as app.py does
     yield

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import stripe
 
+from providers.stripe_sandbox import TEST_PUBLISHABLE_KEY, TEST_WEBHOOK_SECRET, Sandbox
 from settings import get_settings
-from stripe_sandbox import TEST_PUBLISHABLE_KEY, TEST_WEBHOOK_SECRET, Sandbox
 
 CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000000341"

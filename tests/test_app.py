@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tables import lanes
+from db import lanes
 
 
 async def test_the_back_office_reads_in_its_own_lane():

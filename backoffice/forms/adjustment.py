@@ -7,10 +7,10 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
-from cabinet.formatting import rub
 from tables.ledger import post_adjustment
 from tables.money import parse_signed_rubles
 from tables.subscribers import require_subscriber
+from web.formatting import rub
 
 
 class AdjustmentModel(BaseModel):

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
-from cabinet.formatting import rub
 from tables.billing import ChargePreview, current_period, preview_charges, run_charges
+from web.formatting import rub
 
 
 def _current_month_default(schema: dict[str, Any]) -> None:

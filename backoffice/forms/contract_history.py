@@ -6,9 +6,9 @@ from piccolo_admin.endpoints import FormConfig
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from cabinet.formatting import datetime_ru
 from tables.audit import contract_history as audit_trail
 from tables.subscribers import require_subscriber
+from web.formatting import datetime_ru
 
 
 class HistoryModel(BaseModel):

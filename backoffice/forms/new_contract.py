@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
-from tables.db import MAX_ROW_ID
+from db.engine import MAX_ROW_ID
 from tables.subscribers import create_subscriber
 
 

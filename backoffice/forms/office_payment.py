@@ -7,10 +7,10 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
-from cabinet.formatting import rub
 from tables.money import parse_rubles
 from tables.payments import book_office_payment
 from tables.subscribers import require_subscriber
+from web.formatting import rub
 
 
 class OfficePaymentModel(BaseModel):

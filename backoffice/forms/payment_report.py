@@ -9,9 +9,9 @@ from piccolo_admin.endpoints import FormConfig
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from cabinet.formatting import rub
 from tables.addresses import Town
 from tables.payments import PAYMENT_STATUS_LABELS, payment_totals
+from web.formatting import rub
 
 
 class PaymentReportModel(BaseModel):

@@ -8,9 +8,9 @@ from piccolo_admin.endpoints import FileResponse, FormConfig
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from cabinet.formatting import month_ru
 from tables.exports import csv_writer
 from tables.ratings import RATING_LABELS, MonthSummary, rating_summary
+from web.formatting import month_ru
 
 COMMENTS_IN_MESSAGE = 5
 

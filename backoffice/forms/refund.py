@@ -7,10 +7,10 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
-from cabinet.formatting import rub
-from tables.db import MAX_ROW_ID
+from db.engine import MAX_ROW_ID
 from tables.money import parse_rubles
 from tables.payment_flow import refund_payment
+from web.formatting import rub
 
 
 class RefundModel(BaseModel):

@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
-from tables.db import MAX_ROW_ID
+from db.engine import MAX_ROW_ID
 from tables.requests import convert_application, request_id_by_number
 
 

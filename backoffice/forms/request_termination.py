@@ -11,7 +11,7 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
-from tables.db import local_date, utcnow
+from tables.calendar import local_date, utcnow
 from tables.requests import complete_termination, request_id_by_number
 
 

@@ -7,7 +7,8 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
-from tables.subscribers import require_subscriber, reset_password
+from tables.accounts import reset_password
+from tables.subscribers import require_subscriber
 
 
 class ResetPasswordModel(BaseModel):

@@ -61,7 +61,7 @@ async def reverse_promised() -> None:
 async def apply_tariff_changes() -> None:
     """Switch contracts to tariffs whose scheduled date has come (run it daily)."""
     from tables.billing import apply_due_tariff_changes, local_date
-    from tables.db import utcnow
+    from tables.calendar import utcnow
 
     now = utcnow()
     count = await apply_due_tariff_changes(local_date(now), now=now)

@@ -98,10 +98,11 @@ def _months_back(today: dt.date, n: int) -> list[str]:
 
 async def load_demo(today: dt.date | None = None) -> bool:
     """Load the demo data set once; returns False when data is already there."""
+    from db.engine import write_transaction
     from tables.addresses import Address, Street, Town
     from tables.audit import Actor
+    from tables.calendar import utcnow
     from tables.content import HOTLINE_KEY, MaintenanceArea, NewsItem, Page, SiteSetting
-    from tables.db import utcnow, write_transaction
     from tables.ledger import EntryKind, post_entry
     from tables.payments import book_office_payment
     from tables.requests import RequestEvent, ServiceRequest

@@ -40,7 +40,7 @@ async def run_export(report: str, *, period: str = "", fmt: str = "csv", output:
                      town: str = "", tariff: str = "", group: str = "", on: str = "",
                      now=None) -> int:
     """The command's work, callable from tests; returns the number of data rows written."""
-    from tables.db import utcnow
+    from tables.calendar import utcnow
     from tables.exports import (
         RAW_EXPORTS,
         report_csv,

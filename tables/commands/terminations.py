@@ -8,7 +8,7 @@ async def apply_terminations() -> None:
 
     Safe to re-run: contracts already terminated are skipped.
     """
-    from tables.db import local_date, utcnow
+    from tables.calendar import local_date, utcnow
     from tables.requests import apply_due_terminations
 
     now = utcnow()

@@ -31,7 +31,7 @@ async def tick(now: dt.datetime | None = None) -> dict[str, int]:
         reverse_expired_promised_payments,
         run_charges,
     )
-    from tables.db import utcnow
+    from tables.calendar import utcnow
     from tables.requests import apply_due_terminations
 
     now = now or utcnow()
@@ -63,7 +63,7 @@ async def worker(interval: int = 600, once: bool = False) -> None:
     """
     from piccolo.engine.postgres import PostgresEngine
 
-    from tables.db import engine
+    from db.engine import engine
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     db = engine()

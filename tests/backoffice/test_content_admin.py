@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from tables.addresses import Street
+from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem, active_maintenance_for_address
-from tables.db import utcnow
 from tables.ratings import CabinetRating, rate_cabinet, rating_period
 from tests.factories import make_address, make_subscriber
 from tests.test_support import admin_login, make_staff

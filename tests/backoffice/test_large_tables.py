@@ -87,7 +87,7 @@ async def test_admin_search_ignores_the_case_of_cyrillic_letters(client):
 
 
 def test_like_keeps_sqlite_semantics_apart_from_case():
-    from tables.sqlite_pool import unicode_like
+    from db.sqlite_pool import unicode_like
 
     assert unicode_like("%иван%", "ИВАНОВ") and unicode_like("и_анов", "Иванов")
     assert not unicode_like("иван", "Иванов") and not unicode_like("%x%", "Иванов")
@@ -97,7 +97,7 @@ def test_like_keeps_sqlite_semantics_apart_from_case():
 
 
 def test_like_fast_paths_agree_with_the_general_one():
-    from tables.sqlite_pool import unicode_like
+    from db.sqlite_pool import unicode_like
 
     for pattern, value, expected in [
         ("%ВАН%", "Иванов", True), ("ива%", "Иванов", True), ("%нов", "Иванов", True),

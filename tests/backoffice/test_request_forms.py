@@ -13,7 +13,7 @@ from backoffice.tables import TABLE_CONFIGS
 from cabinet.limits import counters
 from tables.audit import AuditEntry
 from tables.billing import TariffChange
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.requests import RequestEvent, ServiceRequest, take_request
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, make_tariff

@@ -18,8 +18,8 @@ from backoffice.tables import TABLE_CONFIGS
 from settings import get_settings
 from tables.audit import Actor, AuditEntry
 from tables.billing import BillingRun, PromisedPayment, TariffChange
+from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
-from tables.db import utcnow
 from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEvent, book_office_payment
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest

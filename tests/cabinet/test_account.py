@@ -186,8 +186,8 @@ async def test_terminated_contract_with_a_one_time_password_can_still_get_in(cli
 
 
 async def test_staff_password_reset_ends_every_session_of_the_contract(client):
+    from tables.accounts import reset_password
     from tables.audit import Actor
-    from tables.subscribers import reset_password
 
     s = await make_subscriber()
     await login(client, s.contract_number)

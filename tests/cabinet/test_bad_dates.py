@@ -10,8 +10,8 @@ import pytest
 
 from tables.addresses import Town
 from tables.audit import AuditEntry
+from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem
-from tables.db import utcnow
 from tables.ledger import LedgerEntry, post_entry
 from tables.payments import Payment
 from tests.factories import make_subscriber

@@ -10,7 +10,7 @@ import time
 import pytest
 import stripe
 
-from stripe_sandbox import TEST_WEBHOOK_SECRET
+from providers.stripe_sandbox import TEST_WEBHOOK_SECRET
 from tables.ledger import LedgerEntry
 from tables.payments import ProviderEvent
 

@@ -10,8 +10,8 @@ import pytest
 
 from cabinet.content import ANONYMOUS_RATINGS_PER_HOUR
 from tables.addresses import Street
+from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem, Page
-from tables.db import utcnow
 from tables.ratings import CabinetRating
 from tables.tariffs import Tariff
 from tests.factories import make_address, make_subscriber, make_tariff

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cabinet.formatting import rub
 from tables.content import MaintenanceArea, NewsItem
 from tables.exports import money_text as csv_amount
 from tables.ledger import ledger_sum
@@ -19,6 +18,7 @@ from tables.requests import ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_address, make_subscriber, make_tariff, post_at
 from tests.test_support import row_counts, sign_in
+from web.formatting import rub
 
 NSK = ZoneInfo("Asia/Novokuznetsk")
 NOW = dt.datetime(2026, 11, 25, 5, 0, tzinfo=dt.UTC)  # 12:00 in Novokuznetsk

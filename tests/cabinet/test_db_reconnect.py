@@ -10,7 +10,7 @@ import os
 import asyncpg
 import pytest
 
-from tables.db import is_sqlite
+from db.engine import is_sqlite
 from tests.factories import make_subscriber, make_tariff
 from tests.test_support import sign_in
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jinja2
 
-from cabinet.formatting import FILTERS, month_options, month_ru, rub
+from web.formatting import FILTERS, month_options, month_ru, rub
 
 LOOP = ('{% for p in months %}<option value="{{ p }}"{% if p == selected %} selected{% endif %}>'
         "{{ p|month_ru }}</option>{% endfor %}")

@@ -28,7 +28,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from cabinet.auth import current_subscriber
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.payments import Payment
 from tables.requests import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
@@ -205,8 +205,8 @@ async def test_no_subscriber_reaches_anothers_objects_by_id(app, two_subscribers
 
 
 def _owner_markers(owner: Subscriber, request_number: str) -> list[str]:
-    from cabinet.formatting import rub
     from tables.exports import money_text as csv_amount
+    from web.formatting import rub
 
     return [OWNER_SURNAME, OWNER_CONTRACT, rub(OWNER_BALANCE), csv_amount(OWNER_BALANCE),
             request_number]

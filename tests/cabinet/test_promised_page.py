@@ -9,7 +9,6 @@ from html import unescape
 import pytest
 
 from cabinet.auth import SESSION_COOKIE
-from cabinet.formatting import datetime_ru, rub
 from tables.accounts import redeem_staff_view, start_staff_view
 from tables.audit import Actor
 from tables.billing import PromisedPayment, grant_promised_payment, reverse_expired_promised_payments
@@ -17,6 +16,7 @@ from tables.ledger import ledger_sum
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
 from tests.test_support import csrf_from, row_counts, sign_in
+from web.formatting import datetime_ru, rub
 
 NOW = dt.datetime(2026, 12, 10, 5, 0, tzinfo=dt.UTC)  # 10 December, 12:00 in Novokuznetsk
 

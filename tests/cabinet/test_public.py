@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tables.calendar import utcnow
 from tables.content import NewsItem, Page
-from tables.db import utcnow
 from tests.factories import make_tariff
 
 

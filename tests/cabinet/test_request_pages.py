@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.ledger import EntryKind, post_entry
 from tables.requests import (
     RequestEvent,
@@ -85,7 +85,7 @@ async def test_tariff_change_form_shows_fee_and_start_month(client):
     page = await client.get("/cabinet/requests/new?kind=tariff_change")
     assert "Быстрый" in page.text and "999,00" in page.text and "Архивный" not in page.text
     start = next_period_start(TODAY)
-    from cabinet.formatting import date_ru
+    from web.formatting import date_ru
 
     assert date_ru(start) in page.text
     fast = await ServiceRequest.raw("SELECT id FROM tariff WHERE name = 'Быстрый'")

@@ -65,9 +65,9 @@ CHECKED_PAGES: list[CheckedPage] = [
 async def seed_site(who: str) -> dict[str, Any]:
     """Realistic content (the demo's tariffs and pages, a news item and planned works) and,
     when the page needs one, a subscriber in the requested state."""
+    from tables.calendar import utcnow
     from tables.commands.demo import PAGES, TARIFFS
     from tables.content import NewsItem, Page
-    from tables.db import utcnow
     from tables.tariffs import Tariff
     from tests.factories import make_address, make_subscriber
 
@@ -107,7 +107,7 @@ async def seed_site(who: str) -> dict[str, Any]:
 async def _office_rows(subscriber_id: int) -> dict[str, Any]:
     """A staff member, a cash payment with its receipt and a refundable card payment."""
     from tables.audit import Actor
-    from tables.db import utcnow
+    from tables.calendar import utcnow
     from tables.payments import Payment, book_office_payment
     from tests.factories import make_address, make_subscriber
     from tests.test_support import make_staff
@@ -130,7 +130,7 @@ async def _subscriber_history(subscriber_id: int) -> int:
     """A month with entries, a card payment in the history and a request answered by the office;
     returns the request's id."""
     from tables.audit import SYSTEM
-    from tables.db import utcnow
+    from tables.calendar import utcnow
     from tables.ledger import post_entry
     from tables.payments import PaymentChannel, start_payment
     from tables.requests import file_request, reply

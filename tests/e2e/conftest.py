@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stripe_sandbox import Sandbox
+from providers.stripe_sandbox import Sandbox
 from tests.e2e.browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -8,7 +8,7 @@ import io
 
 from playwright.async_api import expect
 
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.ratings import CabinetRating
 from tests.e2e.browser_support import staff_login
 from tests.test_support import STAFF_PASSWORD, make_staff

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.ledger import post_entry
 from tables.statements import local_date, period_of
 from tables.subscribers import Subscriber

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from tables.billing import BillingRun, current_period, grant_promised_payment, schedule_tariff_change
+from tables.calendar import utcnow
 from tables.commands.charge import charge, reverse_promised
 from tables.commands.worker import tick
-from tables.db import utcnow
 from tables.ledger import EntryKind, LedgerEntry
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, make_tariff

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from providers.stripe_client import InvalidWebhook
 from tables.audit import Actor
 from tables.ledger import LedgerEntry
 from tables.payment_flow import handle_webhook, refresh_payment, refund_payment, submit_card
@@ -24,7 +25,6 @@ from tables.payments import (
     start_payment,
     suggested_amount,
 )
-from tables.stripe_client import InvalidWebhook
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
 from tests.payments_support import (
@@ -185,9 +185,9 @@ async def test_office_payment_cannot_be_refunded_to_a_card(stripe_sandbox):
 
 async def confirmed_but_unsettled(stripe_sandbox, amount: int = 50000) -> tuple[Subscriber, Payment, dict]:
     """A payment the provider has charged while our side has not heard yet (the race window)."""
+    from providers.stripe_client import provider
     from tables.payment_flow import idempotency_key
     from tables.payments import bind_intent, claim_for_card
-    from tables.stripe_client import provider
 
     subscriber = await make_subscriber()
     payment = await start_payment(subscriber.id, amount, channel="cabinet")
@@ -264,8 +264,8 @@ async def test_success_with_another_amount_is_not_credited(stripe_sandbox):
 
 async def _intent_named(stripe_sandbox, payment: Payment, metadata: dict[str, str]) -> dict:
     """A succeeded intent whose id our side never stored (the answer to the create call was lost)."""
+    from providers.stripe_client import provider
     from tables.payments import claim_for_card
-    from tables.stripe_client import provider
 
     await claim_for_card(payment.id)
     p = provider()

@@ -9,7 +9,7 @@ import io
 import pytest
 
 from tables.addresses import Town
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.exports import raw_csv, report_csv, safe_text
 from tables.ledger import LedgerEntry
 from tables.ratings import CabinetRating

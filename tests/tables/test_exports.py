@@ -241,7 +241,7 @@ async def test_an_abandoned_export_frees_the_database(monkeypatch):
     import asyncio
 
     import tables.exports as exports
-    from tables.db import engine, is_sqlite
+    from db.engine import engine, is_sqlite
 
     data = await report_data.build()
     monkeypatch.setattr(exports, "BATCH", 100)

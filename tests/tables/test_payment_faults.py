@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from tables.audit import Actor
-from tables.db import utcnow
+from tables.calendar import utcnow
 from tables.ledger import LedgerEntry
 from tables.payment_flow import reconcile, refresh_payment, refund_payment, submit_card
 from tables.payments import Payment, PaymentRefund, start_payment

@@ -1,4 +1,4 @@
-"""PostgreSQL: the back office borrows from a small pool of its own (tables/pg_pool.py)."""
+"""PostgreSQL: the back office borrows from a small pool of its own (db/pg_pool.py)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from db.engine import is_sqlite, write_transaction
+from db.lanes import back_office_reads
+from db.pg_pool import BACK_OFFICE_SETTINGS, LanedPostgresEngine
 from piccolo_conf import DB
-from tables.db import is_sqlite, write_transaction
-from tables.lanes import back_office_reads
-from tables.pg_pool import BACK_OFFICE_SETTINGS, LanedPostgresEngine
 from tables.tariffs import Tariff
 from tests.factories import make_tariff
 

@@ -8,9 +8,9 @@ import pytest
 
 from tables.audit import Actor, AuditEntry
 from tables.billing import run_charges
+from tables.calendar import LOCAL_TZ, local_date, utcnow
 from tables.commands.terminations import apply_terminations
 from tables.commands.worker import tick
-from tables.db import LOCAL_TZ, local_date, utcnow
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.notifications import Notification
 from tables.requests import (

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from db.engine import is_sqlite, write_transaction
+from db.sqlite_pool import PooledSQLiteEngine
 from piccolo_conf import DB
-from tables.db import is_sqlite, write_transaction
-from tables.sqlite_pool import PooledSQLiteEngine
 from tables.tariffs import Tariff
 from tests.factories import make_tariff
 
@@ -86,7 +86,7 @@ async def test_reads_take_turns_and_writes_do_not_wait_for_them(monkeypatch):
 
 async def test_back_office_reads_take_turns_of_their_own(monkeypatch):
     """A clerk's slow reads never hold the site's turns (and are bounded themselves)."""
-    from tables import lanes
+    from db import lanes
 
     running = {lanes.SITE: 0, lanes.BACK_OFFICE: 0}
     peak = dict(running)

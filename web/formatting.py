@@ -12,7 +12,7 @@ from babel.numbers import format_currency, format_decimal
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from tables.db import LOCAL_TZ_NAME
+from tables.calendar import LOCAL_TZ_NAME
 
 LOCALE = "ru_RU"
 TIMEZONE = LOCAL_TZ_NAME

@@ -5,7 +5,7 @@ every subscriber's page waiting for a connection, and each exact count over mill
 ledger rows ran as a parallel scan that took every core of a small database machine (two
 clerks re-counting the ledger by kind cut the cabinet's dashboard to a quarter of its
 throughput; docs/performance.md, benchmark 6). Work done in the back office's lane
-(``tables/lanes.py``: the admin, managers' reports) now borrows from a second pool of at
+(``db/lanes.py``: the admin, managers' reports) now borrows from a second pool of at
 most ``back_office_connections``, whose sessions run with ``back_office_settings`` (by
 default no parallel workers: one backend process per query). Clerks then queue behind
 each other, and the database keeps cores for the site: with two to eight clerks re-counting
@@ -27,7 +27,7 @@ import asyncpg
 from asyncpg.pool import Pool
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
-from tables.lanes import BACK_OFFICE, current_lane
+from db.lanes import BACK_OFFICE, current_lane
 
 log = logging.getLogger("centra.db")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 TEST_SECRET_KEY = "sk_test_centra_sandbox"
 TEST_PUBLISHABLE_KEY = "pk_test_centra_sandbox"
 TEST_WEBHOOK_SECRET = "whsec_centra_sandbox"
@@ -106,7 +106,7 @@ class Sandbox:
         }
 
     def start(self, timeout: float = 15.0) -> Sandbox:
-        cmd = [sys.executable, "-m", "stripe_sandbox", "--port", str(self.port),
+        cmd = [sys.executable, "-m", "providers.stripe_sandbox", "--port", str(self.port),
                "--parent-pid", str(os.getpid())]
         if self.state_dir:
             cmd += ["--state-dir", str(self.state_dir)]

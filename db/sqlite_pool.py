@@ -22,7 +22,7 @@ throughput, its p95 from 20 to 14 ms). Writes and transactions are not bounded: 
 wait for SQLite's write lock, and must not hold up the reads while it does.
 
 The back office (the admin, managers' reports) takes turns of its own
-(``max_back_office_reads``; ``tables/lanes.py``): its reads can take a
+(``max_back_office_reads``; ``db/lanes.py``): its reads can take a
 fifth of a second each (an exact count over a million ledger rows), and four clerks
 holding all of the site's turns left subscribers' pages waiting behind them (the dashboard
 fell from ~800 to 79 req/s, p95 25 → 343 ms; docs/performance.md).
@@ -40,7 +40,7 @@ from typing import Any
 import aiosqlite
 from piccolo.engine.sqlite import SQLiteEngine, dict_factory
 
-from tables.lanes import BACK_OFFICE, SITE, current_lane
+from db.lanes import BACK_OFFICE, SITE, current_lane
 
 
 @functools.lru_cache(maxsize=256)

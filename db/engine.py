@@ -1,12 +1,7 @@
-"""Database helpers shared by the domain modules."""
+"""The database engine as the domain sees it: which one, write transactions, driver errors."""
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from piccolo.columns.choices import Choice
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
@@ -48,22 +43,6 @@ async def keep_pooled_session(connection: object) -> None:
     """
 
 
-# Novokuznetsk and Osinniki (Kemerovo oblast): UTC+7, no DST since 2014. Months, statements,
-# billing periods and reports all follow the provider's local calendar.
-LOCAL_TZ_NAME = "Asia/Novokuznetsk"
-try:
-    LOCAL_TZ: dt.tzinfo = ZoneInfo(LOCAL_TZ_NAME)
-except ZoneInfoNotFoundError:  # pragma: no cover - images without tzdata
-    LOCAL_TZ = dt.timezone(dt.timedelta(hours=7), "+07")
-
-
-def local_date(moment: dt.datetime) -> dt.date:
-    """The provider's calendar day of a moment (naive values, as read back from storage, are UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(LOCAL_TZ).date()
-
-
 def is_unique_violation(exc: Exception) -> bool:
     """A unique constraint refused the write (aiosqlite's IntegrityError, asyncpg's
     UniqueViolationError): the row a concurrent writer got in first."""
@@ -71,23 +50,8 @@ def is_unique_violation(exc: Exception) -> bool:
     return name in {"IntegrityError", "UniqueViolationError"} or "UNIQUE" in str(exc)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def table_names(*tables: type[Table]) -> list[str]:
     return [t._meta.tablename for t in tables]
-
-
-def choices(enum_cls: type[enum.StrEnum], labels: dict[str, str]) -> type[enum.Enum]:
-    """Column choices with Russian display names for Piccolo Admin.
-
-    Code keeps using the plain ``StrEnum``; this only adds labels.
-    """
-    return enum.Enum(  # type: ignore[return-value]
-        f"{enum_cls.__name__}Choices",
-        {m.name: Choice(value=m.value, display_name=labels[m.value]) for m in enum_cls},
-    )
 
 
 #: The largest row id (Piccolo's ``Serial`` is a 4-byte integer on PostgreSQL): ids typed or put

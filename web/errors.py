@@ -11,7 +11,7 @@ from litestar.params import Parameter
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from tables.db import MAX_ROW_ID
+from db.engine import MAX_ROW_ID
 
 log = logging.getLogger("centra")
 

@@ -9,7 +9,7 @@ JSON) and two kinds of error, which is all the payment flow needs to decide:
   outcome is unknown, so the payment must stay open for a later re-read.
 
 The base URL and keys come from settings on every call, so the same code runs
-against Stripe, stripe-mock and the local sandbox (``stripe_sandbox.py``).
+against Stripe, stripe-mock and the local sandbox (``providers/stripe_sandbox.py``).
 """
 
 from __future__ import annotations

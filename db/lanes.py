@@ -3,7 +3,7 @@
 The back office (the admin, managers' reports) reads far more per request than a
 subscriber's page (an exact count over millions of ledger rows, a year of payments), so
 both engines give it resources of its own: SQLite separate read turns
-(``tables/sqlite_pool.py``), PostgreSQL a small pool of its own (``tables/pg_pool.py``).
+(``db/sqlite_pool.py``), PostgreSQL a small pool of its own (``db/pg_pool.py``).
 A clerk's slow query then waits behind other clerks', never in front of a subscriber's page.
 ``app.back_office_lane`` enters the lane for every request under the back office's paths.
 """

@@ -1,0 +1,1 @@
+"""Database engines and pools: below the domain (tables/), above the drivers."""
