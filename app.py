@@ -21,6 +21,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
 from backoffice.office import OfficeController
+from backoffice.reports.pages import ReportsController
 from cabinet.account import AccountController, staff_view
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, refuse_staff_view_actions, resolve_session
 from cabinet.connect import ConnectController
@@ -31,7 +32,6 @@ from cabinet.payments import CabinetPaymentsController
 from cabinet.promised import PromisedPaymentController
 from cabinet.public import PublicController
 from cabinet.quickpay import QuickPayController
-from cabinet.reports import ReportsController
 from cabinet.requests import RequestsController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
@@ -46,6 +46,8 @@ from web.formatting import FILTERS
 
 CABINET_DIR = Path(__file__).resolve().parent / "cabinet"
 BACKOFFICE_DIR = Path(__file__).resolve().parent / "backoffice"
+#: What both front ends' pages share: the base layout and the error pages.
+WEB_DIR = Path(__file__).resolve().parent / "web"
 #: Where Piccolo Admin is mounted.
 ADMIN_PATH = "/admin"
 
@@ -161,7 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                                        guards=[static_name_guard]),
         ],
         template_config=TemplateConfig(
-            directory=[CABINET_DIR / "templates", BACKOFFICE_DIR / "templates"],
+            directory=[WEB_DIR / "templates", CABINET_DIR / "templates", BACKOFFICE_DIR / "templates"],
             engine=Engine,
             engine_callback=_register_template_helpers,
         ),

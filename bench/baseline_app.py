@@ -278,13 +278,14 @@ SITE_FOOTER = ("SELECT slug, title FROM page WHERE published = true AND in_foote
 TOWNS = "SELECT id, name FROM town ORDER BY name"
 STREET_NAMES = "SELECT DISTINCT name FROM street"
 _templates: Any = None
+_ROOT = Path(__file__).resolve().parent.parent
 _page_context: dict[str, Any] = {}
 
 
 async def _load_page_context() -> None:
     global _templates
     _templates = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent.parent / "cabinet" / "templates"),
+        loader=jinja2.FileSystemLoader([_ROOT / "web" / "templates", _ROOT / "cabinet" / "templates"]),
         autoescape=True, auto_reload=False)
     _templates.filters.update(FILTERS)
     hotline = await DB.fetch(SITE_HOTLINE, HOTLINE_KEY)

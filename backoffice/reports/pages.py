@@ -27,8 +27,8 @@ from markupsafe import Markup
 from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
+from backoffice.reports.charts import Series, bar_chart, line_chart
 from backoffice.roles import MFA_MESSAGE, mfa_missing
-from cabinet.charts import Series, bar_chart, line_chart
 from tables.calendar import utcnow
 from tables.exports import (
     CSV_MEDIA_TYPE,
