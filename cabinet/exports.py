@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 
 from tables.exports import csv_writer, money_text
-from tables.statements import MonthStatement, period_start
+from tables.month import Month
+from tables.statements import MonthStatement
 from web.formatting import datetime_ru, month_ru
 
 CSV_TEXT = {
@@ -24,10 +25,11 @@ def _text(value: str) -> str:
 
 
 def _period_label(period: str | None) -> str:
-    if not period:
-        return ""
-    year, month = period.split("-")
-    return f"{month}.{year}"
+    """A stored period as "12.2026" (an absurd legacy one, such as 0000-01, as stored)."""
+    try:
+        return Month.parse(period).dotted if period else ""
+    except ValueError:
+        return period or ""
 
 
 def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
@@ -40,7 +42,7 @@ def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
     writer.writerow([])
     writer.writerow(CSV_TEXT["header"])
     for month in months:
-        start = period_start(month.period).strftime("%d.%m.%Y")
+        start = Month.parse(month.period).first_day.strftime("%d.%m.%Y")
         writer.writerow([start, f"{CSV_TEXT['opening']} ({month_ru(month.period)})", "", "",
                          money_text(month.opening)])
         for line in month.lines:

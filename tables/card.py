@@ -18,6 +18,7 @@ from tables.addresses import format_address
 from tables.audit import action_label, contract_history
 from tables.billing import PromisedPayment
 from tables.calendar import LOCAL_TZ, local_date, utcnow
+from tables.month import Month
 from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
 from tables.requests import (
     REQUEST_KIND_LABELS,
@@ -26,7 +27,7 @@ from tables.requests import (
     RequestEvent,
     ServiceRequest,
 )
-from tables.statements import forecast, monthly_fee, shift_period, statement_range
+from tables.statements import forecast, monthly_fee, statement_range
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, Subscriber
 
 SEARCH_LIMIT = 50
@@ -160,8 +161,8 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
         "JOIN tariff t ON t.id = c.tariff WHERE c.subscriber = {} AND c.applied_at IS NULL "
         "ORDER BY c.effective_from LIMIT 1", s["id"])
     today = local_date(now)
-    current = f"{today.year:04d}-{today.month:02d}"
-    statements = await statement_range(s["id"], shift_period(current, -(statement_months - 1)), current)
+    current = Month.of(today)
+    statements = await statement_range(s["id"], str(current - (statement_months - 1)), str(current))
     payments = await Payment.select(
         Payment.id, Payment.amount, Payment.refunded_amount, Payment.status, Payment.channel,
         Payment.period, Payment.created_at, Payment.created_by, Payment.card_brand, Payment.card_last4,

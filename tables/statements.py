@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from dataclasses import dataclass, field
 
 from tables.addresses import Address, format_address
 from tables.billing import PromisedPaymentOffer, promised_offer_for
-from tables.calendar import LOCAL_TZ, local_date
+from tables.calendar import local_date
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
 from tables.ledger import LedgerEntry, entry_label
+from tables.month import Month
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
 from tables.tariffs import Tariff
@@ -36,7 +36,7 @@ MAX_RANGE_MONTHS = 36
 FORECAST_HORIZON_MONTHS = 120
 #: Maintenance starting within this time ahead is announced on the dashboard.
 #: The earliest month anyone may ask a statement for.
-EARLIEST_PERIOD = "2000-01"
+EARLIEST_MONTH = Month(2000, 1)
 
 MESSAGES = {
     "period_format": "Месяц указывается в виде ГГГГ-ММ, например 2026-11.",
@@ -46,67 +46,22 @@ MESSAGES = {
     "range_long": f"Можно выгрузить не больше {MAX_RANGE_MONTHS} месяцев за один раз.",
 }
 
-_PERIOD = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 OPEN_REQUEST_STATUSES = (RequestStatus.NEW, RequestStatus.IN_PROGRESS)
 
 
-# --- months -------------------------------------------------------------------------------
+# --- months (tables.month.Month; stored and shown periods stay "YYYY-MM" text) -------------
 
-def period_of(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def period_start(period: str) -> dt.date:
-    year, month = (int(x) for x in period.split("-"))
-    return dt.date(year, month, 1)
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """The 1st of the month ``months`` after ``day``'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def shift_period(period: str, months: int) -> str:
-    return period_of(add_months(period_start(period), months))
-
-
-def months_between(first: str, last: str) -> int:
-    """How many months ``first``..``last`` spans, both included (0 when reversed)."""
-    a, b = period_start(first), period_start(last)
-    return max(0, (b.year - a.year) * 12 + b.month - a.month + 1)
-
-
-def period_bounds(period: str) -> tuple[dt.datetime, dt.datetime]:
-    """The month's start and the next month's start in local time, as UTC moments."""
-    start = period_start(period)
-    end = add_months(start, 1)
-
-    def utc(day: dt.date) -> dt.datetime:
-        return dt.datetime(day.year, day.month, day.day, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
-
-    return utc(start), utc(end)
-
-
-def parse_period(text: str | None) -> str:
-    """Validate a month typed or picked by a person: ``"2026-11"``.
-
-    :raises ValueError: with a message for the subscriber.
-    """
-    raw = (text or "").strip()
-    match = _PERIOD.match(raw) if len(raw) == 7 else None
-    if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
-        raise ValueError(MESSAGES["period_format"])
-    return raw
+def _month(period: str | None) -> Month:
+    """A month typed or picked by the subscriber, refused in the statement's words."""
+    return Month.parse(period, message=MESSAGES["period_format"])
 
 
 def check_period(period: str, *, first: str, current: str) -> None:
     """Refuse months outside ``first``..``current`` with a clear message."""
-    if period > current:
+    if _month(period) > _month(current):
         raise ValueError(MESSAGES["period_future"])
-    if period < first:
-        year, month = first.split("-")
-        raise ValueError(MESSAGES["period_early"].format(first=f"{month}.{year}"))
+    if _month(period) < _month(first):
+        raise ValueError(MESSAGES["period_early"].format(first=_month(first).dotted))
 
 
 def parse_range(start: str | None, end: str | None, *, first: str,
@@ -116,11 +71,11 @@ def parse_range(start: str | None, end: str | None, *, first: str,
 
     :raises ValueError: with a message for the subscriber.
     """
-    last = parse_period(end) if (end or "").strip() else current
-    begin = parse_period(start) if (start or "").strip() else last
-    if begin > last:
+    last = str(_month(end)) if (end or "").strip() else current
+    begin = str(_month(start)) if (start or "").strip() else last
+    if _month(begin) > _month(last):
         raise ValueError(MESSAGES["range_order"])
-    if months_between(begin, last) > MAX_RANGE_MONTHS:
+    if _month(begin).months_until(_month(last)) > MAX_RANGE_MONTHS:
         raise ValueError(MESSAGES["range_long"])
     check_period(last, first=first, current=current)
     check_period(begin, first=first, current=current)
@@ -179,7 +134,8 @@ def forecast(balance: int, monthly_fee: int, today: dt.date) -> Forecast:
     >>> forecast(160000, 75000, dt.date(2026, 11, 25)).paid_until
     datetime.date(2027, 1, 31)
     """
-    next_charge = add_months(today, 1)
+    next_month = Month.of(today).next
+    next_charge = next_month.first_day
     top_up = round_up_rubles(monthly_fee - balance) if monthly_fee > 0 else round_up_rubles(-balance)
     if monthly_fee <= 0:
         return Forecast(balance, monthly_fee, next_charge, None, None, None, top_up)
@@ -187,7 +143,7 @@ def forecast(balance: int, monthly_fee: int, today: dt.date) -> Forecast:
         return Forecast(balance, monthly_fee, next_charge, 0, None, None, top_up)
     covered = balance // monthly_fee
     beyond = covered > FORECAST_HORIZON_MONTHS
-    first_unpaid = add_months(next_charge, min(covered, FORECAST_HORIZON_MONTHS))
+    first_unpaid = (next_month + min(covered, FORECAST_HORIZON_MONTHS)).first_day
     return Forecast(balance, monthly_fee, next_charge, covered, first_unpaid,
                     first_unpaid - dt.timedelta(days=1), top_up, beyond)
 
@@ -271,14 +227,10 @@ async def ledger_summary(subscriber_id: int, before: dt.datetime) -> LedgerSumma
 
 
 def _build_months(first: str, last: str, opening: int, rows: list[dict]) -> list[MonthStatement]:
-    months: dict[str, MonthStatement] = {}
-    period = first
-    for _ in range(months_between(first, last)):
-        months[period] = MonthStatement(period=period, opening=0)
-        period = shift_period(period, 1)
+    months = {str(m): MonthStatement(period=str(m), opening=0) for m in Month.range(first, last)}
     by_month: dict[str, list[dict]] = {p: [] for p in months}
     for row in rows:
-        by_month[period_of(local_date(row["created_at"]))].append(row)
+        by_month[str(Month.of(row["created_at"]))].append(row)
     running = opening
     for period, statement in months.items():
         statement.opening = running
@@ -302,10 +254,10 @@ async def statement_range(subscriber_id: int, first: str, last: str, *,
 
     :param opening: the balance before ``first`` when the caller has already read it.
     """
-    if months_between(first, last) < 1:
+    if Month.parse(first) > Month.parse(last):
         return []
-    start, _ = period_bounds(first)
-    _, end = period_bounds(last)
+    start, _ = Month.parse(first).utc_bounds()
+    _, end = Month.parse(last).utc_bounds()
     if opening is None:
         opening = await _sum_before(subscriber_id, start)
     rows = await LedgerEntry.raw(_ROWS_SQL, subscriber_id, start, end)
@@ -343,23 +295,24 @@ class StatementMonths:
 @functools.lru_cache(maxsize=1024)
 def _month_range(first: str, current: str) -> tuple[str, ...]:
     # A page asks for it five times (three pickers, two checks) and most contracts share it.
-    return tuple(shift_period(current, -i) for i in range(months_between(first, current)))
+    return tuple(str(m) for m in reversed(Month.range(first, current)))
 
 
 def _months_from_span(subscriber: Subscriber, first_entry: dt.datetime | None,
                       last_entry: dt.datetime | None, now: dt.datetime) -> StatementMonths:
-    current = period_of(local_date(now))
-    candidates = [period_of(subscriber.connected_on)] if subscriber.connected_on else []
+    current = Month.of(now)
+    candidates = [Month.of(subscriber.connected_on)] if subscriber.connected_on else []
     if first_entry:
-        candidates.append(period_of(local_date(first_entry)))
-    first = max(EARLIEST_PERIOD, min([*candidates, current]))
+        candidates.append(Month.of(first_entry))
+    first = max(EARLIEST_MONTH, min([*candidates, current]))
     default = current
     if subscriber.terminated_on:
-        finals = [period_of(subscriber.terminated_on)]
+        finals = [Month.of(subscriber.terminated_on)]
         if last_entry:
-            finals.append(period_of(local_date(last_entry)))
+            finals.append(Month.of(last_entry))
         default = min(max(finals), current)
-    return StatementMonths(first=min(first, current), current=current, default=max(default, first))
+    return StatementMonths(first=str(min(first, current)), current=str(current),
+                           default=str(max(default, first)))
 
 
 async def statement_months(subscriber: Subscriber, *, now: dt.datetime) -> StatementMonths:
@@ -389,27 +342,27 @@ async def statement_view(subscriber: Subscriber, requested: str | None, *,
     Two ledger reads in the usual case: the summary (first/last entry and the balance
     before the month asked for) and the month's rows.
     """
-    current = guess = period_of(local_date(now))
+    current = guess = Month.of(now)
     asked = bool(requested and requested.strip())
     error = None
     if asked:
         try:
-            guess = parse_period(requested)
+            guess = _month(requested)
         except ValueError as exc:
             error = str(exc)
     # The opening balance is read for the month asked for, kept within the months that exist
     # (a month like 9999-12 has no next month to bound it; it is refused just below).
-    probe = min(max(guess, EARLIEST_PERIOD), current)
-    summary = await ledger_summary(subscriber.id, period_bounds(probe)[0])
+    probe = min(max(guess, EARLIEST_MONTH), current)
+    summary = await ledger_summary(subscriber.id, probe.utc_bounds()[0])
     months = _months_from_span(subscriber, summary.first, summary.last, now)
     chosen = months.default
     if asked and error is None:
         try:
-            check_period(guess, first=months.first, current=months.current)
-            chosen = guess
+            check_period(str(guess), first=months.first, current=months.current)
+            chosen = str(guess)
         except ValueError as exc:
             error = str(exc)
-    opening = summary.opening if chosen == probe else None
+    opening = summary.opening if chosen == str(probe) else None
     return StatementView(months, await monthly_statement(subscriber.id, chosen, opening=opening),
                          error)
 
@@ -500,7 +453,7 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
     tariff = tariffs[0] if tariffs else None
     fee = monthly_fee(tariff, subscriber.router_rented) if tariff else 0
     today = local_date(now)
-    upcoming = _upcoming_tariff(tariff, subscriber.router_rented, add_months(today, 1))
+    upcoming = _upcoming_tariff(tariff, subscriber.router_rented, Month.of(today).next.first_day)
     final = None
     # Only once it has ended: a termination scheduled for later leaves a working contract.
     if subscriber.status == SubscriberStatus.TERMINATED:

@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from tables.calendar import LOCAL_TZ_NAME
+from tables.month import Month
 
 LOCALE = "ru_RU"
 TIMEZONE = LOCAL_TZ_NAME
@@ -57,12 +58,11 @@ def datetime_ru(value: dt.datetime | None, fmt: str = "d MMMM y, HH:mm") -> str:
 
 
 @_cached
-def month_ru(period: str) -> str:
+def month_ru(period: str | Month) -> str:
     """'2026-11' → 'ноябрь 2026'; a malformed stored period (``0000-01``) is shown as it is."""
     try:
-        year, month = (int(x) for x in period.split("-"))
-        return format_date(dt.date(year, month, 1), "LLLL y", locale=LOCALE)
-    except (TypeError, ValueError, AttributeError):
+        return Month.parse(period).title
+    except ValueError:
         return str(period)
 
 

@@ -130,16 +130,15 @@ async def _subscriber_history(subscriber_id: int) -> int:
     """A month with entries, a card payment in the history and a request answered by the office;
     returns the request's id."""
     from tables.audit import SYSTEM
-    from tables.calendar import utcnow
     from tables.ledger import post_entry
+    from tables.month import Month
     from tables.payments import PaymentChannel, start_payment
     from tables.requests import file_request, reply
-    from tables.statements import local_date, period_of
 
     await post_entry(subscriber_id, 100000, "payment", f"a11y-pay-{subscriber_id}",
                      comment="Оплата в кассе")
     await post_entry(subscriber_id, -55000, "charge", f"charge:{subscriber_id}:a11y",
-                     period=period_of(local_date(utcnow())))
+                     period=str(Month.current()))
     await start_payment(subscriber_id, 65000, channel=PaymentChannel.CABINET)
     filed = await file_request(subscriber_id, "repair", topic="slow",
                                text="Вечером скорость падает до 2 Мбит/с.", contact_time="после 18:00")

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from tables.calendar import utcnow
 from tables.ledger import post_entry
-from tables.statements import local_date, period_of
+from tables.month import Month
 from tables.subscribers import Subscriber
 from tests.e2e.browser_support import check_layout, staff_login, submit_admin_form
 from tests.factories import make_address, make_tariff
@@ -93,7 +92,7 @@ async def test_new_contract_one_time_password_then_own_password(page, staff_page
     # The statement: this month's entries, then the same as a CSV file for Excel.
     assert row is not None
     await post_entry(row.id, 100000, "payment", f"e2e-pay-{row.id}", comment="Оплата в кассе")
-    await post_entry(row.id, -55000, "charge", f"charge:{row.id}:e2e", period=period_of(local_date(utcnow())))
+    await post_entry(row.id, -55000, "charge", f"charge:{row.id}:e2e", period=str(Month.current()))
     await page.get_by_role("link", name="Выписка").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Выписка по счёту")
     month = page.locator("section.statement-month")

@@ -23,7 +23,6 @@ from tables.statements import (
     monthly_fee,
     monthly_statement,
     open_requests,
-    parse_period,
     parse_range,
     profile,
     statement_months,
@@ -120,16 +119,20 @@ def test_forecast_properties(balance, fee, today):
 # --- periods and ranges -------------------------------------------------------------------
 
 @pytest.mark.parametrize("text", [
-    "", None, "  ", "2026-13", "2026-00", "2026-1", "26-11", "2026/11", "abcd-ef", "0000-05",
+    "2026-13", "2026-00", "2026-1", "26-11", "2026/11", "abcd-ef", "0000-05",
     "２０２６-１１", "2026-11' OR '1'='1", "<script>alert(1)</script>", "9" * 10000, "2026-11-01",
 ])
 def test_bad_periods_are_refused_with_a_message(text):
+    kw = {"first": "2023-01", "current": "2026-11"}
+    with pytest.raises(ValueError, match=r"^Месяц указывается в виде ГГГГ-ММ, например 2026-11\.$"):
+        parse_range("2026-09", text, **kw)
     with pytest.raises(ValueError, match="ГГГГ-ММ"):
-        parse_period(text)
+        parse_range(text, "2026-09", **kw)
 
 
-def test_parse_period_accepts_a_month():
-    assert parse_period(" 2026-09 ") == "2026-09"
+def test_parse_range_accepts_a_month_as_typed():
+    kw = {"first": "2023-01", "current": "2026-11"}
+    assert parse_range(" 2026-09 ", "октябрь 2026", **kw) == ("2026-09", "2026-10")
 
 
 def test_parse_range_rules():
