@@ -21,7 +21,7 @@ from typing import Any
 from piccolo.columns import Column
 from piccolo.table import Table
 
-from tables.calendar import LOCAL_TZ
+from tables.calendar import LOCAL_TZ, as_utc
 from tables.money import is_kopecks
 
 # The name ends where the explanation starts: ". ", ": ", ", ", " (" or " — ".
@@ -103,16 +103,12 @@ def parse_rubles_field(value: Any, title: str) -> int | None:
 
 def local_time(value: Any) -> Any:
     """A stored moment as the office reads it: «07.12.2026 13:24» in the provider's zone."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-    if not isinstance(value, dt.datetime):
+    if not isinstance(value, str | dt.datetime):
         return value
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(LOCAL_TZ).strftime("%d.%m.%Y %H:%M")
+    try:
+        return as_utc(value).astimezone(LOCAL_TZ).strftime("%d.%m.%Y %H:%M")
+    except ValueError:
+        return value
 
 
 def local_date(value: Any) -> Any:

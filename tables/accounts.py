@@ -11,7 +11,7 @@ from piccolo_api.session_auth.tables import SessionsBase
 
 from db.engine import write_transaction
 from tables.audit import Actor, write_audit
-from tables.calendar import utcnow
+from tables.calendar import naive_utc, utcnow
 from tables.passwords import (
     generate_one_time_password,
     hash_password,
@@ -61,10 +61,6 @@ class LoginResult:
 
 def subscriber_actor(subscriber: Subscriber) -> Actor:
     return Actor(name=f"абонент {subscriber.contract_number}")
-
-
-def _naive(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 async def _reserve_attempt(subscriber_id: int, now: dt.datetime) -> int | None:
@@ -160,7 +156,7 @@ async def authenticate(contract_number: str, password: str, *, now: dt.datetime 
 async def start_session(subscriber_id: int, *, now: dt.datetime | None = None, ip: str = "",
                         replaces: str | None = None) -> str:
     """A fresh session token (never reuse one the client presented: fixation)."""
-    now = _naive(now or utcnow())
+    now = naive_utc(now or utcnow())
     async with write_transaction():
         if replaces:
             await SubscriberSession.delete().where(SubscriberSession.token == replaces)
@@ -198,7 +194,7 @@ async def session_info(token: str | None, *, now: dt.datetime | None = None) -> 
         return None
     rows = await SubscriberSession.raw(_SESSION_WITH_SUBSCRIBER, token)
     row = rows[0] if rows else None
-    moment = _naive(now or utcnow())
+    moment = naive_utc(now or utcnow())
     if row is None or row["session_expiry"] <= moment or row["session_max_expiry"] <= moment:
         return None
     if row["session_expiry"] - moment < SESSION_IDLE / 2:  # slide, but don't write on every request
@@ -226,7 +222,7 @@ def _view_link_key(link_token: str) -> str:
 
 async def start_staff_view(subscriber_id: int, *, actor: Actor, now: dt.datetime | None = None) -> str:
     """A short-lived link token for a staff member's read-only view of a cabinet (audited)."""
-    moment = _naive(now or utcnow())
+    moment = naive_utc(now or utcnow())
     subscriber = await Subscriber.objects().where(Subscriber.id == subscriber_id).first()
     if subscriber is None:
         raise ValueError("Договор не найден")
@@ -249,7 +245,7 @@ async def redeem_staff_view(link_token: str, *, now: dt.datetime | None = None) 
     RETURNING`` wins when it is opened twice at once) and never as a session itself."""
     if not link_token or len(link_token) > 100:
         return None
-    moment = _naive(now or utcnow())
+    moment = naive_utc(now or utcnow())
     async with write_transaction():
         links = await SubscriberSession.delete().where(
             (SubscriberSession.token == _view_link_key(link_token))

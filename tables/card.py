@@ -17,7 +17,7 @@ from db.engine import write_transaction
 from tables.addresses import format_address
 from tables.audit import action_label, contract_history
 from tables.billing import PromisedPayment
-from tables.calendar import LOCAL_TZ, local_date, utcnow
+from tables.calendar import LOCAL_TZ, as_utc, local_date, utcnow
 from tables.month import Month
 from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
 from tables.requests import (
@@ -285,12 +285,7 @@ async def office_today(now: dt.datetime | None = None) -> OfficeToday:
         "SELECT kind, COUNT(*) AS n, MIN(created_at) AS oldest FROM service_request "
         "WHERE status IN ({}, {}) GROUP BY kind ORDER BY kind", *OPEN_STATUSES)
     for q in queues:
-        oldest = q["oldest"]
-        if isinstance(oldest, str):  # SQLite hands aggregates back as text
-            oldest = dt.datetime.fromisoformat(oldest)
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=dt.UTC)
-        q["oldest"] = oldest
+        q["oldest"] = oldest = as_utc(q["oldest"])  # SQLite hands aggregates back as text
         q["waiting"] = now - oldest
         q["label"] = REQUEST_KIND_LABELS.get(q["kind"], q["kind"])
     apps = await ServiceRequest.raw(

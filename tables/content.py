@@ -13,6 +13,7 @@ from piccolo.columns.combination import Combinable
 from piccolo.table import Table
 
 from tables.addresses import Address, Street, Town, format_address
+from tables.calendar import as_utc
 from tables.choices import choices
 
 
@@ -38,16 +39,12 @@ class NewsItem(Table, help_text="Новости и плановые работы
 WINDOW_ORDER_MESSAGE = "Окончание работ должно быть позже начала."
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)  # naive values are UTC
-
-
 def check_work_window(starts_at: dt.datetime | None, ends_at: dt.datetime | None) -> None:
     """A window that ends before it starts would never be shown: refuse it when it is saved.
 
     :raises ValueError: with the Russian message for the clerk.
     """
-    if starts_at is not None and ends_at is not None and _aware(ends_at) <= _aware(starts_at):
+    if starts_at is not None and ends_at is not None and as_utc(ends_at) <= as_utc(starts_at):
         raise ValueError(WINDOW_ORDER_MESSAGE)
 
 
@@ -78,7 +75,7 @@ def check_news_dates(values: dict[str, Any], *, now: dt.datetime) -> None:
         moment = values.get(key)
         if moment is None:
             continue
-        if not isinstance(moment, dt.datetime) or not low <= _aware(moment) <= high:
+        if not isinstance(moment, dt.datetime) or not low <= as_utc(moment) <= high:
             raise ValueError(NEWS_DATE_MESSAGE.format(
                 what=what, low=low_day.strftime("%d.%m.%Y"), high=high_day.strftime("%d.%m.%Y")))
     check_work_window(values.get("starts_at"), values.get("ends_at"))

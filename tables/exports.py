@@ -31,6 +31,7 @@ import anyio
 import xlsxwriter
 
 from db.engine import engine, is_sqlite
+from tables.calendar import as_utc
 from tables.ledger import ENTRY_KIND_LABELS
 from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS
 from tables.reports import LOCAL_TZ, LOCAL_TZ_NAME, Column, Filters, Report, _subscriber_scope
@@ -149,11 +150,7 @@ def xlsx_value(value: Any, column: Column) -> Any:
     if kind == "money":
         return money_decimal(value)
     if kind == "datetime":
-        if isinstance(value, str):
-            value = dt.datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(LOCAL_TZ).replace(tzinfo=None)
+        return as_utc(value).astimezone(LOCAL_TZ).replace(tzinfo=None)
     if kind == "date" and isinstance(value, str):
         return dt.date.fromisoformat(value)
     if kind == "month":

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from tables.addresses import Address, format_address
 from tables.billing import PromisedPaymentOffer, promised_offer_for
-from tables.calendar import local_date
+from tables.calendar import as_utc, local_date
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
 from tables.ledger import LedgerEntry, entry_label
 from tables.month import Month
@@ -272,10 +272,7 @@ async def monthly_statement(subscriber_id: int, period: str, *,
 
 def _as_datetime(value: dt.datetime | str | None) -> dt.datetime | None:
     # SQLite hands aggregates back untyped: the stored UTC text.
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    moment = dt.datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return None if value is None else as_utc(value)
 
 
 @dataclass(frozen=True)
