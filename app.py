@@ -168,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             engine_callback=_register_template_helpers,
         ),
         csrf_config=CSRFConfig(
-            secret=settings.secret_key,
+            secret=settings.secret_key.get_secret_value(),
             cookie_name="centra_csrf",
             header_name="x-centra-csrf",
             cookie_secure=settings.production,

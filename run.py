@@ -16,7 +16,7 @@ import sys
 import uvicorn
 
 from providers.stripe_sandbox import Sandbox, free_port, port_is_free
-from settings import PROJECT_DIR, database_url, get_settings, sqlite_path
+from settings import PROJECT_DIR, Settings, get_settings
 
 
 def migrate() -> None:
@@ -41,11 +41,11 @@ async def seed() -> bool:
             await DB.close_connection_pool()
 
 
-def start_stripe_sandbox(settings) -> Sandbox | None:
+def start_stripe_sandbox(settings: Settings) -> Sandbox | None:
     """Without STRIPE_API_BASE, card payments go to a local Stripe-compatible sandbox."""
-    if os.environ.get("STRIPE_API_BASE"):
+    if "stripe_api_base" in settings.model_fields_set:
         return None
-    port = int(os.environ.get("STRIPE_SANDBOX_PORT", "8420"))
+    port = settings.stripe_sandbox_port
     if not port_is_free(port):
         port = free_port()
     sandbox = Sandbox(port, state_dir=PROJECT_DIR / "var" / "stripe-sandbox").start()
@@ -67,7 +67,7 @@ def main() -> None:
     migrate()
     loaded = asyncio.run(seed())
     sandbox = start_stripe_sandbox(settings)
-    where = "PostgreSQL (DATABASE_URL)" if database_url() else f"SQLite file {sqlite_path()}"
+    where = "PostgreSQL (DATABASE_URL)" if settings.database_url else f"SQLite file {settings.sqlite_path}"
     base = f"http://{settings.host}:{settings.port}"
     print(f"\nCentra is starting on {where}{' with fresh demo data' if loaded else ''}.")
     print(f"  site and cabinet: {base}/   cabinet: {base}/cabinet/   admin: {base}/admin/"
@@ -78,13 +78,13 @@ def main() -> None:
               "    test card 4242 4242 4242 4242, any future month/year (2 digits), any CVC;\n"
               "    confirmation code (3-D Secure) 4000 0027 6000 3184; declined 4000 0000 0000 0341")
     else:
-        print(f"  card payments: Stripe API at {os.environ['STRIPE_API_BASE']}")
+        print(f"  card payments: Stripe API at {settings.stripe_api_base}")
     print(flush=True)
     # uvicorn re-raises SIGTERM after its shutdown; make that an exception so `finally` runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port,
-                    log_level=os.environ.get("LOG_LEVEL", "info"))
+                    log_level=settings.log_level)
     finally:
         if sandbox:
             sandbox.stop()

@@ -1,7 +1,11 @@
-"""Runtime settings, read once from the environment.
+"""Runtime settings: typed and validated (pydantic-settings), read once per process.
 
-Every knob a deployment may turn lives here so that the same code runs on a
-laptop (SQLite file, no Redis, local Stripe sandbox) and in production.
+Every knob a deployment may turn lives here so that the same code runs on a laptop (SQLite
+file, no Redis, local Stripe sandbox) and in production. Values come from the environment,
+then from a ``.env`` file in the project folder (``CENTRA_ENV_FILE`` names another file; an
+empty value reads none), then the defaults below. An empty variable counts as unset.
+
+Nothing else in the code reads the environment for its configuration: ask ``get_settings()``.
 """
 
 from __future__ import annotations
@@ -9,31 +13,18 @@ from __future__ import annotations
 import functools
 import os
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
 #: The shortest ``CENTRA_SECRET_KEY`` production accepts (``secrets.token_hex(32)`` gives 64).
 MIN_SECRET_KEY = 32
-
-
-def _bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def database_url() -> str | None:
-    """``DATABASE_URL`` when it names PostgreSQL, else ``None`` (SQLite)."""
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if url.startswith(("postgres://", "postgresql://")):
-        return url
-    return None
-
-
-def sqlite_path() -> Path:
-    return Path(os.environ.get("CENTRA_SQLITE_PATH", PROJECT_DIR / "var" / "centra.sqlite3"))
+#: ``CENTRA_PASSWORD_HASHING`` for the test suite: argon2id at its minimal cost
+#: (``tables/passwords.py``). Production refuses it.
+TEST_PASSWORD_HASHING = "test-minimal"
 
 
 def _local_secret() -> str:
@@ -48,75 +39,105 @@ def _local_secret() -> str:
     return path.read_text().strip()
 
 
-@dataclass(frozen=True)
-class Settings:
-    host: str = field(default_factory=lambda: os.environ.get("HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(os.environ.get("PORT", "8000")))
+def _env(name: str, default: Any, **kwargs: Any) -> Any:
+    """A field read from the environment variable ``name`` (the deployed names predate this
+    class: some carry ``CENTRA_``, some are the platform's own, like ``PORT``)."""
+    return Field(default, validation_alias=name, **kwargs)
+
+
+class Settings(BaseSettings):
+    """The process's configuration. Build it with ``get_settings()``; tests that need other
+    values build one with ``replace`` or set the variable and clear ``get_settings``' cache."""
+
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_DIR / ".env", env_ignore_empty=True, extra="ignore", frozen=True,
+        validate_by_name=True, validate_by_alias=True, validate_default=False,
+    )
+
+    host: str = _env("HOST", "127.0.0.1")
+    port: int = _env("PORT", 8000, ge=0, le=65535)
     # Development mode relaxes cookie security and the admin's HTTPS checks. Off unless asked
-    # for: `make run` (run.py) and the tests turn it on.
-    debug: bool = field(default_factory=lambda: _bool("CENTRA_DEBUG", False))
-    secret_key: str = field(default_factory=lambda: os.environ.get("CENTRA_SECRET_KEY") or (
-        _local_secret() if _bool("CENTRA_DEBUG", False) else ""))
-    database_url: str | None = field(default_factory=database_url)
-    allowed_hosts: tuple[str, ...] = field(
-        default_factory=lambda: tuple(
-            h.strip() for h in os.environ.get("CENTRA_ALLOWED_HOSTS", "").split(",") if h.strip()
-        )
-    )
-    # "required" | "optional"; by default required in production only.
-    admin_mfa: str = field(default_factory=lambda: os.environ.get("CENTRA_ADMIN_MFA", ""))
-    max_body_bytes: int = field(
-        default_factory=lambda: int(os.environ.get("CENTRA_MAX_BODY_BYTES", str(1024 * 1024)))
-    )
-    redis_url: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
-    stripe_api_base: str = field(
-        default_factory=lambda: os.environ.get("STRIPE_API_BASE", "https://api.stripe.com")
-    )
-    stripe_js_url: str = field(
-        default_factory=lambda: os.environ.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")
-    )
-    stripe_secret_key: str = field(default_factory=lambda: os.environ.get("STRIPE_SECRET_KEY", ""))
-    stripe_publishable_key: str = field(
-        default_factory=lambda: os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
-    )
-    stripe_webhook_secret: str = field(
-        default_factory=lambda: os.environ.get("STRIPE_WEBHOOK_SECRET", "")
-    )
+    # for: `make run` (run.py) and the tests turn it on. Comes before ``secret_key``, whose
+    # default depends on it.
+    debug: bool = _env("CENTRA_DEBUG", False)
+    # Signs links, forms and cookies and encrypts MFA secrets. In development a key file in
+    # var/; production refuses to start without it.
+    secret_key: SecretStr = Field(
+        default_factory=lambda data: SecretStr(_local_secret() if data.get("debug") else ""),
+        validation_alias="CENTRA_SECRET_KEY")
+    # ``postgresql://…`` switches to PostgreSQL; anything else (or nothing) means the SQLite file.
+    database_url: str | None = _env("DATABASE_URL", None)
+    sqlite_path: Path = _env("CENTRA_SQLITE_PATH", PROJECT_DIR / "var" / "centra.sqlite3")
+    # Host names the site answers to, comma-separated (production requires them).
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = _env("CENTRA_ALLOWED_HOSTS", ())
+    # Staff MFA: "required" | "optional"; empty: required in production only.
+    admin_mfa: Literal["", "required", "optional"] = _env("CENTRA_ADMIN_MFA", "")
+    max_body_bytes: int = _env("CENTRA_MAX_BODY_BYTES", 1024 * 1024, gt=0)
+    # Shares rate limits between processes; without it each process counts its own.
+    redis_url: str | None = _env("REDIS_URL", None)
+    stripe_api_base: str = _env("STRIPE_API_BASE", "https://api.stripe.com")
+    stripe_js_url: str = _env("STRIPE_JS_URL", "https://js.stripe.com/v3/")
+    stripe_secret_key: SecretStr = _env("STRIPE_SECRET_KEY", SecretStr(""))
+    stripe_publishable_key: str = _env("STRIPE_PUBLISHABLE_KEY", "")
+    stripe_webhook_secret: SecretStr = _env("STRIPE_WEBHOOK_SECRET", SecretStr(""))
     # Debt tolerated before a contract is suspended (kopecks; 0: any negative balance).
-    debt_threshold_kopecks: int = field(
-        default_factory=lambda: max(0, int(os.environ.get("CENTRA_DEBT_THRESHOLD_KOPECKS", "0") or 0))
-    )
+    debt_threshold_kopecks: int = _env("CENTRA_DEBT_THRESHOLD_KOPECKS", 0, ge=0)
     # Days after connection during which a new contract is charged but not suspended for debt
     # (its first bill must be payable before service stops); 0 turns the grace off.
-    new_contract_grace_days: int = field(
-        default_factory=lambda: max(0, int(os.environ.get("CENTRA_NEW_CONTRACT_GRACE_DAYS", "10") or 0))
-    )
+    new_contract_grace_days: int = _env("CENTRA_NEW_CONTRACT_GRACE_DAYS", 10, ge=0)
     # Seconds a payment's last answer from the provider is reused by its result page
     # (anonymous GETs of an open quick-pay page must not each call the provider).
-    provider_refresh_cache_seconds: float = field(
-        default_factory=lambda: max(0.0, float(os.environ.get("CENTRA_PROVIDER_REFRESH_CACHE_SECONDS",
-                                                              "5") or 0))
-    )
+    provider_refresh_cache_seconds: float = _env("CENTRA_PROVIDER_REFRESH_CACHE_SECONDS", 5.0, ge=0)
     # "module:Class" of the notification sender (tables.notifications.Sender).
-    notification_sender: str = field(
-        default_factory=lambda: os.environ.get("CENTRA_NOTIFICATION_SENDER",
-                                               "tables.notifications:ConsoleSender")
-    )
+    notification_sender: str = _env("CENTRA_NOTIFICATION_SENDER", "tables.notifications:ConsoleSender")
+    # How long pages may show (and the quick-pay search may use) directory and site data read
+    # earlier. The browser tests set 0: their one server process outlives each test's rows.
+    site_cache_seconds: float = _env("CENTRA_SITE_CACHE_SECONDS", 30.0, ge=0)
+    # Password hashes (argon2) run at once in this process; 0: one per core (tables/passwords.py).
+    hashing_threads: int = _env("CENTRA_HASHING_THREADS", 0, ge=0)
+    # "standard": argon2id at argon2-cffi's defaults. "test-minimal": argon2id at its minimal
+    # cost, for the test suite only (a hash takes microseconds); production refuses it.
+    password_hashing: Literal["standard", "test-minimal"] = _env("CENTRA_PASSWORD_HASHING", "standard")
+    # Staff logins per address in five minutes (an office shares one address behind NAT).
+    admin_login_limit: int = _env("CENTRA_ADMIN_LOGIN_LIMIT", 100, gt=0)
+    # `make run` only (run.py): the local Stripe sandbox's preferred port and uvicorn's log level.
+    stripe_sandbox_port: int = _env("STRIPE_SANDBOX_PORT", 8420, ge=0, le=65535)
+    log_level: str = _env("LOG_LEVEL", "info")
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _postgres_only(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return value if value.startswith(("postgres://", "postgresql://")) else None
+        return value
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(h.strip() for h in value.split(",") if h.strip())
+        return value
 
     @property
     def production(self) -> bool:
         return not self.debug
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (by field name), validated like the environment's values."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
     def production_problems(self) -> list[str]:
         """What makes this configuration unsafe to serve in production (empty: nothing)."""
         if self.debug:
             return []
         problems = []
-        if not self.secret_key:
+        secret_key = self.secret_key.get_secret_value()
+        if not secret_key:
             problems.append("CENTRA_SECRET_KEY is not set (one secret for every host and deploy: "
                             "it signs links and forms and encrypts MFA secrets; "
                             "python -c 'import secrets; print(secrets.token_hex(32))')")
-        elif len(self.secret_key) < MIN_SECRET_KEY:
+        elif len(secret_key) < MIN_SECRET_KEY:
             problems.append(f"CENTRA_SECRET_KEY is shorter than {MIN_SECRET_KEY} characters")
         if not self.database_url:
             problems.append("DATABASE_URL is not set to a postgresql:// URL "
@@ -124,11 +145,19 @@ class Settings:
         if not self.allowed_hosts:
             problems.append("CENTRA_ALLOWED_HOSTS is not set (comma-separated host names the "
                             "site answers to; without it any Host header is accepted)")
+        if self.password_hashing != "standard":
+            problems.append(f"CENTRA_PASSWORD_HASHING is {self.password_hashing!r}: passwords "
+                            "hashed at the test suite's minimal cost (unset it)")
         return problems
 
 
 class UnsafeStart(RuntimeError):
     """Production settings that must not serve requests; the message lists what to set."""
+
+
+class InvalidSettings(SystemExit):
+    """A value that is not what its setting expects. A ``SystemExit`` whose code is the message:
+    the process ends printing the list of bad values, without a traceback."""
 
 
 def check_production(settings: Settings) -> None:
@@ -145,12 +174,43 @@ def check_production(settings: Settings) -> None:
               "CENTRA_DEBUG=1, which must never reach production).")
 
 
+def describe_errors(error: ValidationError) -> str:
+    """The bad values, one line each, named by their environment variable (secrets not shown)."""
+    lines = []
+    for item in error.errors(include_url=False):
+        if item["type"] == "default_factory_not_called":
+            continue  # a default that depends on a field named above
+        name = ".".join(str(part) for part in item["loc"]) or "settings"
+        field = next((f for f, info in Settings.model_fields.items()
+                      if name in (f, info.validation_alias)), None)
+        secret = field is not None and Settings.model_fields[field].annotation is SecretStr
+        shown = "" if secret or item["type"] == "missing" else f"={item['input']!r}"
+        lines.append(f"  - {name}{shown}: {item['msg']}")
+    return ("Centra cannot start: invalid settings (from the environment or the .env file):\n"
+            + "\n".join(lines) + "\nCorrect them, or unset them to take the default.")
+
+
 @functools.cache
 def get_settings() -> Settings:
-    """The process's settings, read from the environment on the first call.
+    """The process's settings, read from the environment (and ``.env``) on the first call.
 
-    Hot paths (every quick-pay search signs a ticket) call this per request; building
-    ``Settings`` reads fifteen variables. Whoever changes the environment afterwards (the
-    local sandbox in run.py, tests) calls ``get_settings.cache_clear()``.
+    Hot paths (every quick-pay search signs a ticket) call this per request, so they are read
+    once. Whoever changes the environment afterwards (the local sandbox in run.py, tests)
+    calls ``get_settings.cache_clear()``.
+
+    :raises InvalidSettings: a value that is not valid (the process exits with the list).
     """
-    return Settings()
+    env_file = os.environ.get("CENTRA_ENV_FILE", PROJECT_DIR / ".env") or None
+    try:
+        return Settings(_env_file=env_file)
+    except ValidationError as exc:
+        raise InvalidSettings(describe_errors(exc)) from None
+
+
+def database_url() -> str | None:
+    """``DATABASE_URL`` when it names PostgreSQL, else ``None`` (SQLite)."""
+    return get_settings().database_url
+
+
+def sqlite_path() -> Path:
+    return get_settings().sqlite_path

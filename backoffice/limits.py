@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from piccolo_api.rate_limiting.middleware import InMemoryLimitProvider, RateLimitError, RateLimitProvider
@@ -12,8 +11,8 @@ from settings import get_settings
 
 log = logging.getLogger("centra.limits")
 
-# An office shares one address behind NAT: generous per IP, still stops brute force.
-LOGIN_ATTEMPTS = int(os.environ.get("CENTRA_ADMIN_LOGIN_LIMIT", "100"))
+# Per address and window: an office shares one address behind NAT, so the limit
+# (``CENTRA_ADMIN_LOGIN_LIMIT``) is generous per IP and still stops brute force.
 WINDOW_SECONDS = 300
 
 
@@ -63,8 +62,9 @@ class RedisLimitProvider(RateLimitProvider):
 
 
 def admin_login_limit() -> RateLimitProvider:
-    url = get_settings().redis_url
-    if url:
-        return RedisLimitProvider(url, limit=LOGIN_ATTEMPTS, timespan=WINDOW_SECONDS)
-    return InMemoryLimitProvider(limit=LOGIN_ATTEMPTS, timespan=WINDOW_SECONDS,
+    settings = get_settings()
+    limit = settings.admin_login_limit
+    if settings.redis_url:
+        return RedisLimitProvider(settings.redis_url, limit=limit, timespan=WINDOW_SECONDS)
+    return InMemoryLimitProvider(limit=limit, timespan=WINDOW_SECONDS,
                                  block_duration=WINDOW_SECONDS)

@@ -12,6 +12,6 @@ from settings import get_settings
 
 def mfa_provider() -> AuthenticatorProvider:
     # The shared secrets are encrypted with a key derived from the installation secret.
-    key = hashlib.sha256(("mfa:" + get_settings().secret_key).encode()).digest()
+    key = hashlib.sha256(("mfa:" + get_settings().secret_key.get_secret_value()).encode()).digest()
     return AuthenticatorProvider(encryption_provider=XChaCha20Provider(encryption_key=key),
                                  issuer_name="Centra")

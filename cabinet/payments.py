@@ -48,7 +48,8 @@ def provider_context() -> dict[str, Any]:
     """Stripe.js location and publishable key, read from settings on every page."""
     settings = get_settings()
     return {"stripe_js_url": settings.stripe_js_url, "stripe_pk": settings.stripe_publishable_key,
-            "payments_enabled": bool(settings.stripe_publishable_key and settings.stripe_secret_key)}
+            "payments_enabled": bool(settings.stripe_publishable_key
+                                     and settings.stripe_secret_key.get_secret_value())}
 
 
 def card_page(payment: Payment, *, submit_url: str, back_url: str, error: str | None = None,

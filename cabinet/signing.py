@@ -16,7 +16,7 @@ from settings import get_settings
 @functools.cache
 def _key() -> bytes:
     # Read once per process: without CENTRA_SECRET_KEY each Settings() gets a random one.
-    return get_settings().secret_key.encode()
+    return get_settings().secret_key.get_secret_value().encode()
 
 
 def signature(purpose: str, payload: str, *, length: int = 24) -> str:

@@ -1,6 +1,6 @@
 """Site-wide data shown on every page (hotline phone, footer links) and the latest news
 of the cabinet's dashboard, cached briefly: the same for every visitor, so read once per
-``CACHE_SECONDS`` instead of on every request."""
+``cache_seconds()`` instead of on every request."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 
-from tables.addresses import CACHE_SECONDS, Street, Town, forget_directory
+from tables.addresses import Street, Town, cache_seconds, forget_directory
 from tables.calendar import utcnow
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY, Page, SiteSetting
 from tables.statements import latest_news
@@ -33,9 +33,9 @@ _info = SiteInfo()
 
 
 async def refresh_site_info(force: bool = False) -> SiteInfo:
-    """Reload at most every ``CACHE_SECONDS``; pages read it through ``site()``."""
+    """Reload at most every ``cache_seconds()``; pages read it through ``site()``."""
     global _info
-    if not force and time.monotonic() - _info.loaded_at < CACHE_SECONDS:
+    if not force and time.monotonic() - _info.loaded_at < cache_seconds():
         return _info
     hotline = await SiteSetting.select(SiteSetting.value).where(
         SiteSetting.key == HOTLINE_KEY
@@ -72,9 +72,9 @@ _directory = AddressDirectory()
 
 
 async def address_directory() -> AddressDirectory:
-    """The form's hints, reloaded at most every ``CACHE_SECONDS``."""
+    """The form's hints, reloaded at most every ``cache_seconds()``."""
     global _directory
-    if time.monotonic() - _directory.loaded_at < CACHE_SECONDS:
+    if time.monotonic() - _directory.loaded_at < cache_seconds():
         return _directory
     towns = await Town.select(Town.id, Town.name).order_by(Town.name)
     names = sorted({s["name"] for s in await Street.select(Street.name)})

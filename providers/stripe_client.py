@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import stripe
@@ -50,17 +50,18 @@ class InvalidWebhook(Exception):
 @dataclass(frozen=True)
 class ProviderConfig:
     api_base: str
-    secret_key: str
+    secret_key: str = field(repr=False)
     publishable_key: str
     js_url: str
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> ProviderConfig:
         s = settings or get_settings()
-        return cls(api_base=s.stripe_api_base.rstrip("/"), secret_key=s.stripe_secret_key,
+        return cls(api_base=s.stripe_api_base.rstrip("/"),
+                   secret_key=s.stripe_secret_key.get_secret_value(),
                    publishable_key=s.stripe_publishable_key, js_url=s.stripe_js_url,
-                   webhook_secret=s.stripe_webhook_secret)
+                   webhook_secret=s.stripe_webhook_secret.get_secret_value())
 
 
 def _plain(obj: Any) -> dict[str, Any]:

@@ -144,7 +144,9 @@ class Sandbox:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("STRIPE_SANDBOX_PORT", 8420)))
+    from settings import get_settings
+
+    parser.add_argument("--port", type=int, default=get_settings().stripe_sandbox_port)
     parser.add_argument("--state-dir", type=Path, default=None)
     parser.add_argument("--parent-pid", type=int, default=None,
                         help="exit when this process is no longer the parent")

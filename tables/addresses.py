@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from piccolo.columns import ForeignKey, OnDelete, Varchar
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
-# How long pages may show (and the quick-pay search may use) directory and site data read
-# earlier. The browser tests set 0: their one server process outlives each test's rows.
-CACHE_SECONDS = float(os.environ.get("CENTRA_SITE_CACHE_SECONDS", "30"))
+from settings import get_settings
+
+
+def cache_seconds() -> float:
+    """How long pages may show (and the quick-pay search may use) directory and site data read
+    earlier (``CENTRA_SITE_CACHE_SECONDS``; the browser tests set 0: their one server process
+    outlives each test's rows)."""
+    return get_settings().site_cache_seconds
 
 
 class Town(Table, help_text="Города обслуживания"):
@@ -79,7 +83,7 @@ def normalise(text: str | None) -> str:
 # --- the directory as the quick-pay search reads it ------------------------------------------
 # A search by address compares normalised names, which no index of the stored text can do:
 # a street's few hundred addresses used to be read and normalised on every search. They are
-# kept here per town and per street for CACHE_SECONDS (a clerk's new address is found within
+# kept here per town and per street for ``cache_seconds()`` (a clerk's new address is found within
 # that time); only the contract itself is read per search.
 # The kept maps hold only strings and ints (``AMBIGUOUS`` where a name or an address is not
 # unique), so the garbage collector does not track them: ~100,000 addresses kept as tuples and
@@ -113,9 +117,9 @@ def matching_streets(streets: dict[str, int], wanted: str) -> list[int]:
 
 
 def fresh(kept: dict[int, tuple[float, dict[str, int]]], key: int) -> dict[str, int] | None:
-    """The map kept under ``key`` (with the time it was read) while younger than CACHE_SECONDS."""
+    """The map kept under ``key`` (with the time it was read) while younger than ``cache_seconds()``."""
     hit = kept.get(key)
-    return hit[1] if hit and time.monotonic() - hit[0] < CACHE_SECONDS else None
+    return hit[1] if hit and time.monotonic() - hit[0] < cache_seconds() else None
 
 
 async def streets_in_town(town_id: int) -> dict[str, int]:

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import secrets
 import weakref
 
 import anyio.to_thread
-from argon2 import PasswordHasher
+from argon2 import DEFAULT_RANDOM_SALT_LENGTH, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+from settings import get_settings
+
+#: ``CENTRA_PASSWORD_HASHING`` → the hasher. "standard" is argon2-cffi's default argon2id
+#: (t=3, m=64 MiB, p=4: ~0.1 s a hash). "test-minimal" is argon2id at the least cost the
+#: algorithm allows (t=1, m=8 KiB, p=1: microseconds), so the suite's time goes to behaviour;
+#: its hashes verify with either hasher (the parameters are in the hash), and a login under
+#: "standard" rehashes them (``needs_rehash``). Production refuses it (settings.py).
+HASHERS = {
+    "standard": PasswordHasher(),
+    "test-minimal": PasswordHasher(time_cost=1, memory_cost=8, parallelism=1, hash_len=16,
+                                   salt_len=DEFAULT_RANDOM_SALT_LENGTH),
+}
+
+
+def _hasher() -> PasswordHasher:
+    return HASHERS[get_settings().password_hashing]
+
 
 # One argon2 run keeps ``parallelism`` (4) threads busy on 64 MiB for ~0.1 s. More runs at
 # once than cores only queue for the same cores, multiply the memory and starve the event
@@ -20,7 +37,10 @@ _hasher = PasswordHasher()
 # 40-thread default (bench/login_load.py, docs/performance.md). One run in total would keep
 # the loop freest but leaves cores idle while argon2's lanes wait for each other.
 # ``CENTRA_HASHING_THREADS`` overrides it.
-HASHING_CONCURRENCY = int(os.environ.get("CENTRA_HASHING_THREADS") or 0) or (os.cpu_count() or 1)
+def hashing_concurrency() -> int:
+    return get_settings().hashing_threads or os.cpu_count() or 1
+
+
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
 )
@@ -31,31 +51,35 @@ def _limiter() -> anyio.CapacityLimiter:
     loop = asyncio.get_running_loop()
     limiter = _limiters.get(loop)
     if limiter is None:
-        limiter = _limiters[loop] = anyio.CapacityLimiter(HASHING_CONCURRENCY)
+        limiter = _limiters[loop] = anyio.CapacityLimiter(hashing_concurrency())
     return limiter
 
-# A valid hash of a random secret: verifying against it costs the same time as
-# a real check, so an unknown contract answers as slowly as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+@functools.cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A valid hash of a random secret: verifying against it costs the same time as a real
+    check, so an unknown contract answers as slowly as a wrong password."""
+    return hasher.hash(secrets.token_hex(16))
 
 # Letters and digits that cannot be confused when read from a printout.
 _OTP_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 def hash_password_sync(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(_hasher.hash, password, limiter=_limiter())
+    return await anyio.to_thread.run_sync(_hasher().hash, password, limiter=_limiter())
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """Check ``password``; with no hash, burn the same time and return False."""
+    hasher = _hasher()
 
     def _verify() -> bool:
         try:
-            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+            return hasher.verify(password_hash or _dummy_hash(hasher), password) and bool(password_hash)
         except (VerificationError, InvalidHashError):
             return False
 
@@ -64,7 +88,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
 
 def needs_rehash(password_hash: str) -> bool:
     try:
-        return _hasher.check_needs_rehash(password_hash)
+        return _hasher().check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
 

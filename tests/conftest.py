@@ -45,6 +45,11 @@ else:
     os.environ.pop("DATABASE_URL", None)
     os.environ["CENTRA_SQLITE_PATH"] = str(_TMP / "test.sqlite3")
 os.environ.setdefault("CENTRA_SECRET_KEY", "test-secret-key")
+# A developer's .env is for `make run`, not for the suite.
+os.environ["CENTRA_ENV_FILE"] = ""
+# Passwords hashed with argon2id at its minimal cost: the suite's time goes to behaviour. The
+# tests of the cost itself set "standard" (production's, and the only value it accepts).
+os.environ["CENTRA_PASSWORD_HASHING"] = "test-minimal"
 # Development mode (as `make run`): production refuses to start without its settings, and
 # the tests that check production build their own Settings (tests/test_production_start.py).
 os.environ["CENTRA_DEBUG"] = "1"

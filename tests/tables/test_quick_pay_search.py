@@ -39,7 +39,7 @@ async def test_a_short_street_name_that_fits_two_streets_finds_nothing():
     assert found is not None and found.id == other.id
 
 
-async def test_the_directory_is_reread_after_its_time(monkeypatch):
+async def test_the_directory_is_reread_after_its_time(setenv):
     home = await make_address(street="улица Ленина", house="3", apartment="1")
     await make_subscriber(address=home)
     town = await _town_id()
@@ -50,10 +50,10 @@ async def test_the_directory_is_reread_after_its_time(monkeypatch):
     assert not gc.is_tracked(addresses._places[street][1])
     assert not gc.is_tracked(addresses._streets[town][1])
 
-    # An address a clerk adds later is found once the kept copy is older than CACHE_SECONDS.
+    # An address a clerk adds later is found once the kept copy is older than its time.
     new = await make_subscriber(address=await make_address(street="улица Ленина", house="3",
                                                            apartment="2"))
-    monkeypatch.setattr(addresses, "CACHE_SECONDS", 0)
+    setenv("CENTRA_SITE_CACHE_SECONDS", "0")
     found = await find_payable_contract(town_id=town, street="Ленина", house="3", apartment="2")
     assert found is not None and found.id == new.id
 
