@@ -5,7 +5,9 @@ from __future__ import annotations
 from piccolo_admin.endpoints import OrderBy, TableConfig
 
 from backoffice.access import read_only_validators
-from tables.billing import BillingRun, PromisedPayment, TariffChange
+from tables.billing.charge_run import BillingRun
+from tables.billing.promised import PromisedPayment
+from tables.billing.tariff_changes import TariffChange
 
 MONEY = "Деньги"
 SUBSCRIBERS = "Абоненты"

@@ -29,7 +29,8 @@ from backoffice.roles import FORM_MATRIX, MFA_MESSAGE, mfa_missing
 from db.engine import MAX_ROW_ID, write_transaction
 from tables.accounts import VIEW_LINK_TTL, reset_password, start_staff_view
 from tables.audit import Actor
-from tables.billing import check_chargeable, current_period, preview_charges, run_charges
+from tables.billing.charge_run import check_chargeable, preview_charges, run_charges
+from tables.billing.period import current_period
 from tables.calendar import local_date, utcnow
 from tables.card import (
     active_tariffs,
@@ -46,8 +47,8 @@ from tables.card import (
 )
 from tables.ledger import post_adjustment
 from tables.money import format_plain, parse_rubles, parse_signed_rubles
-from tables.payment_flow import refund_payment
-from tables.payments import book_office_payment
+from tables.payments.office import book_office_payment
+from tables.payments.refunds import refund_payment
 from tables.phones import normalize_phone
 from tables.requests import (
     KIND_TOPICS,

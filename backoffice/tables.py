@@ -13,7 +13,10 @@ from tables.audit import AuditEntry
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
 from tables.notifications import Notification
-from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEvent
+from tables.payments.card_flow import PaymentCustomer
+from tables.payments.events import ProviderEvent
+from tables.payments.payment import Payment
+from tables.payments.refunds import PaymentRefund
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber

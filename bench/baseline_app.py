@@ -32,7 +32,8 @@ from cabinet.quickpay import MESSAGES, issue_ticket
 from cabinet.site import SiteInfo
 from tables.addresses import AMBIGUOUS, fresh, matching_streets, normalise, place_key, unique_ids
 from tables.content import DEFAULT_HOTLINE, HOTLINE_KEY
-from tables.payments import MAX_AMOUNT, MIN_AMOUNT, PayableContract, payable_periods
+from tables.payments.payment import MAX_AMOUNT, MIN_AMOUNT, payable_periods
+from tables.payments.quick_pay import PayableContract
 from tables.subscribers import mask_name
 from web.formatting import FILTERS
 
@@ -242,7 +243,7 @@ async def _addresses_on_street(street: int) -> dict[str, int]:
 
 async def _search(contract: str, town: int, street: str, house: str,
                   apartment: str) -> dict[str, Any] | None:
-    """The quick-pay search (tables.payments.find_payable_contract) on the raw driver."""
+    """The quick-pay search (tables.payments.quick_pay.find_payable_contract) on the raw driver."""
     if contract:
         found = await DB.fetch(BY_CONTRACT, contract)
     else:

@@ -10,7 +10,7 @@ times, each in a fresh copy of that database and a fresh process:
 * **baseline** — the raw driver (sqlite3 / asyncpg), one transaction: one hand-written
   ``INSERT … SELECT … ON CONFLICT DO NOTHING`` computing the same amounts, plus one
   ``UPDATE`` of the cached balances from the inserted rows;
-* **ours** — ``tables.billing.run_charges`` (Piccolo, chunks with progress, tariff
+* **ours** — ``tables.billing.charge_run.run_charges`` (Piccolo, chunks with progress, tariff
   changes, suspension of debtors with audit rows, the run record).
 
 It checks both booked the same entries, and prints median times, the ratio and the
@@ -230,7 +230,7 @@ async def child(mode: str, n: int) -> dict:
         await DB.run_ddl("ANALYZE")
         return {}
     from tables.audit import Actor
-    from tables.billing import run_charges
+    from tables.billing.charge_run import run_charges
 
     before = rss_kb()
     # Reset the peak-RSS mark (VmHWM) so it measures the run, not the imports.

@@ -18,8 +18,8 @@ from cabinet.auth import current_subscriber
 from cabinet.forms import form_fields
 from cabinet.limits import Limit, client_ip, over_limit
 from settings import get_settings
-from tables.payment_flow import CardOutcome, refresh_payment, submit_card
-from tables.payments import (
+from tables.payments.card_flow import CardOutcome, start_payment, submit_card
+from tables.payments.payment import (
     MAX_AMOUNT,
     MIN_AMOUNT,
     PAYMENT_CHANNEL_LABELS,
@@ -28,10 +28,10 @@ from tables.payments import (
     PaymentChannel,
     PaymentStatus,
     parse_payment_amount,
-    start_payment,
     subscriber_payments,
     suggested_amount,
 )
+from tables.payments.refresh import refresh_payment
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
 from web.errors import RowId

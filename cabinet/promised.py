@@ -1,7 +1,7 @@
 """The promised payment (обещанный платёж): the subscriber takes a 3-day credit from the dashboard.
 
 The rules (amount, once a month, never for a terminated contract) live in
-``tables.billing``; this controller only calls ``grant_promised_payment`` and
+``tables.billing.promised``; this controller only calls ``grant_promised_payment`` and
 shows its answer on the dashboard.
 """
 
@@ -13,7 +13,7 @@ from litestar.response import Redirect, Response
 
 from cabinet.auth import writable_subscriber
 from cabinet.dashboard import dashboard_page
-from tables.billing import grant_promised_payment
+from tables.billing.promised import grant_promised_payment
 from tables.calendar import utcnow
 from tables.subscribers import Subscriber
 

@@ -20,19 +20,17 @@ from cabinet.limits import QUICK_PAY_PER_IP, client_ip, over_limit
 from cabinet.payments import card_answer, card_page, provider_context, refreshed_for_page, result_page
 from cabinet.signing import signature
 from cabinet.site import address_directory
-from tables.payments import (
+from tables.payments.card_flow import start_payment
+from tables.payments.payment import (
     MAX_AMOUNT,
     MIN_AMOUNT,
-    PayableContract,
     Payment,
     PaymentChannel,
     PaymentStatus,
-    contract_to_pay,
-    find_payable_contract,
     parse_payment_amount,
     payable_periods,
-    start_payment,
 )
+from tables.payments.quick_pay import PayableContract, contract_to_pay, find_payable_contract
 
 TICKET_SECONDS = 30 * 60
 

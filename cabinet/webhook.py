@@ -8,7 +8,7 @@ from litestar import Request, post
 from litestar.response import Response
 
 from providers.stripe_client import InvalidWebhook
-from tables.payment_flow import MalformedEvent, handle_webhook
+from tables.payments.webhook import MalformedEvent, handle_webhook
 
 log = logging.getLogger("centra.payments")
 

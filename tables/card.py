@@ -16,10 +16,10 @@ from typing import Any
 from db.engine import write_transaction
 from tables.addresses import format_address
 from tables.audit import action_label, contract_history
-from tables.billing import PromisedPayment
+from tables.billing.promised import PromisedPayment
 from tables.calendar import LOCAL_TZ, as_utc, local_date, utcnow
 from tables.month import Month
-from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
+from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
 from tables.requests import (
     REQUEST_KIND_LABELS,
     REQUEST_STATUS_LABELS,

@@ -33,7 +33,7 @@ import xlsxwriter
 from db.engine import engine, is_sqlite
 from tables.calendar import as_utc
 from tables.ledger import ENTRY_KIND_LABELS
-from tables.payments import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS
+from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS
 from tables.reports import LOCAL_TZ, LOCAL_TZ_NAME, Column, Filters, Report, _subscriber_scope
 
 BOM = "\ufeff"

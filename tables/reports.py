@@ -22,7 +22,7 @@ from typing import Any
 from db.engine import is_sqlite
 from tables.calendar import LOCAL_TZ, LOCAL_TZ_NAME, local_date, utcnow
 from tables.ledger import EntryKind, LedgerEntry
-from tables.payments import PAYMENT_CHANNEL_LABELS, PaymentStatus
+from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PaymentStatus
 from tables.ratings import RATING_LABELS
 from tables.requests import REQUEST_KIND_LABELS, REQUEST_TOPIC_LABELS, RequestKind, RequestStatus
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, SubscriberStatus

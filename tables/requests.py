@@ -21,7 +21,8 @@ from piccolo.table import Table
 from db.engine import is_sqlite, is_unique_violation, write_transaction
 from tables.addresses import Address, Street, Town, format_address, normalise
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.billing import schedule_tariff_change, settle_terminated_charges
+from tables.billing.tariff_changes import schedule_tariff_change
+from tables.billing.termination import settle_terminated_charges
 from tables.calendar import local_date, utcnow
 from tables.choices import choices
 from tables.ledger import EntryKind, LedgerEntry, post_entry

@@ -21,7 +21,7 @@ import functools
 from dataclasses import dataclass, field
 
 from tables.addresses import Address, format_address
-from tables.billing import PromisedPaymentOffer, promised_offer_for
+from tables.billing.promised import PromisedPaymentOffer, promised_offer_for
 from tables.calendar import as_utc, local_date
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
 from tables.ledger import LedgerEntry, entry_label

@@ -16,7 +16,7 @@ from piccolo.apps.user.tables import BaseUser
 
 from tables.addresses import Town
 from tables.ledger import LedgerEntry, recompute_balance
-from tables.payments import Payment
+from tables.payments.payment import Payment
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber

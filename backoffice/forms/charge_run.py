@@ -1,7 +1,7 @@
 """Run the monthly charge for a period (the same run as ``piccolo tables charge``).
 
 Two steps: without «Подтверждаю» the form only shows the preview (contracts, sum,
-suspensions, tariff changes) computed by :func:`tables.billing.preview_charges`;
+suspensions, tariff changes) computed by :func:`tables.billing.charge_run.preview_charges`;
 with it ticked the run is made.  A period after the current local month is refused
 by the domain in both steps.
 """
@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
 from backoffice.access import staff_actor
-from tables.billing import ChargePreview, current_period, preview_charges, run_charges
+from tables.billing.charge_run import ChargePreview, preview_charges, run_charges
+from tables.billing.period import current_period
 from web.formatting import rub
 
 

@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from tables.money import parse_rubles
-from tables.payments import book_office_payment
+from tables.payments.office import book_office_payment
 from tables.subscribers import require_subscriber
 from web.formatting import rub
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from tables.addresses import Town
-from tables.payments import PAYMENT_STATUS_LABELS, payment_totals
+from tables.payments.payment import PAYMENT_STATUS_LABELS, payment_totals
 from web.formatting import rub
 
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from backoffice.access import staff_actor
 from db.engine import MAX_ROW_ID
 from tables.money import parse_rubles
-from tables.payment_flow import refund_payment
+from tables.payments.refunds import refund_payment
 from web.formatting import rub
 
 

@@ -24,7 +24,7 @@ async def charge(period: str = "", by: str = "") -> None:
     :param period: the billing month, e.g. 2026-12.
     :param by: who starts the run (recorded); default cli:<os user>.
     """
-    from tables.billing import run_charges
+    from tables.billing.charge_run import run_charges
     from tables.money import format_plain
 
     console = Console()
@@ -52,7 +52,7 @@ async def charge(period: str = "", by: str = "") -> None:
 
 async def reverse_promised() -> None:
     """Reverse promised payments whose 3 days are over (run it every few minutes)."""
-    from tables.billing import reverse_expired_promised_payments
+    from tables.billing.promised import reverse_expired_promised_payments
 
     count = await reverse_expired_promised_payments()
     print(f"Promised payments reversed: {count}")
@@ -60,8 +60,8 @@ async def reverse_promised() -> None:
 
 async def apply_tariff_changes() -> None:
     """Switch contracts to tariffs whose scheduled date has come (run it daily)."""
-    from tables.billing import apply_due_tariff_changes, local_date
-    from tables.calendar import utcnow
+    from tables.billing.tariff_changes import apply_due_tariff_changes
+    from tables.calendar import local_date, utcnow
 
     now = utcnow()
     count = await apply_due_tariff_changes(local_date(now), now=now)

@@ -104,7 +104,7 @@ async def load_demo(today: dt.date | None = None) -> bool:
     from tables.calendar import utcnow
     from tables.content import HOTLINE_KEY, MaintenanceArea, NewsItem, Page, SiteSetting
     from tables.ledger import EntryKind, post_entry
-    from tables.payments import book_office_payment
+    from tables.payments.office import book_office_payment
     from tables.requests import RequestEvent, ServiceRequest
     from tables.subscribers import Subscriber, create_subscriber
     from tables.tariffs import Tariff
@@ -247,7 +247,7 @@ async def _backdate_history(periods: list[str]) -> None:
     """Spread the demo's months over their real dates (postings are stamped "now"):
     charges on the 1st, payments on the 5th, so statements show a history."""
     from tables.ledger import LedgerEntry
-    from tables.payments import Payment
+    from tables.payments.payment import Payment
 
     for period in periods[:-1]:
         first = dt.datetime.fromisoformat(f"{period}-01T03:00:00+00:00")

@@ -9,7 +9,7 @@ async def reconcile_payments() -> None:
     Run it from cron (every few minutes is fine): it is idempotent and credits
     through the same once-only path as the webhook.
     """
-    from tables.payment_flow import reconcile
+    from tables.payments.reconcile import reconcile
 
     report = await reconcile()
     print("\n".join(report.lines()))

@@ -21,17 +21,11 @@ WORKER_NAME = "worker"
 async def tick(now: dt.datetime | None = None) -> dict[str, int]:
     """One pass of the scheduler; returns what it did (for logs and tests)."""
     from tables.audit import Actor
-    from tables.billing import (
-        LOCAL_TZ,
-        BillingRun,
-        RunStatus,
-        apply_due_tariff_changes,
-        current_period,
-        local_date,
-        reverse_expired_promised_payments,
-        run_charges,
-    )
-    from tables.calendar import utcnow
+    from tables.billing.charge_run import BillingRun, RunStatus, run_charges
+    from tables.billing.period import current_period
+    from tables.billing.promised import reverse_expired_promised_payments
+    from tables.billing.tariff_changes import apply_due_tariff_changes
+    from tables.calendar import LOCAL_TZ, local_date, utcnow
     from tables.requests import apply_due_terminations
 
     now = now or utcnow()

@@ -8,7 +8,7 @@ import pytest
 
 from tables.audit import AuditEntry
 from tables.ledger import EntryKind, LedgerEntry, post_entry
-from tables.payments import Payment
+from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
 from tests.factories import make_subscriber

@@ -7,13 +7,10 @@ import datetime as dt
 import pytest
 
 from tables.audit import Actor, AuditEntry
-from tables.billing import (
-    BillingRun,
-    current_period,
-    grant_promised_payment,
-    run_charges,
-    schedule_tariff_change,
-)
+from tables.billing.charge_run import BillingRun, run_charges
+from tables.billing.period import current_period
+from tables.billing.promised import grant_promised_payment
+from tables.billing.tariff_changes import schedule_tariff_change
 from tables.ledger import EntryKind, LedgerEntry
 from tests.factories import make_subscriber, make_tariff
 from tests.test_support import admin_login, make_staff

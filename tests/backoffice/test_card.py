@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 from tables.audit import Actor, AuditEntry
-from tables.billing import BillingRun, current_period
+from tables.billing.charge_run import BillingRun
+from tables.billing.period import current_period
 from tables.card import search_subscribers
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
-from tables.payments import Payment, book_office_payment
+from tables.payments.office import book_office_payment
+from tables.payments.payment import Payment
 from tables.requests import ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_address, make_subscriber

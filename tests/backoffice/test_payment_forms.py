@@ -8,8 +8,9 @@ import pytest
 
 from tables.audit import Actor, AuditEntry
 from tables.ledger import LedgerEntry
-from tables.payment_flow import submit_card
-from tables.payments import Payment, book_office_payment, start_payment
+from tables.payments.card_flow import start_payment, submit_card
+from tables.payments.office import book_office_payment
+from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
 from tests.factories import make_address, make_subscriber
 from tests.payments_support import card_token

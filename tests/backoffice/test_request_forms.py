@@ -12,7 +12,7 @@ import pytest
 from backoffice.tables import TABLE_CONFIGS
 from cabinet.limits import counters
 from tables.audit import AuditEntry
-from tables.billing import TariffChange
+from tables.billing.tariff_changes import TariffChange
 from tables.calendar import utcnow
 from tables.requests import RequestEvent, ServiceRequest, take_request
 from tables.subscribers import Subscriber

@@ -17,10 +17,16 @@ from backoffice.roles import FORM_MATRIX, TABLE_MATRIX
 from backoffice.tables import TABLE_CONFIGS
 from settings import get_settings
 from tables.audit import Actor, AuditEntry
-from tables.billing import BillingRun, PromisedPayment, TariffChange
+from tables.billing.charge_run import BillingRun
+from tables.billing.promised import PromisedPayment
+from tables.billing.tariff_changes import TariffChange
 from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
-from tables.payments import Payment, PaymentCustomer, PaymentRefund, ProviderEvent, book_office_payment
+from tables.payments.card_flow import PaymentCustomer
+from tables.payments.events import ProviderEvent
+from tables.payments.office import book_office_payment
+from tables.payments.payment import Payment
+from tables.payments.refunds import PaymentRefund
 from tables.ratings import CabinetRating
 from tables.requests import RequestEvent, ServiceRequest
 from tables.staff import Role

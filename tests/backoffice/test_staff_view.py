@@ -43,7 +43,7 @@ async def test_operator_views_cabinet_read_only(client, app):
                 "_csrf_token": token, "amount": "500", "score": "1", "comment": "x"})
             # Office pages want a staff login first, which a staff-view session is not.
             assert answer.status_code == (401 if path.startswith("/office/") else 403), path
-        from tables.payments import Payment
+        from tables.payments.payment import Payment
         from tables.ratings import CabinetRating
 
         assert await Payment.count() == 0 and await CabinetRating.count() == 0

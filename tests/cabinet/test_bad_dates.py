@@ -13,7 +13,7 @@ from tables.audit import AuditEntry
 from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem
 from tables.ledger import LedgerEntry, post_entry
-from tables.payments import Payment
+from tables.payments.payment import Payment
 from tests.factories import make_subscriber
 from tests.test_support import admin_login, make_staff, sign_in
 

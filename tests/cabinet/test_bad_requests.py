@@ -12,7 +12,7 @@ import stripe
 
 from providers.stripe_sandbox import TEST_WEBHOOK_SECRET
 from tables.ledger import LedgerEntry
-from tables.payments import ProviderEvent
+from tables.payments.events import ProviderEvent
 
 
 @pytest.mark.parametrize("path", ["/static/" + "a" * 3000, "/static/%00", "/static/site%00.css",

@@ -10,7 +10,7 @@ from html import unescape
 from cabinet.auth import SESSION_COOKIE
 from tables.accounts import redeem_staff_view, start_staff_view
 from tables.audit import Actor
-from tables.billing import run_charges
+from tables.billing.charge_run import run_charges
 from tables.ledger import EntryKind, post_entry
 from tables.requests import ServiceRequest, complete_balance_refund, complete_termination
 from tests.factories import make_subscriber

@@ -79,7 +79,7 @@ async def test_dashboard_without_prompt_when_the_next_charge_is_covered(client):
 
 
 async def test_dashboard_follows_a_booked_tariff_change(client):
-    from tables.billing import TariffChange
+    from tables.billing.tariff_changes import TariffChange
 
     s = await subscriber_with(60000, fee=75000)
     cheaper = await make_tariff("Эконом", fee=55000)

@@ -29,7 +29,7 @@ from litestar.exceptions import NotFoundException
 
 from cabinet.auth import current_subscriber
 from tables.calendar import utcnow
-from tables.payments import Payment
+from tables.payments.payment import Payment
 from tables.requests import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, post_at

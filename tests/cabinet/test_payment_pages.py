@@ -11,7 +11,8 @@ import pytest
 from cabinet.limits import QUICK_PAY_PER_IP
 from cabinet.quickpay import issue_ticket, read_ticket
 from tables.ledger import LedgerEntry
-from tables.payments import Payment, ProviderEvent
+from tables.payments.events import ProviderEvent
+from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
 from tests.factories import make_address, make_subscriber
 from tests.payments_support import (

@@ -11,7 +11,7 @@ import pytest
 from cabinet.auth import SESSION_COOKIE
 from tables.accounts import redeem_staff_view, start_staff_view
 from tables.audit import Actor
-from tables.billing import PromisedPayment, grant_promised_payment, reverse_expired_promised_payments
+from tables.billing.promised import PromisedPayment, grant_promised_payment, reverse_expired_promised_payments
 from tables.ledger import ledger_sum
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber

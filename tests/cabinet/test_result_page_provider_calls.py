@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from cabinet.payments import PROVIDER_REFRESH_PER_IP, PROVIDER_REFRESH_PER_PAYMENT
-from tables.payments import Payment, PaymentChannel, PaymentStatus, start_payment
+from tables.payments.card_flow import start_payment
+from tables.payments.payment import Payment, PaymentChannel, PaymentStatus
 from tests.factories import make_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -108,7 +108,8 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
     """A staff member, a cash payment with its receipt and a refundable card payment."""
     from tables.audit import Actor
     from tables.calendar import utcnow
-    from tables.payments import Payment, book_office_payment
+    from tables.payments.office import book_office_payment
+    from tables.payments.payment import Payment
     from tests.factories import make_address, make_subscriber
     from tests.test_support import make_staff
 
@@ -132,7 +133,8 @@ async def _subscriber_history(subscriber_id: int) -> int:
     from tables.audit import SYSTEM
     from tables.ledger import post_entry
     from tables.month import Month
-    from tables.payments import PaymentChannel, start_payment
+    from tables.payments.card_flow import start_payment
+    from tables.payments.payment import PaymentChannel
     from tables.requests import file_request, reply
 
     await post_entry(subscriber_id, 100000, "payment", f"a11y-pay-{subscriber_id}",

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.async_api import Page, expect
 
-from tables.payments import Payment
+from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
 from tests.e2e.browser_support import add_subscriber_session, check_layout
 from tests.factories import make_address, make_subscriber, make_tariff

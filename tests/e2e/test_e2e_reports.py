@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from playwright.async_api import expect
 
 from tables.audit import Actor
-from tables.payments import book_office_payment
+from tables.payments.office import book_office_payment
 from tests.e2e.browser_support import check_layout, staff_login
 from tests.factories import make_subscriber
 from tests.test_support import STAFF_PASSWORD, make_staff

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tables.billing import BillingRun, current_period
+from tables.billing.charge_run import BillingRun
+from tables.billing.period import current_period
 from tables.ledger import EntryKind, LedgerEntry, post_entry
-from tables.payments import Payment
+from tables.payments.payment import Payment
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.e2e.browser_support import ROOT, staff_login
 from tests.factories import make_address, make_subscriber
@@ -97,8 +98,7 @@ async def test_cash_payment_is_confirmed_and_ends_on_a_receipt(staff_page):
 
 async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
     from tables.audit import Actor
-    from tables.payment_flow import submit_card
-    from tables.payments import start_payment
+    from tables.payments.card_flow import start_payment, submit_card
     from tables.requests import file_request, reply
     from tests.payments_support import card_token
 
@@ -216,7 +216,7 @@ async def test_charge_run_refuses_a_future_month_and_runs_after_the_preview(staf
 
 async def test_landing_page_links_into_lists(staff_page):
     from tables.audit import Actor
-    from tables.payments import book_office_payment
+    from tables.payments.office import book_office_payment
     from tables.requests import file_request
 
     s = await smirnov()

@@ -18,7 +18,7 @@ import pytest
 
 from backoffice.forms import FORMS
 from tables.audit import AuditEntry
-from tables.billing import run_charges
+from tables.billing.charge_run import run_charges
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.notifications import Notification
 from tables.requests import (

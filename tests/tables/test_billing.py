@@ -8,19 +8,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from tables import billing
 from tables.audit import Actor, AuditEntry
-from tables.billing import (
-    BillingRun,
-    Period,
-    RunStatus,
-    TariffChange,
-    compute_charge,
-    preview_charges,
-    run_charges,
-    schedule_tariff_change,
-    settle_terminated_charges,
-)
+from tables.billing import charge_run
+from tables.billing.charge_run import BillingRun, RunStatus, preview_charges, run_charges
+from tables.billing.fee import compute_charge
+from tables.billing.period import Period
+from tables.billing.tariff_changes import TariffChange, apply_due_tariff_changes, schedule_tariff_change
+from tables.billing.termination import settle_terminated_charges
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber, make_tariff
@@ -251,7 +245,7 @@ async def test_tariff_change_inside_a_period_is_prorated():
     assert run.total == amount
     # The switch itself happens on the date (worker), never changing the amount.
     assert (await row(s.id)).tariff == old.id
-    assert await billing.apply_due_tariff_changes(dt.date(2026, 12, 15)) == 1
+    assert await apply_due_tariff_changes(dt.date(2026, 12, 15)) == 1
     assert (await row(s.id)).tariff == new.id
     assert await compute_charge(s.id, "2026-12") == amount
     assert await compute_charge(s.id, "2026-11") == 85000
@@ -383,7 +377,7 @@ async def test_a_failed_run_is_recorded_and_books_nothing(monkeypatch):
         raise RuntimeError("disk full")
 
     # Fails after the charges were inserted: the whole run rolls back.
-    monkeypatch.setattr(billing, "write_audit", broken)
+    monkeypatch.setattr(charge_run, "write_audit", broken)
     with pytest.raises(RuntimeError):
         await run_charges("2026-12", actor=STAFF, now=DEC1)
     assert await LedgerEntry.count() == 0

@@ -6,7 +6,10 @@ import datetime as dt
 
 import pytest
 
-from tables.billing import BillingRun, current_period, grant_promised_payment, schedule_tariff_change
+from tables.billing.charge_run import BillingRun
+from tables.billing.period import current_period
+from tables.billing.promised import grant_promised_payment
+from tables.billing.tariff_changes import schedule_tariff_change
 from tables.calendar import utcnow
 from tables.commands.charge import charge, reverse_promised
 from tables.commands.worker import tick

@@ -10,20 +10,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tables.audit import Actor, AuditEntry
-from tables.billing import (
-    BillingRun,
-    PromisedPayment,
-    compute_charge,
-    grant_promised_payment,
-    reverse_expired_promised_payments,
-    run_charges,
-)
+from tables.billing.charge_run import BillingRun, run_charges
+from tables.billing.fee import compute_charge
+from tables.billing.promised import PromisedPayment, grant_promised_payment, reverse_expired_promised_payments
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
 
 START = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
-# Up to the current local month: a later one is refused (tables.billing.check_chargeable).
+# Up to the current local month: a later one is refused (tables.billing.charge_run.check_chargeable).
 PERIODS = ["2026-10", "2026-11", "2026-12"]
 _refs = itertools.count()
 

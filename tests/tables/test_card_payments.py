@@ -10,21 +10,21 @@ import pytest
 from providers.stripe_client import InvalidWebhook
 from tables.audit import Actor
 from tables.ledger import LedgerEntry
-from tables.payment_flow import handle_webhook, refresh_payment, refund_payment, submit_card
-from tables.payments import (
+from tables.payments.card_flow import start_payment, submit_card
+from tables.payments.events import ProviderEvent
+from tables.payments.payment import (
     MAX_AMOUNT,
     MIN_AMOUNT,
     Payment,
-    PaymentRefund,
     PaymentStatus,
-    ProviderEvent,
-    complete_refund,
     parse_payment_amount,
     payable_periods,
-    settle_payment,
-    start_payment,
     suggested_amount,
 )
+from tables.payments.refresh import refresh_payment
+from tables.payments.refunds import PaymentRefund, complete_refund, refund_payment
+from tables.payments.settlement import settle_payment
+from tables.payments.webhook import handle_webhook
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
 from tests.payments_support import (
@@ -172,7 +172,7 @@ async def test_concurrent_refunds_cannot_exceed_the_payment(stripe_sandbox):
 
 
 async def test_office_payment_cannot_be_refunded_to_a_card(stripe_sandbox):
-    from tables.payments import book_office_payment
+    from tables.payments.office import book_office_payment
 
     subscriber = await make_subscriber()
     payment = await book_office_payment(subscriber.id, 10000, actor=CLERK)
@@ -186,8 +186,7 @@ async def test_office_payment_cannot_be_refunded_to_a_card(stripe_sandbox):
 async def confirmed_but_unsettled(stripe_sandbox, amount: int = 50000) -> tuple[Subscriber, Payment, dict]:
     """A payment the provider has charged while our side has not heard yet (the race window)."""
     from providers.stripe_client import provider
-    from tables.payment_flow import idempotency_key
-    from tables.payments import bind_intent, claim_for_card
+    from tables.payments.card_flow import bind_intent, claim_for_card, idempotency_key
 
     subscriber = await make_subscriber()
     payment = await start_payment(subscriber.id, amount, channel="cabinet")
@@ -265,7 +264,7 @@ async def test_success_with_another_amount_is_not_credited(stripe_sandbox):
 async def _intent_named(stripe_sandbox, payment: Payment, metadata: dict[str, str]) -> dict:
     """A succeeded intent whose id our side never stored (the answer to the create call was lost)."""
     from providers.stripe_client import provider
-    from tables.payments import claim_for_card
+    from tables.payments.card_flow import claim_for_card
 
     await claim_for_card(payment.id)
     p = provider()
@@ -277,7 +276,7 @@ async def _intent_named(stripe_sandbox, payment: Payment, metadata: dict[str, st
 
 
 async def test_lost_intent_id_is_found_by_our_reference_only(stripe_sandbox):
-    from tables.payments import payment_reference
+    from tables.payments.payment import payment_reference
 
     subscriber = await make_subscriber()
     payment = await start_payment(subscriber.id, 40000, channel="cabinet")

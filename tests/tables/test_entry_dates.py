@@ -6,11 +6,12 @@ import datetime as dt
 
 import pytest
 
-import tables.payments
+import tables.payments.payment
 from tables.audit import Actor
 from tables.content import check_news_dates
 from tables.ledger import LedgerEntry
-from tables.payments import Payment, book_office_payment, check_payment_period, payable_periods
+from tables.payments.office import book_office_payment
+from tables.payments.payment import Payment, check_payment_period, payable_periods
 from tables.reports import Filters
 from tests.factories import make_subscriber
 
@@ -30,7 +31,8 @@ def test_payment_period_within_a_year_back_and_two_months_ahead():
 
 def test_payable_months_follow_the_novokuznetsk_calendar(monkeypatch):
     # 31 Dec, 18:00 UTC is already 1 January in Novokuznetsk (UTC+7).
-    monkeypatch.setattr(tables.payments, "utcnow", lambda: dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.UTC))
+    new_year_eve = dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(tables.payments.payment, "utcnow", lambda: new_year_eve)
     assert payable_periods() == ["2026-11", "2026-12", "2027-01", "2027-02"]
     assert check_payment_period("2027-03") == "2027-03"
 

@@ -12,8 +12,11 @@ import respx
 from tables.audit import Actor
 from tables.calendar import utcnow
 from tables.ledger import LedgerEntry
-from tables.payment_flow import reconcile, refresh_payment, refund_payment, submit_card
-from tables.payments import Payment, PaymentRefund, start_payment
+from tables.payments.card_flow import start_payment, submit_card
+from tables.payments.payment import Payment
+from tables.payments.reconcile import reconcile
+from tables.payments.refresh import refresh_payment
+from tables.payments.refunds import PaymentRefund, refund_payment
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber
 from tests.payments_support import CARD_3DS, card_token

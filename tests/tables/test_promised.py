@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from tables.audit import AuditEntry
-from tables.billing import (
+from tables.billing.promised import (
     PromisedPayment,
     grant_promised_payment,
     promised_payment_offer,

@@ -6,7 +6,7 @@ import gc
 
 from tables import addresses
 from tables.addresses import Street, Town
-from tables.payments import find_payable_contract
+from tables.payments.quick_pay import find_payable_contract
 from tests.factories import make_address, make_subscriber
 
 

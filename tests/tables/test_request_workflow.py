@@ -9,7 +9,8 @@ import pytest
 
 from tables.addresses import Address, Street
 from tables.audit import Actor, AuditEntry
-from tables.billing import TariffChange, run_charges
+from tables.billing.charge_run import run_charges
+from tables.billing.tariff_changes import TariffChange
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.notifications import Notification
 from tables.requests import (

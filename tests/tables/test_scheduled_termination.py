@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from tables.audit import Actor, AuditEntry
-from tables.billing import run_charges
+from tables.billing.charge_run import run_charges
 from tables.calendar import LOCAL_TZ, local_date, utcnow
 from tables.commands.terminations import apply_terminations
 from tables.commands.worker import tick

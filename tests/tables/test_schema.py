@@ -7,7 +7,7 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 
 from tables.content import Page
 from tables.ledger import EntryKind, LedgerEntry, post_entry
-from tables.payments import Payment
+from tables.payments.payment import Payment
 from tables.ratings import CabinetRating
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber
@@ -135,7 +135,7 @@ async def test_contracts_created_at_the_same_moment_get_distinct_numbers(monkeyp
 
 async def test_contract_history_includes_its_payments_and_requests_not_others():
     from tables.audit import Actor, contract_history
-    from tables.payments import book_office_payment
+    from tables.payments.office import book_office_payment
     from tables.requests import file_request
 
     clerk = Actor("clerk", None)

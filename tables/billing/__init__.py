@@ -1,0 +1,1 @@
+"""Billing: the monthly charge run, proration, debt suspension, tariff changes, promised payments."""

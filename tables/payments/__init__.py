@@ -1,0 +1,1 @@
+"""Payments: card top-ups, quick pay, office (cash) payments, refunds, the provider's events."""
