@@ -22,11 +22,10 @@ from piccolo.columns import Column
 from piccolo.table import Table
 
 from tables.calendar import LOCAL_TZ, as_utc
-from tables.money import is_kopecks
+from tables.money import NBSP, format_amount, is_kopecks, read_rubles
 
 # The name ends where the explanation starts: ". ", ": ", ", ", " (" or " — ".
 _NAME_END = re.compile(r"\. |: |, | \(| — ")
-NBSP = "\u00a0"
 
 
 def title_of(help_text: str | None, fallback: str) -> str:
@@ -74,31 +73,19 @@ def has_cyrillic(text: str) -> bool:
 
 def rubles(kopecks: int | None, *, grouped: bool = True) -> str | None:
     """150050 → «1 500,50» (a no-break space between thousands); -500 → «-5,00»."""
-    if kopecks is None:
-        return None
-    sign = "-" if kopecks < 0 else ""
-    whole, part = divmod(abs(int(kopecks)), 100)
-    digits = f"{whole:,}".replace(",", NBSP if grouped else "")
-    return f"{sign}{digits},{part:02d}"
-
-
-_RUBLES = re.compile(r"^(?P<sign>[+-]?)(?P<rub>[0-9]{1,12})(?:[.,](?P<kop>[0-9]{1,2}))?$")
+    return None if kopecks is None else format_amount(kopecks, group=NBSP if grouped else "")
 
 
 def parse_rubles_field(value: Any, title: str) -> int | None:
     """What a clerk typed in a money field («1 500,50», «1500.5», «-20») → kopecks."""
     if value is None or isinstance(value, bool):
         return None
-    # Roubles whatever the JSON type: a number from an API client means roubles as well.
-    text = str(value).strip().replace(NBSP, "").replace(" ", "").removesuffix("₽")
-    if text == "":
-        return None
-    match = _RUBLES.match(text)
-    if not match:
+    try:
+        # Roubles whatever the JSON type: a number from an API client means roubles as well.
+        return read_rubles(value)
+    except ValueError:
         raise ValueError(f"{title}: сумма в рублях, например 1 500,00 (не больше двух знаков "
-                         "после запятой).")
-    kopecks = int(match["rub"]) * 100 + int((match["kop"] or "0").ljust(2, "0"))
-    return -kopecks if match["sign"] == "-" else kopecks
+                         "после запятой).") from None
 
 
 def local_time(value: Any) -> Any:

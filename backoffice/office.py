@@ -46,7 +46,7 @@ from tables.card import (
     waiting_text,
 )
 from tables.ledger import post_adjustment
-from tables.money import format_plain, parse_rubles, parse_signed_rubles
+from tables.money import format_amount, format_plain, parse_rubles, parse_signed_rubles
 from tables.payments.office import book_office_payment
 from tables.payments.refunds import refund_payment
 from tables.phones import normalize_phone
@@ -139,9 +139,7 @@ def _require(request: Request, action: str) -> None:
 
 def _rubles(kopecks: int) -> str:
     """1400050 → "14 000,50 ₽" (plain spaces: the line is read out and copied)."""
-    sign = "-" if kopecks < 0 else ""
-    rub, kop = divmod(abs(kopecks), 100)
-    return f"{sign}{rub:,}".replace(",", " ") + f",{kop:02d} ₽"
+    return format_amount(kopecks, group=" ", suffix=" ₽")
 
 
 def _signed(kopecks: int) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 
-from tables.exports import csv_writer, money_text
+from tables.exports import csv_writer
+from tables.money import format_csv
 from tables.month import Month
 from tables.statements import MonthStatement
 from web.formatting import datetime_ru, month_ru
@@ -44,16 +45,16 @@ def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
     for month in months:
         start = Month.parse(month.period).first_day.strftime("%d.%m.%Y")
         writer.writerow([start, f"{CSV_TEXT['opening']} ({month_ru(month.period)})", "", "",
-                         money_text(month.opening)])
+                         format_csv(month.opening)])
         for line in month.lines:
             label = line.label
             if line.comment:
                 label = f"{label}: {line.comment}"
             writer.writerow([datetime_ru(line.created_at, "dd.MM.yyyy HH:mm"), _text(label),
-                             _period_label(line.period), money_text(line.amount),
-                             money_text(line.balance_after)])
-        writer.writerow(["", CSV_TEXT["credits"], "", money_text(month.credits), ""])
-        writer.writerow(["", CSV_TEXT["debits"], "", money_text(month.debits), ""])
+                             _period_label(line.period), format_csv(line.amount),
+                             format_csv(line.balance_after)])
+        writer.writerow(["", CSV_TEXT["credits"], "", format_csv(month.credits), ""])
+        writer.writerow(["", CSV_TEXT["debits"], "", format_csv(month.debits), ""])
         writer.writerow(["", f"{CSV_TEXT['closing']} ({month_ru(month.period)})", "", "",
-                         money_text(month.closing)])
+                         format_csv(month.closing)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")

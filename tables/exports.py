@@ -24,7 +24,6 @@ import sqlite3
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -33,6 +32,7 @@ import xlsxwriter
 from db.engine import engine, is_sqlite
 from tables.calendar import as_utc
 from tables.ledger import ENTRY_KIND_LABELS
+from tables.money import format_csv, to_decimal
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS
 from tables.reports import LOCAL_TZ, LOCAL_TZ_NAME, Column, Filters, Report, _subscriber_scope
 
@@ -87,17 +87,6 @@ def csv_writer(buffer: io.StringIO, *, delimiter: str = DELIMITER,
     return SafeCsvWriter(buffer, delimiter=delimiter, lineterminator=lineterminator)
 
 
-def money_decimal(kopecks: int) -> Decimal:
-    return Decimal(int(kopecks)).scaleb(-2)
-
-
-def money_text(kopecks: int) -> str:
-    """-123456 → '-1234,56' (what the SQL formatting of raw exports produces too)."""
-    sign = "-" if kopecks < 0 else ""
-    rub, kop = divmod(abs(int(kopecks)), 100)
-    return f"{sign}{rub},{kop:02d}"
-
-
 def safe_text(value: str) -> str:
     """``value`` as a spreadsheet shows it and never evaluates it (see :data:`FORMULA_START`).
 
@@ -128,7 +117,7 @@ def cell_text(value: Any, column: Column) -> str:
     if isinstance(value, str) and kind not in ("text", "month"):
         return value  # a label such as "Итого" in a typed column
     if kind == "money":
-        return money_text(value)
+        return format_csv(value)
     if kind == "int":
         return str(int(value))
     if kind == "decimal":
@@ -148,7 +137,7 @@ def xlsx_value(value: Any, column: Column) -> Any:
         return None
     kind = column.kind
     if kind == "money":
-        return money_decimal(value)
+        return to_decimal(value)
     if kind == "datetime":
         return as_utc(value).astimezone(LOCAL_TZ).replace(tzinfo=None)
     if kind == "date" and isinstance(value, str):
@@ -389,12 +378,12 @@ def _local_datetime(value: Any) -> dt.datetime:
 
 
 def raw_converters(columns: Sequence[RawColumn]) -> list[Callable[[Any], Any]]:
-    return [money_decimal if c.kind == "money" else _local_datetime if c.kind == "datetime"
+    return [to_decimal if c.kind == "money" else _local_datetime if c.kind == "datetime"
             else _identity for c in columns]
 
 
 def _csv_expr(column: RawColumn) -> str:
-    """The SQL that formats a column as text: money as :func:`money_text` does, timestamps
+    """The SQL that formats a column as text: money as :func:`tables.money.format_csv` does, timestamps
     as ISO local time to the second (``2026-11-05 14:30:00``, the cheapest form for the
     database to produce; Excel reads it as a date and time)."""
     x = column.expr

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from decimal import Decimal
 
 import nh3
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from tables.calendar import LOCAL_TZ_NAME
+from tables.money import format_rub as rub
 from tables.month import Month
 
 LOCALE = "ru_RU"
@@ -27,16 +27,6 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 # month pickers list every month of the contract): the results are pure functions of their
 # arguments, so they are kept (docs/performance.md).
 _cached = functools.lru_cache(maxsize=8192)
-
-
-def kopecks_to_decimal(kopecks: int) -> Decimal:
-    return Decimal(int(kopecks)).scaleb(-2)
-
-
-@_cached
-def rub(kopecks: int | None) -> str:
-    """1234567 → '12 345,67 ₽' (no floats on the way)."""
-    return format_currency(kopecks_to_decimal(kopecks or 0), "RUB", locale=LOCALE)
 
 
 @_cached

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tables.content import MaintenanceArea, NewsItem
-from tables.exports import money_text as csv_amount
 from tables.ledger import ledger_sum
+from tables.money import format_csv as csv_amount
 from tables.requests import ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_address, make_subscriber, make_tariff, post_at

@@ -205,7 +205,7 @@ async def test_no_subscriber_reaches_anothers_objects_by_id(app, two_subscribers
 
 
 def _owner_markers(owner: Subscriber, request_number: str) -> list[str]:
-    from tables.exports import money_text as csv_amount
+    from tables.money import format_csv as csv_amount
     from web.formatting import rub
 
     return [OWNER_SURNAME, OWNER_CONTRACT, rub(OWNER_BALANCE), csv_amount(OWNER_BALANCE),
