@@ -8,7 +8,8 @@ one entry.  Database-only: callers pass what the provider answered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,85 +110,102 @@ async def settle_payment(intent: Mapping[str, Any], *, event_id: str | None = No
     intent_id = str(intent.get("id") or "")
     if not intent_id.startswith("pi_"):
         raise ValueError("not a PaymentIntent")
-    status = intent.get("status")
     now = utcnow()
     async with write_transaction():
         if event_id and not await record_event(event_id, event_type, intent_id, now=now):
             return Settlement(None, None, duplicate_event=True)
-
-        async def outcome(text: str) -> None:
-            await event_outcome(event_id, text)
-
         payment = await _find_payment(intent)
         if payment is None or payment.channel == PaymentChannel.OFFICE:
-            await outcome("unknown_intent")
-            return Settlement(None, None)
+            settlement, outcome = Settlement(None, None), "unknown_intent"
+        else:
+            step = _STEPS.get(_step_of(intent), _no_change)
+            settlement, outcome = await step(payment, intent, event_id=event_id, now=now)
+        await event_outcome(event_id, outcome)
+        return settlement
 
-        if status == "succeeded":
-            if intent.get("amount") != payment.amount or str(intent.get("currency", "")).lower() != CURRENCY:
-                await outcome("amount_mismatch")
-                await write_audit(action="payment.amount_mismatch", object_type="payment",
-                                  object_id=payment.id, actor=SYSTEM,
-                                  before={"amount": payment.amount},
-                                  after={"provider_amount": intent.get("amount"),
-                                         "currency": intent.get("currency")})
-                return Settlement(payment.id, payment.status)
-            rows = await Payment.update({
-                Payment.status: PaymentStatus.SUCCEEDED,
-                Payment.provider_charge_id: _charge_id(intent),
-                Payment.failure_code: "",
-                Payment.failure_reason: "",
-                Payment.updated_at: now,
-            }).where(
-                (Payment.id == payment.id) & Payment.status.not_in(list(CREDITED_STATUSES))
-            ).returning(Payment.id)
-            if not rows:
-                await outcome("already_settled")
-                return Settlement(payment.id, payment.status)
-            try:
-                _, balance = await post_entry(
-                    payment.subscriber, payment.amount, EntryKind.PAYMENT, intent_id,
-                    period=payment.period, created_by="provider",
-                    comment=f"Оплата картой ({PAYMENT_CHANNEL_LABELS[payment.channel]})",
-                )
-            except DuplicateEntryError:
-                await outcome("already_settled")
-                return Settlement(payment.id, PaymentStatus.SUCCEEDED)
-            await write_audit(action="payment.succeeded", object_type="payment", object_id=payment.id,
-                              actor=SYSTEM, message=f"intent={intent_id} event={event_id or '-'}",
-                              before={"status": payment.status},
-                              after={"status": "succeeded", "amount": payment.amount, "balance": balance})
-            await outcome("credited")
-            return Settlement(payment.id, PaymentStatus.SUCCEEDED, credited=True)
 
-        if status == "requires_action":
-            await Payment.update(
-                {Payment.status: PaymentStatus.REQUIRES_ACTION, Payment.updated_at: now}
-            ).where((Payment.id == payment.id) & (Payment.status == PaymentStatus.CREATED))
-            await outcome("requires_action")
-            return Settlement(payment.id, await _status(payment.id))
+# Each step runs inside settle_payment's transaction and answers (settlement, event outcome).
+Step = Callable[..., Awaitable[tuple[Settlement, str]]]
 
-        failed = status == "canceled" or (
-            status == "requires_payment_method" and intent.get("last_payment_error")
+
+def _step_of(intent: Mapping[str, Any]) -> str | None:
+    status = intent.get("status")
+    if status in ("succeeded", "requires_action"):
+        return status
+    if status == "canceled" or (status == "requires_payment_method" and intent.get("last_payment_error")):
+        return "failed"
+    return None
+
+
+async def _credit(payment: Payment, intent: Mapping[str, Any], *, event_id: str | None,
+                  now: dt.datetime) -> tuple[Settlement, str]:
+    """The provider took the money: "succeeded" and the ledger entry, once."""
+    if intent.get("amount") != payment.amount or str(intent.get("currency", "")).lower() != CURRENCY:
+        await write_audit(action="payment.amount_mismatch", object_type="payment",
+                          object_id=payment.id, actor=SYSTEM,
+                          before={"amount": payment.amount},
+                          after={"provider_amount": intent.get("amount"),
+                                 "currency": intent.get("currency")})
+        return Settlement(payment.id, payment.status), "amount_mismatch"
+    rows = await Payment.update({
+        Payment.status: PaymentStatus.SUCCEEDED,
+        Payment.provider_charge_id: _charge_id(intent),
+        Payment.failure_code: "",
+        Payment.failure_reason: "",
+        Payment.updated_at: now,
+    }).where(
+        (Payment.id == payment.id) & Payment.status.not_in(list(CREDITED_STATUSES))
+    ).returning(Payment.id)
+    if not rows:
+        return Settlement(payment.id, payment.status), "already_settled"
+    try:
+        _, balance = await post_entry(
+            payment.subscriber, payment.amount, EntryKind.PAYMENT, intent["id"],
+            period=payment.period, created_by="provider",
+            comment=f"Оплата картой ({PAYMENT_CHANNEL_LABELS[payment.channel]})",
         )
-        if failed:
-            code = _failure_code(intent)
-            rows = await Payment.update({
-                Payment.status: PaymentStatus.FAILED,
-                Payment.failure_code: code[:60],
-                Payment.failure_reason: failure_message(code),
-                Payment.updated_at: now,
-            }).where(
-                (Payment.id == payment.id) & Payment.status.is_in(list(OPEN_STATUSES))
-            ).returning(Payment.id)
-            if rows:
-                await write_audit(action="payment.failed", object_type="payment", object_id=payment.id,
-                                  actor=SYSTEM, message=f"intent={intent_id} code={code}")
-            await outcome("failed" if rows else "already_settled")
-            return Settlement(payment.id, await _status(payment.id))
+    except DuplicateEntryError:
+        return Settlement(payment.id, PaymentStatus.SUCCEEDED), "already_settled"
+    await write_audit(action="payment.succeeded", object_type="payment", object_id=payment.id,
+                      actor=SYSTEM, message=f"intent={intent['id']} event={event_id or '-'}",
+                      before={"status": payment.status},
+                      after={"status": "succeeded", "amount": payment.amount, "balance": balance})
+    return Settlement(payment.id, PaymentStatus.SUCCEEDED, credited=True), "credited"
 
-        await outcome("no_change")
-        return Settlement(payment.id, payment.status)
+
+async def _requires_action(payment: Payment, intent: Mapping[str, Any], *, event_id: str | None,
+                           now: dt.datetime) -> tuple[Settlement, str]:
+    """The bank asks for its confirmation code."""
+    await Payment.update(
+        {Payment.status: PaymentStatus.REQUIRES_ACTION, Payment.updated_at: now}
+    ).where((Payment.id == payment.id) & (Payment.status == PaymentStatus.CREATED))
+    return Settlement(payment.id, await _status(payment.id)), "requires_action"
+
+
+async def _fail(payment: Payment, intent: Mapping[str, Any], *, event_id: str | None,
+                now: dt.datetime) -> tuple[Settlement, str]:
+    """Declined or cancelled: an open payment closes as failed with the reason."""
+    code = _failure_code(intent)
+    rows = await Payment.update({
+        Payment.status: PaymentStatus.FAILED,
+        Payment.failure_code: code[:60],
+        Payment.failure_reason: failure_message(code),
+        Payment.updated_at: now,
+    }).where(
+        (Payment.id == payment.id) & Payment.status.is_in(list(OPEN_STATUSES))
+    ).returning(Payment.id)
+    if rows:
+        await write_audit(action="payment.failed", object_type="payment", object_id=payment.id,
+                          actor=SYSTEM, message=f"intent={intent['id']} code={code}")
+    return Settlement(payment.id, await _status(payment.id)), "failed" if rows else "already_settled"
+
+
+async def _no_change(payment: Payment, intent: Mapping[str, Any], *, event_id: str | None,
+                     now: dt.datetime) -> tuple[Settlement, str]:
+    return Settlement(payment.id, payment.status), "no_change"
+
+
+_STEPS: dict[str | None, Step] = {"succeeded": _credit, "requires_action": _requires_action, "failed": _fail}
 
 
 async def _status(payment_id: int) -> str | None:
