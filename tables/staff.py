@@ -31,6 +31,21 @@ ROLE_LABELS = {
     "administrator": "Администратор",
 }
 
+class _StaffHashingRounds:
+    """``BaseUser``'s PBKDF2 rounds, asked on every hash: Piccolo's own count (600,000), or
+    one round when ``CENTRA_PASSWORD_HASHING`` is the test suite's "test-minimal" (production
+    refuses it). Piccolo rehashes at login a password stored with other rounds."""
+
+    def __init__(self, standard: int) -> None:
+        self.standard = standard
+
+    def __get__(self, obj: object, owner: type | None = None) -> int:
+        return 1 if get_settings().password_hashing == "test-minimal" else self.standard
+
+
+if not isinstance(BaseUser.__dict__["_pbkdf2_iteration_count"], _StaffHashingRounds):
+    BaseUser._pbkdf2_iteration_count = _StaffHashingRounds(BaseUser._pbkdf2_iteration_count)
+
 # Which roles must use an authenticator app is derived from the role matrix
 # (backoffice.roles.mfa_required): every role that reads personal data in bulk.
 

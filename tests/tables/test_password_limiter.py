@@ -62,3 +62,18 @@ async def test_production_hashes_at_full_cost_and_upgrades_the_suites_hashes(set
     assert not await passwords.verify_password(None, "correct-horse-1")
     assert not await passwords.verify_password(full, "wrong-horse-1")
     assert time.perf_counter() - start > 0.05  # full-cost checks, even for an unknown contract
+
+
+async def test_staff_passwords_follow_the_same_setting(setenv):
+    """Staff passwords are Piccolo's PBKDF2: one round in the suite, Piccolo's own count (and a
+    rehash at login of a password stored with fewer) under "standard"."""
+    from piccolo.apps.user.tables import BaseUser
+
+    from tests.test_support import STAFF_PASSWORD, make_staff
+
+    user = await make_staff("hasher")
+    assert user.password.startswith("pbkdf2_sha256$1$")
+    setenv("CENTRA_PASSWORD_HASHING", "standard")
+    assert await BaseUser.login("hasher", STAFF_PASSWORD) == user.id
+    stored = await BaseUser.select(BaseUser.password).where(BaseUser.id == user.id).first()
+    assert stored["password"].startswith("pbkdf2_sha256$600000$")
