@@ -88,8 +88,23 @@ class Settings(BaseSettings):
     # Seconds a payment's last answer from the provider is reused by its result page
     # (anonymous GETs of an open quick-pay page must not each call the provider).
     provider_refresh_cache_seconds: float = _env("CENTRA_PROVIDER_REFRESH_CACHE_SECONDS", 5.0, ge=0)
-    # "module:Class" of the notification sender (tables.notifications.Sender).
-    notification_sender: str = _env("CENTRA_NOTIFICATION_SENDER", "tables.notifications:ConsoleSender")
+    # "module:Class" of the notification sender (tables.notifications.Sender). The default sends
+    # e-mail over SMTP when CENTRA_SMTP_HOST is set and SMS through the gateway when
+    # CENTRA_SMS_API_ID is set; a channel without its settings is printed to the console.
+    notification_sender: str = _env("CENTRA_NOTIFICATION_SENDER", "tables.notifications:GatewaySender")
+    smtp_host: str = _env("CENTRA_SMTP_HOST", "")
+    smtp_port: int = _env("CENTRA_SMTP_PORT", 587, ge=0, le=65535)
+    # "starttls" (submission, 587), "ssl" (implicit TLS, 465) or "none" (a local relay).
+    smtp_security: Literal["starttls", "ssl", "none"] = _env("CENTRA_SMTP_SECURITY", "starttls")
+    smtp_username: str = _env("CENTRA_SMTP_USERNAME", "")
+    smtp_password: SecretStr = _env("CENTRA_SMTP_PASSWORD", SecretStr(""))
+    mail_from: str = _env("CENTRA_MAIL_FROM", "Centra <noreply@centra.local>")
+    # An SMS.ru-style HTTP gateway (providers/sms.py); without an api_id SMS go to the console.
+    sms_api_url: str = _env("CENTRA_SMS_API_URL", "https://sms.ru")
+    sms_api_id: SecretStr = _env("CENTRA_SMS_API_ID", SecretStr(""))
+    sms_sender: str = _env("CENTRA_SMS_SENDER", "")
+    # Days before the monthly charge when a balance that will not cover it is reported.
+    balance_reminder_days: int = _env("CENTRA_BALANCE_REMINDER_DAYS", 3, ge=1, le=28)
     # How long pages may show (and the quick-pay search may use) directory and site data read
     # earlier. The browser tests set 0: their one server process outlives each test's rows.
     site_cache_seconds: float = _env("CENTRA_SITE_CACHE_SECONDS", 30.0, ge=0)

@@ -40,6 +40,7 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "service_request": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "request_event": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "notification": {OP: {R}, MA: {R}, AD: {R}},
+    "notification_attempt": {OP: {R}, MA: {R}, AD: {R}},
     "tariff": {OP: {R}, CA: {R}, MA: {R}, AD: ALL},
     "town": {OP: ALL, CA: {R}, MA: {R}, AD: ALL},
     "street": {OP: ALL, CA: {R}, MA: {R}, AD: ALL},
@@ -104,7 +105,7 @@ async def _staff_role(request: Request) -> Role:
 #: Tables whose rows are personal data (names, addresses, phones, e-mails, what people wrote):
 #: a role that may list one of them can read personal data in bulk, so it needs a second factor.
 PERSONAL_DATA_TABLES = frozenset({"subscriber", "service_request", "request_event", "notification",
-                                  "cabinet_rating", "audit_entry", "piccolo_user"})
+                                  "notification_attempt", "cabinet_rating", "audit_entry", "piccolo_user"})
 
 
 def mfa_required(role: Role) -> bool:

@@ -12,7 +12,7 @@ from tables.addresses import Address, Street, Town
 from tables.audit import AuditEntry
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
-from tables.notifications import Notification
+from tables.notifications import Notification, NotificationAttempt
 from tables.payments.card_flow import PaymentCustomer
 from tables.payments.events import ProviderEvent
 from tables.payments.payment import Payment
@@ -162,10 +162,24 @@ TABLE_CONFIGS: list[TableConfig] = [
         menu_group=SYSTEM,
         visible_columns=[Notification.id, Notification.created_at, Notification.channel,
                          Notification.recipient, Notification.topic, Notification.reference,
-                         Notification.status, Notification.attempts, Notification.sent_at],
+                         Notification.status, Notification.attempts, Notification.sent_at,
+                         Notification.delivery_status, Notification.last_error],
         visible_filters=[Notification.status, Notification.channel, Notification.recipient,
-                         Notification.reference, Notification.subscriber, Notification.created_at],
+                         Notification.reference, Notification.subscriber, Notification.topic,
+                         Notification.created_at],
         order_by=[OrderBy(Notification.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        NotificationAttempt,
+        menu_group=SYSTEM,
+        visible_columns=[NotificationAttempt.id, NotificationAttempt.notification,
+                         NotificationAttempt.number, NotificationAttempt.started_at,
+                         NotificationAttempt.finished_at, NotificationAttempt.outcome,
+                         NotificationAttempt.detail],
+        visible_filters=[NotificationAttempt.notification, NotificationAttempt.outcome,
+                         NotificationAttempt.started_at],
+        order_by=[OrderBy(NotificationAttempt.id, ascending=False)],
         validators=read_only_validators(),
     ),
     TableConfig(

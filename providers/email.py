@@ -17,6 +17,8 @@ from pathlib import Path
 import aiosmtplib
 import jinja2
 
+from providers.errors import PermanentFailure
+
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
@@ -25,7 +27,7 @@ TEMPLATES = jinja2.Environment(
 SECURITY_MODES = ("starttls", "ssl", "none")
 
 
-class EmailRejected(Exception):
+class EmailRejected(PermanentFailure):
     """The server refused the message for good (5xx): retrying will not help."""
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from providers.errors import MaybeSent, PermanentFailure
+
 DELIVERED = 103
 #: Delivery codes after which nothing changes any more.
 FINAL_FAILURES = {104, 105, 106, 107, 108, 150}
@@ -55,7 +57,7 @@ def sms_segments(text: str) -> int:
     return -(-len(text) // part)
 
 
-class SmsRejected(Exception):
+class SmsRejected(PermanentFailure):
     """The gateway refused this message for good (bad number, stop list, text)."""
 
     def __init__(self, code: int, text: str) -> None:
@@ -67,7 +69,7 @@ class SmsTemporaryError(Exception):
     """The message was not taken now (gateway down or busy, no money, a limit): retry later."""
 
 
-class SmsMaybeSent(Exception):
+class SmsMaybeSent(MaybeSent):
     """The request may have been taken (no answer after it was sent): do not send again."""
 
 

@@ -1,11 +1,22 @@
-"""Outgoing notifications (SMS, e-mail) through an outbox table.
+"""Outgoing notifications (SMS, e-mail) through an outbox table: the only way out.
 
-Flows enqueue a row in the same transaction as the change they report, so a
-rolled-back change never notifies and a committed one always will. A separate
-job (``piccolo tables send_notifications``) hands pending rows to a
-:class:`Sender`; the default one prints to the console. An SMS or e-mail
-gateway is another class with the same ``send`` method, named in
-``CENTRA_NOTIFICATION_SENDER`` — the flows do not change.
+Flows queue a row in the same transaction as the change they report, so a
+rolled-back change never notifies and a committed one always will; a row keyed by
+its event (``event_key``, unique) is queued once however often its cause is
+retried. The worker (:func:`deliver_notifications`, called from the worker's tick
+and by ``piccolo tables send-notifications``) hands due rows to a :class:`Sender`,
+records every attempt in :class:`NotificationAttempt`, and retries what may pass
+later with backoff.
+
+Nothing is sent twice: a row is marked ``sending`` (and its attempt recorded) in a
+committed transaction *before* the gateway is called. If the worker dies between
+the gateway's answer and the commit of the result, the row stays ``sending``; after
+:data:`CLAIM_TIMEOUT` it becomes ``unknown`` ("возможно отправлено") for staff to
+check, never re-sent. A gateway that took the request but did not answer
+(:class:`providers.errors.MaybeSent`) leads to the same state.
+
+Quiet hours: a non-urgent SMS is not sent between 21:00 and 09:00 local time; it
+waits for the morning. E-mail goes at any hour.
 """
 
 from __future__ import annotations
@@ -18,20 +29,38 @@ import sys
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
-from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 from db.engine import write_transaction
-from tables.calendar import utcnow
+from providers.errors import MaybeSent, PermanentFailure
+from tables.calendar import LOCAL_TZ, utcnow
 from tables.choices import choices
+from tables.phones import is_mobile
 from tables.subscribers import Subscriber
 
 log = logging.getLogger("centra.notifications")
 
 MAX_ATTEMPTS = 5
-# A row claimed by a worker that then died is retried after this long.
+#: Waits before the 2nd, 3rd, … attempt of a message the gateway did not take.
+BACKOFF = (dt.timedelta(minutes=1), dt.timedelta(minutes=5), dt.timedelta(minutes=30),
+           dt.timedelta(hours=2))
+# A row left ``sending`` this long by a worker that died is no longer being sent.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
-DEFAULT_SENDER = "tables.notifications:ConsoleSender"
+QUIET_FROM = dt.time(21, 0)
+QUIET_UNTIL = dt.time(9, 0)
+#: How long after sending the gateway is still asked about delivery.
+DELIVERY_WATCH = dt.timedelta(days=2)
+DEFAULT_SENDER = "tables.notifications:GatewaySender"
 
 
 class Channel(enum.StrEnum):
@@ -47,6 +76,8 @@ class NotificationStatus(enum.StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
 
 
 NOTIFICATION_STATUS_LABELS = {
@@ -54,48 +85,159 @@ NOTIFICATION_STATUS_LABELS = {
     "sending": "Отправляется",
     "sent": "Отправлено",
     "failed": "Не отправлено",
+    "unknown": "Возможно отправлено (проверить)",
+    "skipped": "Пропущено: некуда отправить",
+}
+#: States staff must see on the subscriber card: the message did not (surely) reach the person.
+PROBLEM_STATUSES = (NotificationStatus.FAILED, NotificationStatus.UNKNOWN, NotificationStatus.SKIPPED)
+
+
+class AttemptOutcome(enum.StrEnum):
+    STARTED = "started"
+    SENT = "sent"
+    RETRY = "retry"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+    INTERRUPTED = "interrupted"
+
+
+ATTEMPT_OUTCOME_LABELS = {
+    "started": "Идёт",
+    "sent": "Принято шлюзом",
+    "retry": "Ошибка, повтор позже",
+    "rejected": "Отказ шлюза",
+    "unknown": "Шлюз не ответил",
+    "interrupted": "Прервана (сбой отправителя)",
 }
 
 
 class Notification(Table, help_text="Исходящие уведомления (SMS, e-mail): очередь отправки"):
-    channel = Varchar(length=10, choices=choices(Channel, CHANNEL_LABELS), help_text="Канал")
+    channel = Varchar(length=10, choices=choices(Channel, CHANNEL_LABELS),
+                      help_text="Канал (пусто: отправить некуда)")
     recipient = Varchar(length=200, help_text="Телефон или адрес e-mail")
     subscriber = ForeignKey(Subscriber, null=True, default=None, on_delete=OnDelete.restrict,
                             help_text="Договор (если есть)")
     topic = Varchar(length=60, default="", help_text="Повод, например request.replied")
     reference = Varchar(length=60, default="", help_text="К чему относится, например номер заявки")
+    # Unique through an index of its own (migration tables_2026_12_07t09_38_50_000000): SQLite cannot
+    # add a UNIQUE column.
+    event_key = Varchar(length=150, null=True, default=None,
+                        help_text="Ключ события: по одному уведомлению на событие")
+    urgent = Boolean(default=False, help_text="Срочное: SMS уходит и в тихие часы (21:00–09:00)")
     subject = Varchar(length=200, default="", help_text="Тема (для e-mail)")
     body = Text(help_text="Текст уведомления")
     status = Varchar(length=10, choices=choices(NotificationStatus, NOTIFICATION_STATUS_LABELS),
                      default="pending", index=True, help_text="Состояние")
     attempts = Integer(default=0, help_text="Попыток отправки")
-    last_error = Text(default="", help_text="Последняя ошибка")
+    next_attempt_at = Timestamptz(null=True, default=None,
+                                  help_text="Следующая попытка не раньше (повтор, тихие часы)")
+    last_error = Text(default="", help_text="Последняя ошибка или причина пропуска")
+    gateway_id = Varchar(length=200, default="", help_text="Номер у шлюза (SMS id или Message-ID)")
+    delivery_code = Integer(null=True, default=None, help_text="Код доставки от шлюза")
+    delivery_status = Varchar(length=120, default="", help_text="Доставка по отчёту шлюза")
     created_at = Timestamptz(help_text="Поставлено в очередь")
     claimed_at = Timestamptz(null=True, default=None, help_text="Взято в отправку")
     sent_at = Timestamptz(null=True, default=None, help_text="Отправлено")
 
+    @classmethod
+    def get_readable(cls) -> Readable:
+        return Readable(template="№ %s → %s", columns=[cls.id, cls.recipient])
+
+
+class NotificationAttempt(Table, help_text="Попытки отправки уведомлений: каждая с итогом и ответом шлюза"):
+    notification = ForeignKey(Notification, null=False, on_delete=OnDelete.restrict,
+                              help_text="Уведомление")
+    number = Integer(help_text="Попытка №")
+    started_at = Timestamptz(help_text="Начата")
+    finished_at = Timestamptz(null=True, default=None, help_text="Закончена")
+    outcome = Varchar(length=12, choices=choices(AttemptOutcome, ATTEMPT_OUTCOME_LABELS),
+                      default="started", help_text="Итог")
+    detail = Text(default="", help_text="Ответ шлюза или ошибка")
+
+
+# --- where to send ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Route:
+    """Where a message to someone goes, or why nowhere (``channel`` is None)."""
+
+    channel: Channel | None
+    recipient: str
+    reason: str = ""
+
+
+def route_for(phone: str | None, email: str | None) -> Route:
+    """SMS to a mobile number, else e-mail, else nowhere with the reason staff will read.
+
+    A landline or 8-800 number never gets an SMS (``tables.phones.is_mobile``).
+    """
+    if phone and is_mobile(phone):
+        return Route(Channel.SMS, phone)
+    if email:
+        return Route(Channel.EMAIL, email)
+    if phone:
+        return Route(None, phone, f"телефон {phone} не мобильный (SMS не дойдёт), e-mail не указан")
+    return Route(None, "", "не указаны ни мобильный телефон, ни e-mail")
+
 
 def contact_for(phone: str, email: str) -> tuple[Channel, str] | None:
-    """Where to reach someone: SMS when a phone is known, else e-mail, else nowhere."""
-    if phone:
-        return Channel.SMS, phone
-    if email:
-        return Channel.EMAIL, email
-    return None
+    """Where to reach someone: SMS to a mobile phone, else e-mail, else nowhere."""
+    route = route_for(phone, email)
+    return (route.channel, route.recipient) if route.channel else None
 
 
-async def enqueue(*, channel: Channel | str, recipient: str, body: str, subject: str = "",
-                  subscriber_id: int | None = None, topic: str = "",
-                  reference: str = "") -> Notification:
-    """Queue one notification; call it inside the transaction of the change it reports."""
+# --- queueing ---------------------------------------------------------------------------------
+async def enqueue(*, channel: Channel | str | None, recipient: str, body: str, subject: str = "",
+                  subscriber_id: int | None = None, topic: str = "", reference: str = "",
+                  event_key: str | None = None, urgent: bool = False,
+                  skipped_reason: str = "") -> Notification | None:
+    """Queue one notification; call it inside the transaction of the change it reports.
+
+    With ``event_key`` a second call for the same event queues nothing and returns None.
+    Without a channel the row is stored as skipped with ``skipped_reason`` (staff see why).
+    """
     async with write_transaction():
-        row = Notification(channel=Channel(channel), recipient=recipient[:200], body=body,
-                           subject=subject[:200], subscriber=subscriber_id, topic=topic[:60],
-                           reference=reference[:60], created_at=utcnow())
-        await row.save()
+        row = Notification(
+            channel=Channel(channel) if channel else "", recipient=recipient[:200], body=body,
+            subject=subject[:200], subscriber=subscriber_id, topic=topic[:60],
+            reference=reference[:60], event_key=event_key[:150] if event_key else None,
+            urgent=urgent, created_at=utcnow(),
+            status=NotificationStatus.PENDING if channel else NotificationStatus.SKIPPED,
+            last_error="" if channel else (skipped_reason or "некуда отправить"),
+        )
+        query = Notification.insert(row)
+        if event_key:
+            query = query.on_conflict(target=Notification.event_key, action="DO NOTHING")
+        inserted = await query.returning(Notification.id)
+    if not inserted:
+        return None
+    row.id = inserted[0]["id"]
+    row._exists_in_db = True
     return row
 
 
+async def notify_subscriber(subscriber_id: int, *, topic: str, text: str, event_key: str,
+                            subject: str = "", reference: str = "",
+                            urgent: bool = False) -> Notification | None:
+    """Queue a message to a contract's holder, once per ``event_key``, in the caller's transaction.
+
+    :param text: the message without the signature; SMS texts are kept to one segment.
+    :returns: the queued row, or None when this event was already queued.
+    """
+    person = await Subscriber.select(Subscriber.phone, Subscriber.email,
+                                     Subscriber.contract_number).where(
+        Subscriber.id == subscriber_id).first()
+    if person is None:
+        return None
+    route = route_for(person["phone"], person["email"])
+    return await enqueue(
+        channel=route.channel, recipient=route.recipient, body=f"Centra: {text}",
+        subject=subject or f"Договор № {person['contract_number']}", subscriber_id=subscriber_id,
+        topic=topic, reference=reference or person["contract_number"], event_key=event_key,
+        urgent=urgent, skipped_reason=route.reason,
+    )
+
+
+# --- senders ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OutgoingMessage:
     id: int
@@ -103,90 +245,322 @@ class OutgoingMessage:
     recipient: str
     subject: str
     body: str
+    key: str = ""
+    unsubscribe_url: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the gateway said when it took the message."""
+
+    gateway_id: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery report: the gateway's code, its text, and whether it is final."""
+
+    code: int
+    text: str
+    delivered: bool = False
+    failed: bool = False
 
 
 class Sender(Protocol):
-    """Delivers one message or raises; the outbox retries what raised."""
+    """Delivers one message or raises.
 
-    async def send(self, message: OutgoingMessage) -> None: ...
+    Raise :class:`providers.errors.PermanentFailure` when it can never go,
+    :class:`providers.errors.MaybeSent` when the gateway may have it, anything else to
+    have it retried. A sender may also offer ``async delivery(gateway_id) -> Delivery | None``.
+    """
+
+    async def send(self, message: OutgoingMessage) -> SendResult | None: ...
 
 
 class ConsoleSender:
-    """The default sender: writes each message to the console (and the log)."""
+    """Writes each message to the console (and the log): development without gateways."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
 
-    async def send(self, message: OutgoingMessage) -> None:
+    async def send(self, message: OutgoingMessage) -> SendResult:
         line = f"[{message.channel} → {message.recipient}] {message.subject} {message.body}".rstrip()
         log.info("notification %s: %s", message.id, line)
         print(line, file=self.stream or sys.stdout, flush=True)
+        return SendResult("", "выведено в консоль")
+
+
+class GatewaySender:
+    """E-mail over SMTP and SMS over the HTTP gateway, as configured in settings.
+
+    A channel without its settings (no ``CENTRA_SMTP_HOST`` / ``CENTRA_SMS_API_ID``) goes to
+    the console, so a laptop without gateways still shows what would be sent.
+    """
+
+    def __init__(self, settings=None, *, console: ConsoleSender | None = None) -> None:
+        from providers.email import SmtpConfig
+        from providers.sms import SmsConfig, SmsRuClient
+
+        if settings is None:
+            from settings import get_settings
+
+            settings = get_settings()
+        self.console = console or ConsoleSender()
+        self.smtp = SmtpConfig(
+            host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+            username=settings.smtp_username, password=settings.smtp_password.get_secret_value(),
+            from_address=settings.mail_from) if settings.smtp_host else None
+        api_id = settings.sms_api_id.get_secret_value()
+        self.sms = SmsRuClient(SmsConfig(api_id=api_id, base_url=settings.sms_api_url,
+                                         sender=settings.sms_sender)) if api_id else None
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        if message.channel == Channel.EMAIL and self.smtp is not None:
+            from providers.email import Letter, send_letter
+
+            message_id = await send_letter(
+                Letter(to=message.recipient, subject=message.subject, text=message.body,
+                       unsubscribe_url=message.unsubscribe_url, message_key=message.key),
+                self.smtp)
+            return SendResult(message_id, "принято почтовым сервером")
+        if message.channel == Channel.SMS and self.sms is not None:
+            from providers.sms import DELIVERY_TEXTS
+
+            accepted = await self.sms.send(message.recipient, message.body)
+            return SendResult(accepted.sms_id, DELIVERY_TEXTS.get(accepted.status_code, "принято"))
+        return await self.console.send(message)
+
+    async def delivery(self, gateway_id: str) -> Delivery | None:
+        if self.sms is None:
+            return None
+        status = await self.sms.status(gateway_id)
+        return Delivery(status.code, status.text, status.delivered, status.failed)
+
+    async def aclose(self) -> None:
+        if self.sms is not None:
+            await self.sms.aclose()
 
 
 def load_sender(path: str | None = None) -> Sender:
-    """Instantiate the sender named ``module:Class`` (default: the console sender)."""
+    """Instantiate the sender named ``module:Class`` (default: :class:`GatewaySender`)."""
     module_name, _, attr = (path or DEFAULT_SENDER).partition(":")
     factory = getattr(importlib.import_module(module_name), attr or "Sender")
     return factory()
 
 
+# --- the worker -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SendReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    unknown: int = 0
+    deferred: int = 0
 
 
-async def _claim(row_id: int, now: dt.datetime) -> dict | None:
-    """Take one row for sending; two workers never take the same row."""
+def quiet_until(now: dt.datetime) -> dt.datetime | None:
+    """The end of the quiet hours (09:00 local) when ``now`` falls inside them, else None."""
+    local = now.astimezone(LOCAL_TZ)
+    if local.time() >= QUIET_FROM:
+        day = local.date() + dt.timedelta(days=1)
+    elif local.time() < QUIET_UNTIL:
+        day = local.date()
+    else:
+        return None
+    return dt.datetime.combine(day, QUIET_UNTIL, tzinfo=LOCAL_TZ)
+
+
+def _is_due(now: dt.datetime):
+    return (Notification.status == NotificationStatus.PENDING) & (
+        Notification.next_attempt_at.is_null() | (Notification.next_attempt_at <= now))
+
+
+async def _abandon_stale(now: dt.datetime) -> int:
+    """Rows a dead worker left ``sending``: maybe sent, so never sent again; staff check them."""
     stale = now - CLAIM_TIMEOUT
+    async with write_transaction():
+        rows = await Notification.update(
+            {Notification.status: NotificationStatus.UNKNOWN,
+             Notification.last_error: "отправка прервана сбоем: сообщение могло уйти, повторно "
+                                      "не отправляется"}
+        ).where((Notification.status == NotificationStatus.SENDING)
+                & (Notification.claimed_at < stale)).returning(Notification.id)
+        ids = [r["id"] for r in rows]
+        if ids:
+            await NotificationAttempt.update(
+                {NotificationAttempt.outcome: AttemptOutcome.INTERRUPTED,
+                 NotificationAttempt.finished_at: now}
+            ).where(NotificationAttempt.notification.is_in(ids)
+                    & (NotificationAttempt.outcome == AttemptOutcome.STARTED))
+    return len(ids)
+
+
+async def _claim(row_id: int, now: dt.datetime) -> tuple[dict, int] | None:
+    """Take one row for sending and record the attempt, committed before the gateway is called."""
     async with write_transaction():
         rows = await Notification.update(
             {Notification.status: NotificationStatus.SENDING, Notification.claimed_at: now,
              Notification.attempts: Notification.attempts + 1}
-        ).where(
-            (Notification.id == row_id)
-            & ((Notification.status == NotificationStatus.PENDING)
-               | ((Notification.status == NotificationStatus.SENDING)
-                  & (Notification.claimed_at < stale)))
-        ).returning(*Notification.all_columns())
-    return rows[0] if rows else None
+        ).where((Notification.id == row_id) & _is_due(now)).returning(*Notification.all_columns())
+        if not rows:
+            return None
+        attempt = await NotificationAttempt.insert(NotificationAttempt(
+            notification=row_id, number=rows[0]["attempts"], started_at=now,
+        )).returning(NotificationAttempt.id)
+    return rows[0], attempt[0]["id"]
+
+
+async def _finish(row: dict, attempt_id: int, *, status: NotificationStatus,
+                  outcome: AttemptOutcome, detail: str, changes: dict | None = None) -> None:
+    async with write_transaction():
+        await Notification.update({Notification.status: status, **(changes or {})}).where(
+            Notification.id == row["id"])
+        await NotificationAttempt.update(
+            {NotificationAttempt.outcome: outcome, NotificationAttempt.detail: detail[:1000],
+             NotificationAttempt.finished_at: utcnow()}
+        ).where(NotificationAttempt.id == attempt_id)
 
 
 async def send_pending(sender: Sender | None = None, *, limit: int = 100,
                        now: dt.datetime | None = None) -> SendReport:
-    """Send up to ``limit`` queued notifications, oldest first. Safe to run concurrently."""
+    """Send up to ``limit`` due notifications, oldest first. Safe to run concurrently."""
+    own_sender = sender is None
     sender = sender or load_sender(_configured_sender())
     now = now or utcnow()
-    stale = now - CLAIM_TIMEOUT
-    candidates = await Notification.select(Notification.id).where(
-        (Notification.status == NotificationStatus.PENDING)
-        | ((Notification.status == NotificationStatus.SENDING) & (Notification.claimed_at < stale))
+    unknown = await _abandon_stale(now)
+    sent = retried = failed = deferred = 0
+    morning = quiet_until(now)
+    try:
+        candidates = await Notification.select(
+            Notification.id, Notification.channel, Notification.urgent
+        ).where(_is_due(now)).order_by(Notification.id).limit(limit)
+        for candidate in candidates:
+            if morning and candidate["channel"] == Channel.SMS and not candidate["urgent"]:
+                await Notification.update({Notification.next_attempt_at: morning}).where(
+                    (Notification.id == candidate["id"]) & _is_due(now))
+                deferred += 1
+                continue
+            claimed = await _claim(candidate["id"], now)
+            if claimed is None:
+                continue
+            row, attempt_id = claimed
+            outcome = await _send_one(sender, row, attempt_id, now)
+            sent += outcome == "sent"
+            retried += outcome == "retry"
+            failed += outcome == "failed"
+            unknown += outcome == "unknown"
+    finally:
+        if own_sender and hasattr(sender, "aclose"):
+            await sender.aclose()
+    return SendReport(sent=sent, retried=retried, failed=failed, unknown=unknown, deferred=deferred)
+
+
+async def _send_one(sender: Sender, row: dict, attempt_id: int, now: dt.datetime) -> str:
+    message = OutgoingMessage(id=row["id"], channel=row["channel"], recipient=row["recipient"],
+                              subject=row["subject"], body=row["body"],
+                              key=f"centra-n{row['id']}")
+    try:
+        result = await sender.send(message) or SendResult()
+    except PermanentFailure as exc:
+        await _finish(row, attempt_id, status=NotificationStatus.FAILED,
+                      outcome=AttemptOutcome.REJECTED, detail=str(exc),
+                      changes={Notification.last_error: str(exc)[:1000]})
+        log.warning("notification %s refused: %s", row["id"], exc)
+        return "failed"
+    except MaybeSent as exc:
+        text = f"{exc}: сообщение могло уйти, повторно не отправляется"
+        await _finish(row, attempt_id, status=NotificationStatus.UNKNOWN,
+                      outcome=AttemptOutcome.UNKNOWN, detail=str(exc),
+                      changes={Notification.last_error: text[:1000]})
+        log.warning("notification %s maybe sent: %s", row["id"], exc)
+        return "unknown"
+    except Exception as exc:  # any other gateway failure may pass later; the batch goes on
+        give_up = row["attempts"] >= MAX_ATTEMPTS
+        error = f"{type(exc).__name__}: {exc}"[:1000]
+        changes = {Notification.last_error: error}
+        if not give_up:
+            changes[Notification.next_attempt_at] = now + BACKOFF[min(row["attempts"], len(BACKOFF)) - 1]
+        await _finish(row, attempt_id,
+                      status=NotificationStatus.FAILED if give_up else NotificationStatus.PENDING,
+                      outcome=AttemptOutcome.RETRY, detail=error, changes=changes)
+        log.warning("notification %s not sent (attempt %s): %s", row["id"], row["attempts"], exc)
+        return "failed" if give_up else "retry"
+    await _finish(row, attempt_id, status=NotificationStatus.SENT, outcome=AttemptOutcome.SENT,
+                  detail=" ".join(filter(None, [result.status, result.gateway_id])),
+                  changes={Notification.sent_at: utcnow(), Notification.last_error: "",
+                           Notification.gateway_id: result.gateway_id[:200],
+                           Notification.delivery_status: result.status[:120]})
+    return "sent"
+
+
+async def record_delivery(gateway_id: str, report: Delivery) -> bool:
+    """Store a delivery report (from a status poll or the gateway's callback).
+
+    A final failure turns the message into a permanent failure staff see. Returns
+    whether a message with that gateway id exists.
+    """
+    if not gateway_id:
+        return False
+    changes = {Notification.delivery_code: report.code,
+               Notification.delivery_status: report.text[:120]}
+    if report.failed:
+        changes.update({Notification.status: NotificationStatus.FAILED,
+                        Notification.last_error: f"оператор сообщил: {report.text}"[:1000]})
+    async with write_transaction():
+        rows = await Notification.update(changes).where(
+            (Notification.gateway_id == gateway_id) & (Notification.status == NotificationStatus.SENT)
+        ).returning(Notification.id)
+    return bool(rows)
+
+
+async def poll_deliveries(sender: Sender, *, now: dt.datetime | None = None,
+                          limit: int = 100) -> int:
+    """Ask the gateway about SMS sent in the last two days without a final report."""
+    delivery = getattr(sender, "delivery", None)
+    if delivery is None:
+        return 0
+    now = now or utcnow()
+    rows = await Notification.select(Notification.gateway_id).where(
+        (Notification.status == NotificationStatus.SENT) & (Notification.channel == Channel.SMS)
+        & (Notification.gateway_id != "") & (Notification.sent_at > now - DELIVERY_WATCH)
+        & (Notification.delivery_code.is_null() | (Notification.delivery_code < 103))
     ).order_by(Notification.id).limit(limit)
-    sent = retried = failed = 0
-    for candidate in candidates:
-        row = await _claim(candidate["id"], now)
-        if row is None:
-            continue
-        message = OutgoingMessage(id=row["id"], channel=row["channel"], recipient=row["recipient"],
-                                  subject=row["subject"], body=row["body"])
+    changed = 0
+    for row in rows:
         try:
-            await sender.send(message)
-        except Exception as exc:  # any gateway failure is recorded, the batch goes on
-            give_up = row["attempts"] >= MAX_ATTEMPTS
-            status = NotificationStatus.FAILED if give_up else NotificationStatus.PENDING
-            await Notification.update({Notification.status: status,
-                                       Notification.last_error: f"{type(exc).__name__}: {exc}"[:1000]}
-                                      ).where(Notification.id == row["id"])
-            failed += give_up
-            retried += not give_up
-            log.warning("notification %s not sent: %s", row["id"], exc)
+            report = await delivery(row["gateway_id"])
+        except Exception as exc:  # a poll that fails is asked again next tick
+            log.warning("delivery poll for %s failed: %s", row["gateway_id"], exc)
             continue
-        await Notification.update({Notification.status: NotificationStatus.SENT,
-                                   Notification.sent_at: utcnow(), Notification.last_error: ""}
-                                  ).where(Notification.id == row["id"])
-        sent += 1
-    return SendReport(sent=sent, retried=retried, failed=failed)
+        if report is not None and report.code >= 100:
+            changed += await record_delivery(row["gateway_id"], report)
+    return changed
+
+
+async def deliver_notifications(*, sender: Sender | None = None, limit: int = 100,
+                                now: dt.datetime | None = None) -> dict[str, int]:
+    """One pass of the outbox for the worker's tick: send what is due, then collect delivery reports."""
+    own_sender = sender is None
+    sender = sender or load_sender(_configured_sender())
+    try:
+        report = await send_pending(sender, limit=limit, now=now)
+        polled = await poll_deliveries(sender, now=now)
+    finally:
+        if own_sender and hasattr(sender, "aclose"):
+            await sender.aclose()
+    return {"sent": report.sent, "retried": report.retried, "failed": report.failed,
+            "unknown": report.unknown, "deferred": report.deferred, "delivery_reports": polled}
+
+
+async def problem_notifications(subscriber_id: int, *, limit: int = 10) -> list[dict]:
+    """A contract's messages that did not (surely) reach the person, newest first (the card)."""
+    return await Notification.select(
+        Notification.id, Notification.created_at, Notification.channel, Notification.recipient,
+        Notification.topic, Notification.body, Notification.status, Notification.last_error,
+    ).where((Notification.subscriber == subscriber_id)
+            & Notification.status.is_in(list(PROBLEM_STATUSES))
+            ).order_by(Notification.id, ascending=False).limit(limit)
 
 
 def _configured_sender() -> str:

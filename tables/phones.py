@@ -32,3 +32,22 @@ def normalize_phone(text: str | None) -> str | None:
     if digits[0] not in _NATIONAL_FIRST_DIGITS:
         return None
     return "+7" + digits
+
+
+def is_mobile(phone: str | None) -> bool:
+    """Whether a stored number can take an SMS: a valid mobile number by the numbering plan.
+
+    Landlines (``+7 3843 …``), free-phone (``8-800``) and numbers the plan does not know
+    are not: an SMS to them is lost or billed for nothing.
+
+    >>> is_mobile("+79131234567"), is_mobile("+73843712345"), is_mobile("+78001234567")
+    (True, False, False)
+    """
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(phone or "", "RU")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)

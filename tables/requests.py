@@ -27,7 +27,7 @@ from tables.calendar import local_date, utcnow
 from tables.choices import choices
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.money import format_plain
-from tables.notifications import Channel, contact_for, enqueue
+from tables.notifications import enqueue, route_for
 from tables.phones import normalize_phone
 from tables.subscribers import Subscriber, SubscriberStatus, create_subscriber
 from tables.tariffs import Tariff
@@ -309,11 +309,11 @@ async def _notify_contract(subscriber_id: int, contract_number: str, topic: str,
     """Queue a message to a contract with no request to refer to."""
     person = await Subscriber.select(Subscriber.phone, Subscriber.email).where(
         Subscriber.id == subscriber_id).first()
-    contact = contact_for(person["phone"], person["email"]) if person else None
-    if contact is not None:
-        await enqueue(channel=contact[0], recipient=contact[1], body=f"Centra: {text}",
+    if person is not None:
+        route = route_for(person["phone"], person["email"])
+        await enqueue(channel=route.channel, recipient=route.recipient, body=f"Centra: {text}",
                       subject=f"Договор № {contract_number}", subscriber_id=subscriber_id,
-                      topic=topic, reference=contract_number)
+                      topic=topic, reference=contract_number, skipped_reason=route.reason)
 
 
 async def _insert(request: ServiceRequest, *, conflict_message: str) -> ServiceRequest:
@@ -357,19 +357,18 @@ async def _audit(row: dict, action: str, actor: Actor, *, before: dict | None = 
 
 async def _notify(row: dict, topic: str, text: str) -> None:
     """Queue a message to whoever filed the request (in the caller's transaction)."""
-    contact = None
     if row["subscriber"]:
         person = await Subscriber.select(Subscriber.phone, Subscriber.email).where(
             Subscriber.id == row["subscriber"]
         ).first()
-        contact = contact_for(person["phone"], person["email"]) if person else None
-    elif row["applicant_phone"]:
-        contact = (Channel.SMS, row["applicant_phone"])
-    if contact is None:
+        route = route_for(person["phone"], person["email"]) if person else None
+    else:  # an applicant without a contract: SMS to a mobile number only
+        route = route_for(row["applicant_phone"], "") if row["applicant_phone"] else None
+    if route is None:
         return
-    await enqueue(channel=contact[0], recipient=contact[1], body=f"Centra: {text}",
+    await enqueue(channel=route.channel, recipient=route.recipient, body=f"Centra: {text}",
                   subject=f"Заявка {row['number']}", subscriber_id=row["subscriber"],
-                  topic=topic, reference=row["number"])
+                  topic=topic, reference=row["number"], skipped_reason=route.reason)
 
 
 async def _claim(request_id: int, *, allowed: tuple[str, ...], now: dt.datetime,

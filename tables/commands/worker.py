@@ -1,8 +1,9 @@
 """``piccolo tables worker``: the Procfile's scheduler for billing (instead of cron lines).
 
 Every ``interval`` seconds: reverse expired promised payments, apply due tariff
-changes and due (scheduled) terminations, and once a local day charge the current
-month.  The first run of a month is the charge on the 1st; later daily runs only pick
+changes and due (scheduled) terminations, once a local day charge the current
+month, then send due notifications and collect delivery reports.  The first run of a
+month is the charge on the 1st; later daily runs only pick
 up contracts that became billable since (connected mid-month), because a charged
 contract is skipped.
 """
@@ -26,6 +27,7 @@ async def tick(now: dt.datetime | None = None) -> dict[str, int]:
     from tables.billing.promised import reverse_expired_promised_payments
     from tables.billing.tariff_changes import apply_due_tariff_changes
     from tables.calendar import LOCAL_TZ, local_date, utcnow
+    from tables.notifications import deliver_notifications
     from tables.requests import apply_due_terminations
 
     now = now or utcnow()
@@ -46,6 +48,9 @@ async def tick(now: dt.datetime | None = None) -> dict[str, int]:
     if not ran_today:
         run = await run_charges(period, actor=Actor(WORKER_NAME), now=now)
         done["charged"], done["runs"] = run.contracts_charged, 1
+    # Last, so the messages the passes above queued (suspensions, tariffs…) go out in this tick.
+    delivered = await deliver_notifications(now=now)
+    done.update({f"notifications_{name}": count for name, count in delivered.items()})
     return done
 
 

@@ -95,10 +95,13 @@ async def _one_row_each() -> None:
     await PaymentRefund(payment=payment.id, amount=100, status="succeeded", created_at=utcnow(),
                         updated_at=utcnow()).save()
     await ProviderEvent(event_id="evt_1", received_at=utcnow()).save()
-    from tables.notifications import Notification
+    from tables.notifications import Notification, NotificationAttempt
 
-    await Notification(channel="sms", recipient="+79130000000", body="x", status="pending",
-                       created_at=utcnow()).save()
+    notification = Notification(channel="sms", recipient="+79130000000", body="x", status="pending",
+                                created_at=utcnow())
+    await notification.save()
+    await NotificationAttempt(notification=notification.id, number=1, started_at=utcnow(),
+                              outcome="retry", detail="503").save()
     await BillingRun(period="2026-11", started_at=utcnow(), finished_at=utcnow(),
                      started_by="test").save()
     other = Tariff(name="Другой", monthly_fee=1000)

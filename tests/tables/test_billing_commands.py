@@ -53,8 +53,9 @@ async def test_worker_charges_once_a_day_and_does_the_housekeeping():
     # 1 January 2027, 00:10 in Novokuznetsk.
     jan1 = dt.datetime(2026, 12, 31, 17, 10, tzinfo=dt.UTC)
     first = await tick(jan1)
-    assert first == {"promised_reversed": 1, "tariff_changes_applied": 1, "terminations_applied": 0,
-                     "charged": 1, "runs": 1}
+    billing = {k: v for k, v in first.items() if not k.startswith("notifications_")}
+    assert billing == {"promised_reversed": 1, "tariff_changes_applied": 1, "terminations_applied": 0,
+                       "charged": 1, "runs": 1}
     assert (await Subscriber.objects().first()).tariff == new.id
     charge_entry = await LedgerEntry.objects().where(LedgerEntry.kind == EntryKind.CHARGE).first()
     assert charge_entry.period == "2027-01" and charge_entry.amount == -2000
