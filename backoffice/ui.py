@@ -34,7 +34,7 @@ from backoffice.crud import russian_answer, table_titles
 from backoffice.labels import column_title
 from backoffice.validation import russian_message
 from tables.calendar import LOCAL_TZ_NAME
-from tables.exports import FORMULA_START, PLAIN_NUMBER
+from tables.csvfile import FORMULA_START, PLAIN_NUMBER
 from tables.staff_logins import MAX_FAILED_LOGINS
 
 #: What the admin's login screen says when a login fails (tables/staff_logins.py locks accounts).
@@ -81,7 +81,7 @@ BUNDLE_PATCHES: list[tuple[str, str, int]] = [
 
 # Its "Export CSV" is built in the browser from the table API (``Object.values(row)``, quoted,
 # no guard): each cell goes through the formula guard of every CSV the system writes
-# (tables.exports.safe_text), the same rule in JS from the same constants.
+# (tables.csvfile.safe_text), the same rule in JS from the same constants.
 CSV_CELL = """Object.values(j).map(H=>`"${d(String(H),'"','""')}"`)"""
 CSV_GUARD = (f"(s=>{json.dumps(list(FORMULA_START))}.includes(s.charAt(0))"
              f"&&!/{PLAIN_NUMBER}/.test(s)?\"'\"+s:s)")

@@ -57,7 +57,9 @@ def _build_reports(repeat: int) -> None:
 
     from db.lanes import back_office_reads
     from piccolo_conf import DB
-    from tables.reports import REPORTS, Filters, add_months, build_report, local_today, utcnow
+    from tables.calendar import utcnow
+    from tables.reports import REPORTS, Filters, build_report, local_today
+    from tables.reports.filters import add_months
 
     async def run() -> None:
         if isinstance(DB, PostgresEngine):

@@ -120,7 +120,7 @@ async def worker_measure(what: str, output: str) -> dict:
     from tables.commands.export import run_export
 
     engine()  # import piccolo_conf (and the admin app it registers) before the clock starts
-    import tables.exports  # noqa: F401
+    import tables.reports.raw  # noqa: F401
 
     rss_ready = _peak_mb()
     started = time.perf_counter()
@@ -128,8 +128,8 @@ async def worker_measure(what: str, output: str) -> dict:
         # PostgreSQL only: COPY of the export's own formatted SELECT straight to a file, to
         # separate what the SQL formatting costs from what the streaming pipeline adds
         from tables.calendar import utcnow
-        from tables.exports import RAW_EXPORTS, _dollar_params, _pg_connection, _pg_lookup_fits
         from tables.reports import Filters, local_today
+        from tables.reports.raw import RAW_EXPORTS, _dollar_params, _pg_connection, _pg_lookup_fits
 
         filters = Filters.parse({"period": PERIOD}, today=local_today(utcnow()))
         async with _pg_connection() as connection:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-from tables.exports import csv_writer
+from tables.csvfile import csv_bytes
 from tables.money import format_csv
 from tables.month import Month
 from tables.statements import MonthStatement
@@ -35,26 +33,25 @@ def _period_label(period: str | None) -> str:
 
 def statement_csv(months: list[MonthStatement], contract_number: str) -> bytes:
     """UTF-8 with a BOM, ``;``-separated, CRLF: Excel with a Russian locale opens it directly."""
-    out = io.StringIO()
-    writer = csv_writer(out, delimiter=";", lineterminator="\r\n")  # formula-guarded
+    rows: list[list[str]] = []
     first, last = months[0].period, months[-1].period
-    writer.writerow([CSV_TEXT["title"], f"{CSV_TEXT['contract']} {contract_number}"])
-    writer.writerow([CSV_TEXT["range"], f"{month_ru(first)} — {month_ru(last)}"])
-    writer.writerow([])
-    writer.writerow(CSV_TEXT["header"])
+    rows.append([CSV_TEXT["title"], f"{CSV_TEXT['contract']} {contract_number}"])
+    rows.append([CSV_TEXT["range"], f"{month_ru(first)} — {month_ru(last)}"])
+    rows.append([])
+    rows.append(CSV_TEXT["header"])
     for month in months:
         start = Month.parse(month.period).first_day.strftime("%d.%m.%Y")
-        writer.writerow([start, f"{CSV_TEXT['opening']} ({month_ru(month.period)})", "", "",
-                         format_csv(month.opening)])
+        rows.append([start, f"{CSV_TEXT['opening']} ({month_ru(month.period)})", "", "",
+                     format_csv(month.opening)])
         for line in month.lines:
             label = line.label
             if line.comment:
                 label = f"{label}: {line.comment}"
-            writer.writerow([datetime_ru(line.created_at, "dd.MM.yyyy HH:mm"), _text(label),
-                             _period_label(line.period), format_csv(line.amount),
-                             format_csv(line.balance_after)])
-        writer.writerow(["", CSV_TEXT["credits"], "", format_csv(month.credits), ""])
-        writer.writerow(["", CSV_TEXT["debits"], "", format_csv(month.debits), ""])
-        writer.writerow(["", f"{CSV_TEXT['closing']} ({month_ru(month.period)})", "", "",
-                         format_csv(month.closing)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            rows.append([datetime_ru(line.created_at, "dd.MM.yyyy HH:mm"), _text(label),
+                         _period_label(line.period), format_csv(line.amount),
+                         format_csv(line.balance_after)])
+        rows.append(["", CSV_TEXT["credits"], "", format_csv(month.credits), ""])
+        rows.append(["", CSV_TEXT["debits"], "", format_csv(month.debits), ""])
+        rows.append(["", f"{CSV_TEXT['closing']} ({month_ru(month.period)})", "", "",
+                     format_csv(month.closing)])
+    return csv_bytes(rows)

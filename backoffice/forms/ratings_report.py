@@ -8,7 +8,7 @@ from piccolo_admin.endpoints import FileResponse, FormConfig
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from tables.exports import csv_writer
+from tables.csvfile import csv_bytes
 from tables.ratings import RATING_LABELS, MonthSummary, rating_summary
 from web.formatting import month_ru
 
@@ -34,21 +34,17 @@ def _month_text(month: MonthSummary) -> str:
 
 
 def _csv(months: list[MonthSummary]) -> FileResponse:
-    out = io.StringIO()
-    writer = csv_writer(out, delimiter=";", lineterminator="\r\n")  # formula-guarded
-    writer.writerow(["Месяц", *RATING_LABELS.values(), "Всего", "Средняя"])
+    rows: list[list[object]] = [["Месяц", *RATING_LABELS.values(), "Всего", "Средняя"]]
     for m in months:
-        writer.writerow([m.period, *(m.counts[s] for s in RATING_LABELS), m.total,
-                         f"{m.average:.2f}".replace(".", ",")])
-    writer.writerow([])
-    writer.writerow(["Месяц", "Время (UTC)", "Оценка", "Абонент (id)", "Комментарий"])
+        rows.append([m.period, *(m.counts[s] for s in RATING_LABELS), m.total,
+                     f"{m.average:.2f}".replace(".", ",")])
+    rows.append([])
+    rows.append(["Месяц", "Время (UTC)", "Оценка", "Абонент (id)", "Комментарий"])
     for m in months:
         for c in m.comments:
-            writer.writerow([m.period, c["created_at"].strftime("%Y-%m-%d %H:%M"),
-                             RATING_LABELS[c["score"]], c["subscriber"] or "аноним",
-                             c["comment"] or ""])
-    # A BOM so that spreadsheet programs read the Cyrillic as UTF-8.
-    return FileResponse(contents=io.StringIO("\ufeff" + out.getvalue()), file_name="cabinet-ratings.csv",
+            rows.append([m.period, c["created_at"].strftime("%Y-%m-%d %H:%M"),
+                         RATING_LABELS[c["score"]], c["subscriber"] or "аноним", c["comment"] or ""])
+    return FileResponse(contents=io.BytesIO(csv_bytes(rows)), file_name="cabinet-ratings.csv",
                         media_type="text/csv")
 
 

@@ -1,27 +1,24 @@
 """Server-rendered SVG charts: bars (grouped or stacked) and lines. No JavaScript, no files.
 
-Values are plotted as floats (pixel geometry only); labels are formatted by the
-caller, so money never goes through float arithmetic on its way to the text.
+Each report says what it draws (``tables.reports.Chart``: title, labels, series, kind); this
+module draws it. Values are plotted as floats (pixel geometry only); labels are formatted by
+the report, so money never goes through float arithmetic on its way to the text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 
 from markupsafe import Markup
 
+from tables.money import to_decimal
+from tables.reports import Chart, Series
+
 PALETTE = ("#0b5cad", "#e07b00", "#2e8540", "#b3261e", "#6b4fbb", "#008c95", "#8a6d3b")
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 12, 34, 56
-
-
-@dataclass(frozen=True)
-class Series:
-    name: str
-    values: Sequence[int | float | Decimal | None]
 
 
 def _nice_max(value: float) -> float:
@@ -152,3 +149,22 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
                         f'points="{" ".join(segment)}"/>')
     body += _x_labels(labels, x_of)
     return _frame(title, body, series)
+
+
+def _roubles(kopecks: int | Decimal | None) -> float | None:
+    return None if kopecks is None else float(to_decimal(kopecks))
+
+
+def _rub_axis(value: float) -> str:
+    return f"{value:,.0f}".replace(",", "\u00a0") + "\u00a0₽"
+
+
+def draw(chart: Chart) -> Markup:
+    """A report's chart as inline SVG (money in roubles, its axis in ₽)."""
+    series, fmt = chart.series, _number
+    if chart.money:
+        series = [Series(s.name, [_roubles(v) for v in s.values]) for s in series]
+        fmt = _rub_axis
+    if chart.kind == "line":
+        return line_chart(chart.title, chart.labels, series, fmt=fmt)
+    return bar_chart(chart.title, chart.labels, series, stacked=chart.stacked, fmt=fmt)

@@ -9,7 +9,6 @@ roles exist.
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,33 +22,16 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Stream, Template
-from markupsafe import Markup
 from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
-from backoffice.reports.charts import Series, bar_chart, line_chart
+from backoffice.reports.charts import draw
 from backoffice.roles import MFA_MESSAGE, mfa_missing
 from tables.calendar import utcnow
-from tables.exports import (
-    CSV_MEDIA_TYPE,
-    RAW_EXPORTS,
-    XLSX_MEDIA_TYPE,
-    export_filename,
-    raw_csv,
-    raw_xlsx,
-    report_csv,
-    report_xlsx,
-)
-from tables.reports import (
-    REPORTS,
-    Filters,
-    Report,
-    ReportSpec,
-    build_report,
-    debt_aging,
-    filter_choices,
-    local_today,
-)
+from tables.csvfile import CSV_MEDIA_TYPE
+from tables.reports import REPORTS, Filters, ReportSpec, build_report, filter_choices, local_today
+from tables.reports.exports import XLSX_MEDIA_TYPE, export_filename, report_csv, report_xlsx
+from tables.reports.raw import RAW_EXPORTS, raw_csv, raw_xlsx
 from tables.staff import Role, role_of
 from web.errors import UserFacingError
 
@@ -94,73 +76,6 @@ async def staff_guard(connection: ASGIConnection, _handler: BaseRouteHandler) ->
 
 def _login_required(request: Request, exc: NotAuthorizedException) -> Response:
     return Template("reports/login.html", status_code=401, context={"next": request.url.path})
-
-
-def _roubles(kopecks: int | None) -> float:
-    return float(Decimal(int(kopecks or 0)).scaleb(-2))
-
-
-def _rub_axis(value: float) -> str:
-    return f"{value:,.0f}".replace(",", "\u00a0") + "\u00a0₽"
-
-
-def _labels(report: Report, key: str) -> list[str]:
-    return [v.strftime("%d.%m") if hasattr(v, "strftime") else str(v) for v in report.values(key)]
-
-
-def _money_series(report: Report, *keys: str) -> list[Series]:
-    by_key = {c.key: c.label for c in report.columns}
-    return [Series(by_key[k], [_roubles(v) for v in report.values(k)]) for k in keys]
-
-
-def _charts(report: Report, filters: Filters) -> list[Markup]:
-    """The charts of a report, drawn from its own rows."""
-    slug = report.slug
-    if slug == "payments":
-        labels = _labels(report, "key")
-        keys = ("cabinet", "quick_pay", "office") if filters.group in ("day", "month") else ("amount",)
-        return [bar_chart("Оплачено", labels, _money_series(report, *keys),
-                          stacked=len(keys) > 1, fmt=_rub_axis)]
-    if slug == "billing":
-        return [bar_chart("Начислено и оплачено", _labels(report, "month"),
-                          _money_series(report, "charged", "paid"), fmt=_rub_axis)]
-    if slug == "debtors":
-        aging = debt_aging(report)
-        labels = [f"{label} дн." for label, _, _ in aging]
-        return [bar_chart("Долг по срокам", labels,
-                          [Series("Долг", [_roubles(debt) for _, _, debt in aging])], fmt=_rub_axis),
-                bar_chart("Должников по срокам", labels, [Series("Договоров", [n for _, n, _ in aging])])]
-    if slug == "arpu":
-        labels = _labels(report, "month")
-        return [line_chart("ARPU", labels, [Series("ARPU", [None if v is None else _roubles(v)
-                                                            for v in report.values("arpu")])],
-                           fmt=_rub_axis),
-                bar_chart("Абонентов в обслуживании", labels,
-                          [Series("Абонентов", report.values("subscribers"))])]
-    if slug == "subscribers":
-        return [bar_chart("Абоненты по тарифам", _labels(report, "tariff"),
-                          [Series(c.label, report.values(c.key)) for c in report.columns[1:-1]],
-                          stacked=True)]
-    if slug == "churn":
-        if filters.group == "reason":
-            return [bar_chart("Расторжения по причинам", _labels(report, "reason"),
-                              [Series("Расторжений", report.values("terminations"))])]
-        return [bar_chart("Подключения и расторжения", _labels(report, "month"),
-                          [Series("Подключено", report.values("connected")),
-                           Series("Расторгнуто", report.values("terminated"))])]
-    if slug == "requests":
-        return [bar_chart("Время до первого ответа, ч", _labels(report, "kind"),
-                          [Series("Медиана", report.values("reply_median")),
-                           Series("90%", report.values("reply_p90"))])]
-    if slug == "backlog":
-        return [bar_chart("Открытые заявки по возрасту", _labels(report, "age"),
-                          [Series(c.label, report.values(c.key)) for c in report.columns[1:-1]],
-                          stacked=True)]
-    if slug == "ratings":
-        scores = [c for c in report.columns if c.key.startswith("score_")]
-        return [bar_chart("Оценки по месяцам", _labels(report, "month"),
-                          [Series(c.label, report.values(c.key)) for c in scores], stacked=True)]
-    return []
 
 
 def _filters(request: Request, spec: ReportSpec | None) -> Filters:
@@ -231,7 +146,8 @@ class ReportsController(Controller):
             filters = replace(filters, on=local_today(utcnow()))
         report = await build_report(slug, filters)
         query = urlencode(filters.query(spec))
-        context.update(filters=filters, report=report, charts=_charts(report, filters), query=query)
+        charts = [draw(chart) for chart in spec.charts(report, filters)]
+        context.update(filters=filters, report=report, charts=charts, query=query)
         return Template("reports/report.html", context=context)
 
     @get("/{slug:str}/export.csv", name="reports:csv")

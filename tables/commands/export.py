@@ -41,14 +41,10 @@ async def run_export(report: str, *, period: str = "", fmt: str = "csv", output:
                      now=None) -> int:
     """The command's work, callable from tests; returns the number of data rows written."""
     from tables.calendar import utcnow
-    from tables.exports import (
-        RAW_EXPORTS,
-        report_csv,
-        write_raw_xlsx,
-        write_report_xlsx,
-    )
-    from tables.exports import raw_csv as raw_csv_stream
     from tables.reports import REPORTS, Filters, build_report, local_today
+    from tables.reports.exports import report_csv, write_report_xlsx
+    from tables.reports.raw import RAW_EXPORTS, write_raw_xlsx
+    from tables.reports.raw import raw_csv as raw_csv_stream
 
     if fmt not in ("csv", "xlsx"):
         raise ValueError("Формат: csv или xlsx")

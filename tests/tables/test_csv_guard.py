@@ -10,10 +10,12 @@ import pytest
 
 from tables.addresses import Town
 from tables.calendar import utcnow
-from tables.exports import raw_csv, report_csv, safe_text
+from tables.csvfile import safe_text
 from tables.ledger import LedgerEntry
 from tables.ratings import CabinetRating
 from tables.reports import Filters, build_report
+from tables.reports.exports import report_csv
+from tables.reports.raw import raw_csv
 from tests.factories import make_address, make_subscriber
 
 FORMULA = '=HYPERLINK("http://x","y")'

@@ -11,18 +11,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tables.exports import (
-    XlsxWriter,
-    cell_text,
-    raw_csv,
-    raw_rows,
-    report_csv,
-    report_table,
-    write_raw_xlsx,
-    write_report_xlsx,
-)
 from tables.ledger import LedgerEntry
 from tables.reports import REPORTS, Column, Filters, Report, build_report
+from tables.reports.exports import XlsxWriter, cell_text, report_csv, report_table, write_report_xlsx
+from tables.reports.raw import raw_csv, raw_rows, write_raw_xlsx
 from tables.subscribers import Subscriber
 from tests import report_data
 from tests.report_data import NOW
@@ -130,7 +122,7 @@ async def test_raw_ledger_csv_and_xlsx_equal_the_ledger(tmp_path):
     # The typed rows written to XLSX read back as the same text.
     path = tmp_path / "ledger.xlsx"
     assert await write_raw_xlsx("ledger", filters, str(path), [("Период", "2026-10")]) == len(rows) - 1
-    from tables.exports import RAW_EXPORTS
+    from tables.reports.raw import RAW_EXPORTS
 
     assert xlsx_as_text(path, RAW_EXPORTS["ledger"].report_columns, RAW_TIME) == rows
     # Town and tariff limit the raw rows too.
@@ -150,14 +142,14 @@ async def test_raw_payment_list(tmp_path):
     ]
     path = tmp_path / "p.xlsx"
     await write_raw_xlsx("payment-list", filters, str(path))
-    from tables.exports import RAW_EXPORTS
+    from tables.reports.raw import RAW_EXPORTS
 
     assert xlsx_as_text(path, RAW_EXPORTS["payment-list"].report_columns, RAW_TIME) == rows
 
 
 async def test_raw_exports_read_contracts_the_same_with_or_without_the_lookup(tmp_path, monkeypatch):
     """PostgreSQL reads contract numbers from a per-query array, or joins past _LOOKUP_MAX_ID."""
-    import tables.exports as exports
+    import tables.reports.raw as raw
 
     data = await report_data.build()
     # a gap in the ids below the largest (the array is filled up to it); FKs cascade
@@ -178,7 +170,7 @@ async def test_raw_exports_read_contracts_the_same_with_or_without_the_lookup(tm
         assert [r[2] for r in typed] == [r[2] for r in csv_rows[1:]]
         looked_up.append((csv_rows, typed))
     assert top.contract_number in {r[2] for r in looked_up[0][0][1:]}
-    monkeypatch.setattr(exports, "_LOOKUP_MAX_ID", 0)
+    monkeypatch.setattr(raw, "_LOOKUP_MAX_ID", 0)
     for (slug, params), expected in zip(cases, looked_up, strict=True):
         filters = Filters.parse(params, today=NOW.date())
         joined = (read_csv(await collect(raw_csv(slug, filters))),
@@ -187,10 +179,10 @@ async def test_raw_exports_read_contracts_the_same_with_or_without_the_lookup(tm
 
 
 async def test_raw_rows_come_in_batches(monkeypatch):
-    import tables.exports as exports
+    import tables.reports.raw as raw
 
     await report_data.build()
-    monkeypatch.setattr(exports, "BATCH", 4)
+    monkeypatch.setattr(raw, "BATCH", 4)
     filters = Filters.parse({"from": "2026-08", "to": "2026-11"}, today=NOW.date())
     batches = [batch async for batch in raw_rows("ledger", filters)]
     assert all(len(b) <= 4 for b in batches) and len(batches) > 2
@@ -200,7 +192,7 @@ async def test_raw_rows_come_in_batches(monkeypatch):
 
 
 def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(tmp_path, monkeypatch):
-    import tables.exports as exports
+    import tables.reports.exports as exports
 
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 3)
     path = tmp_path / "big.xlsx"
@@ -240,11 +232,11 @@ async def test_an_abandoned_export_frees_the_database(monkeypatch):
     """A client that goes away mid-download leaves no query holding the ledger."""
     import asyncio
 
-    import tables.exports as exports
+    import tables.reports.raw as raw
     from db.engine import engine, is_sqlite
 
     data = await report_data.build()
-    monkeypatch.setattr(exports, "BATCH", 100)
+    monkeypatch.setattr(raw, "BATCH", 100)
     when = report_data.local(10, 15)
     # enough rows that the export cannot be buffered whole (set-based, like the benchmark)
     series = ("(WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000)"

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from tables.reports import REPORTS, Filters, build_report, debt_aging, percentile
+from tables.reports import REPORTS, Filters, build_report
+from tables.reports.debtors import debt_aging
+from tables.reports.sql import percentile
 from tests import report_data
 from tests.report_data import NOW
 
@@ -102,25 +104,25 @@ async def test_debtors_with_aging_from_the_ledger(data):
 
 async def test_debt_starts_beyond_the_first_look_back_and_in_chunks(data, monkeypatch):
     """Debts older than the first look-back get the whole history; many contracts go in chunks."""
-    from tables import reports
+    from tables.reports import debtors
 
     def shown(report):
         return [(r["contract"], r["balance"], r["since"], r["days"]) for r in report.as_dicts()]
 
     expected = {on: shown(await run("debtors", **({"on": on} if on else {})))
                 for on in ("", "2026-10-15")}
-    monkeypatch.setattr(reports, "DEBT_LOOKBACK", dt.timedelta(days=1))
-    monkeypatch.setattr(reports, "_CHUNK", 1)
+    monkeypatch.setattr(debtors, "DEBT_LOOKBACK", dt.timedelta(days=1))
+    monkeypatch.setattr(debtors, "_CHUNK", 1)
     for on, rows in expected.items():
         assert shown(await run("debtors", **({"on": on} if on else {}))) == rows
 
 
 async def test_debtors_far_in_the_past_sum_what_came_before(data, monkeypatch):
     """Early in the history the balance is summed from the start, not taken back from today's."""
-    from tables import reports
     from tables.ledger import LedgerEntry
+    from tables.reports import debtors
 
-    debt_cte = reports._debt_cte
+    debt_cte = debtors._debt_cte
 
     on = dt.date(2026, 8, 20)
     end = reports_end(on)
@@ -133,7 +135,7 @@ async def test_debtors_far_in_the_past_sum_what_came_before(data, monkeypatch):
         calls.append(kept_balance)
         return debt_cte(kept_balance)
 
-    monkeypatch.setattr(reports, "_debt_cte", spy)
+    monkeypatch.setattr(debtors, "_debt_cte", spy)
     report = await run("debtors", on=on.isoformat())
     assert calls == [False]
     by_contract = {s.contract_number: s.id for s in data.s.values()}

@@ -1,15 +1,8 @@
-"""Exports of reports and of the raw ledger/payments: CSV and XLSX, streamed.
+"""Raw exports: every ledger entry or payment of a period, as CSV or XLSX, streamed.
 
-CSV is UTF-8 with a BOM (Excel then reads Cyrillic), ``;`` as the delimiter and
-a decimal comma, as Excel expects with Russian regional settings.  XLSX cells are
-typed: money is a number (roubles, from kopecks through ``Decimal``), dates and
-times are Excel dates in local time.
-
-Memory stays flat however many rows: the raw exports never hold more than one
-batch.  On PostgreSQL the raw CSV is produced by ``COPY (...) TO STDOUT`` with
-the formatting done in SQL; on SQLite a ``sqlite3`` cursor in a worker thread
-formats in SQL too and ``csv`` writes batches.  XLSX is written by XlsxWriter in
-``constant_memory`` mode into a temporary file that is then streamed and removed.
+Memory stays flat however many rows: the raw exports never hold more than one batch.  On
+PostgreSQL the raw CSV is produced by ``COPY (...) TO STDOUT`` with the formatting done in SQL;
+on SQLite a ``sqlite3`` cursor in a worker thread formats in SQL too and ``csv`` writes batches.
 """
 
 from __future__ import annotations
@@ -21,275 +14,32 @@ import io
 import os
 import re
 import sqlite3
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import xlsxwriter
 
 from db.engine import engine, is_sqlite
-from tables.calendar import as_utc
+from tables.calendar import LOCAL_TZ_NAME
+from tables.csvfile import (
+    BOM,
+    DELIMITER,
+    SQLITE_SAFE_TEXT,
+    csv_writer,
+    safe_text,
+    safe_text_sql,
+)
 from tables.ledger import ENTRY_KIND_LABELS
-from tables.money import format_csv, to_decimal
+from tables.money import to_decimal
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS
-from tables.reports import LOCAL_TZ, LOCAL_TZ_NAME, Column, Filters, Report, _subscriber_scope
+from tables.reports.exports import XlsxWriter, stream_file, temp_xlsx_path
+from tables.reports.filters import Filters
+from tables.reports.report import Column
+from tables.reports.sql import SQLITE_SHIFT, subscriber_scope
 
-BOM = "\ufeff"
-DELIMITER = ";"
 BATCH = 5000
-XLSX_MAX_ROWS = 1_048_576
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DATE_FORMAT = "%d.%m.%Y"
-DATETIME_FORMAT = "%d.%m.%Y %H:%M"
-_SQLITE_SHIFT = f"'{int(LOCAL_TZ.utcoffset(dt.datetime(2026, 1, 1)).total_seconds() // 3600):+d} hours'"
 
-# The formula guard of every CSV the system writes: a text cell starting like a formula
-# (``=HYPERLINK(…)`` typed into a rating) gets a leading apostrophe, so a spreadsheet shows
-# it instead of evaluating it; numbers, amounts and phone numbers ("-1234,56",
-# "+7 (913) 123-45-67") stay as they are.  One rule, written three ways from these two
-# constants: :func:`safe_text` (Python), :func:`safe_text_sql` (raw exports the database
-# formats) and the patch of Piccolo Admin's own export (``backoffice/admin_csv.py``).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# The same regex in Python, PostgreSQL and JS; ``{0,1}``, not ``?``: a ``?`` in export SQL is
-# a bind parameter.
-# Digit groups may be split by a (narrow) no-break space, as "-1\u00a0000,00" in the admin.
-PLAIN_NUMBER = "^[+-]{0,1}[0-9 \u00a0\u202f(),-]*[0-9][0-9 \u00a0\u202f(),-]*$"
-_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
-#: SQLite has no regex: the rare cell that starts like a formula goes to safe_text.
-SQLITE_SAFE_TEXT = "centra_safe_text"
-
-
-class SafeCsvWriter:
-    """``csv.writer`` whose text cells all go through :func:`safe_text`."""
-
-    def __init__(self, buffer: io.StringIO, *, delimiter: str, lineterminator: str) -> None:
-        self._writer = csv.writer(buffer, delimiter=delimiter, lineterminator=lineterminator)
-
-    def writerow(self, row: Iterable[Any]) -> Any:
-        return self._writer.writerow([safe_text(v) if isinstance(v, str) else v for v in row])
-
-    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
-        for row in rows:
-            self.writerow(row)
-
-
-def csv_writer(buffer: io.StringIO, *, delimiter: str = DELIMITER,
-               lineterminator: str = "\r\n") -> SafeCsvWriter:
-    """The writer of every CSV the system writes (formula-guarded).
-
-    Lines end in CRLF (RFC 4180, as Excel writes them): Python's csv quotes a cell holding a
-    carriage return only when the line terminator has one, and an unquoted one starts a new
-    row in a spreadsheet (``x\r=HYPERLINK(…)`` would then slip past the guard).
-    """
-    return SafeCsvWriter(buffer, delimiter=delimiter, lineterminator=lineterminator)
-
-
-def safe_text(value: str) -> str:
-    """``value`` as a spreadsheet shows it and never evaluates it (see :data:`FORMULA_START`).
-
-    >>> safe_text('=HYPERLINK("http://x","y")'), safe_text("-1234,56")
-    ('\'=HYPERLINK("http://x","y")', '-1234,56')
-    """
-    if value.startswith(FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
-
-
-def safe_text_sql(expr: str) -> str:
-    """SQL giving :func:`safe_text` of a text expression, for the exports the database formats."""
-    # The first character's code point: an integer comparison, cheaper per row than a substring.
-    starts = ", ".join(str(ord(c)) for c in FORMULA_START)
-    if is_sqlite():
-        return (f"CASE WHEN unicode({expr}) IN ({starts})"
-                f" THEN {SQLITE_SAFE_TEXT}({expr}) ELSE {expr} END")
-    return (f"CASE WHEN ascii({expr}) IN ({starts}) AND {expr} !~ '{PLAIN_NUMBER}'"
-            f" THEN '''' || {expr} ELSE {expr} END")
-
-
-def cell_text(value: Any, column: Column) -> str:
-    """A cell as CSV text; the page shows the same value (numbers grouped, ₽ added)."""
-    if value is None:
-        return ""
-    kind = column.kind
-    if isinstance(value, str) and kind not in ("text", "month"):
-        return value  # a label such as "Итого" in a typed column
-    if kind == "money":
-        return format_csv(value)
-    if kind == "int":
-        return str(int(value))
-    if kind == "decimal":
-        return f"{value:.{column.places}f}".replace(".", ",")
-    if kind == "date":
-        return value.strftime(DATE_FORMAT)
-    if kind == "datetime":
-        return value.astimezone(LOCAL_TZ).strftime(DATETIME_FORMAT)
-    if kind == "month":
-        return str(value)
-    return str(value)  # the writer guards it, as every text cell (safe_text)
-
-
-def xlsx_value(value: Any, column: Column) -> Any:
-    """A cell as a typed XLSX value (None stays empty)."""
-    if value is None:
-        return None
-    kind = column.kind
-    if kind == "money":
-        return to_decimal(value)
-    if kind == "datetime":
-        return as_utc(value).astimezone(LOCAL_TZ).replace(tzinfo=None)
-    if kind == "date" and isinstance(value, str):
-        return dt.date.fromisoformat(value)
-    if kind == "month":
-        return dt.date(int(value[:4]), int(value[5:7]), 1)
-    return value
-
-
-def report_table(report: Report) -> list[list[Any]]:
-    """Header, rows and the total row: what every output of a report shows."""
-    return [[c.label for c in report.columns], *report.rows,
-            *([report.total] if report.total else [])]
-
-
-# --- reports (small: built in memory, streamed out) -------------------------------------------------
-
-async def report_csv(report: Report) -> AsyncIterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv_writer(buffer)
-    buffer.write(BOM)
-    writer.writerow([c.label for c in report.columns])
-    rows = [*report.rows, *([report.total] if report.total else [])]
-    for start in range(0, len(rows), 1000):
-        for row in rows[start:start + 1000]:
-            writer.writerow([cell_text(v, c) for v, c in zip(row, report.columns, strict=True)])
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode("utf-8")
-
-
-class XlsxWriter:
-    """One typed table in a workbook written in constant memory; new sheet past Excel's row limit."""
-
-    def __init__(self, path: str, columns: Sequence[Column], title: str) -> None:
-        self.path, self.columns, self.title = path, list(columns), title[:31]
-        self.book = xlsxwriter.Workbook(path, {
-            "constant_memory": True,
-            "tmpdir": os.path.dirname(path) or None,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-        })
-        self.header = self.book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
-        self.bold = self.book.add_format({"bold": True})
-        formats = {
-            "money": self.book.add_format({"num_format": "#,##0.00"}),
-            "int": self.book.add_format({"num_format": "0"}),
-            "date": self.book.add_format({"num_format": "dd.mm.yyyy"}),
-            "datetime": self.book.add_format({"num_format": "dd.mm.yyyy hh:mm"}),
-            "month": self.book.add_format({"num_format": "yyyy-mm"}),
-        }
-        self.formats = [formats.get(c.kind) or (
-            self.book.add_format({"num_format": "0." + "0" * c.places if c.places else "0"})
-            if c.kind == "decimal" else None) for c in self.columns]
-        self.sheets = 0
-        self._new_sheet()
-
-    def _new_sheet(self) -> None:
-        self.sheets += 1
-        name = self.title if self.sheets == 1 else f"{self.title[:26]} ({self.sheets})"
-        self.sheet = sheet = self.book.add_worksheet(name)
-        methods = {"money": sheet.write_number, "int": sheet.write_number, "decimal": sheet.write_number,
-                   "date": sheet.write_datetime, "datetime": sheet.write_datetime,
-                   "month": sheet.write_datetime}
-        self.plan = [(methods.get(c.kind, sheet.write_string), f) for c, f in
-                     zip(self.columns, self.formats, strict=True)]
-        for i, column in enumerate(self.columns):
-            width = {"money": 14, "int": 10, "decimal": 12, "date": 11, "datetime": 16,
-                     "month": 9}.get(column.kind, 24)
-            sheet.set_column(i, i, max(width, min(len(column.label), 30)))
-            sheet.write_string(0, i, column.label, self.header)
-        sheet.freeze_panes(1, 0)
-        self.row = 1
-
-    def write(self, values: Sequence[Any], *, bold: bool = False) -> None:
-        """Write one row of already typed values (see :func:`xlsx_value`)."""
-        if self.row >= XLSX_MAX_ROWS:
-            self._new_sheet()
-        row, plan = self.row, self.plan
-        for i, value in enumerate(values):
-            if value is None:
-                continue
-            if isinstance(value, str) and (bold or self.columns[i].kind != "text"):
-                # a label such as "Итого" in a typed column of the total row
-                self.sheet.write_string(row, i, value, self.bold if bold else None)
-            else:
-                method, fmt = plan[i]
-                method(row, i, value, fmt)
-        self.row += 1
-
-    def write_raw(self, rows: Iterable[Sequence[Any]]) -> None:
-        columns = self.columns
-        for row in rows:
-            self.write([xlsx_value(v, c) for v, c in zip(row, columns, strict=True)])
-
-    def write_fast(self, rows: Iterable[Sequence[Any]], converters: Sequence[Callable[[Any], Any]]) -> None:
-        """Rows of a raw export: per-column converters chosen once, not per cell."""
-        write = self.write
-        for row in rows:
-            write([v if v is None else f(v) for v, f in zip(row, converters, strict=True)])
-
-    def close(self, parameters: Sequence[tuple[str, str]] = ()) -> None:
-        if parameters:
-            sheet = self.book.add_worksheet("Отбор")
-            sheet.set_column(0, 1, 30)
-            for i, (name, value) in enumerate(parameters):
-                sheet.write_string(i, 0, name, self.bold)
-                sheet.write_string(i, 1, value)
-        self.book.close()
-
-
-def write_report_xlsx(report: Report, path: str, parameters: Sequence[tuple[str, str]] = ()) -> None:
-    writer = XlsxWriter(path, report.columns, report.title)
-    writer.write_raw(report.rows)
-    if report.total:
-        writer.write([v if isinstance(v, str) else xlsx_value(v, c)
-                      for v, c in zip(report.total, report.columns, strict=True)], bold=True)
-    writer.close(parameters)
-
-
-async def stream_file(path: str, chunk: int = 256 * 1024) -> AsyncIterator[bytes]:
-    """Stream a temporary file and remove it afterwards (also when the client goes away)."""
-    try:
-        handle = await anyio.open_file(path, "rb")
-        async with handle:
-            while data := await handle.read(chunk):
-                yield data
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def temp_xlsx_path() -> str:
-    fd, path = tempfile.mkstemp(prefix="centra-export-", suffix=".xlsx")
-    os.close(fd)
-    return path
-
-
-async def report_xlsx(report: Report, parameters: Sequence[tuple[str, str]] = ()) -> AsyncIterator[bytes]:
-    path = temp_xlsx_path()
-    try:
-        await anyio.to_thread.run_sync(write_report_xlsx, report, path, parameters)
-    except BaseException:
-        os.unlink(path)
-        raise
-    async for data in stream_file(path):
-        yield data
-
-
-# --- raw exports (large: never in memory) --------------------------------------------------------
 
 @dataclass(frozen=True)
 class RawColumn:
@@ -342,7 +92,7 @@ class RawExport:
 
     def sql(self, f: Filters, *, formatted: bool, lookup: bool = False) -> tuple[str, list[Any]]:
         """The export's query; ``lookup``: contract numbers from _PG_CONTRACTS (PostgreSQL only)."""
-        joins, where, args = _subscriber_scope(f)
+        joins, where, args = subscriber_scope(f)
         if lookup and not is_sqlite():
             source, contract = self.table, f"{_PG_CONTRACTS}[{self.subscriber}]"
             if where:  # town/tariff as a semi-join: the rows themselves need no join
@@ -362,7 +112,7 @@ def _typed_expr(column: RawColumn) -> str:
     """Timestamps in local time to the second, by the database (naive, or text on SQLite)."""
     if column.kind == "datetime":
         if is_sqlite():
-            return f"datetime({column.expr}, {_SQLITE_SHIFT})"
+            return f"datetime({column.expr}, {SQLITE_SHIFT})"
         # the export connection's session time zone is local (see _pg_connection): a cast
         # is much cheaper per row than AT TIME ZONE or to_char
         return f"{column.expr}::timestamp(0)"
@@ -602,8 +352,3 @@ async def raw_xlsx(slug: str, f: Filters, parameters: Sequence[tuple[str, str]] 
         raise
     async for data in stream_file(path):
         yield data
-
-
-def export_filename(slug: str, f: Filters, extension: str, *, period: bool = True) -> str:
-    span = f.month_from if f.month_from == f.month_to else f"{f.month_from}_{f.month_to}"
-    return f"centra-{slug}-{span}.{extension}" if period else f"centra-{slug}.{extension}"
