@@ -15,6 +15,8 @@ import sys
 
 import uvicorn
 
+from providers.mail_catcher import MailCatcher
+from providers.sms_sandbox import SANDBOX_API_ID, SmsSandbox
 from providers.stripe_sandbox import Sandbox, free_port, port_is_free
 from settings import PROJECT_DIR, Settings, get_settings
 
@@ -56,6 +58,38 @@ def start_stripe_sandbox(settings: Settings) -> Sandbox | None:
     return sandbox
 
 
+MAIL_DIR = PROJECT_DIR / "var" / "mail"
+#: Seconds between passes of the development notification sender.
+SEND_EVERY = 10
+
+
+def start_message_sandboxes(settings: Settings) -> list[str]:
+    """Without SMTP or SMS gateway settings, messages go to a local mail catcher (an mbox file)
+    and a local SMS gateway (a log file), both under var/mail/. Returns what to print."""
+    lines = []
+    if not settings.smtp_host:
+        port = 8025 if port_is_free(8025) else free_port()
+        catcher = MailCatcher(port, mbox_path=MAIL_DIR / "outbox.mbox").start()
+        os.environ.update({"CENTRA_SMTP_HOST": "127.0.0.1", "CENTRA_SMTP_PORT": str(catcher.port),
+                           "CENTRA_SMTP_SECURITY": "none"})
+        lines.append(f"    e-mail: local SMTP catcher on 127.0.0.1:{catcher.port}, letters in "
+                     f"{MAIL_DIR / 'outbox.mbox'} (mutt -f …, or any mail client)")
+    if not settings.sms_api_id.get_secret_value():
+        gateway = SmsSandbox(log_path=MAIL_DIR / "sms.log", auto_deliver=True).start()
+        os.environ.update({"CENTRA_SMS_API_URL": gateway.base_url, "CENTRA_SMS_API_ID": SANDBOX_API_ID})
+        lines.append(f"    SMS: local gateway at {gateway.base_url}, texts in {MAIL_DIR / 'sms.log'}")
+    get_settings.cache_clear()
+    return lines
+
+
+def start_notification_sender() -> subprocess.Popen:
+    """The outbox's sender, every few seconds (production: the Procfile worker's tick)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "piccolo.main", "tables", "send-notifications", f"--every={SEND_EVERY}"],
+        cwd=PROJECT_DIR, env=os.environ.copy(),
+    )
+
+
 def main() -> None:
     from tables.commands.demo import logins_text
 
@@ -67,6 +101,8 @@ def main() -> None:
     migrate()
     loaded = asyncio.run(seed())
     sandbox = start_stripe_sandbox(settings)
+    message_lines = start_message_sandboxes(settings)
+    sender = start_notification_sender()
     where = "PostgreSQL (DATABASE_URL)" if settings.database_url else f"SQLite file {settings.sqlite_path}"
     base = f"http://{settings.host}:{settings.port}"
     print(f"\nCentra is starting on {where}{' with fresh demo data' if loaded else ''}.")
@@ -79,6 +115,10 @@ def main() -> None:
               "    confirmation code (3-D Secure) 4000 0027 6000 3184; declined 4000 0000 0000 0341")
     else:
         print(f"  card payments: Stripe API at {settings.stripe_api_base}")
+    print(f"  messages (SMS, e-mail): sent every {SEND_EVERY} s; every message, its attempts and "
+          f"delivery: {base}/admin/ → Система → Уведомления")
+    for line in message_lines:
+        print(line)
     print(flush=True)
     # uvicorn re-raises SIGTERM after its shutdown; make that an exception so `finally` runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -86,6 +126,8 @@ def main() -> None:
         uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port,
                     log_level=settings.log_level)
     finally:
+        sender.terminate()
+        sender.wait(timeout=10)
         if sandbox:
             sandbox.stop()
 

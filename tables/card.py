@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from db.engine import write_transaction
@@ -19,6 +19,7 @@ from tables.audit import action_label, contract_history
 from tables.billing.promised import PromisedPayment
 from tables.calendar import LOCAL_TZ, as_utc, local_date, utcnow
 from tables.month import Month
+from tables.notifications import CHANNEL_LABELS, NOTIFICATION_STATUS_LABELS, problem_notifications
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
 from tables.requests import (
     REQUEST_KIND_LABELS,
@@ -136,6 +137,8 @@ class SubscriberCard:
     requests: list[dict[str, Any]]
     promised: list[dict[str, Any]]
     history: list[dict[str, Any]]
+    #: Messages that did not (surely) reach the subscriber: failed, maybe sent, nowhere to send.
+    undelivered: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def subscriber_card(contract_number: str, *, now: dt.datetime | None = None,
@@ -193,6 +196,10 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
         PromisedPayment.id, ascending=False).limit(12)
     upcoming = change[0] if change else None
     history = await contract_history(s["id"], limit=30)
+    undelivered = await problem_notifications(s["id"])
+    for n in undelivered:
+        n["status_label"] = NOTIFICATION_STATUS_LABELS.get(n["status"], n["status"])
+        n["channel_label"] = CHANNEL_LABELS.get(n["channel"], "—")
     for h in history:
         h["action_label"] = action_label(h["action"], HISTORY_AREAS)
     return SubscriberCard(
@@ -201,7 +208,7 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
         tariff={"id": s["tariff_id"], "name": s["tariff"], "monthly_fee": s["monthly_fee"]},
         fee=fee, booked_change=upcoming, forecast=forecast(s["balance"], fee, today),
         statements=list(reversed(statements)), payments=payments, requests=requests,
-        promised=promised, history=history,
+        promised=promised, history=history, undelivered=undelivered,
     )
 
 

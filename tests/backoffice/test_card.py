@@ -258,3 +258,22 @@ async def test_new_contract_takes_address_and_tariff_by_search_not_by_id(client)
     assert (row.full_name, row.address, row.tariff, row.phone) == (
         "Орлова Анна Петровна", address.id, tariff.id, "+79137000001")
     assert row.contract_number in done.text
+
+
+async def test_card_shows_messages_that_did_not_reach_the_subscriber(client):
+    from tables.notifications import Notification, notify_subscriber
+
+    s = await make_subscriber(full_name="Кузнецов Олег", phone="+73843712345", email="")
+    await notify_subscriber(s.id, topic="payment.received", text="Платёж зачислен", event_key="c:1")
+    await Notification.insert(Notification(
+        channel="sms", recipient="+79130000000", subscriber=s.id, body="Centra: старое", status="failed",
+        last_error="207: На этот номер нельзя отправлять сообщения", created_at=dt.datetime.now(dt.UTC)))
+    await Notification.insert(Notification(
+        channel="sms", recipient="+79130000000", subscriber=s.id, body="Centra: ушло", status="sent",
+        created_at=dt.datetime.now(dt.UTC)))
+    await office(client, "operator", "op")
+    text = (await client.get(f"/office/subscribers/{s.contract_number}")).text
+    assert "Недоставленные сообщения" in text
+    assert "Пропущено: некуда отправить" in text and "не мобильный" in text
+    assert "На этот номер нельзя отправлять сообщения" in text and "Не отправлено" in text
+    assert "Centra: ушло" not in text
