@@ -30,7 +30,6 @@ from db.engine import MAX_ROW_ID, write_transaction
 from tables.accounts import VIEW_LINK_TTL, reset_password, start_staff_view
 from tables.audit import Actor
 from tables.billing.charge_run import check_chargeable, preview_charges, run_charges
-from tables.billing.period import current_period
 from tables.calendar import local_date, utcnow
 from tables.card import (
     active_tariffs,
@@ -47,6 +46,7 @@ from tables.card import (
 )
 from tables.ledger import post_adjustment
 from tables.money import format_amount, format_plain, parse_rubles, parse_signed_rubles
+from tables.month import Month
 from tables.payments.office import book_office_payment
 from tables.payments.refunds import refund_payment
 from tables.phones import normalize_phone
@@ -574,7 +574,7 @@ class OfficeController(Controller):
     @get("/charge", name="office:charge")
     async def charge_form(self, request: Request) -> Template:
         _require(request, "charge")
-        return _page(request, "charge", fields={"period": current_period().label}, error="",
+        return _page(request, "charge", fields={"period": Month.current().iso}, error="",
                      preview=None)
 
     @post("/charge")
@@ -582,35 +582,27 @@ class OfficeController(Controller):
         _require(request, "charge")
         fields = await _fields(request)
         try:
-            preview = await preview_charges(_month(fields.get("period", "")))
+            preview = await preview_charges(fields.get("period", ""))
         except ValueError as exc:
             return _page(request, "charge", status_code=422, fields=fields, error=str(exc), preview=None)
-        return _page(request, "charge", fields={"period": preview.period.label}, error="", preview=preview)
+        return _page(request, "charge", fields={"period": preview.period.iso}, error="", preview=preview)
 
     @post("/charge/confirm")
     async def charge_run(self, request: Request) -> Template:
         _require(request, "charge")
         fields = await _fields(request)
         try:
-            period = check_chargeable(_month(fields.get("period", "")))
+            period = check_chargeable(fields.get("period", ""))
             run = await run_charges(period, actor=_actor(request))
         except ValueError as exc:
             return _page(request, "charge", status_code=422, fields=fields, error=str(exc), preview=None)
         return _page(request, "charge", fields={"period": run.period}, error="", preview=None, run=run)
 
 
-def _month(text: str) -> str:
-    """``<input type=month>`` sends ``2026-12``; a clerk may also type ``12.2026``."""
-    text = (text or "").strip()
-    if len(text) == 7 and text[2] == "." and text[:2].isdigit() and text[3:].isdigit():
-        return f"{text[3:]}-{text[:2]}"
-    return text
-
-
 def _periods() -> tuple[str, ...]:
     """Months a cash payment may be marked for: the current one and the next."""
-    current = current_period()
-    return (current.label, current.next.label)
+    current = Month.current()
+    return (current.iso, current.next.iso)
 
 
 def _reason(text: str) -> str:

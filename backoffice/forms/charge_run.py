@@ -16,13 +16,13 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from tables.billing.charge_run import ChargePreview, preview_charges, run_charges
-from tables.billing.period import current_period
+from tables.month import Month
 from web.formatting import rub
 
 
 def _current_month_default(schema: dict[str, Any]) -> None:
     # The schema is built on every form load, so the default follows the calendar.
-    schema["properties"]["period"]["default"] = current_period().label
+    schema["properties"]["period"]["default"] = Month.current().iso
 
 
 class ChargeRunModel(BaseModel):

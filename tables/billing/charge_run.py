@@ -33,13 +33,13 @@ from settings import get_settings
 from tables.audit import Actor, write_audit
 from tables.billing.debt import GRACE_SWEEP_DAYS, debt_threshold, grace_until
 from tables.billing.fee import due_cte, period_params
-from tables.billing.period import Period, current_period
 from tables.billing.sql import Sql, lock_billing
 from tables.billing.tariff_changes import apply_due_tariff_changes
 from tables.billing.texts import TEXTS
 from tables.calendar import local_date, utcnow
 from tables.choices import choices
 from tables.money import kopecks
+from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
 
 CHUNK_SIZE = 20_000  # subscriber ids per INSERT … SELECT: progress steps, bounded statement size
@@ -166,16 +166,27 @@ def _finished(started: dt.datetime, clock: float) -> dt.datetime:
     return started + dt.timedelta(seconds=time.monotonic() - clock)
 
 
-def check_chargeable(period: Period | str, now: dt.datetime | None = None) -> Period:
+def parse_period(text: str | Month) -> Month:
+    """A billing month typed by staff (``2026-12``, ``12.2026``, ``декабрь 2026``), 2000–2100.
+
+    :raises ValueError: with the billing's Russian message.
+    """
+    period = Month.parse(text, message=TEXTS["period_format"])
+    if not 2000 <= period.year <= 2100:
+        raise ValueError(TEXTS["period_format"])
+    return period
+
+
+def check_chargeable(period: Month | str, now: dt.datetime | None = None) -> Month:
     """Refuse a period after the current local month (charging January on 7 December
     would bill everyone, suspend debtors and switch booked tariffs weeks early).
 
     :raises ValueError: with a Russian message for a malformed or future period.
     """
-    period = Period.parse(period) if isinstance(period, str) else period
-    current = current_period(now)
+    period = parse_period(period)
+    current = Month.current(now)
     if period > current:
-        raise ValueError(TEXTS["period_future"].format(period=period.label, current=current.label))
+        raise ValueError(TEXTS["period_future"].format(period=period, current=current))
     return period
 
 
@@ -183,7 +194,7 @@ def check_chargeable(period: Period | str, now: dt.datetime | None = None) -> Pe
 class ChargePreview:
     """What :func:`run_charges` would do for a period now; nothing is written."""
 
-    period: Period
+    period: Month
     contracts: int  # contracts that would get a charge
     total: int  # kopecks
     suspensions: int  # active contracts the charge would take below the debt limit
@@ -191,7 +202,7 @@ class ChargePreview:
     already_charged: int  # contracts charged for the period before (skipped)
 
 
-async def preview_charges(period: Period | str | None = None, *,
+async def preview_charges(period: Month | str | None = None, *,
                           now: dt.datetime | None = None) -> ChargePreview:
     """Preview a charge run with the run's own SQL, read-only (for the clerk to confirm).
 
@@ -199,7 +210,7 @@ async def preview_charges(period: Period | str | None = None, *,
     >>> p.contracts, p.total, p.suspensions, p.tariff_changes
     """
     now = now or utcnow()
-    period = check_chargeable(current_period(now) if period is None else period, now)
+    period = check_chargeable(Month.current(now) if period is None else period, now)
     q = Sql()
     bounds = await q.run("SELECT MIN(id) AS lo, MAX(id) AS hi FROM subscriber")
     lo, hi = bounds[0]["lo"], bounds[0]["hi"]
@@ -213,20 +224,20 @@ SELECT COUNT(*) AS n, COALESCE(SUM(d.charge), 0) AS total,
 FROM due d JOIN subscriber s ON s.id = d.id
 WHERE d.charge > 0 AND NOT EXISTS (
     SELECT 1 FROM ledger_entry e WHERE e.reference = 'charge:' || CAST(d.id AS TEXT) || ':' || :period)""",
-            lo=lo, hi=hi, period=period.label, limit=-debt_threshold(), **period_params(period))
+            lo=lo, hi=hi, period=period.iso, limit=-debt_threshold(), **period_params(period))
         contracts, total, suspensions = (int(rows[0]["n"]), int(rows[0]["total"]),
                                          int(rows[0]["suspended"]))
         done = await q.run("SELECT COUNT(*) AS n FROM ledger_entry WHERE kind = 'charge' "
-                           "AND period = :period AND reference LIKE 'charge:%'", period=period.label)
+                           "AND period = :period AND reference LIKE 'charge:%'", period=period.iso)
         charged_before = int(done[0]["n"])
     changes = await q.run("SELECT COUNT(*) AS n FROM tariff_change "
-                          "WHERE effective_from <= :on AND applied_at IS NULL", on=period.first)
+                          "WHERE effective_from <= :on AND applied_at IS NULL", on=period.first_day)
     return ChargePreview(period=period, contracts=contracts, total=total, suspensions=suspensions,
                          tariff_changes=int(changes[0]["n"]), already_charged=charged_before)
 
 
 async def run_charges(
-    period: Period | str | None = None,
+    period: Month | str | None = None,
     *,
     actor: Actor,
     now: dt.datetime | None = None,
@@ -256,26 +267,22 @@ async def run_charges(
     started = now or utcnow()
     clock = time.monotonic()
     now = started
-    if period is None:
-        period = current_period(now)
-    elif isinstance(period, str):
-        period = Period.parse(period)
-    check_chargeable(period, now)
+    period = check_chargeable(Month.current(now) if period is None else period, now)
     q = Sql()
     try:
         async with write_transaction():
             await lock_billing(q)
-            applied = await apply_due_tariff_changes(period.first, now=now)
+            applied = await apply_due_tariff_changes(period.first_day, now=now)
             bounds = await q.run("SELECT MIN(id) AS lo, MAX(id) AS hi FROM subscriber")
             lo, hi = bounds[0]["lo"], bounds[0]["hi"]
             charged = total = suspended = 0
             if lo is not None:
                 span = hi - lo + 1
-                base = {**period_params(period), "period": period.label, "now": now,
+                base = {**period_params(period), "period": period.iso, "now": now,
                         "by": actor.name[:150], "limit": -debt_threshold(),
                         "grace_until": grace_until(local_date(now)),
                         "actor_id": actor.staff_id, "actor_name": actor.name[:150],
-                        "message": TEXTS["suspended_message"].format(period=period.label),
+                        "message": TEXTS["suspended_message"].format(period=period.iso),
                         "comment": TEXTS["charge_comment"].format(month=period.title),
                         "days_open": TEXTS["charge_days_open"], "days_of": TEXTS["charge_days_of"],
                         "days_close": TEXTS["charge_days_close"]}
@@ -286,19 +293,19 @@ async def run_charges(
                     if progress is not None:
                         progress(end - lo + 1, span)
                 suspended += await _suspend_after_grace(q, now=now, actor=actor)
-            run = BillingRun(period=period.label, status=RunStatus.DONE, started_at=started,
+            run = BillingRun(period=period.iso, status=RunStatus.DONE, started_at=started,
                              finished_at=_finished(started, clock), contracts_charged=charged, total=total,
                              contracts_suspended=suspended, tariff_changes_applied=applied,
                              started_by=actor.name[:150], staff=actor.staff_id)
             await run.save()
             await write_audit(action="billing.charged", object_type="billing_run",
-                              object_id=run.id, object_repr=period.label, actor=actor,
-                              after={"period": period.label, "charged": charged, "total": total,
+                              object_id=run.id, object_repr=period.iso, actor=actor,
+                              after={"period": period.iso, "charged": charged, "total": total,
                                      "suspended": suspended, "tariff_changes": applied})
         return run
     except Exception as exc:
         if engine().current_transaction.get() is None:  # not inside a caller's transaction
-            await BillingRun(period=period.label, status=RunStatus.FAILED, started_at=started,
+            await BillingRun(period=period.iso, status=RunStatus.FAILED, started_at=started,
                              finished_at=_finished(started, clock), started_by=actor.name[:150],
                              staff=actor.staff_id, error=repr(exc)[:2000]).save()
         raise

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tables.billing.period import Period
 from tables.billing.sql import Sql
+from tables.month import Month
 
 
 def fee_sql(tariff: str, subscriber: str) -> str:
@@ -76,16 +76,16 @@ due AS (
 )"""
 
 
-def period_params(period: Period) -> dict[str, Any]:
-    return {"first": period.first, "last": period.last, "days": period.days}
+def period_params(period: Month) -> dict[str, Any]:
+    return {"first": period.first_day, "last": period.last_day, "days": period.days}
 
 
-async def compute_charge(subscriber_id: int, period: Period | str) -> int:
+async def compute_charge(subscriber_id: int, period: Month | str) -> int:
     """What the charge run books (or booked) for one contract and period, in kopecks (≥ 0).
 
     The same SQL as the run, restricted to one id: for previews and recalculation.
     """
-    period = Period.parse(period) if isinstance(period, str) else period
+    period = Month.parse(period)
     q = Sql()
     rows = await q.run(due_cte(q) + "\nSELECT charge FROM due",
                        lo=subscriber_id, hi=subscriber_id, **period_params(period))

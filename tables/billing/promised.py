@@ -17,12 +17,12 @@ from piccolo.table import Table
 from db.engine import write_transaction
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing.debt import debt_threshold
-from tables.billing.period import current_period
 from tables.billing.sql import lock_subscriber
 from tables.billing.texts import TEXTS
 from tables.calendar import LOCAL_TZ, utcnow
 from tables.ledger import EntryKind, post_entry
 from tables.money import format_plain, kopecks
+from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
 from tables.tariffs import Tariff
 
@@ -80,7 +80,7 @@ async def _offer(subscriber: Subscriber | None, now: dt.datetime, *,
         # Its reversal could fall after the contract has ended.
         return PromisedPaymentOffer(False, 0, TEXTS["promised_terminating"].format(
             date=subscriber.terminated_on.strftime("%d.%m.%Y")))
-    period = current_period(now).label
+    period = Month.current(now).iso
     # The running one and this month's one in one read (the dashboard asks on every view).
     rows = [PromisedPayment(_exists_in_db=True, **row)
             for row in await PromisedPayment.raw(_PROMISED_SQL, subscriber.id, period)]
@@ -162,7 +162,7 @@ async def grant_promised_payment(
         actor = actor or Actor(f"subscriber:{subscriber.contract_number}")
         expires = now + dt.timedelta(days=PROMISED_DAYS)
         promised = PromisedPayment(subscriber=subscriber_id, amount=amount,
-                                   period=current_period(now).label, granted_at=now,
+                                   period=Month.current(now).iso, granted_at=now,
                                    expires_at=expires, created_by=actor.name[:150])
         await promised.save()
         _, balance = await post_entry(subscriber_id, amount, EntryKind.PROMISED,

@@ -16,11 +16,11 @@ from piccolo.table import Table
 
 from db.engine import write_transaction
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.billing.period import Period
 from tables.billing.sql import Sql, audit_insert_select, lock_billing, lock_subscriber
 from tables.billing.texts import TEXTS
 from tables.calendar import local_date, utcnow
 from tables.ledger import EntryKind, LedgerEntry
+from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
 from tables.tariffs import Tariff
 
@@ -88,16 +88,16 @@ async def schedule_tariff_change(
         if from_tariff == tariff_id:
             since = latest.effective_from if latest is not None else subscriber.connected_on
             raise ValueError(TEXTS["tariff_same"].format(date=since.strftime("%d.%m.%Y")))
-        period = Period.of(effective_from)
+        period = Month.of(effective_from)
         charged = await LedgerEntry.select(LedgerEntry.period).where(
             (LedgerEntry.subscriber == subscriber_id) & (LedgerEntry.kind == EntryKind.CHARGE)
-            & (LedgerEntry.period >= period.label)
+            & (LedgerEntry.period >= period.iso)
         ).order_by(LedgerEntry.period, ascending=False).first()
         if charged is not None:
-            last_charged = Period.parse(charged["period"])
+            last_charged = Month.parse(charged["period"])
             raise ValueError(TEXTS["tariff_charged"].format(
-                period=period.label if last_charged == period else last_charged.label,
-                date=last_charged.next.first.strftime("%d.%m.%Y")))
+                period=period if last_charged == period else last_charged,
+                date=last_charged.next.first_day.strftime("%d.%m.%Y")))
         change = TariffChange(subscriber=subscriber_id, from_tariff=from_tariff, tariff=tariff_id,
                               effective_from=effective_from, comment=comment.strip(),
                               created_at=now, created_by=actor.name)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from db.engine import write_transaction
 from tables.audit import Actor, write_audit
 from tables.billing.fee import compute_charge
-from tables.billing.period import Period
 from tables.billing.sql import lock_subscriber
 from tables.billing.texts import TEXTS
 from tables.ledger import EntryKind, LedgerEntry, post_entry
+from tables.month import Month
 
 
 async def settle_terminated_charges(subscriber_id: int, *, actor: Actor) -> int:
@@ -28,20 +28,20 @@ async def settle_terminated_charges(subscriber_id: int, *, actor: Actor) -> int:
             raise ValueError(TEXTS["not_found"])
         if subscriber.terminated_on is None:
             raise ValueError(TEXTS["not_terminated"])
-        first = Period.of(subscriber.terminated_on).label
+        first = Month.of(subscriber.terminated_on).iso
         rows = await LedgerEntry.raw(
             "SELECT period, SUM(amount) AS amount FROM ledger_entry "
             "WHERE subscriber = {} AND kind = 'charge' AND period >= {} GROUP BY period",
             subscriber_id, first,
         )
         for row in rows:
-            period = Period.parse(row["period"])
+            period = Month.parse(row["period"])
             excess = -int(row["amount"]) - await compute_charge(subscriber_id, period)
             if excess <= 0:
                 continue
             await post_entry(
                 subscriber_id, excess, EntryKind.CHARGE, f"charge-correction:{subscriber_id}:{period}",
-                period=period.label, created_by=actor.name,
+                period=period.iso, created_by=actor.name,
                 comment=TEXTS["correction_comment"].format(
                     month=period.title, date=subscriber.terminated_on.strftime("%d.%m.%Y")),
             )

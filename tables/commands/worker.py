@@ -23,10 +23,10 @@ async def tick(now: dt.datetime | None = None) -> dict[str, int]:
     """One pass of the scheduler; returns what it did (for logs and tests)."""
     from tables.audit import Actor
     from tables.billing.charge_run import BillingRun, RunStatus, run_charges
-    from tables.billing.period import current_period
     from tables.billing.promised import reverse_expired_promised_payments
     from tables.billing.tariff_changes import apply_due_tariff_changes
     from tables.calendar import LOCAL_TZ, local_date, utcnow
+    from tables.month import Month
     from tables.notifications import deliver_notifications
     from tables.requests import apply_due_terminations
 
@@ -38,11 +38,11 @@ async def tick(now: dt.datetime | None = None) -> dict[str, int]:
         "charged": 0,
         "runs": 0,
     }
-    period = current_period(now)
+    period = Month.current(now)
     today = local_date(now)
     midnight = dt.datetime.combine(today, dt.time(), tzinfo=LOCAL_TZ)
     ran_today = await BillingRun.exists().where(
-        (BillingRun.period == period.label) & (BillingRun.status == RunStatus.DONE)
+        (BillingRun.period == period.iso) & (BillingRun.status == RunStatus.DONE)
         & (BillingRun.started_at >= midnight)
     )
     if not ran_today:

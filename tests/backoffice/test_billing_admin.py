@@ -8,10 +8,10 @@ import pytest
 
 from tables.audit import Actor, AuditEntry
 from tables.billing.charge_run import BillingRun, run_charges
-from tables.billing.period import current_period
 from tables.billing.promised import grant_promised_payment
 from tables.billing.tariff_changes import schedule_tariff_change
 from tables.ledger import EntryKind, LedgerEntry
+from tables.month import Month
 from tests.factories import make_subscriber, make_tariff
 from tests.test_support import admin_login, make_staff
 
@@ -22,7 +22,7 @@ async def test_form_defaults_to_the_current_month(client):
     await make_staff()
     await admin_login(client)
     schema = (await client.get(FORM + "schema/")).json()
-    assert schema["properties"]["period"]["default"] == current_period().label
+    assert schema["properties"]["period"]["default"] == Month.current().iso
 
 
 async def test_form_runs_the_charge_once_with_the_staff_actor(client):
@@ -33,8 +33,8 @@ async def test_form_runs_the_charge_once_with_the_staff_actor(client):
     assert response.status_code == 200, response.text
     assert "договоров — 1" in response.text
     run = await BillingRun.objects().first()
-    assert run.period == current_period().label and run.started_by == "clerk" and run.staff == staff.id
-    again = await client.post(FORM, json={"period": current_period().label, "confirm": True})
+    assert run.period == Month.current().iso and run.started_by == "clerk" and run.staff == staff.id
+    again = await client.post(FORM, json={"period": Month.current().iso, "confirm": True})
     assert again.status_code == 200 and "договоров — 0" in again.text
     entries = await LedgerEntry.select().where(LedgerEntry.kind == EntryKind.CHARGE)
     assert [e["subscriber"] for e in entries] == [s.id]
@@ -59,7 +59,7 @@ async def test_form_refuses_a_month_that_has_not_begun(client, confirm):
     await make_subscriber()
     await make_staff()
     await admin_login(client)
-    future = current_period().next.label
+    future = Month.current().next.iso
     response = await client.post(FORM, json={"period": future, "confirm": confirm})
     assert response.status_code == 422
     assert f"Период {future} ещё не наступил" in response.text

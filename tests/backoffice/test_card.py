@@ -11,9 +11,9 @@ import pytest
 
 from tables.audit import Actor, AuditEntry
 from tables.billing.charge_run import BillingRun
-from tables.billing.period import current_period
 from tables.card import search_subscribers
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
+from tables.month import Month
 from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment
 from tables.requests import ServiceRequest
@@ -61,7 +61,7 @@ async def test_office_pages_need_a_staff_login(client):
 
 async def test_card_shows_the_contract_and_only_the_actions_of_the_role(client):
     s = await smirnov()
-    await post_entry(s.id, -75000, EntryKind.CHARGE, "charge-card", period=current_period().label)
+    await post_entry(s.id, -75000, EntryKind.CHARGE, "charge-card", period=Month.current().iso)
     await office(client, "cashier", "kassa")
     page = await client.get("/office/search", params={"q": "смирнов"}, follow_redirects=True)
     assert page.status_code == 200
@@ -191,17 +191,17 @@ async def test_termination_preview_writes_nothing_then_terminates(client):
 async def test_charge_page_refuses_a_future_month_and_previews_before_running(client):
     await make_subscriber(fee=140050)
     await office(client)
-    future = current_period().next.label
+    future = Month.current().next.iso
     refused = await post_form(client, "/office/charge", "/office/charge", {"period": future})
     assert refused.status_code == 422 and f"Период {future} ещё не наступил" in refused.text
     refused = await post_form(client, "/office/charge", "/office/charge/confirm", {"period": future})
     assert refused.status_code == 422 and await BillingRun.count() == 0
     preview = await post_form(client, "/office/charge", "/office/charge",
-                              {"period": current_period().label})
+                              {"period": Month.current().iso})
     assert "договоров — 1" in preview.text and "1\u00a0400,50" in preview.text
     assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
     done = await client.post("/office/charge/confirm", data={
-        "period": current_period().label, "_csrf_token": csrf_from(preview.text)})
+        "period": Month.current().iso, "_csrf_token": csrf_from(preview.text)})
     assert done.status_code == 200 and "выполнено: договоров — 1" in done.text
     assert (await BillingRun.objects().first()).started_by == "clerk"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from tables.billing.charge_run import BillingRun
-from tables.billing.period import current_period
 from tables.ledger import EntryKind, LedgerEntry, post_entry
+from tables.month import Month
 from tables.payments.payment import Payment
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.e2e.browser_support import ROOT, staff_login
@@ -103,8 +103,8 @@ async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
     from tests.payments_support import card_token
 
     s = await smirnov()
-    await post_entry(s.id, -75000, EntryKind.CHARGE, f"charge:{s.id}:{current_period().label}",
-                     period=current_period().label, comment="Абонентская плата")
+    await post_entry(s.id, -75000, EntryKind.CHARGE, f"charge:{s.id}:{Month.current().iso}",
+                     period=Month.current().iso, comment="Абонентская плата")
     filed = await file_request(s.id, "repair", topic="slow", text="Вечером скорость падает до 2 Мбит/с.")
     await reply(filed.id, "Мастер придёт завтра с 10:00 до 12:00.", actor=Actor("oper"))
     payment = await start_payment(s.id, 65000, channel="cabinet")
@@ -198,13 +198,13 @@ async def test_charge_run_refuses_a_future_month_and_runs_after_the_preview(staf
     await staff_login(page, "boss", STAFF_PASSWORD)
     await page.get_by_role("link", name="Офис: сегодня и поиск абонента").click()
     await page.get_by_role("link", name="Начисление абонентской платы").first.click()
-    future = current_period().next.label
+    future = Month.current().next.iso
     await page.get_by_label("Месяц").fill(future)
     await page.get_by_role("button", name="Показать, что будет начислено").click()
     await expect(page.get_by_role("alert")).to_contain_text(f"Период {future} ещё не наступил")
     assert await BillingRun.count() == 0
 
-    await page.get_by_label("Месяц").fill(current_period().label)
+    await page.get_by_label("Месяц").fill(Month.current().iso)
     await page.get_by_role("button", name="Показать, что будет начислено").click()
     await expect(page.locator("#confirm-summary")).to_contain_text("договоров — 1, сумма — 1\u00a0400,50")
     await shot(page, "office-charge-preview")

@@ -10,12 +10,12 @@ import pytest
 
 from tables.audit import Actor, AuditEntry
 from tables.billing import charge_run
-from tables.billing.charge_run import BillingRun, RunStatus, preview_charges, run_charges
+from tables.billing.charge_run import BillingRun, RunStatus, parse_period, preview_charges, run_charges
 from tables.billing.fee import compute_charge
-from tables.billing.period import Period
 from tables.billing.tariff_changes import TariffChange, apply_due_tariff_changes, schedule_tariff_change
 from tables.billing.termination import settle_terminated_charges
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
+from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber, make_tariff
 
@@ -45,15 +45,16 @@ async def charges(subscriber_id: int | None = None, period: str | None = None) -
 
 
 async def test_period_parsing_and_calendar():
-    assert Period.parse("2026-12").days == 31
-    assert Period.parse("2026-02").days == 28
-    assert Period.parse("2028-02").days == 29
-    assert Period.parse("2026-11").days == 30
-    assert Period.parse("2026-12").next == Period(2027, 1)
-    assert Period.parse("2026-12").title == "декабрь 2026"
-    for bad in ["2026-13", "2026-00", "26-12", "2026/12", "", "abc", "1999-01"]:
-        with pytest.raises(ValueError, match="ГГГГ-ММ"):
-            Period.parse(bad)
+    assert parse_period("2026-12").days == 31
+    assert parse_period("2026-02").days == 28
+    assert parse_period("2028-02").days == 29
+    assert parse_period("2026-11").days == 30
+    assert parse_period("2026-12").next == Month(2027, 1)
+    assert parse_period("2026-12").title == "декабрь 2026"
+    assert parse_period("12.2026") == parse_period("декабрь 2026") == Month(2026, 12)
+    for bad in ["2026-13", "2026-00", "26-12", "2026/12", "", "abc", "1999-01", "2101-01"]:
+        with pytest.raises(ValueError, match=r"^Период указывается как ГГГГ-ММ, например 2026-12$"):
+            parse_period(bad)
 
 
 @pytest.mark.parametrize("period", ["2027-01", "2027-02"])
@@ -180,8 +181,8 @@ async def test_proration_by_days(period, connected, terminated, fee, router, seg
     if terminated:
         await Subscriber.update({Subscriber.status: SubscriberStatus.TERMINATED,
                                  Subscriber.terminated_on: terminated}).where(Subscriber.id == s.id)
-    p = Period.parse(period)
-    now = dt.datetime.combine(p.first, dt.time(12), tzinfo=UTC)
+    p = Month.parse(period)
+    now = dt.datetime.combine(p.first_day, dt.time(12), tzinfo=UTC)
     amount = expected(*segments, month_days=p.days)
     assert await compute_charge(s.id, p) == amount
     run = await run_charges(p, actor=STAFF, now=now)

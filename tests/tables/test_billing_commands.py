@@ -7,13 +7,13 @@ import datetime as dt
 import pytest
 
 from tables.billing.charge_run import BillingRun
-from tables.billing.period import current_period
 from tables.billing.promised import grant_promised_payment
 from tables.billing.tariff_changes import schedule_tariff_change
 from tables.calendar import utcnow
 from tables.commands.charge import charge, reverse_promised
 from tables.commands.worker import tick
 from tables.ledger import EntryKind, LedgerEntry
+from tables.month import Month
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, make_tariff
 
@@ -21,7 +21,7 @@ from tests.factories import make_subscriber, make_tariff
 async def test_charge_command_prints_a_summary(capsys):
     await make_subscriber(fee=75000)
     await make_subscriber(fee=55000)
-    period = current_period().label
+    period = Month.current().iso
     await charge(period=period, by="cron")
     out = capsys.readouterr().out
     assert f"Charge run {period}" in out and "1300" in out and "contracts charged" in out
