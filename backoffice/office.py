@@ -22,10 +22,9 @@ from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Template
-from piccolo.apps.user.tables import BaseUser
-from piccolo_api.session_auth.tables import SessionsBase
 
 from backoffice.roles import FORM_MATRIX, MFA_MESSAGE, mfa_missing
+from backoffice.sessions import staff_account
 from db.engine import MAX_ROW_ID, write_transaction
 from tables.accounts import VIEW_LINK_TTL, reset_password, start_staff_view
 from tables.audit import Actor
@@ -62,7 +61,6 @@ from tables.staff import Role, role_of
 from tables.subscribers import Subscriber, create_subscriber, find_by_contract
 from tables.text import clean_text
 
-ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login
 MAX_FIELD = 2000
 
 #: Office action → the admin form whose roles it follows (one matrix for both front ends).
@@ -91,11 +89,7 @@ def allowed(role: Role, action: str) -> bool:
 
 
 async def office_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    token = connection.cookies.get(ADMIN_COOKIE)
-    user_id = await SessionsBase.get_user_id(token) if token and len(token) <= 200 else None
-    account = await BaseUser.objects().where(
-        (BaseUser.id == user_id) & (BaseUser.active == True) & (BaseUser.admin == True)  # noqa: E712
-    ).first() if user_id is not None else None
+    account = await staff_account(connection)
     if account is None:
         raise NotAuthorizedException("Войдите в офис под учётной записью сотрудника")
     role = await role_of(account)

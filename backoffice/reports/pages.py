@@ -1,9 +1,8 @@
 """Manager reports at ``/reports/``: pages with a table and an SVG chart, CSV and XLSX exports.
 
-Only a valid Piccolo Admin session of an active staff user (``BaseUser`` with
-``admin=True``) gets anything here; every other request, whatever cookie it
-carries, gets a 401 page and no data.  The manager role will narrow this when
-roles exist.
+Only a valid Piccolo Admin session of an active staff user (``backoffice.sessions``) gets
+past the login page (401, no data); of those, managers and administrators with a second
+factor see the reports, everyone else a 403 page saying why.
 """
 
 from __future__ import annotations
@@ -22,11 +21,10 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Stream, Template
-from piccolo.apps.user.tables import BaseUser
-from piccolo_api.session_auth.tables import SessionsBase
 
 from backoffice.reports.charts import draw
 from backoffice.roles import MFA_MESSAGE, mfa_missing
+from backoffice.sessions import staff_account
 from tables.calendar import utcnow
 from tables.csvfile import CSV_MEDIA_TYPE
 from tables.reports import REPORTS, Filters, ReportSpec, build_report, filter_choices, local_today
@@ -34,20 +32,6 @@ from tables.reports.exports import XLSX_MEDIA_TYPE, export_filename, report_csv,
 from tables.reports.raw import RAW_EXPORTS, raw_csv, raw_xlsx
 from tables.staff import Role, role_of
 from web.errors import UserFacingError
-
-ADMIN_COOKIE = "id"  # piccolo_api's session cookie, set by the admin login
-
-
-async def staff_user(token: str | None) -> dict[str, Any] | None:
-    """The active staff user behind an admin session token, else ``None``."""
-    if not token or len(token) > 200:
-        return None
-    user_id = await SessionsBase.get_user_id(token)
-    if user_id is None:
-        return None
-    return await BaseUser.select(BaseUser.id, BaseUser.username).where(
-        (BaseUser.id == user_id) & (BaseUser.active == True) & (BaseUser.admin == True)  # noqa: E712
-    ).first()
 
 
 class ReportsDenied(UserFacingError):
@@ -61,17 +45,16 @@ REPORT_ROLES = {Role.MANAGER, Role.ADMINISTRATOR}
 
 
 async def staff_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    user = await staff_user(connection.cookies.get(ADMIN_COOKIE))
-    if user is None:
+    account = await staff_account(connection)
+    if account is None:
         raise NotAuthorizedException("Войдите в офис под учётной записью сотрудника")
-    account = await BaseUser.objects().where(BaseUser.id == user["id"]).first()
-    role = await role_of(account) if account is not None else None
+    role = await role_of(account)
     if role not in REPORT_ROLES:
         raise ReportsDenied(detail="Отчёты доступны руководителям и администраторам")
     # Reports and exports hold debtors' names, addresses and phones: a second factor for everyone.
     if await mfa_missing(role, account, personal_data=True):
         raise ReportsDenied(detail=MFA_MESSAGE)
-    connection.state["staff"] = user
+    connection.state["staff"] = {"id": account.id, "username": account.username}
 
 
 def _login_required(request: Request, exc: NotAuthorizedException) -> Response:
