@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Response, Template
 
 from cabinet.auth import current_subscriber
@@ -26,8 +26,8 @@ from tables.statements import (
 from tables.subscribers import Subscriber, mask_name
 
 # ``from`` is a Python keyword: the query parameter is mapped explicitly.
-RangeStart = Annotated[str | None, Parameter(query="from")]
-RangeEnd = Annotated[str | None, Parameter(query="to")]
+RangeStart = Annotated[str | None, QueryParameter(name="from")]
+RangeEnd = Annotated[str | None, QueryParameter(name="to")]
 
 
 def _statement_page(subscriber: Subscriber, months: StatementMonths, statement: MonthStatement, *,
