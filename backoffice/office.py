@@ -49,14 +49,9 @@ from tables.month import Month
 from tables.payments.office import book_office_payment
 from tables.payments.refunds import refund_payment
 from tables.phones import normalize_phone
-from tables.requests import (
-    KIND_TOPICS,
-    REQUEST_KIND_LABELS,
-    REQUEST_TOPIC_LABELS,
-    SUBSCRIBER_KINDS,
-    complete_termination,
-    file_request,
-)
+from tables.requests.filing import KIND_TOPICS, SUBSCRIBER_KINDS, file_request
+from tables.requests.queue import REQUEST_KIND_LABELS, REQUEST_TOPIC_LABELS
+from tables.requests.termination import complete_termination
 from tables.staff import Role, role_of
 from tables.subscribers import Subscriber, create_subscriber, find_by_contract
 from tables.text import clean_text

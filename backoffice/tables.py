@@ -18,7 +18,7 @@ from tables.payments.events import ProviderEvent
 from tables.payments.payment import Payment
 from tables.payments.refunds import PaymentRefund
 from tables.ratings import CabinetRating
-from tables.requests import RequestEvent, ServiceRequest
+from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
 

@@ -18,8 +18,8 @@ from cabinet.limits import PUBLIC_FORM_PER_IP, client_ip, reserve
 from cabinet.public import active_tariffs
 from cabinet.signing import sign, unsign
 from tables.addresses import Street, Town
-from tables.requests import file_connection_application as file_application
-from tables.requests import parse_number
+from tables.requests.connection import file_connection_application as file_application
+from tables.requests.queue import parse_number
 
 HONEYPOT = "website"
 MESSAGES = {

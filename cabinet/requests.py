@@ -12,31 +12,28 @@ from litestar.response import Redirect, Response, Template
 from cabinet.auth import current_subscriber, writable_subscriber
 from cabinet.forms import form_fields
 from cabinet.public import active_tariffs
-from tables.calendar import utcnow
+from tables.calendar import local_date, utcnow
 from tables.ledger import ENTRY_KIND_LABELS, entry_label
-from tables.requests import (
-    KIND_TOPICS,
+from tables.requests.balance_refund import file_balance_refund
+from tables.requests.filing import KIND_TOPICS, SUBSCRIBER_KINDS, file_request
+from tables.requests.queue import (
     OPEN_STATUSES,
     REQUEST_KIND_LABELS,
     REQUEST_STATUS_LABELS,
     REQUEST_TOPIC_LABELS,
-    SUBSCRIBER_KINDS,
     RequestKind,
     RequestNotFound,
     RequestStatus,
     add_subscriber_message,
     cancel_request,
-    file_balance_refund,
-    file_request,
-    final_statement,
-    local_date,
-    next_period_start,
     open_kinds,
     open_request,
     public_timeline,
     subscriber_request,
     subscriber_requests,
 )
+from tables.requests.tariff_change import next_period_start
+from tables.requests.termination import final_statement
 from tables.statements import monthly_fee
 from tables.subscribers import Subscriber, SubscriberStatus
 from web.errors import RowId

@@ -21,7 +21,7 @@ from tables.calendar import LOCAL_TZ, as_utc, local_date, utcnow
 from tables.month import Month
 from tables.notifications import CHANNEL_LABELS, NOTIFICATION_STATUS_LABELS, problem_notifications
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
-from tables.requests import (
+from tables.requests.queue import (
     REQUEST_KIND_LABELS,
     REQUEST_STATUS_LABELS,
     REQUEST_TOPIC_LABELS,

@@ -27,7 +27,7 @@ APP_CONFIG = AppConfig(
             "tables.payments.card_flow",
             "tables.payments.events",
             "tables.payments.refunds",
-            "tables.requests",
+            "tables.requests.queue",
             "tables.content",
             "tables.ratings",
             "tables.audit",

@@ -26,7 +26,7 @@ from tables.calendar import as_utc, local_date
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
 from tables.ledger import LedgerEntry, entry_label
 from tables.month import Month
-from tables.requests import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
+from tables.requests.queue import REQUEST_KIND_LABELS, REQUEST_STATUS_LABELS, RequestStatus, ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus, mask_email, mask_name, mask_phone
 from tables.tariffs import Tariff
 

@@ -18,7 +18,7 @@ from tables.addresses import Town
 from tables.ledger import LedgerEntry, recompute_balance
 from tables.payments.payment import Payment
 from tables.ratings import CabinetRating
-from tables.requests import RequestEvent, ServiceRequest
+from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_address, make_tariff
 

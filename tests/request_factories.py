@@ -8,7 +8,9 @@ from piccolo.apps.user.tables import BaseUser
 
 from tables.addresses import Town
 from tables.audit import Actor
-from tables.requests import ServiceRequest, file_connection_application, file_request
+from tables.requests.connection import file_connection_application
+from tables.requests.filing import file_request
+from tables.requests.queue import ServiceRequest
 
 # 12:00 local time (UTC+7) on 15 November 2026: the middle of a billing period.
 MID_NOVEMBER = dt.datetime(2026, 11, 15, 5, 0, tzinfo=dt.UTC)

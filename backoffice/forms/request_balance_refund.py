@@ -10,7 +10,8 @@ from starlette.requests import Request
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
 from tables.money import format_plain
-from tables.requests import complete_balance_refund, file_balance_refund, request_id_by_number
+from tables.requests.balance_refund import complete_balance_refund, file_balance_refund
+from tables.requests.queue import request_id_by_number
 from tables.subscribers import require_subscriber
 
 

@@ -11,7 +11,8 @@ from starlette.requests import Request
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
 from db.engine import MAX_ROW_ID
-from tables.requests import convert_application, request_id_by_number
+from tables.requests.connection import convert_application
+from tables.requests.queue import request_id_by_number
 
 
 class ConvertModel(BaseModel):

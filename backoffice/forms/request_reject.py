@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
-from tables.requests import close_request, request_id_by_number
+from tables.requests.queue import close_request, request_id_by_number
 
 
 class RejectModel(BaseModel):

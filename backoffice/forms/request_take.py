@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
-from tables.requests import request_id_by_number, staff_id_by_username, take_request
+from tables.requests.queue import request_id_by_number, staff_id_by_username, take_request
 
 
 class TakeModel(BaseModel):

@@ -8,7 +8,8 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
-from tables.requests import complete_tariff_change, request_id_by_number
+from tables.requests.queue import request_id_by_number
+from tables.requests.tariff_change import complete_tariff_change
 
 
 class TariffChangeModel(BaseModel):

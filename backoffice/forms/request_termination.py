@@ -12,7 +12,8 @@ from starlette.requests import Request
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
 from tables.calendar import local_date, utcnow
-from tables.requests import complete_termination, request_id_by_number
+from tables.requests.queue import request_id_by_number
+from tables.requests.termination import complete_termination
 
 
 class TerminationModel(BaseModel):

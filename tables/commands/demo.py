@@ -105,7 +105,7 @@ async def load_demo(today: dt.date | None = None) -> bool:
     from tables.content import HOTLINE_KEY, MaintenanceArea, NewsItem, Page, SiteSetting
     from tables.ledger import EntryKind, post_entry
     from tables.payments.office import book_office_payment
-    from tables.requests import RequestEvent, ServiceRequest
+    from tables.requests.queue import RequestEvent, ServiceRequest
     from tables.subscribers import Subscriber, create_subscriber
     from tables.tariffs import Tariff
 

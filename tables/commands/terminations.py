@@ -9,7 +9,7 @@ async def apply_terminations() -> None:
     Safe to re-run: contracts already terminated are skipped.
     """
     from tables.calendar import local_date, utcnow
-    from tables.requests import apply_due_terminations
+    from tables.requests.termination import apply_due_terminations
 
     now = utcnow()
     count = await apply_due_terminations(local_date(now), now=now)

@@ -28,7 +28,7 @@ async def tick(now: dt.datetime | None = None) -> dict[str, int]:
     from tables.calendar import LOCAL_TZ, local_date, utcnow
     from tables.month import Month
     from tables.notifications import deliver_notifications
-    from tables.requests import apply_due_terminations
+    from tables.requests.termination import apply_due_terminations
 
     now = now or utcnow()
     done: dict[str, int] = {

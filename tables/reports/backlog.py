@@ -7,7 +7,7 @@ import datetime as dt
 from tables.reports.filters import Filters
 from tables.reports.report import TOTAL, Chart, Column, Report, spec
 from tables.reports.sql import bucket, fetch, request_scope, timestamp
-from tables.requests import REQUEST_KIND_LABELS, RequestStatus
+from tables.requests.queue import REQUEST_KIND_LABELS, RequestStatus
 
 BACKLOG_BUCKETS = ((1, "до 1 дня"), (3, "1–3 дня"), (7, "3–7 дней"), (30, "7–30 дней"),
                    (None, "более 30 дней"))

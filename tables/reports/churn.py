@@ -8,7 +8,7 @@ from decimal import Decimal
 from tables.reports.filters import Filters, month_end, month_start
 from tables.reports.report import TOTAL, Chart, Column, Report, spec
 from tables.reports.sql import as_int, fetch, ratio, sql_date_month, subscriber_scope
-from tables.requests import REQUEST_TOPIC_LABELS, RequestKind, RequestStatus
+from tables.requests.queue import REQUEST_TOPIC_LABELS, RequestKind, RequestStatus
 
 CHURN_GROUPS = {"month": "по месяцам", "reason": "по причинам расторжения"}
 NO_REASON = "Причина не указана"

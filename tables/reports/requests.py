@@ -7,7 +7,7 @@ import datetime as dt
 from tables.reports.filters import Filters
 from tables.reports.report import TOTAL, Chart, Column, Report, Series, spec
 from tables.reports.sql import fetch, hours, micros, percentile, request_scope, timestamp
-from tables.requests import REQUEST_KIND_LABELS
+from tables.requests.queue import REQUEST_KIND_LABELS
 
 
 async def requests_report(f: Filters, now: dt.datetime) -> Report:

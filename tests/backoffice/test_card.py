@@ -16,7 +16,7 @@ from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.month import Month
 from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_address, make_subscriber
 from tests.test_support import admin_login, csrf_from, make_staff

@@ -14,7 +14,7 @@ from cabinet.limits import counters
 from tables.audit import AuditEntry
 from tables.billing.tariff_changes import TariffChange
 from tables.calendar import utcnow
-from tables.requests import RequestEvent, ServiceRequest, take_request
+from tables.requests.queue import RequestEvent, ServiceRequest, take_request
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, make_tariff
 from tests.request_factories import application, cabinet_login, filed, staff_actor

@@ -28,7 +28,7 @@ from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment
 from tables.payments.refunds import PaymentRefund
 from tables.ratings import CabinetRating
-from tables.requests import RequestEvent, ServiceRequest
+from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.staff import Role
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff

@@ -12,7 +12,9 @@ from tables.accounts import redeem_staff_view, start_staff_view
 from tables.audit import Actor
 from tables.billing.charge_run import run_charges
 from tables.ledger import EntryKind, post_entry
-from tables.requests import ServiceRequest, complete_balance_refund, complete_termination
+from tables.requests.balance_refund import complete_balance_refund
+from tables.requests.queue import ServiceRequest
+from tables.requests.termination import complete_termination
 from tests.factories import make_subscriber
 from tests.request_factories import cabinet_login, filed, post_form, staff_actor
 from tests.test_support import row_counts

@@ -9,7 +9,7 @@ import pytest
 from cabinet.connect import sign_number
 from cabinet.limits import PUBLIC_FORM_PER_IP
 from tables.addresses import Town
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tests.factories import make_tariff
 from tests.request_factories import post_form
 from tests.test_support import row_counts

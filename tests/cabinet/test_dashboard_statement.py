@@ -14,7 +14,7 @@ import pytest
 from tables.content import MaintenanceArea, NewsItem
 from tables.ledger import ledger_sum
 from tables.money import format_csv as csv_amount
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_address, make_subscriber, make_tariff, post_at
 from tests.test_support import row_counts, sign_in

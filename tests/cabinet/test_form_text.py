@@ -11,7 +11,7 @@ from tables.addresses import Town
 from tables.content import NewsItem
 from tables.ledger import LedgerEntry
 from tables.ratings import CabinetRating
-from tables.requests import RequestEvent, ServiceRequest
+from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tables.text import clean_text
 from tests.factories import make_subscriber

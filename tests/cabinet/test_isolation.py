@@ -30,7 +30,7 @@ from litestar.exceptions import NotFoundException
 from cabinet.auth import current_subscriber
 from tables.calendar import utcnow
 from tables.payments.payment import Payment
-from tables.requests import RequestEvent, ServiceRequest
+from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, post_at
 from tests.test_support import app_tables, csrf_from, sign_in

@@ -16,7 +16,7 @@ from cabinet.limits import PUBLIC_FORM_PER_IP
 from tables.accounts import MAX_FAILED_LOGINS
 from tables.addresses import Town
 from tables.audit import AuditEntry
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber
 from tests.live_server import csrf_client, live_server, redis_up

@@ -11,7 +11,7 @@ import pytest
 from cabinet.devices import DEVICE_COOKIE, device_cookie
 from tables.accounts import MAX_FAILED_LOGINS
 from tables.ratings import CabinetRating
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber
 from tests.request_factories import post_form

@@ -7,18 +7,12 @@ import re
 
 import pytest
 
-from tables.calendar import utcnow
+from tables.calendar import local_date, utcnow
 from tables.ledger import EntryKind, post_entry
-from tables.requests import (
-    RequestEvent,
-    ServiceRequest,
-    apply_due_terminations,
-    complete_termination,
-    convert_application,
-    local_date,
-    next_period_start,
-    reply,
-)
+from tables.requests.connection import convert_application
+from tables.requests.queue import RequestEvent, ServiceRequest, reply
+from tables.requests.tariff_change import next_period_start
+from tables.requests.termination import apply_due_terminations, complete_termination
 from tests.factories import make_subscriber, make_tariff
 from tests.request_factories import application, cabinet_login, filed, post_form, staff_actor
 from tests.test_support import row_counts
@@ -156,7 +150,7 @@ async def test_cancel_while_new_only(client):
                                form_page=f"/cabinet/requests/{first.id}")
     assert response.status_code == 303
     assert "Отменена абонентом" in (await client.get(f"/cabinet/requests/{first.id}")).text
-    from tables.requests import take_request
+    from tables.requests.queue import take_request
 
     await take_request(second.id, actor=clerk)
     assert "Отменить заявку" not in (await client.get(f"/cabinet/requests/{second.id}")).text

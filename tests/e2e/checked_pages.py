@@ -135,7 +135,8 @@ async def _subscriber_history(subscriber_id: int) -> int:
     from tables.month import Month
     from tables.payments.card_flow import start_payment
     from tables.payments.payment import PaymentChannel
-    from tables.requests import file_request, reply
+    from tables.requests.filing import file_request
+    from tables.requests.queue import reply
 
     await post_entry(subscriber_id, 100000, "payment", f"a11y-pay-{subscriber_id}",
                      comment="Оплата в кассе")

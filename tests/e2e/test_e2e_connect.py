@@ -13,7 +13,7 @@ import re
 
 from playwright.async_api import expect
 
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
 from tests.e2e.browser_support import check_layout, staff_login, submit_admin_form
 from tests.factories import make_address, make_tariff

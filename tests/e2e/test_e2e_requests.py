@@ -7,7 +7,7 @@ import re
 
 from playwright.async_api import expect
 
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tests.e2e.browser_support import add_subscriber_session, check_layout, staff_login, submit_admin_form
 from tests.factories import make_subscriber
 from tests.test_support import STAFF_PASSWORD, make_staff

@@ -99,7 +99,8 @@ async def test_cash_payment_is_confirmed_and_ends_on_a_receipt(staff_page):
 async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
     from tables.audit import Actor
     from tables.payments.card_flow import start_payment, submit_card
-    from tables.requests import file_request, reply
+    from tables.requests.filing import file_request
+    from tables.requests.queue import reply
     from tests.payments_support import card_token
 
     s = await smirnov()
@@ -217,7 +218,7 @@ async def test_charge_run_refuses_a_future_month_and_runs_after_the_preview(staf
 async def test_landing_page_links_into_lists(staff_page):
     from tables.audit import Actor
     from tables.payments.office import book_office_payment
-    from tables.requests import file_request
+    from tables.requests.filing import file_request
 
     s = await smirnov()
     other = await make_subscriber(full_name="Кузнецов Илья Петрович")

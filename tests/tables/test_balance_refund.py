@@ -21,15 +21,9 @@ from tables.audit import AuditEntry
 from tables.billing.charge_run import run_charges
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.notifications import Notification
-from tables.requests import (
-    RequestEvent,
-    RequestStatus,
-    ServiceRequest,
-    close_request,
-    complete_balance_refund,
-    complete_termination,
-    file_balance_refund,
-)
+from tables.requests.balance_refund import complete_balance_refund, file_balance_refund
+from tables.requests.queue import RequestEvent, RequestStatus, ServiceRequest, close_request
+from tables.requests.termination import complete_termination
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
 from tests.live_server import live_server

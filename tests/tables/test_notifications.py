@@ -35,7 +35,7 @@ from tables.notifications import (
     send_pending,
 )
 from tables.phones import is_mobile, normalize_phone
-from tables.requests import reply
+from tables.requests.queue import reply
 from tests.factories import make_subscriber
 from tests.request_factories import filed, staff_actor
 

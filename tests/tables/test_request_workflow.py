@@ -13,19 +13,14 @@ from tables.billing.charge_run import run_charges
 from tables.billing.tariff_changes import TariffChange
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.notifications import Notification
-from tables.requests import (
+from tables.requests.connection import convert_application
+from tables.requests.queue import (
     RequestEvent,
     RequestNotFound,
     ServiceRequest,
     add_subscriber_message,
-    apply_due_terminations,
     cancel_request,
     close_request,
-    complete_tariff_change,
-    complete_termination,
-    convert_application,
-    final_statement,
-    next_period_start,
     parse_number,
     public_timeline,
     reply,
@@ -33,6 +28,8 @@ from tables.requests import (
     subscriber_requests,
     take_request,
 )
+from tables.requests.tariff_change import complete_tariff_change, next_period_start
+from tables.requests.termination import apply_due_terminations, complete_termination, final_statement
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_address, make_subscriber, make_tariff
 from tests.request_factories import MID_NOVEMBER, application, filed, staff_actor
@@ -200,7 +197,7 @@ async def test_invalid_requests_are_refused_in_russian(kind, fields, message):
 
 
 async def test_connection_kind_cannot_be_filed_from_the_cabinet():
-    from tables.requests import file_request
+    from tables.requests.filing import file_request
 
     s = await make_subscriber()
     with pytest.raises(ValueError, match="Такой вид заявки"):

@@ -13,12 +13,9 @@ from tables.commands.terminations import apply_terminations
 from tables.commands.worker import tick
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.notifications import Notification
-from tables.requests import (
-    ServiceRequest,
-    apply_due_terminations,
-    complete_termination,
-    file_request,
-)
+from tables.requests.filing import file_request
+from tables.requests.queue import ServiceRequest
+from tables.requests.termination import apply_due_terminations, complete_termination
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.factories import make_subscriber
 from tests.request_factories import filed, staff_actor

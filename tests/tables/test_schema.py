@@ -136,7 +136,7 @@ async def test_contracts_created_at_the_same_moment_get_distinct_numbers(monkeyp
 async def test_contract_history_includes_its_payments_and_requests_not_others():
     from tables.audit import Actor, contract_history
     from tables.payments.office import book_office_payment
-    from tables.requests import file_request
+    from tables.requests.filing import file_request
 
     clerk = Actor("clerk", None)
     own, other = await make_subscriber(), await make_subscriber()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tables.content import MaintenanceArea, NewsItem
 from tables.ledger import LedgerEntry, ledger_sum
-from tables.requests import ServiceRequest
+from tables.requests.queue import ServiceRequest
 from tables.statements import (
     FORECAST_HORIZON_MONTHS,
     MAX_RANGE_MONTHS,
