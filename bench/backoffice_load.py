@@ -58,18 +58,18 @@ def _build_reports(repeat: int) -> None:
     from db.lanes import back_office_reads
     from piccolo_conf import DB
     from tables.calendar import utcnow
+    from tables.month import Month
     from tables.reports import REPORTS, Filters, build_report, local_today
-    from tables.reports.filters import add_months
 
     async def run() -> None:
         if isinstance(DB, PostgresEngine):
             await DB.start_connection_pool()
         today = local_today(utcnow())
-        month = today.strftime("%Y-%m")
+        month = Month.of(today)
         for slug, spec in REPORTS.items():
             selections = [("default", {})]
             if "period" in spec.uses:
-                selections.append(("12 months", {"from": add_months(month, -11), "to": month}))
+                selections.append(("12 months", {"from": (month - 11).iso, "to": month.iso}))
             for label, params in selections:
                 filters = Filters.parse(params, today=today, spec=spec)
                 times = []

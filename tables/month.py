@@ -26,6 +26,8 @@ _GENITIVE = ("января", "февраля", "марта", "апреля", "м
 
 #: The default refusal; callers with a wording of their own pass ``message=``.
 FORMAT_MESSAGE = "Месяц указывается в виде ГГГГ-ММ, например 2026-12"
+#: Years a month typed by staff for billing or reports may be in (``years=`` of :meth:`Month.parse`).
+WORKING_YEARS = range(2000, 2101)
 
 # ASCII digits only: \d also matches other scripts' digits, which int() would accept.
 _ISO = re.compile(r"([0-9]{4})-([0-9]{2})")
@@ -48,13 +50,17 @@ class Month:
     # --- making one -----------------------------------------------------------------------
 
     @classmethod
-    def parse(cls, text: str | Month | None, *, message: str | None = None) -> Month:
+    def parse(cls, text: str | Month | None, *, message: str | None = None,
+              years: range | None = None) -> Month:
         """A month typed or picked by a person: ``"2026-12"``, ``"12.2026"``, ``"декабрь 2026"``.
 
         :param message: the Russian refusal to raise instead of :data:`FORMAT_MESSAGE`.
+        :param years: the years accepted (e.g. :data:`WORKING_YEARS`); any year otherwise.
         :raises ValueError: for anything else, with a message for people.
         """
         if isinstance(text, Month):
+            if years is not None and text.year not in years:
+                raise ValueError(message or FORMAT_MESSAGE)
             return text
         raw = " ".join(str(text or "").split()).lower()
         year = month = 0
@@ -64,7 +70,7 @@ class Month:
             year, month = int(match[2]), int(match[1])
         elif (match := _WORDS.fullmatch(raw)) and match[1] in _NAMES:
             year, month = int(match[2]), _NAMES[match[1]]
-        if not (1 <= month <= 12 and year >= 1):
+        if not (1 <= month <= 12 and year >= 1) or (years is not None and year not in years):
             raise ValueError(message or FORMAT_MESSAGE)
         return cls(year, month)
 

@@ -39,7 +39,7 @@ from tables.billing.texts import TEXTS
 from tables.calendar import local_date, utcnow
 from tables.choices import choices
 from tables.money import kopecks
-from tables.month import Month
+from tables.month import WORKING_YEARS, Month
 from tables.subscribers import Subscriber, SubscriberStatus
 
 CHUNK_SIZE = 20_000  # subscriber ids per INSERT … SELECT: progress steps, bounded statement size
@@ -171,10 +171,7 @@ def parse_period(text: str | Month) -> Month:
 
     :raises ValueError: with the billing's Russian message.
     """
-    period = Month.parse(text, message=TEXTS["period_format"])
-    if not 2000 <= period.year <= 2100:
-        raise ValueError(TEXTS["period_format"])
-    return period
+    return Month.parse(text, message=TEXTS["period_format"], years=WORKING_YEARS)
 
 
 def check_chargeable(period: Month | str, now: dt.datetime | None = None) -> Month:

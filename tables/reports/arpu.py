@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from tables.ledger import EntryKind
-from tables.reports.filters import Filters, month_end, month_start
+from tables.month import Month
+from tables.reports.filters import Filters
 from tables.reports.report import Chart, Column, Report, Series, spec
 from tables.reports.sql import as_int, fetch, in_scope, ratio, subscriber_scope
 
@@ -31,7 +32,7 @@ async def arpu_report(f: Filters, now: dt.datetime) -> Report:
         f" THEN 1 ELSE 0 END) AS n{i}" for i in range(len(f.months)))
     counted = (await fetch(
         f"SELECT {in_service} FROM subscriber s{joins} WHERE 1 = 1{where}",
-        *[d for m in f.months for d in (month_end(m), month_start(m))], *args,
+        *[d for m in Month.range(f.month_from, f.month_to) for d in (m.last_day, m.first_day)], *args,
     ))[0]
     lines = []
     for i, m in enumerate(f.months):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from tables.reports.filters import Filters, month_end, month_start
+from tables.reports.filters import Filters
 from tables.reports.report import TOTAL, Chart, Column, Report, spec
 from tables.reports.sql import as_int, fetch, ratio, sql_date_month, subscriber_scope
 from tables.requests.queue import REQUEST_TOPIC_LABELS, RequestKind, RequestStatus
@@ -34,7 +34,7 @@ async def _by_reason(f: Filters) -> Report:
         f"  AND r.status = '{RequestStatus.DONE.value}'"
         "  ORDER BY r.closed_at DESC, r.id DESC LIMIT 1) AS reason"
         f" FROM subscriber s{joins} WHERE s.terminated_on BETWEEN ? AND ?{where}",
-        month_start(f.month_from), month_end(f.month_to), *args,
+        f.first_day, f.last_day, *args,
     )
     counts: dict[str, int] = {}
     for r in rows:
@@ -61,7 +61,7 @@ async def _by_month(f: Filters) -> Report:
         rows = await fetch(
             f"SELECT {sql_date_month('s.' + column)} AS m, COUNT(*) AS n FROM subscriber s{joins}"
             f" WHERE s.{column} BETWEEN ? AND ?{where} GROUP BY {sql_date_month('s.' + column)}",
-            month_start(f.month_from), month_end(f.month_to), *args,
+            f.first_day, f.last_day, *args,
         )
         for r in rows:
             per_month[r["m"]][i] += as_int(r["n"])

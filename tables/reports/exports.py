@@ -21,6 +21,7 @@ import xlsxwriter
 from tables.calendar import LOCAL_TZ, as_utc
 from tables.csvfile import csv_chunks
 from tables.money import format_csv, to_decimal
+from tables.month import Month
 from tables.reports.filters import Filters
 from tables.reports.report import Column, Report
 
@@ -64,7 +65,7 @@ def xlsx_value(value: Any, column: Column) -> Any:
     if kind == "date" and isinstance(value, str):
         return dt.date.fromisoformat(value)
     if kind == "month":
-        return dt.date(int(value[:4]), int(value[5:7]), 1)
+        return Month.parse(value).first_day
     return value
 
 

@@ -1,15 +1,15 @@
-"""A report's selection (period, town, tariff, grouping, "as of" day) and the month arithmetic
-it needs. Month and day boundaries are local time (Asia/Novokuznetsk); timestamps are UTC."""
+"""A report's selection (period, town, tariff, grouping, "as of" day). Month and day boundaries
+are local time (Asia/Novokuznetsk, :class:`tables.month.Month`); timestamps are UTC."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tables.calendar import LOCAL_TZ, local_date
+from tables.month import WORKING_YEARS, Month
 
 if TYPE_CHECKING:
     from tables.reports.report import ReportSpec
@@ -21,15 +21,9 @@ ON_DAYS_AHEAD = 366
 #: The URL parameters a report may read, beside the period (``from``, ``to``).
 OPTIONAL = ("town", "tariff", "group", "on")
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
 def parse_month(text: str, what: str = "Месяц") -> str:
-    value = (text or "").strip()
-    match = _MONTH.match(value)
-    if not match or not 2000 <= int(match[1]) <= 2100:
-        raise ValueError(f"{what}: укажите месяц в виде ГГГГ-ММ, например 2026-11")
-    return value
+    message = f"{what}: укажите месяц в виде ГГГГ-ММ, например 2026-11"
+    return Month.parse(text, message=message, years=WORKING_YEARS).iso
 
 
 def _parse_id(text: str | None, what: str) -> int | None:
@@ -39,32 +33,6 @@ def _parse_id(text: str | None, what: str) -> int | None:
     if not value.isdigit() or len(value) > 9:
         raise ValueError(f"{what}: неверное значение")
     return int(value)
-
-
-def month_of(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
-def add_months(month: str, n: int) -> str:
-    year, mon = int(month[:4]), int(month[5:])
-    index = year * 12 + mon - 1 + n
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def months_between(first: str, last: str) -> list[str]:
-    months, current = [], first
-    while current <= last:
-        months.append(current)
-        current = add_months(current, 1)
-    return months
-
-
-def month_start(month: str) -> dt.date:
-    return dt.date(int(month[:4]), int(month[5:]), 1)
-
-
-def month_end(month: str) -> dt.date:
-    return month_start(add_months(month, 1)) - dt.timedelta(days=1)
 
 
 def local_midnight_utc(day: dt.date) -> dt.datetime:
@@ -83,12 +51,12 @@ def _parse_period(params: Mapping[str, str], today: dt.date) -> tuple[str, str]:
         month_from = parse_month(first, "Период")
         month_to = parse_month(last, "Период") if last else month_from
     else:
-        month_to = parse_month(params["to"], "По месяц") if params.get("to") else month_of(today)
+        month_to = parse_month(params["to"], "По месяц") if params.get("to") else Month.of(today).iso
         month_from = (parse_month(params["from"], "С месяца") if params.get("from")
-                      else add_months(month_to, -5))
+                      else (Month.parse(month_to) - 5).iso)
     if month_from > month_to:
         raise ValueError("Начало периода позже его конца")
-    if len(months_between(month_from, month_to)) > MAX_MONTHS:
+    if Month.parse(month_from).months_until(Month.parse(month_to)) > MAX_MONTHS:
         raise ValueError(f"Период не может быть длиннее {MAX_MONTHS} месяцев")
     return month_from, month_to
 
@@ -134,16 +102,24 @@ class Filters:
 
     @property
     def start_utc(self) -> dt.datetime:
-        return local_midnight_utc(month_start(self.month_from))
+        return Month.parse(self.month_from).utc_bounds()[0]
 
     @property
     def end_utc(self) -> dt.datetime:
         """Exclusive end: local midnight after the last day of ``month_to``."""
-        return local_midnight_utc(month_start(add_months(self.month_to, 1)))
+        return Month.parse(self.month_to).utc_bounds()[1]
+
+    @property
+    def first_day(self) -> dt.date:
+        return Month.parse(self.month_from).first_day
+
+    @property
+    def last_day(self) -> dt.date:
+        return Month.parse(self.month_to).last_day
 
     @property
     def months(self) -> list[str]:
-        return months_between(self.month_from, self.month_to)
+        return [m.iso for m in Month.range(self.month_from, self.month_to)]
 
     def query(self, spec: ReportSpec | None = None) -> dict[str, str]:
         """The URL query (and CLI options) that reproduce this selection."""

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PaymentStatus
-from tables.reports.filters import Filters, month_end, month_start
+from tables.reports.filters import Filters
 from tables.reports.report import TOTAL, Chart, Column, Report, spec
 from tables.reports.sql import as_int, fetch, in_scope, sql_local_day, sql_local_month
 
@@ -21,7 +21,7 @@ _CHANNELS = list(PAYMENT_CHANNEL_LABELS)
 def _keys(group: str, f: Filters, rows: list[dict[str, Any]]) -> tuple[list[Any], Column]:
     """The report's lines (every day or month of the period, every channel, the brands seen)."""
     if group == "day":
-        first, last = month_start(f.month_from), month_end(f.month_to)
+        first, last = f.first_day, f.last_day
         return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)], \
             Column("key", "День", "date")
     if group == "month":

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tables.calendar import LOCAL_TZ
-from tables.month import FORMAT_MESSAGE, Month
+from tables.month import FORMAT_MESSAGE, WORKING_YEARS, Month
 
 months = st.builds(Month, st.integers(1900, 2200), st.integers(1, 12))
 shifts = st.integers(-2400, 2400)
@@ -44,6 +44,14 @@ def test_parse_refuses_with_the_callers_words_and_passes_a_month_through() -> No
         Month.parse("2026-13", message="Период указывается как ГГГГ-ММ")
     month = Month(2026, 12)
     assert Month.parse(month) is month
+
+
+def test_parse_within_working_years() -> None:
+    assert Month.parse("2000-01", years=WORKING_YEARS) == Month(2000, 1)
+    assert Month.parse("декабрь 2100", years=WORKING_YEARS) == Month(2100, 12)
+    for text in ("1999-12", "2101-01", Month(2199, 1)):
+        with pytest.raises(ValueError, match=r"^Не тот год$"):
+            Month.parse(text, message="Не тот год", years=WORKING_YEARS)
 
 
 def test_invalid_months_cannot_be_built() -> None:
