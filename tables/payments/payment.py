@@ -19,9 +19,10 @@ from piccolo.table import Table
 from tables.addresses import (
     Town,
 )
-from tables.calendar import local_date, utcnow
+from tables.calendar import utcnow
 from tables.choices import choices
 from tables.money import format_plain, kopecks, parse_rubles
+from tables.month import Month
 from tables.subscribers import Subscriber
 
 
@@ -174,16 +175,11 @@ def suggested_amount(balance: int, monthly_fee: int) -> int:
     return min(max(wanted, MIN_AMOUNT), MAX_AMOUNT)
 
 
-def period_of(day: dt.date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
-
-
 def payable_periods(today: dt.date | None = None, *, back: int = 2, ahead: int = 1) -> list[str]:
     """Months a payment may be for, offered on the payment pages: two back, this one (in
     Novokuznetsk), the next one (newest last)."""
-    today = today or local_date(utcnow())
-    index = today.year * 12 + today.month - 1
-    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - back, index + ahead + 1)]
+    current = Month.of(today) if today else Month.current(utcnow())
+    return [m.iso for m in Month.range(current - back, current + ahead)]
 
 
 #: The months any payment (card, office) may be *for*, around this local month: paying off
@@ -205,17 +201,15 @@ def check_payment_period(period: str | None, *, today: dt.date | None = None) ->
     >>> check_payment_period("0000-01")
     ValueError: Укажите месяц оплаты в виде ГГГГ-ММ, с 12.2025 по 02.2027.
     """
-    text = (period or "").strip()
-    if not text:
+    if not (period or "").strip():
         return None
-    allowed = payable_periods(today, back=PAYMENT_PERIOD_MONTHS_BACK, ahead=PAYMENT_PERIOD_MONTHS_AHEAD)
-    if text not in allowed:
-        def shown(label: str) -> str:
-            return f"{label[5:]}.{label[:4]}"
-
-        raise ValueError(f"Укажите месяц оплаты в виде ГГГГ-ММ, с {shown(allowed[0])} "
-                         f"по {shown(allowed[-1])}.")
-    return text
+    current = Month.of(today) if today else Month.current(utcnow())
+    first, last = current - PAYMENT_PERIOD_MONTHS_BACK, current + PAYMENT_PERIOD_MONTHS_AHEAD
+    message = f"Укажите месяц оплаты в виде ГГГГ-ММ, с {first.dotted} по {last.dotted}."
+    month = Month.parse(period, message=message)
+    if not first <= month <= last:
+        raise ValueError(message)
+    return month.iso
 
 
 async def town_of(subscriber_id: int) -> int | None:

@@ -12,7 +12,7 @@ from providers.stripe_client import (
     ProviderUnavailable,
     provider,
 )
-from tables.calendar import utcnow
+from tables.calendar import as_utc, utcnow
 from tables.payments.card_flow import idempotency_key
 from tables.payments.payment import OPEN_STATUSES, Payment, PaymentChannel, PaymentStatus
 from tables.payments.refunds import (
@@ -60,13 +60,9 @@ class ReconcileReport:
         return out
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 async def _reconcile_payment(payment: Payment, p: PaymentProvider, now: dt.datetime,
                              report: ReconcileReport) -> None:
-    old = _aware(payment.created_at) < now - ABANDON_AFTER
+    old = as_utc(payment.created_at) < now - ABANDON_AFTER
     if not payment.provider_intent_id:
         # No intent was ever confirmed for it: nothing can have been charged.
         if old and await mark_failed(payment.id, "abandoned"):
@@ -143,7 +139,7 @@ async def reconcile(now: dt.datetime | None = None) -> ReconcileReport:
                 report.refunds_completed += 1
             else:
                 report.refunds_failed += 1
-        elif _aware(refund.created_at) < now - ABANDON_AFTER:
+        elif as_utc(refund.created_at) < now - ABANDON_AFTER:
             await fail_refund(refund.id, "not found at the provider")
             report.refunds_failed += 1
 
