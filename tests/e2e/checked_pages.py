@@ -59,6 +59,11 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-terminate", "/office/subscribers/{contract_number}/terminate", who=STAFF),
     CheckedPage("office-charge", "/office/charge", who=STAFF),
     CheckedPage("office-contract", "/office/contracts/new", who=STAFF),
+    # The managers' reports (backoffice/reports/): the index, a report with a stacked chart and
+    # one with a wide table of contacts.
+    CheckedPage("reports", "/reports/", who=STAFF),
+    CheckedPage("report-payments", "/reports/payments", who=STAFF),
+    CheckedPage("report-debtors", "/reports/debtors", who=STAFF),
 ]
 
 
