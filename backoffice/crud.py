@@ -27,7 +27,6 @@ import contextlib
 import datetime as dt
 import inspect
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,6 +66,7 @@ from backoffice.validation import russian_message
 from db.engine import write_transaction
 from tables.audit import AuditEntry, action_label
 from tables.money import is_kopecks
+from tables.month import Month
 from tables.phones import normalize_phone
 from tables.subscribers import mask_name
 
@@ -74,7 +74,6 @@ from tables.subscribers import mask_name
 ESTIMATED_COUNT_TABLES = frozenset({"ledger_entry", "payment", "audit_entry"})
 #: Below this many rows (by the estimate) the exact count is cheap enough.
 ESTIMATE_FROM = 200_000
-_MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}$")
 MONTH_COLUMNS = frozenset({"period"})
 
 
@@ -153,8 +152,10 @@ class LargeTableCRUD(PiccoloCRUD):
             split.match_types[name] = "exact"
         for name in MONTH_COLUMNS & split.fields.keys():
             value = split.fields[name]
-            if split.match_types[name] == "contains" and isinstance(value, str) and _MONTH.match(value):
-                split.match_types[name] = "exact"
+            if split.match_types[name] == "contains" and isinstance(value, str):
+                with contextlib.suppress(ValueError):  # a whole month: that month only
+                    split.fields[name] = Month.parse(value).iso
+                    split.match_types[name] = "exact"
         for name in PHONE_COLUMNS & split.fields.keys():
             if isinstance(split.fields[name], str):
                 split.fields[name] = phone_search_text(split.fields[name])

@@ -89,13 +89,10 @@ def log(message: str) -> None:
 
 def months_back(today: dt.date, count: int) -> list[tuple[int, str, dt.datetime]]:
     """(index, 'YYYY-MM', the month's local midnight as UTC) for ``count`` months to today."""
-    index = today.year * 12 + today.month - 1
-    out = []
-    for m in range(count):
-        y, mo = divmod(index - count + 1 + m, 12)
-        start = dt.datetime(y, mo + 1, 1, tzinfo=LOCAL_TZ).astimezone(dt.UTC)
-        out.append((m, f"{y:04d}-{mo + 1:02d}", start))
-    return out
+    from tables.month import Month
+
+    last = Month.of(today)
+    return [(i, m.iso, m.utc_bounds()[0]) for i, m in enumerate(Month.range(last - (count - 1), last))]
 
 
 class Dialect:

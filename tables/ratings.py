@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,10 +11,8 @@ from piccolo.query.functions.aggregate import Count
 from piccolo.table import Table
 
 from db.engine import write_transaction
-from tables.calendar import LOCAL_TZ
+from tables.month import Month
 from tables.subscribers import Subscriber
-
-_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 # The seed's five levels, score 1..5.
 RATING_LABELS = {
@@ -49,7 +46,7 @@ MESSAGES = {
 
 def rating_period(now: dt.datetime) -> str:
     """The month a rating counts for, ``YYYY-MM`` in local time."""
-    return now.astimezone(LOCAL_TZ).strftime("%Y-%m")
+    return Month.of(now).iso
 
 
 def parse_score(score: int | str | None) -> int:
@@ -134,8 +131,8 @@ class MonthSummary:
 
 async def rating_summary(period: str | None = None, *, months: int = 12) -> list[MonthSummary]:
     """Ratings per month (the given ``YYYY-MM``, or the latest ``months``), newest first."""
-    if period is not None and not _PERIOD.fullmatch(period):
-        raise ValueError("Месяц укажите в виде ГГГГ-ММ, например 2026-11.")
+    if period is not None:
+        period = Month.parse(period, message="Месяц укажите в виде ГГГГ-ММ, например 2026-11.").iso
     query = CabinetRating.select(CabinetRating.period, CabinetRating.score,
                                  Count(CabinetRating.id, alias="n")).group_by(
         CabinetRating.period, CabinetRating.score)

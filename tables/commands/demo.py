@@ -7,6 +7,8 @@ import random
 
 from piccolo.apps.user.tables import BaseUser
 
+from tables.month import Month
+
 DEMO_STAFF = ("admin", "centra-admin-2026")
 # One demo account per office role, same password: operator, cashier, manager.
 DEMO_ROLE_STAFF = ("operator", "cashier", "manager")
@@ -86,14 +88,9 @@ DEMO_RATINGS = [
 
 
 def _months_back(today: dt.date, n: int) -> list[str]:
-    year, month = today.year, today.month
-    periods = []
-    for _ in range(n):
-        periods.append(f"{year:04d}-{month:02d}")
-        month -= 1
-        if month == 0:
-            year, month = year - 1, 12
-    return list(reversed(periods))
+    """The ``n`` months up to ``today``'s, oldest first."""
+    last = Month.of(today)
+    return [m.iso for m in Month.range(last - (n - 1), last)]
 
 
 async def load_demo(today: dt.date | None = None) -> bool:

@@ -8,6 +8,7 @@ from db.engine import write_transaction
 from tables.audit import Actor
 from tables.billing.tariff_changes import schedule_tariff_change
 from tables.calendar import local_date, utcnow
+from tables.month import Month
 from tables.requests.queue import (
     MESSAGES as QUEUE_MESSAGES,
 )
@@ -35,7 +36,7 @@ NOTIFY_CHANGED = "по заявке {number} тариф «{tariff}» дейст�
 
 def next_period_start(day: dt.date) -> dt.date:
     """The first day of the month after ``day``: when a tariff change takes effect."""
-    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return Month.of(day).next.first_day
 
 
 async def check_filing(contract: dict, filing: Filing) -> None:
