@@ -76,13 +76,16 @@ def _x_labels(labels: Sequence[str], x_of: Callable[[int], float]) -> list[str]:
             for i, label in enumerate(labels) if i % every == 0]
 
 
+def _plotted(series: Sequence[Series], stacked: bool) -> list[float]:
+    """What the axis must hold: every value, or every stack's height."""
+    if not stacked:
+        return [float(v) for s in series for v in s.values if v is not None] or [0.0]
+    n = max((len(s.values) for s in series), default=0)
+    return [sum(float(s.values[i] or 0) for s in series) for i in range(n)] or [0.0]
+
+
 def _bounds(series: Sequence[Series], stacked: bool) -> tuple[float, float]:
-    if stacked:
-        n = max((len(s.values) for s in series), default=0)
-        tops = [sum(float(s.values[i] or 0) for s in series) for i in range(n)]
-        values = tops or [0.0]
-    else:
-        values = [float(v) for s in series for v in s.values if v is not None] or [0.0]
+    values = _plotted(series, stacked)
     high, low = max(values), min(values)
     top = _nice_max(high) if high > 0 else 0.0
     if top and all(float(v).is_integer() for v in values) and top % 4:
