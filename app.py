@@ -40,6 +40,7 @@ from cabinet.webhook import payment_webhook
 from db.engine import keep_pooled_session
 from db.lanes import back_office_reads
 from db.sqlite_pool import PooledSQLiteEngine
+from jobs.worker import Embedded
 from settings import Settings, check_production, get_settings
 from web.errors import EXCEPTION_HANDLERS
 from web.formatting import FILTERS
@@ -118,6 +119,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     check_production(settings)  # before anything opens: a clear list of what is missing
     from piccolo_conf import DB
 
+    # The job engine: pages defer jobs through it; on SQLite (and with CENTRA_EMBEDDED_WORKER=1)
+    # a worker runs here too, beside the requests (jobs/worker.py).
+    job_engine = Embedded()
+
     async def open_pool() -> None:
         if settings.production and not settings.redis_url:
             logging.getLogger("centra").warning(
@@ -180,9 +185,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         exception_handlers={**EXCEPTION_HANDLERS, **AUTH_EXCEPTION_HANDLERS},  # type: ignore[arg-type]
         before_request=before_request,
-        on_startup=[open_pool, freeze_startup_heap],
+        on_startup=[open_pool, job_engine.start, freeze_startup_heap],
         # Unfrozen again, so that a process building another app (tests) can free this one.
-        on_shutdown=[close_pool, gc.unfreeze],
+        on_shutdown=[job_engine.stop, close_pool, gc.unfreeze],
         # The API description (routes of the webhook, staff-view links, exports) is for
         # developers only: no /schema in production.
         openapi_config=OpenAPIConfig(title="Centra", version="1") if settings.debug else None,

@@ -109,6 +109,11 @@ def main() -> None:
     print(f"  site and cabinet: {base}/   cabinet: {base}/cabinet/   admin: {base}/admin/"
           f"   office (subscriber card, cash desk): {base}/office/")
     print(logins_text())
+    if settings.database_url:
+        print("  background jobs: run by `python -m jobs worker` (Procfile `worker`); none in this "
+              "process unless CENTRA_EMBEDDED_WORKER=1")
+    else:
+        print("  background jobs (charge run, reconciliation, messages, exports) run inside this process")
     if sandbox:
         print(f"  card payments: local Stripe sandbox at {sandbox.base_url} (stopped on exit)\n"
               "    test card 4242 4242 4242 4242, any future month/year (2 digits), any CVC;\n"

@@ -10,7 +10,6 @@ from tables.commands.export import export
 from tables.commands.notifications import send_notifications
 from tables.commands.reconcile import reconcile_payments
 from tables.commands.terminations import apply_terminations
-from tables.commands.worker import worker
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,7 +49,6 @@ APP_CONFIG = AppConfig(
         Command(callable=reverse_promised, aliases=["reverse-promised"]),
         Command(callable=apply_tariff_changes, aliases=["apply-tariff-changes"]),
         Command(callable=apply_terminations, aliases=["apply-terminations"]),
-        Command(callable=worker),
         Command(callable=send_notifications, command_name="send-notifications",
                 aliases=["send_notifications"]),
     ],

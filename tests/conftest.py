@@ -53,6 +53,9 @@ os.environ["CENTRA_PASSWORD_HASHING"] = "test-minimal"
 # Development mode (as `make run`): production refuses to start without its settings, and
 # the tests that check production build their own Settings (tests/test_production_start.py).
 os.environ["CENTRA_DEBUG"] = "1"
+# No background schedules in tests (the live servers would otherwise send the outbox and run the
+# billing ticks behind a test's back): tests of the job engine start their own workers.
+os.environ.setdefault("CENTRA_EMBEDDED_WORKER", "0")
 # Many tests log staff in from one address; the limit itself has its own test.
 os.environ.setdefault("CENTRA_ADMIN_LOGIN_LIMIT", "100000")
 os.environ["PICCOLO_CONF"] = "piccolo_conf"

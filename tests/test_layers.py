@@ -19,8 +19,9 @@ ALLOWED: dict[str, set[str]] = {
     "providers": {"settings"},
     "tables": {"db", "providers", "settings", "piccolo_conf"},
     "web": {"tables", "db", "settings"},
-    "cabinet": {"web", "tables", "db", "providers", "settings", "piccolo_conf"},
-    "backoffice": {"web", "tables", "db", "providers", "settings", "piccolo_conf"},
+    "jobs": {"tables", "db", "providers", "settings", "piccolo_conf"},
+    "cabinet": {"web", "jobs", "tables", "db", "providers", "settings", "piccolo_conf"},
+    "backoffice": {"web", "jobs", "tables", "db", "providers", "settings", "piccolo_conf"},
 }
 OURS = set(ALLOWED) | {"app", "run", "settings", "piccolo_conf", "bench", "tests"}
 

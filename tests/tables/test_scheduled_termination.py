@@ -6,11 +6,12 @@ import datetime as dt
 
 import pytest
 
+from jobs.schedules import apply_terminations as terminations_task
+from jobs.schedules import charge as charge_task
 from tables.audit import Actor, AuditEntry
 from tables.billing.charge_run import run_charges
 from tables.calendar import LOCAL_TZ, local_date, utcnow
 from tables.commands.terminations import apply_terminations
-from tables.commands.worker import tick
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.notifications import Notification
 from tables.requests.filing import file_request
@@ -21,6 +22,11 @@ from tests.factories import make_subscriber
 from tests.request_factories import filed, staff_actor
 
 BILLING = Actor("billing")
+
+
+def stamp(moment: dt.datetime) -> int:
+    """A periodic tick's timestamp, as the job engine passes it."""
+    return int(moment.timestamp())
 
 
 def local(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
@@ -90,7 +96,7 @@ async def test_termination_later_this_month_is_scheduled_and_settled_once():
     # The day begins: terminated by the system, the subscriber told; reruns change nothing.
     assert await apply_due_terminations(now=local(2026, 12, 20, 0, 5)) == 1
     assert await apply_due_terminations(now=local(2026, 12, 20, 0, 15)) == 0
-    assert (await tick(local(2026, 12, 20, 0, 25)))["terminations_applied"] == 0
+    assert await terminations_task(stamp(local(2026, 12, 20, 0, 2))) == 0
     ended = await contract(s.id)
     assert ended.status == SubscriberStatus.TERMINATED and ended.terminated_on == day
     assert await audit_actions(s.id) == [
@@ -122,15 +128,15 @@ async def test_termination_in_the_next_month_is_charged_up_to_the_date_by_the_ru
     assert (await contract(s.id)).status == SubscriberStatus.ACTIVE
     assert [(c["period"], c["amount"]) for c in await charges(s.id)] == [("2026-12", -75000)]
 
-    # The worker's pass on 1 January charges 1–20 January only, and terminates nobody yet.
-    first = await tick(local(2027, 1, 1, 0, 10))
-    assert first["charged"] == 1 and first["terminations_applied"] == 0
+    # The scheduled tasks of 1 January charge 1–20 January only, and terminate nobody yet.
+    assert await terminations_task(stamp(local(2027, 1, 1, 0, 2))) == 0
+    assert (await charge_task(stamp(local(2027, 1, 1, 0, 5))))["charged"] == 1
     january = (await charges(s.id))[-1]
     assert january["period"] == "2027-01" and january["amount"] == -48387
     assert january["comment"].endswith("(20 из 31 дн.)")
     assert (await contract(s.id)).status == SubscriberStatus.ACTIVE
 
-    assert (await tick(local(2027, 1, 20, 0, 10)))["terminations_applied"] == 1
+    assert await terminations_task(stamp(local(2027, 1, 20, 0, 2))) == 1
     assert (await contract(s.id)).status == SubscriberStatus.TERMINATED
     assert (await run_charges("2027-02", actor=BILLING,
                               now=local(2027, 2, 1, 0, 10))).contracts_charged == 0

@@ -1,0 +1,120 @@
+"""Everything periodic, on the job engine, in Novokuznetsk time.
+
+| task | when (local) | queue / lock |
+|---|---|---|
+| ``billing.apply_tariff_changes`` | 00:01 daily | billing / lock ``billing`` |
+| ``billing.apply_terminations`` | 00:02 daily | billing / lock ``billing`` |
+| ``billing.charge`` | 00:05 on the 1st (month), 00:05 other days (new contracts) | billing / ``billing`` |
+| ``billing.reverse_promised`` | every 10 minutes | billing / lock ``billing`` |
+| ``payments.reconcile`` | every 5 minutes | payments |
+| ``messages.send`` | every minute | messages |
+| ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
+
+The billing tasks share a lock: they run one at a time, in the order of their ticks (the
+tariff switch and the terminations before the month's charge). Each tick is deferred once
+however many workers run (procrastinate's unique periodic defer); a tick still queued keeps
+the next one of the frequent tasks out (``queueing_lock``), so a stopped worker does not come
+back to a pile of reconciliations. Every task calls one idempotent domain function: a retry
+(``RETRY``) or a second run of a tick changes nothing that the first one did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from jobs.engine import RETRY, app, local_periodic
+
+logger = logging.getLogger("centra.jobs")
+
+#: The actor of what the scheduler does, in the audit log and on billing runs.
+WORKER_NAME = "worker"
+
+
+def tick_time(timestamp: int) -> dt.datetime:
+    """The moment a periodic tick was due (UTC): the billing tasks work as of their tick, so a
+    retry an hour later still charges the month and the day it was scheduled for."""
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC)
+
+
+@local_periodic("1 0 * * *", "daily")
+@app.task(name="billing.apply_tariff_changes", queue="billing", lock="billing", retry=RETRY)
+async def apply_tariff_changes(timestamp: int) -> int:
+    """Switch the tariffs booked for this local day (or earlier)."""
+    from tables.billing import apply_due_tariff_changes
+    from tables.calendar import local_date
+
+    now = tick_time(timestamp)
+    return await apply_due_tariff_changes(local_date(now), now=now)
+
+
+@local_periodic("2 0 * * *", "daily")
+@app.task(name="billing.apply_terminations", queue="billing", lock="billing", retry=RETRY)
+async def apply_terminations(timestamp: int) -> int:
+    """Terminate the contracts whose scheduled termination date has come."""
+    from tables.calendar import local_date
+    from tables.requests import apply_due_terminations
+
+    now = tick_time(timestamp)
+    return await apply_due_terminations(local_date(now), now=now)
+
+
+@local_periodic("5 0 1 * *", "month-start")
+@local_periodic("5 0 2-31 * *", "daily")
+@app.task(name="billing.charge", queue="billing", lock="billing", retry=RETRY)
+async def charge(timestamp: int) -> dict[str, Any]:
+    """Charge the month of the tick: on the 1st every billable contract, later only contracts
+    that became billable since (a charged contract is skipped by the charge run itself)."""
+    from tables.audit import Actor
+    from tables.billing import current_period, run_charges
+
+    now = tick_time(timestamp)
+    period = current_period(now)
+    run = await run_charges(period, actor=Actor(WORKER_NAME), now=now)
+    return {"period": period.label, "charged": run.contracts_charged}
+
+
+@local_periodic("*/10 * * * *", "every-10-min")
+@app.task(name="billing.reverse_promised", queue="billing", lock="billing",
+          queueing_lock="billing.reverse_promised", retry=RETRY)
+async def reverse_promised(timestamp: int) -> int:
+    """Book the reversal of every promised payment whose time is over."""
+    from tables.billing import reverse_expired_promised_payments
+
+    return await reverse_expired_promised_payments(now=tick_time(timestamp))
+
+
+@local_periodic("*/5 * * * *", "every-5-min")
+@app.task(name="payments.reconcile", queue="payments", queueing_lock="payments.reconcile", retry=RETRY)
+async def reconcile(timestamp: int) -> dict[str, Any]:
+    """Settle open card payments and pending refunds by asking the provider."""
+    from tables.payment_flow import reconcile as reconcile_payments
+
+    report = await reconcile_payments()
+    for mismatch in report.mismatches:
+        logger.error("reconciliation: %s", mismatch)
+    return {"checked": report.checked, "succeeded": report.succeeded, "failed": report.failed,
+            "mismatches": len(report.mismatches)}
+
+
+@local_periodic("* * * * *", "every-minute")
+@app.task(name="messages.send", queue="messages", queueing_lock="messages.send", retry=RETRY)
+async def send_messages(timestamp: int) -> dict[str, int]:
+    """Hand queued notifications (SMS, e-mail) to the configured senders."""
+    from tables.notifications import send_pending
+
+    report = await send_pending()
+    return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
+
+
+#: Finished jobs are kept this long in the queue tables (visible to staff), then removed.
+KEEP_FINISHED_HOURS = 24 * 14
+
+
+@local_periodic("30 3 * * *", "daily")
+@app.task(name="jobs.remove_old_jobs", queue="housekeeping", retry=RETRY)
+async def remove_old_jobs(timestamp: int) -> None:
+    """Delete finished jobs older than two weeks from the queue's tables."""
+    await app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS, include_failed=True,
+                                          include_cancelled=True, include_aborted=True)

@@ -1,0 +1,140 @@
+"""The worker: ``python -m jobs worker`` (the Procfile's ``worker``), or embedded in the web process.
+
+A worker runs the queued jobs, defers the periodic ticks (every worker tries; the database
+lets one deferral per tick through) and sends a heartbeat. Every worker also looks, every
+``RECOVER_EVERY`` seconds, for jobs left in ``doing`` by a worker whose heartbeat stopped
+(killed, its machine gone) and puts them back in the queue: such a job then runs again, from
+the start, on a live worker (each task is idempotent, and a transaction the dead worker had open
+was rolled back by the database). procrastinate leaves this to the application (its
+``get_stalled_jobs`` and ``retry_job``); two workers finding the same job is harmless: the
+second retry is refused because the job is no longer ``doing``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from typing import Any
+
+from jobs.engine import app, in_memory
+
+logger = logging.getLogger("centra.jobs")
+
+
+def _seconds(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+#: Heartbeat interval; a worker silent for ``STALLED_AFTER`` seconds counts as dead.
+HEARTBEAT = _seconds("CENTRA_JOBS_HEARTBEAT", 10)
+STALLED_AFTER = _seconds("CENTRA_JOBS_STALLED_AFTER", 60)
+RECOVER_EVERY = _seconds("CENTRA_JOBS_RECOVER_EVERY", 15)
+#: Jobs run at once by one worker (all tasks are async; the billing ones share a lock).
+CONCURRENCY = int(os.environ.get("CENTRA_JOBS_CONCURRENCY", "4"))
+
+
+async def recover_stalled() -> int:
+    """Put jobs of dead workers back in the queue; returns how many."""
+    recovered = 0
+    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
+        try:
+            await app.job_manager.retry_job(job)
+        except Exception as exc:  # another worker was first, or the job just finished
+            logger.info("stalled job %s not retried: %s", job.id, exc)
+            continue
+        recovered += 1
+        logger.warning("job %s (%s) of a dead worker is queued again", job.id, job.task_name)
+    return recovered
+
+
+async def _recovery_loop() -> None:
+    while True:
+        await asyncio.sleep(RECOVER_EVERY)
+        try:
+            await recover_stalled()
+        except Exception:
+            logger.exception("looking for stalled jobs failed")
+
+
+def worker_options(**overrides: Any) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "name": f"{socket.gethostname()}:{os.getpid()}",
+        "concurrency": CONCURRENCY,
+        "update_heartbeat_interval": HEARTBEAT,
+        "stalled_worker_timeout": STALLED_AFTER,
+        "shutdown_graceful_timeout": 30,
+    }
+    options.update(overrides)
+    return options
+
+
+async def run_worker(**overrides: Any) -> None:
+    """Run the worker and the stalled-job recovery until cancelled or signalled (with the
+    engine's connection open, which the caller owns)."""
+    recovery = asyncio.create_task(_recovery_loop(), name="recover-stalled-jobs")
+    try:
+        await app.run_worker_async(**worker_options(**overrides))
+    finally:
+        recovery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await recovery
+
+
+async def main(**overrides: Any) -> None:
+    """The worker process: the database pools and the engine opened, then ``run_worker``."""
+    from piccolo.engine.postgres import PostgresEngine
+
+    from db.engine import engine, keep_pooled_session
+
+    if in_memory():
+        raise SystemExit(
+            "The job queue lives in PostgreSQL: set DATABASE_URL to run a separate worker. "
+            "On SQLite the web process runs the jobs itself (make run).")
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(reset=keep_pooled_session)
+    try:
+        async with app.open_async():
+            await run_worker(**overrides)
+    finally:
+        if isinstance(db, PostgresEngine):
+            await db.close_connection_pool()
+
+
+def embedded_wanted() -> bool:
+    """The web process runs a worker too: always on SQLite (the queue is in that process),
+    on PostgreSQL when ``CENTRA_EMBEDDED_WORKER=1`` (one machine, no separate worker)."""
+    flag = os.environ.get("CENTRA_EMBEDDED_WORKER", "").strip().lower()
+    if flag in {"0", "false", "no", "off"}:
+        return False
+    return in_memory() or flag in {"1", "true", "yes", "on"}
+
+
+class Embedded:
+    """The engine in a web process: opened at start-up (pages defer jobs), and, when
+    ``embedded_wanted()``, a worker running beside the requests until shutdown."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._opened = False
+
+    async def start(self) -> None:
+        await app.open_async()
+        self._opened = True
+        if embedded_wanted():
+            self._task = asyncio.create_task(
+                run_worker(install_signal_handlers=False, name=f"embedded:{os.getpid()}"),
+                name="embedded-job-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._opened:
+            await app.close_async()
+            self._opened = False
