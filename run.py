@@ -59,8 +59,6 @@ def start_stripe_sandbox(settings: Settings) -> Sandbox | None:
 
 
 MAIL_DIR = PROJECT_DIR / "var" / "mail"
-#: Seconds between passes of the development notification sender.
-SEND_EVERY = 10
 
 
 def start_message_sandboxes(settings: Settings) -> list[str]:
@@ -82,14 +80,6 @@ def start_message_sandboxes(settings: Settings) -> list[str]:
     return lines
 
 
-def start_notification_sender() -> subprocess.Popen:
-    """The outbox's sender, every few seconds (production: the Procfile worker's tick)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "piccolo.main", "tables", "send-notifications", f"--every={SEND_EVERY}"],
-        cwd=PROJECT_DIR, env=os.environ.copy(),
-    )
-
-
 def main() -> None:
     from tables.commands.demo import logins_text
 
@@ -102,7 +92,6 @@ def main() -> None:
     loaded = asyncio.run(seed())
     sandbox = start_stripe_sandbox(settings)
     message_lines = start_message_sandboxes(settings)
-    sender = start_notification_sender()
     where = "PostgreSQL (DATABASE_URL)" if settings.database_url else f"SQLite file {settings.sqlite_path}"
     base = f"http://{settings.host}:{settings.port}"
     print(f"\nCentra is starting on {where}{' with fresh demo data' if loaded else ''}.")
@@ -120,7 +109,7 @@ def main() -> None:
               "    confirmation code (3-D Secure) 4000 0027 6000 3184; declined 4000 0000 0000 0341")
     else:
         print(f"  card payments: Stripe API at {settings.stripe_api_base}")
-    print(f"  messages (SMS, e-mail): sent every {SEND_EVERY} s; every message, its attempts and "
+    print(f"  messages (SMS, e-mail): sent every 15 s by the job engine; every message, its attempts and "
           f"delivery: {base}/admin/ → Система → Уведомления")
     for line in message_lines:
         print(line)
@@ -131,8 +120,6 @@ def main() -> None:
         uvicorn.run("app:create_app", factory=True, host=settings.host, port=settings.port,
                     log_level=settings.log_level)
     finally:
-        sender.terminate()
-        sender.wait(timeout=10)
         if sandbox:
             sandbox.stop()
 

@@ -7,7 +7,7 @@
 | ``billing.charge`` | 00:05 on the 1st (month), 00:05 other days (new contracts) | billing / ``billing`` |
 | ``billing.reverse_promised`` | every 10 minutes | billing / lock ``billing`` |
 | ``payments.reconcile`` | every 5 minutes | payments |
-| ``messages.send`` | every minute | messages |
+| ``messages.send`` | every 15 seconds | messages |
 | ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
 
 The billing tasks share a lock: they run one at a time, in the order of their ticks (the
@@ -42,7 +42,7 @@ def tick_time(timestamp: int) -> dt.datetime:
 @app.task(name="billing.apply_tariff_changes", queue="billing", lock="billing", retry=RETRY)
 async def apply_tariff_changes(timestamp: int) -> int:
     """Switch the tariffs booked for this local day (or earlier)."""
-    from tables.billing import apply_due_tariff_changes
+    from tables.billing.tariff_changes import apply_due_tariff_changes
     from tables.calendar import local_date
 
     now = tick_time(timestamp)
@@ -67,7 +67,8 @@ async def charge(timestamp: int) -> dict[str, Any]:
     """Charge the month of the tick: on the 1st every billable contract, later only contracts
     that became billable since (a charged contract is skipped by the charge run itself)."""
     from tables.audit import Actor
-    from tables.billing import current_period, run_charges
+    from tables.billing.charge_run import run_charges
+    from tables.billing.period import current_period
 
     now = tick_time(timestamp)
     period = current_period(now)
@@ -80,7 +81,7 @@ async def charge(timestamp: int) -> dict[str, Any]:
           queueing_lock="billing.reverse_promised", retry=RETRY)
 async def reverse_promised(timestamp: int) -> int:
     """Book the reversal of every promised payment whose time is over."""
-    from tables.billing import reverse_expired_promised_payments
+    from tables.billing.promised import reverse_expired_promised_payments
 
     return await reverse_expired_promised_payments(now=tick_time(timestamp))
 
@@ -89,7 +90,7 @@ async def reverse_promised(timestamp: int) -> int:
 @app.task(name="payments.reconcile", queue="payments", queueing_lock="payments.reconcile", retry=RETRY)
 async def reconcile(timestamp: int) -> dict[str, Any]:
     """Settle open card payments and pending refunds by asking the provider."""
-    from tables.payment_flow import reconcile as reconcile_payments
+    from tables.payments.reconcile import reconcile as reconcile_payments
 
     report = await reconcile_payments()
     for mismatch in report.mismatches:
@@ -98,23 +99,25 @@ async def reconcile(timestamp: int) -> dict[str, Any]:
             "mismatches": len(report.mismatches)}
 
 
-@local_periodic("* * * * *", "every-minute")
+@local_periodic("* * * * * */15", "every-15-s")
 @app.task(name="messages.send", queue="messages", queueing_lock="messages.send", retry=RETRY)
 async def send_messages(timestamp: int) -> dict[str, int]:
-    """Hand queued notifications (SMS, e-mail) to the configured senders."""
-    from tables.notifications import send_pending
+    """Send the outbox's due notifications (SMS, e-mail) and collect delivery reports."""
+    from tables.notifications import deliver_notifications
 
-    report = await send_pending()
-    return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
+    return await deliver_notifications()
 
 
-#: Finished jobs are kept this long in the queue tables (visible to staff), then removed.
-KEEP_FINISHED_HOURS = 24 * 14
+#: Finished jobs stay this long in the queue's tables, then are removed: succeeded ones two days
+#: (the outbox alone makes 5,760 a day), failed ones two weeks.
+KEEP_SUCCEEDED_HOURS = 48
+KEEP_FAILED_HOURS = 24 * 14
 
 
 @local_periodic("30 3 * * *", "daily")
 @app.task(name="jobs.remove_old_jobs", queue="housekeeping", retry=RETRY)
 async def remove_old_jobs(timestamp: int) -> None:
-    """Delete finished jobs older than two weeks from the queue's tables."""
-    await app.job_manager.delete_old_jobs(nb_hours=KEEP_FINISHED_HOURS, include_failed=True,
+    """Delete old finished jobs from the queue's tables."""
+    await app.job_manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_HOURS)
+    await app.job_manager.delete_old_jobs(nb_hours=KEEP_FAILED_HOURS, include_failed=True,
                                           include_cancelled=True, include_aborted=True)
