@@ -54,7 +54,7 @@ async def apply_tariff_changes(timestamp: int) -> int:
 async def apply_terminations(timestamp: int) -> int:
     """Terminate the contracts whose scheduled termination date has come."""
     from tables.calendar import local_date
-    from tables.requests import apply_due_terminations
+    from tables.requests.termination import apply_due_terminations
 
     now = tick_time(timestamp)
     return await apply_due_terminations(local_date(now), now=now)
@@ -68,12 +68,12 @@ async def charge(timestamp: int) -> dict[str, Any]:
     that became billable since (a charged contract is skipped by the charge run itself)."""
     from tables.audit import Actor
     from tables.billing.charge_run import run_charges
-    from tables.billing.period import current_period
+    from tables.month import Month
 
     now = tick_time(timestamp)
-    period = current_period(now)
+    period = Month.current(now)
     run = await run_charges(period, actor=Actor(WORKER_NAME), now=now)
-    return {"period": period.label, "charged": run.contracts_charged}
+    return {"period": period.iso, "charged": run.contracts_charged}
 
 
 @local_periodic("*/10 * * * *", "every-10-min")
