@@ -114,10 +114,8 @@ def to_decimal(kopecks: int) -> Decimal:
 
 
 def format_plain(kopecks: int) -> str:
-    """12345 → '123,45' (for messages; pages use :func:`format_rub`)."""
-    sign = "-" if kopecks < 0 else ""
-    rub, kop = divmod(abs(kopecks), 100)
-    return f"{sign}{rub},{kop:02d}" if kop else f"{sign}{rub}"
+    """12345 → '123,45', 150000 → '1500' (for messages; pages use :func:`format_rub`)."""
+    return format_amount(kopecks, group="").removesuffix(",00")
 
 
 # --- money columns --------------------------------------------------------------------------

@@ -44,6 +44,7 @@ def test_formats() -> None:
     assert format_amount(1400050, group=" ", suffix=" ₽") == "14 000,50 ₽"
     assert format_amount(-500) == "-5,00"
     assert format_plain(150000) == "1500" and format_plain(150050) == "1500,50"
+    assert format_plain(-500) == "-5" and format_plain(-5) == "-0,05" and format_plain(0) == "0"
     assert to_decimal(-5) == Decimal("-0.05")
 
 
