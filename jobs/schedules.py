@@ -8,6 +8,7 @@
 | ``billing.reverse_promised`` | every 10 minutes | billing / lock ``billing`` |
 | ``payments.reconcile`` | every 5 minutes | payments |
 | ``messages.send`` | every 15 seconds | messages |
+| ``messages.remind`` | 10:00 daily | messages |
 | ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
 
 The billing tasks share a lock: they run one at a time, in the order of their ticks (the
@@ -106,6 +107,20 @@ async def send_messages(timestamp: int) -> dict[str, int]:
     from tables.notifications import deliver_notifications
 
     return await deliver_notifications()
+
+
+@local_periodic("0 10 * * *", "daily")
+@app.task(name="messages.remind", queue="messages", retry=RETRY)
+async def remind(timestamp: int) -> dict[str, int]:
+    """Queue the day's reminders: a balance that will not cover the coming charge (the last
+    ``CENTRA_BALANCE_REMINDER_DAYS`` days of the month, once per period) and promised payments
+    ending tomorrow. At 10:00, outside the quiet hours; each reminder is keyed, so a retry or a
+    second run of the tick queues nothing more."""
+    from tables.billing.reminders import remind_low_balances, remind_promised_ending
+
+    now = tick_time(timestamp)
+    return {"low_balance": await remind_low_balances(now=now),
+            "promised_ending": await remind_promised_ending(now=now)}
 
 
 #: Finished jobs stay this long in the queue's tables, then are removed: succeeded ones two days

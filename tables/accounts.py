@@ -10,6 +10,7 @@ from piccolo.columns import Varchar
 from piccolo_api.session_auth.tables import SessionsBase
 
 from db.engine import write_transaction
+from tables import messages
 from tables.audit import Actor, write_audit
 from tables.calendar import naive_utc, utcnow
 from tables.passwords import (
@@ -357,6 +358,7 @@ async def reset_password(subscriber_id: int, *, actor: Actor) -> str:
         # Whoever was logged in (perhaps the reason for the reset) is logged out: otherwise an
         # old session would reach the forced password change and set a password of its own.
         await SubscriberSession.delete().where(SubscriberSession.user_id == subscriber_id)
-        await write_audit(action="subscriber.password_reset", object_type="subscriber",
-                          object_id=subscriber_id, actor=actor)
+        audit_id = await write_audit(action="subscriber.password_reset", object_type="subscriber",
+                                     object_id=subscriber_id, actor=actor)
+        await messages.password_reset(subscriber_id, audit_id)
     return one_time

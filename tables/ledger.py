@@ -9,6 +9,7 @@ from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Var
 from piccolo.table import Table
 
 from db.engine import write_transaction
+from tables import messages
 from tables.audit import Actor, write_audit
 from tables.calendar import utcnow
 from tables.choices import choices
@@ -122,11 +123,17 @@ async def post_entry(
         if not rows:
             raise ValueError("Договор не найден")
         balance = rows[0]["balance"]
+        back = []
         if amount > 0 and balance >= 0:
-            await Subscriber.update({Subscriber.status: SubscriberStatus.ACTIVE}).where(
+            back = await Subscriber.update({Subscriber.status: SubscriberStatus.ACTIVE}).where(
                 (Subscriber.id == subscriber_id)
                 & (Subscriber.status == SubscriberStatus.SUSPENDED)
-            )
+            ).returning(Subscriber.id)
+        if kind == EntryKind.PAYMENT and amount > 0:
+            await messages.payment_received(subscriber_id, amount, balance, reference,
+                                            reactivated=bool(back))
+        elif back:
+            await messages.reactivated(subscriber_id, balance, reference)
     return entry, balance
 
 

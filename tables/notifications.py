@@ -43,6 +43,7 @@ from piccolo.table import Table
 
 from db.engine import write_transaction
 from providers.errors import MaybeSent, PermanentFailure
+from providers.sms import sms_segments
 from tables.calendar import LOCAL_TZ, utcnow
 from tables.choices import choices
 from tables.phones import is_mobile
@@ -215,6 +216,14 @@ async def enqueue(*, channel: Channel | str | None, recipient: str, body: str, s
     return row
 
 
+def one_segment(text: str) -> str:
+    """The text cut to one SMS segment (with an ellipsis) when it is longer."""
+    if sms_segments(text) == 1:
+        return text
+    limit = 70 if sms_segments(text + "я") > 1 and not text.isascii() else 160
+    return text[: limit - 1].rstrip() + "…"
+
+
 async def notify_subscriber(subscriber_id: int, *, topic: str, text: str, event_key: str,
                             subject: str = "", reference: str = "",
                             urgent: bool = False) -> Notification | None:
@@ -229,8 +238,11 @@ async def notify_subscriber(subscriber_id: int, *, topic: str, text: str, event_
     if person is None:
         return None
     route = route_for(person["phone"], person["email"])
+    body = f"Centra: {text}"
+    if route.channel == Channel.SMS:
+        body = one_segment(body)
     return await enqueue(
-        channel=route.channel, recipient=route.recipient, body=f"Centra: {text}",
+        channel=route.channel, recipient=route.recipient, body=body,
         subject=subject or f"Договор № {person['contract_number']}", subscriber_id=subscriber_id,
         topic=topic, reference=reference or person["contract_number"], event_key=event_key,
         urgent=urgent, skipped_reason=route.reason,

@@ -30,6 +30,7 @@ from piccolo.table import Table
 
 from db.engine import engine, write_transaction
 from settings import get_settings
+from tables import messages
 from tables.audit import Actor, write_audit
 from tables.billing.debt import GRACE_SWEEP_DAYS, debt_threshold, grace_until
 from tables.billing.fee import due_cte, period_params
@@ -271,6 +272,7 @@ async def run_charges(
             await lock_billing(q)
             applied = await apply_due_tariff_changes(period.first_day, now=now)
             bounds = await q.run("SELECT MIN(id) AS lo, MAX(id) AS hi FROM subscriber")
+            audit_before = (await q.run("SELECT COALESCE(MAX(id), 0) AS m FROM audit_entry"))[0]["m"]
             lo, hi = bounds[0]["lo"], bounds[0]["hi"]
             charged = total = suspended = 0
             if lo is not None:
@@ -290,6 +292,7 @@ async def run_charges(
                     if progress is not None:
                         progress(end - lo + 1, span)
                 suspended += await _suspend_after_grace(q, now=now, actor=actor)
+                await _tell_suspended(q, after_audit_id=int(audit_before))
             run = BillingRun(period=period.iso, status=RunStatus.DONE, started_at=started,
                              finished_at=_finished(started, clock), contracts_charged=charged, total=total,
                              contracts_suspended=suspended, tariff_changes_applied=applied,
@@ -306,6 +309,18 @@ async def run_charges(
                              finished_at=_finished(started, clock), started_by=actor.name[:150],
                              staff=actor.staff_id, error=repr(exc)[:2000]).save()
         raise
+
+
+async def _tell_suspended(q: Sql, *, after_audit_id: int) -> None:
+    """Queue the message of every suspension this run made (its audit entries are the record;
+    the charge itself is set-based). In the run's transaction."""
+    rows = await q.run(
+        "SELECT a.id, s.id AS subscriber, s.balance FROM audit_entry a "
+        "JOIN subscriber s ON CAST(s.id AS TEXT) = a.object_id "
+        "WHERE a.id > :after AND a.action = 'subscriber.suspended' AND a.object_type = 'subscriber' "
+        "ORDER BY a.id", after=after_audit_id)
+    for row in rows:
+        await messages.suspended(row["subscriber"], row["balance"], row["id"])
 
 
 async def _suspend_after_grace(q: Sql, *, now: dt.datetime, actor: Actor) -> int:

@@ -15,6 +15,7 @@ from piccolo.columns import (
 from piccolo.table import Table
 
 from db.engine import write_transaction
+from tables import messages
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing.debt import debt_threshold
 from tables.billing.sql import lock_subscriber
@@ -172,6 +173,7 @@ async def grant_promised_payment(
                           object_id=subscriber_id, object_repr=subscriber.contract_number,
                           actor=actor, after={"promised_payment": promised.id, "amount": amount,
                                               "expires_at": expires.isoformat(), "balance": balance})
+        await messages.promised_granted(subscriber_id, promised.id, amount, expires)
     return promised
 
 
@@ -217,9 +219,10 @@ async def reverse_expired_promised_payments(*, now: dt.datetime | None = None,
                     ).where((Subscriber.id == sid) & (Subscriber.status == SubscriberStatus.ACTIVE)
                             ).returning(Subscriber.id)
                     if suspended:
-                        await write_audit(action="subscriber.suspended", object_type="subscriber",
-                                          object_id=sid, actor=SYSTEM,
-                                          message=TEXTS["suspended_after_promised"],
-                                          before={"status": "active"},
-                                          after={"status": "suspended", "balance": balance})
+                        audit_id = await write_audit(
+                            action="subscriber.suspended", object_type="subscriber",
+                            object_id=sid, actor=SYSTEM, message=TEXTS["suspended_after_promised"],
+                            before={"status": "active"},
+                            after={"status": "suspended", "balance": balance})
+                        await messages.suspended(sid, balance, audit_id)
                 reversed_count += 1

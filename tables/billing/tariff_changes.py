@@ -15,10 +15,11 @@ from piccolo.columns import (
 from piccolo.table import Table
 
 from db.engine import write_transaction
+from tables import messages
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing.sql import Sql, audit_insert_select, lock_billing, lock_subscriber
 from tables.billing.texts import TEXTS
-from tables.calendar import local_date, utcnow
+from tables.calendar import as_utc, local_date, utcnow
 from tables.ledger import EntryKind, LedgerEntry
 from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
@@ -127,6 +128,17 @@ async def apply_due_tariff_changes(on: dt.date, *, now: dt.datetime | None = Non
         count = await q.run(f"SELECT COUNT(*) AS n {due}", on=on)
         if not int(count[0]["n"]):
             return 0
+        # Booked in advance: the subscriber hears when it starts (a change effective at once was
+        # told when it was booked, by the request's message).
+        told = await q.run(
+            "SELECT c.id, c.subscriber, c.effective_from, c.created_at, t.name, t.monthly_fee "
+            "FROM tariff_change c JOIN tariff t ON t.id = c.tariff "
+            "WHERE c.effective_from <= :on AND c.applied_at IS NULL", on=on)
+        for row in told:
+            effective = _as_date(row["effective_from"])
+            if local_date(as_utc(row["created_at"])) < effective:
+                await messages.tariff_applied(row["subscriber"], row["id"], tariff=row["name"],
+                                              fee=row["monthly_fee"], effective_from=effective)
         await q.run(
             audit_insert_select(
                 q, action="subscriber.tariff_changed", object_repr="s.contract_number",
@@ -148,3 +160,8 @@ async def apply_due_tariff_changes(on: dt.date, *, now: dt.datetime | None = Non
         await q.run(f"UPDATE tariff_change SET applied_at = :now WHERE id IN (SELECT c.id {due})",
                     on=on, now=now)
     return int(count[0]["n"])
+
+
+def _as_date(value: dt.date | str) -> dt.date:
+    """A DATE column as read by raw SQL (SQLite gives text)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])

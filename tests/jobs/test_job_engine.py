@@ -44,12 +44,15 @@ def test_schedules_are_read_in_novokuznetsk_time():
     assert next_tick("billing.apply_terminations", "daily", evening) == _local(2027, 1, 1, 0, 2)
     morning = _local(2027, 1, 1, 10, 1)
     assert next_tick("payments.reconcile", "every-5-min", morning) == _local(2027, 1, 1, 10, 5)
+    # Reminders outside the quiet hours (21:00-09:00).
+    assert next_tick("messages.remind", "daily", morning) == _local(2027, 1, 2, 10, 0)
 
 
 def test_every_periodic_task_retries_with_backoff_and_is_on_the_schedule():
     names = {name for name, _ in app.periodic_registry.periodic_tasks}
     assert names >= {"billing.charge", "billing.apply_tariff_changes", "billing.apply_terminations",
-                     "billing.reverse_promised", "payments.reconcile", "messages.send"}
+                     "billing.reverse_promised", "payments.reconcile", "messages.send",
+                     "messages.remind"}
     for name in names:
         assert app.tasks[name].retry_strategy is RETRY, name
     waits = [RETRY.get_retry_decision(exception=RuntimeError(), job=_job(n)).retry_at for n in range(5)]

@@ -1,0 +1,104 @@
+"""What the system tells a subscriber, and when: one function per event.
+
+Each is called by the domain function that causes the event, inside its transaction,
+and queues one message keyed by the event (``tables.notifications.notify_subscriber``):
+a cause that is retried, replayed or run twice queues nothing more. Texts are Russian
+and fit one SMS segment (70 characters with the "Centra: " signature; the outbox
+shortens anything longer). Request status changes, a tariff change booked through a
+request and terminations are told by ``tables.requests`` in the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tables.calendar import LOCAL_TZ
+from tables.money import format_plain
+from tables.notifications import notify_subscriber
+
+TEXTS = {
+    "payment": "платёж {amount} ₽ зачислен, баланс {balance} ₽",
+    "payment_reactivated": "платёж {amount} ₽ принят, услуги включены. Баланс {balance} ₽",
+    "reactivated": "услуги снова подключены, баланс {balance} ₽",
+    "suspended": "услуги приостановлены, долг {debt} ₽. Пополните счёт",
+    "low_balance": "{date} спишем {fee} ₽, на счёте {balance} ₽. Пополните счёт",
+    "promised_granted": "обещанный платёж {amount} ₽ до {until}",
+    "promised_ending": "обещанный платёж {amount} ₽ кончается завтра. Пополните счёт",
+    "tariff_applied": "с {date} ваш тариф «{tariff}», {fee} ₽ в месяц",
+    "password_reset": "пароль кабинета сброшен сотрудником. Не вы? Позвоните нам",
+}
+SUBJECTS = {
+    "payment": "Платёж зачислен",
+    "payment_reactivated": "Платёж зачислен, услуги подключены",
+    "reactivated": "Услуги подключены",
+    "suspended": "Услуги приостановлены",
+    "low_balance": "Пополните счёт",
+    "promised_granted": "Обещанный платёж",
+    "promised_ending": "Обещанный платёж заканчивается",
+    "tariff_applied": "Новый тариф",
+    "password_reset": "Пароль сброшен",
+}
+
+
+def _date(day: dt.date | dt.datetime) -> str:
+    if isinstance(day, dt.datetime):
+        day = day.astimezone(LOCAL_TZ)
+    return day.strftime("%d.%m")
+
+
+async def _tell(subscriber_id: int, kind: str, key: str, *, urgent: bool = False, **values) -> bool:
+    # One key space per event: a payment that re-activated is still the payment's one message.
+    event = kind.removesuffix("_reactivated")
+    row = await notify_subscriber(subscriber_id, topic=f"message.{kind}",
+                                  text=TEXTS[kind].format(**values), subject=SUBJECTS[kind],
+                                  event_key=f"{event}:{key}", urgent=urgent)
+    return row is not None
+
+
+async def payment_received(subscriber_id: int, amount: int, balance: int, reference: str, *,
+                           reactivated: bool = False) -> bool:
+    """Money arrived (any channel: card, office, bank); keyed by the ledger reference.
+
+    A payment that also re-activated the contract says so in the same message.
+    """
+    kind = "payment_reactivated" if reactivated else "payment"
+    return await _tell(subscriber_id, kind, reference, amount=format_plain(amount),
+                balance=format_plain(balance))
+
+
+async def reactivated(subscriber_id: int, balance: int, reference: str) -> bool:
+    """A credit brought a suspended contract back; keyed by that credit's ledger reference."""
+    return await _tell(subscriber_id, "reactivated", reference, balance=format_plain(balance))
+
+
+async def suspended(subscriber_id: int, balance: int, audit_id: int) -> bool:
+    """Service stopped for debt; keyed by the suspension's audit entry (each suspension once)."""
+    return await _tell(subscriber_id, "suspended", str(audit_id), debt=format_plain(max(0, -balance)))
+
+
+async def low_balance(subscriber_id: int, *, fee: int, balance: int, charge_on: dt.date,
+                      period: str) -> bool:
+    """The balance will not cover the coming charge; once per contract and period."""
+    return await _tell(subscriber_id, "low_balance", f"{subscriber_id}:{period}", date=_date(charge_on),
+                fee=format_plain(fee), balance=format_plain(balance))
+
+
+async def promised_granted(subscriber_id: int, promised_id: int, amount: int,
+                           expires_at: dt.datetime) -> bool:
+    return await _tell(subscriber_id, "promised_granted", str(promised_id), amount=format_plain(amount),
+                until=expires_at.astimezone(LOCAL_TZ).strftime("%d.%m %H:%M"))
+
+
+async def promised_ending(subscriber_id: int, promised_id: int, amount: int) -> bool:
+    return await _tell(subscriber_id, "promised_ending", str(promised_id), amount=format_plain(amount))
+
+
+async def tariff_applied(subscriber_id: int, change_id: int, *, tariff: str, fee: int,
+                         effective_from: dt.date) -> bool:
+    return await _tell(subscriber_id, "tariff_applied", str(change_id), date=_date(effective_from),
+                tariff=tariff, fee=format_plain(fee))
+
+
+async def password_reset(subscriber_id: int, audit_id: int) -> bool:
+    """Staff reset the cabinet password: urgent (security), sent at any hour."""
+    return await _tell(subscriber_id, "password_reset", str(audit_id), urgent=True)
