@@ -135,3 +135,14 @@ async def test_a_password_reset_by_staff_is_urgent():
     await reset_password(s.id, actor=CLERK)
     [row] = await messages(s.id)
     assert row["urgent"] and "пароль кабинета сброшен" in row["body"]
+
+
+async def test_the_daily_reminder_job_queues_each_reminder_once(setenv):
+    from jobs.schedules import remind
+
+    setenv("CENTRA_BALANCE_REMINDER_DAYS", "3")
+    s = await make_subscriber(fee=75000)
+    tick = int(local(2026, 12, 30, 10, 0).timestamp())
+    assert await remind(tick) == {"low_balance": 1, "promised_ending": 0}
+    assert await remind(tick) == {"low_balance": 0, "promised_ending": 0}  # a retry of the tick
+    assert [r["topic"] for r in await messages(s.id)] == ["message.low_balance"]
