@@ -18,6 +18,9 @@ from cabinet.auth import current_subscriber
 from cabinet.forms import form_fields
 from cabinet.limits import Limit, client_ip, over_limit
 from settings import get_settings
+from tables.billing.fee import monthly_fee
+from tables.calendar import local_date, utcnow
+from tables.money import format_amount
 from tables.payments.card_flow import CardOutcome, start_payment, submit_card
 from tables.payments.payment import (
     MAX_AMOUNT,
@@ -33,7 +36,6 @@ from tables.payments.payment import (
 )
 from tables.payments.refresh import refresh_payment
 from tables.subscribers import Subscriber
-from tables.tariffs import Tariff
 from web.errors import RowId
 
 MESSAGES = {
@@ -50,6 +52,17 @@ def provider_context() -> dict[str, Any]:
     return {"stripe_js_url": settings.stripe_js_url, "stripe_pk": settings.stripe_publishable_key,
             "payments_enabled": bool(settings.stripe_publishable_key
                                      and settings.stripe_secret_key.get_secret_value())}
+
+
+def offered_amount(text: str | None) -> int | None:
+    """An amount a link suggests (``?amount=800``) in kopecks, or ``None`` when it is not a
+    payable amount: a bad one is ignored, the form then offers its own."""
+    if not text or len(text) > 20:
+        return None
+    try:
+        return parse_payment_amount(text)
+    except ValueError:
+        return None
 
 
 def card_page(payment: Payment, *, submit_url: str, back_url: str, error: str | None = None,
@@ -124,19 +137,22 @@ class CabinetPaymentsController(Controller):
 
     async def _topup_page(self, subscriber: Subscriber, *, amount: str | None = None,
                           error: str | None = None, status_code: int = 200) -> Template:
-        tariff = await Tariff.objects().where(Tariff.id == subscriber.tariff).first()
-        suggested = suggested_amount(subscriber.balance, tariff.monthly_fee if tariff else 0)
+        fee = await monthly_fee(subscriber, today=local_date(utcnow()))
+        suggested = suggested_amount(subscriber.balance, fee.next)
         if amount is None:
-            amount = f"{suggested // 100}" if suggested else ""
+            amount = format_amount(suggested, group="") if suggested else ""
         return Template("payments/topup.html", status_code=status_code, context={
-            "subscriber": subscriber, "tariff": tariff, "amount": amount[:20], "error": error,
+            "subscriber": subscriber, "fee": fee, "amount": amount[:20], "error": error,
             "min_amount": MIN_AMOUNT, "max_amount": MAX_AMOUNT, "suggested": suggested,
             **provider_context(),
         })
 
     @get("/pay", name="topup")
-    async def topup_form(self, subscriber: Subscriber) -> Template:
-        return await self._topup_page(subscriber)
+    async def topup_form(self, request: Request, subscriber: Subscriber) -> Template:
+        """The top-up form; ``?amount=800`` (the dashboard's advice) pre-fills a valid amount."""
+        asked = offered_amount(request.query_params.get("amount"))
+        amount = None if asked is None else format_amount(asked, group="")
+        return await self._topup_page(subscriber, amount=amount)
 
     @post("/pay")
     async def topup(self, request: Request, subscriber: Subscriber) -> Response:

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Response, Template
 from cabinet.auth import current_subscriber, writable_subscriber
 from cabinet.forms import form_fields
 from cabinet.public import active_tariffs
+from tables.billing.fee import tariff_fee
 from tables.calendar import local_date, utcnow
 from tables.ledger import ENTRY_KIND_LABELS, entry_label
 from tables.requests.balance_refund import file_balance_refund
@@ -34,7 +35,6 @@ from tables.requests.queue import (
 )
 from tables.requests.tariff_change import next_period_start
 from tables.requests.termination import final_statement
-from tables.statements import monthly_fee
 from tables.subscribers import Subscriber, SubscriberStatus
 from web.errors import RowId
 
@@ -89,7 +89,7 @@ async def _form_page(subscriber: Subscriber, kind: str, *, values: dict | None =
     tariffs = []
     if kind == RequestKind.TARIFF_CHANGE:
         # The fee as it would be charged: with the router rent when the subscriber rents one.
-        tariffs = [{**t, "fee": monthly_fee(t, subscriber.router_rented)}
+        tariffs = [{**t, "fee": tariff_fee(t, subscriber.router_rented)}
                    for t in await active_tariffs() if t["id"] != subscriber.tariff]
     existing = await open_request(subscriber.id, kind) if kind in (
         RequestKind.TARIFF_CHANGE, RequestKind.TERMINATION) else None

@@ -16,6 +16,8 @@ from typing import Any
 from db.engine import write_transaction
 from tables.addresses import format_address
 from tables.audit import action_label, contract_history
+from tables.billing.fee import monthly_fee_for
+from tables.billing.forecast import forecast
 from tables.billing.promised import PromisedPayment
 from tables.calendar import LOCAL_TZ, as_utc, local_date, utcnow
 from tables.month import Month
@@ -28,7 +30,7 @@ from tables.requests.queue import (
     RequestEvent,
     ServiceRequest,
 )
-from tables.statements import forecast, monthly_fee, statement_range
+from tables.statements import statement_range
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, Subscriber
 
 SEARCH_LIMIT = 50
@@ -158,12 +160,13 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
         return None
     s = rows[0]
     s["status_label"] = SUBSCRIBER_STATUS_LABELS.get(s["status"], s["status"])
-    fee = monthly_fee(s, bool(s["router_rented"]))
     change = await Subscriber.raw(
         "SELECT c.effective_from, c.comment, c.created_by, t.name, t.monthly_fee FROM tariff_change c "
         "JOIN tariff t ON t.id = c.tariff WHERE c.subscriber = {} AND c.applied_at IS NULL "
         "ORDER BY c.effective_from LIMIT 1", s["id"])
     today = local_date(now)
+    fee = await monthly_fee_for(s["id"], s["tariff_id"], bool(s["router_rented"]), today=today,
+                                terminated_on=s["terminated_on"])
     current = Month.of(today)
     statements = await statement_range(s["id"], str(current - (statement_months - 1)), str(current))
     payments = await Payment.select(
@@ -206,7 +209,7 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
         subscriber=s, label=contract_label(s["contract_number"], s["full_name"]),
         address=format_address(s["town"], s["street"], s["house"], s["apartment"]),
         tariff={"id": s["tariff_id"], "name": s["tariff"], "monthly_fee": s["monthly_fee"]},
-        fee=fee, booked_change=upcoming, forecast=forecast(s["balance"], fee, today),
+        fee=fee.current, booked_change=upcoming, forecast=forecast(s["balance"], fee.next, today),
         statements=list(reversed(statements)), payments=payments, requests=requests,
         promised=promised, history=history, undelivered=undelivered,
     )

@@ -1,4 +1,4 @@
-"""What the cabinet reads about a contract: balance forecast, monthly statements, dashboard.
+"""What the cabinet reads about a contract: monthly statements, dashboard, profile.
 
 Read-only: nothing here changes data.
 
@@ -8,10 +8,6 @@ append-only) and is never in the future, so a past month's statement never chang
 afterwards, ``opening(m + 1) == closing(m)`` and the current month's closing balance is
 the contract's balance. ``LedgerEntry.period`` (the month a charge or a payment is *for*)
 is shown beside the entry but does not move it to another month.
-
-Forecast rule: charges are posted on the 1st of each month for that month. With balance
-``B`` and monthly fee ``F`` the upcoming charges are paid while ``B`` stays >= 0: ``B // F``
-of them. Funds last until the day before the 1st of the first month not covered.
 """
 
 from __future__ import annotations
@@ -21,6 +17,8 @@ import functools
 from dataclasses import dataclass, field
 
 from tables.addresses import Address, format_address
+from tables.billing.fee import monthly_fee, tariff_fee
+from tables.billing.forecast import Forecast, forecast
 from tables.billing.promised import PromisedPaymentOffer, promised_offer_for
 from tables.calendar import as_utc, local_date
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
@@ -32,8 +30,6 @@ from tables.tariffs import Tariff
 
 #: The longest range one statement download may span.
 MAX_RANGE_MONTHS = 36
-#: Forecasts stop counting after this many months (a huge balance is "years ahead").
-FORECAST_HORIZON_MONTHS = 120
 #: Maintenance starting within this time ahead is announced on the dashboard.
 #: The earliest month anyone may ask a statement for.
 EARLIEST_MONTH = Month(2000, 1)
@@ -80,72 +76,6 @@ def parse_range(start: str | None, end: str | None, *, first: str,
     check_period(last, first=first, current=current)
     check_period(begin, first=first, current=current)
     return begin, last
-
-
-# --- forecast -----------------------------------------------------------------------------
-
-def monthly_fee(tariff: Tariff | dict, router_rented: bool) -> int:
-    """What the 1st-of-month charge takes: the tariff's fee plus the router rent if rented."""
-    get = tariff.get if isinstance(tariff, dict) else lambda key: getattr(tariff, key)
-    return int(get("monthly_fee") or 0) + (int(get("router_fee") or 0) if router_rented else 0)
-
-
-def round_up_rubles(kopecks: int) -> int:
-    """Up to whole roubles: 10001 → 10100; never negative."""
-    return max(0, -(-kopecks // 100) * 100)
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """How long the money lasts.
-
-    ``months_covered`` upcoming charges are paid; ``paid_until`` is the last day the
-    services are paid for (``None`` when the balance is already negative or nothing is
-    charged); ``top_up`` is the suggested payment, in whole roubles, so that the next
-    charge is covered (0 when it already is).
-    """
-
-    balance: int
-    monthly_fee: int
-    next_charge_on: dt.date
-    months_covered: int | None
-    first_unpaid: dt.date | None
-    paid_until: dt.date | None
-    top_up: int
-    beyond_horizon: bool = False
-
-    @property
-    def in_debt(self) -> bool:
-        return self.balance < 0
-
-    @property
-    def covers_next_charge(self) -> bool:
-        return self.top_up == 0
-
-    @property
-    def debt(self) -> int:
-        """What must be paid at least to bring the balance back to zero."""
-        return max(0, -self.balance)
-
-
-def forecast(balance: int, monthly_fee: int, today: dt.date) -> Forecast:
-    """Forecast the next charge and how long the balance lasts.
-
-    >>> forecast(160000, 75000, dt.date(2026, 11, 25)).paid_until
-    datetime.date(2027, 1, 31)
-    """
-    next_month = Month.of(today).next
-    next_charge = next_month.first_day
-    top_up = round_up_rubles(monthly_fee - balance) if monthly_fee > 0 else round_up_rubles(-balance)
-    if monthly_fee <= 0:
-        return Forecast(balance, monthly_fee, next_charge, None, None, None, top_up)
-    if balance < 0:
-        return Forecast(balance, monthly_fee, next_charge, 0, None, None, top_up)
-    covered = balance // monthly_fee
-    beyond = covered > FORECAST_HORIZON_MONTHS
-    first_unpaid = (next_month + min(covered, FORECAST_HORIZON_MONTHS)).first_day
-    return Forecast(balance, monthly_fee, next_charge, covered, first_unpaid,
-                    first_unpaid - dt.timedelta(days=1), top_up, beyond)
 
 
 # --- statements ---------------------------------------------------------------------------
@@ -371,19 +301,6 @@ _OPEN_REQUESTS_SQL = (
     "SELECT id, number, kind, status, created_at FROM service_request"
     " WHERE subscriber = {} AND status IN ({}, {}) ORDER BY created_at DESC"
 )
-# The contract's tariff and the first booked change not yet switched to (if any), in one read.
-_TARIFF_SQL = (
-    "SELECT t.id, t.name, t.monthly_fee, t.router_fee, c.effective_from AS next_from,"
-    " n.id AS next_id, n.name AS next_name, n.monthly_fee AS next_monthly_fee,"
-    " n.router_fee AS next_router_fee"
-    " FROM tariff t LEFT JOIN tariff_change c ON c.id = ("
-    "   SELECT x.id FROM tariff_change x WHERE x.subscriber = {} AND x.applied_at IS NULL"
-    "   ORDER BY x.effective_from LIMIT 1)"
-    " LEFT JOIN tariff n ON n.id = c.tariff"
-    " WHERE t.id = {}"
-)
-
-
 async def open_requests(subscriber_id: int) -> list[dict]:
     rows = await ServiceRequest.raw(_OPEN_REQUESTS_SQL, subscriber_id,
                                     *(status.value for status in OPEN_REQUEST_STATUSES))
@@ -423,21 +340,6 @@ class Dashboard:
     upcoming_tariff: dict | None = None  # a booked tariff change applying by the next charge
 
 
-def _upcoming_tariff(tariff: dict | None, router_rented: bool,
-                     next_charge_on: dt.date) -> dict | None:
-    """The booked change the next charge will already follow: name, fee and start date."""
-    if not tariff or tariff.get("next_id") is None:
-        return None
-    starts = tariff["next_from"]
-    if isinstance(starts, str):  # SQLite hands a joined date back as text
-        starts = dt.date.fromisoformat(starts[:10])
-    if starts > next_charge_on:
-        return None
-    fee = monthly_fee({"monthly_fee": tariff["next_monthly_fee"],
-                       "router_fee": tariff["next_router_fee"]}, router_rented)
-    return {"name": tariff["next_name"], "fee": fee, "from": starts}
-
-
 async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
                     news: list[dict] | None = None) -> Dashboard:
     """Everything the cabinet's home page shows, for the logged-in contract only.
@@ -445,12 +347,8 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
     :param news: the latest news when the caller keeps them (the same for everyone);
         read here otherwise.
     """
-    tariffs = (await Tariff.raw(_TARIFF_SQL, subscriber.id, subscriber.tariff)
-               if subscriber.tariff else [])
-    tariff = tariffs[0] if tariffs else None
-    fee = monthly_fee(tariff, subscriber.router_rented) if tariff else 0
     today = local_date(now)
-    upcoming = _upcoming_tariff(tariff, subscriber.router_rented, Month.of(today).next.first_day)
+    fee = await monthly_fee(subscriber, today=today)
     final = None
     # Only once it has ended: a termination scheduled for later leaves a working contract.
     if subscriber.status == SubscriberStatus.TERMINATED:
@@ -458,16 +356,16 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
         final = await monthly_statement(subscriber.id, months.default)
     return Dashboard(
         subscriber=subscriber,
-        tariff=tariff,
-        fee=fee,
+        tariff=fee.tariff,
+        fee=fee.current,
         # The next charge is at the new tariff's fee when a booked change applies by then.
-        forecast=forecast(subscriber.balance, upcoming["fee"] if upcoming else fee, today),
-        upcoming_tariff=upcoming,
+        forecast=forecast(subscriber.balance, fee.next, today),
+        upcoming_tariff=fee.change,
         requests=await open_requests(subscriber.id),
         maintenance=await maintenance_for(subscriber, now),
         news=news if news is not None else await latest_news(now),
         final_statement=final,
-        promised=await promised_offer_for(subscriber, fee=fee, now=now),
+        promised=await promised_offer_for(subscriber, fee=fee.next, now=now),
     )
 
 
@@ -517,7 +415,7 @@ async def profile(subscriber: Subscriber) -> Profile:
         address=address,
         tariff=tariff,
         router_rented=bool(subscriber.router_rented),
-        fee=monthly_fee(tariff, subscriber.router_rented) if tariff else 0,
+        fee=tariff_fee(tariff, subscriber.router_rented),
         status=subscriber.status,
         connected_on=subscriber.connected_on,
         terminated_on=subscriber.terminated_on,

@@ -1,4 +1,11 @@
-"""What a contract owes for a month: proration of the tariff's fee (the charge run's SQL).
+"""What a contract pays a month: the one monthly-fee rule, and its proration in the charge run's SQL.
+
+The rule (:func:`tariff_fee`, :func:`monthly_fee`): a month costs the tariff's fee plus the
+router rent when the contract rents a router, at the tariff the next charge (the 1st of
+next month, local) will follow — a booked tariff change effective by then counts.  The
+dashboard's advice and forecast, the top-up page's suggested amount, the promised payment
+and the office card all read it from here; the charge run's SQL writes the same sum
+(:func:`fee_sql`).
 
 Proration (see ``docs/billing.md``): a contract pays for the days of the
 month it was connected, from ``connected_on`` (or the 1st) to ``terminated_on``
@@ -11,15 +18,102 @@ therefore costs exactly the monthly fee.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tables.billing.sql import Sql
 from tables.month import Month
+from tables.subscribers import Subscriber
+from tables.tariffs import Tariff
+
+
+def tariff_fee(tariff: Tariff | Mapping[str, Any] | None, router_rented: bool) -> int:
+    """A month at a tariff: its fee plus the router rent when the contract rents a router.
+
+    >>> tariff_fee({"monthly_fee": 65000, "router_fee": 15000}, True)
+    80000
+    """
+    if tariff is None:
+        return 0
+    get = tariff.get if isinstance(tariff, Mapping) else lambda key: getattr(tariff, key)
+    return int(get("monthly_fee") or 0) + (int(get("router_fee") or 0) if router_rented else 0)
 
 
 def fee_sql(tariff: str, subscriber: str) -> str:
+    """:func:`tariff_fee` in SQL, for the charge run (``tariff`` and ``subscriber`` are aliases)."""
     return (f"({tariff}.monthly_fee + CASE WHEN {subscriber}.router_rented "
             f"THEN {tariff}.router_fee ELSE 0 END)")
+
+
+@dataclass(frozen=True)
+class MonthlyFee:
+    """What a contract pays a month, now and at the next charge.
+
+    ``next`` is the figure every page shows and suggests: the fee of a full month from
+    ``next_charge_on`` on, at the tariff the charge run will follow then.
+    """
+
+    tariff: dict[str, Any] | None  # the contract's tariff now: id, name, monthly_fee, router_fee
+    current: int  # kopecks a month at that tariff, router rent included
+    next: int  # kopecks the next charge books for a full month
+    next_charge_on: dt.date
+    change: dict[str, Any] | None = None  # the booked change it follows: name, fee, from
+
+
+# The contract's tariff and the latest booked change not yet switched to that takes effect
+# by the next charge (if any), in one read: the dashboard asks on every view.
+_FEE_SQL = (
+    "SELECT t.id, t.name, t.monthly_fee, t.router_fee, c.effective_from AS next_from,"
+    " n.id AS next_id, n.name AS next_name, n.monthly_fee AS next_monthly_fee,"
+    " n.router_fee AS next_router_fee"
+    " FROM tariff t LEFT JOIN tariff_change c ON c.id = ("
+    "   SELECT x.id FROM tariff_change x WHERE x.subscriber = {} AND x.applied_at IS NULL"
+    "   AND x.effective_from <= {} ORDER BY x.effective_from DESC LIMIT 1)"
+    " LEFT JOIN tariff n ON n.id = c.tariff"
+    " WHERE t.id = {}"
+)
+
+
+def _date(value: dt.date | str) -> dt.date:
+    if isinstance(value, str):  # SQLite hands a joined date back as text
+        return dt.date.fromisoformat(value[:10])
+    return value
+
+
+async def monthly_fee(subscriber: Subscriber, *, today: dt.date) -> MonthlyFee:
+    """The monthly fee of a contract on ``today`` (local): the one rule, one query.
+
+    >>> fee = await monthly_fee(subscriber, today=local_date(utcnow()))
+    >>> fee.current, fee.next  # 650 ₽ + 150 ₽ router; a 750 ₽ tariff booked from the 1st
+    (80000, 90000)
+    """
+    return await monthly_fee_for(subscriber.id, subscriber.tariff, bool(subscriber.router_rented),
+                                 today=today, terminated_on=subscriber.terminated_on)
+
+
+async def monthly_fee_for(subscriber_id: int, tariff_id: int | None, router_rented: bool, *,
+                          today: dt.date, terminated_on: dt.date | str | None = None) -> MonthlyFee:
+    """:func:`monthly_fee` for a contract read as a row (id, tariff id, router flag, end date).
+
+    A contract that ends before the next charge has no next month to pay (``next`` is 0).
+    """
+    next_charge_on = Month.of(today).next.first_day
+    rows = await Tariff.raw(_FEE_SQL, subscriber_id, next_charge_on, tariff_id) if tariff_id else []
+    if not rows:
+        return MonthlyFee(None, 0, 0, next_charge_on)
+    row = rows[0]
+    tariff = {key: row[key] for key in ("id", "name", "monthly_fee", "router_fee")}
+    current = tariff_fee(tariff, router_rented)
+    if terminated_on is not None and _date(terminated_on) < next_charge_on:
+        return MonthlyFee(tariff, current, 0, next_charge_on)
+    if row["next_id"] is None:
+        return MonthlyFee(tariff, current, current, next_charge_on)
+    fee = tariff_fee({"monthly_fee": row["next_monthly_fee"], "router_fee": row["next_router_fee"]},
+                     router_rented)
+    change = {"name": row["next_name"], "fee": fee, "from": _date(row["next_from"])}
+    return MonthlyFee(tariff, current, fee, next_charge_on, change)
 
 
 def due_cte(q: Sql) -> str:

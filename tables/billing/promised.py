@@ -18,14 +18,14 @@ from db.engine import write_transaction
 from tables import messages
 from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing.debt import debt_threshold
+from tables.billing.fee import monthly_fee
 from tables.billing.sql import lock_subscriber
 from tables.billing.texts import TEXTS
-from tables.calendar import LOCAL_TZ, utcnow
+from tables.calendar import LOCAL_TZ, local_date, utcnow
 from tables.ledger import EntryKind, post_entry
 from tables.money import format_plain, kopecks
 from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
-from tables.tariffs import Tariff
 
 PROMISED_DAYS = 3
 
@@ -54,14 +54,6 @@ class PromisedPaymentOffer:
     reason: str  # Russian: the offer when available, the refusal otherwise
     expires_at: dt.datetime | None = None  # when one taken now would end
     active: PromisedPayment | None = None  # the one running now, if any
-
-
-async def _monthly_fee(subscriber: Subscriber) -> int:
-    tariff = await Tariff.select(Tariff.monthly_fee, Tariff.router_fee).where(
-        Tariff.id == subscriber.tariff).first()
-    if tariff is None:
-        return 0
-    return tariff["monthly_fee"] + (tariff["router_fee"] if subscriber.router_rented else 0)
 
 
 _PROMISED_SQL = (
@@ -94,7 +86,7 @@ async def _offer(subscriber: Subscriber | None, now: dt.datetime, *,
         return PromisedPaymentOffer(False, 0, TEXTS["promised_used"].format(
             date=used.granted_at.astimezone(LOCAL_TZ).strftime("%d.%m.%Y")))
     if fee is None:
-        fee = await _monthly_fee(subscriber)
+        fee = (await monthly_fee(subscriber, today=local_date(now))).next
     if fee <= 0:
         return PromisedPaymentOffer(False, 0, TEXTS["promised_no_fee"])
     if subscriber.status == SubscriberStatus.SUSPENDED and subscriber.balance + fee < 0:
@@ -111,7 +103,8 @@ async def promised_payment_offer(subscriber_id: int, *, now: dt.datetime | None 
                                  ) -> PromisedPaymentOffer:
     """Whether the subscriber may take a promised payment now, up to how much, and why not.
 
-    Rules: up to one monthly fee (tariff + router rental), for 3 days, once per calendar
+    Rules: up to one monthly fee (:func:`tables.billing.fee.monthly_fee`: tariff + router
+    rental, at the tariff of the next charge), for 3 days, once per calendar
     month (local time), one at a time, never for a terminated (or terminating) contract,
     and for a suspended contract only when it restores service (the debt is at most one
     fee); otherwise the reason says how much to pay.

@@ -65,7 +65,7 @@ async def test_top_up_page_suggests_debt_plus_month(client):
     await Subscriber.update({Subscriber.balance: -12345}).where(Subscriber.id == subscriber.id)
     await login(client, subscriber)
     page = await client.get("/cabinet/pay")
-    assert page.status_code == 200 and 'value="874"' in page.text
+    assert page.status_code == 200 and 'value="874,00"' in page.text
 
 
 @pytest.mark.parametrize("amount,message", [

@@ -11,16 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tables.billing.fee import tariff_fee
+from tables.billing.forecast import FORECAST_HORIZON_MONTHS, forecast
 from tables.content import MaintenanceArea, NewsItem
 from tables.ledger import LedgerEntry, ledger_sum
 from tables.requests.queue import ServiceRequest
 from tables.statements import (
-    FORECAST_HORIZON_MONTHS,
     MAX_RANGE_MONTHS,
-    forecast,
     latest_news,
     maintenance_for,
-    monthly_fee,
     monthly_statement,
     open_requests,
     parse_range,
@@ -85,8 +84,8 @@ def test_forecast_stops_at_the_horizon():
 
 def test_monthly_fee_adds_router_rent_only_when_rented():
     tariff = {"monthly_fee": 75000, "router_fee": 15000}
-    assert monthly_fee(tariff, True) == 90000
-    assert monthly_fee(tariff, False) == 75000
+    assert tariff_fee(tariff, True) == 90000
+    assert tariff_fee(tariff, False) == 75000
 
 
 def _month_index(day: dt.date) -> int:
