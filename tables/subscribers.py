@@ -21,7 +21,7 @@ from piccolo.table import Table
 from db.engine import is_sqlite, write_transaction
 from tables.addresses import Address
 from tables.audit import SYSTEM, Actor, write_audit
-from tables.calendar import utcnow
+from tables.calendar import local_date, utcnow
 from tables.choices import choices
 from tables.money import kopecks
 from tables.passwords import generate_one_time_password, hash_password
@@ -150,7 +150,7 @@ async def create_subscriber(
             address=address_id,
             tariff=tariff_id,
             router_rented=router_rented,
-            connected_on=connected_on or dt.date.today(),
+            connected_on=connected_on or local_date(utcnow()),  # the provider's day, not the server's
             password_hash=password_hash,
             must_change_password=True,
             created_at=utcnow(),

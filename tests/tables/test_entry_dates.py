@@ -7,13 +7,14 @@ import datetime as dt
 import pytest
 
 import tables.payments.payment
+import tables.subscribers
 from tables.audit import Actor
 from tables.content import check_news_dates
 from tables.ledger import LedgerEntry
 from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment, check_payment_period, payable_periods
 from tables.reports import Filters
-from tests.factories import make_subscriber
+from tests.factories import make_address, make_subscriber, make_tariff
 
 NOW = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
 
@@ -67,3 +68,14 @@ def test_report_day_within_2000_and_a_year_ahead():
     for bad in ("9999-12-31", "0001-01-01", "1999-12-31", "2027-11-22"):
         with pytest.raises(ValueError, match=r"Дата: укажите день с 01\.01\.2000 по 21\.11\.2027"):
             Filters.parse({"on": bad}, today=today)
+
+
+async def test_a_new_contract_is_connected_on_the_novokuznetsk_day(monkeypatch):
+    # 31 Dec, 18:00 UTC is already 1 January in Novokuznetsk (UTC+7): the server's date is not.
+    new_year_eve = dt.datetime(2026, 12, 31, 18, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(tables.subscribers, "utcnow", lambda: new_year_eve)
+    address, tariff = await make_address(), await make_tariff()
+    subscriber, _ = await tables.subscribers.create_subscriber(
+        full_name="Петров Пётр Петрович", address_id=address.id, tariff_id=tariff.id,
+        password="correct-horse-1")
+    assert subscriber.connected_on == dt.date(2027, 1, 1)
