@@ -110,7 +110,8 @@ async def seed_site(who: str) -> dict[str, Any]:
 
 
 async def _office_rows(subscriber_id: int) -> dict[str, Any]:
-    """A staff member, a cash payment with its receipt and a refundable card payment."""
+    """A staff member, a cash payment with its receipt, a refundable card payment and a message
+    that did not go."""
     from tables.audit import Actor
     from tables.calendar import utcnow
     from tables.payments.office import book_office_payment
@@ -129,6 +130,13 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
                    provider_intent_id=f"pi_a11y_{subscriber_id}", card_brand="visa", card_last4="4242",
                    created_at=now, updated_at=now)
     await card.save()
+    # A message the gateway refused: the card's "Недоставленные сообщения" table is drawn.
+    from tables.notifications import Notification
+
+    await Notification.insert(Notification(
+        channel="sms", recipient="+79131112233", subscriber=subscriber_id, status="failed",
+        body="Centra: платёж 1400,50 ₽ зачислен, баланс 1400,50 ₽", created_at=now,
+        last_error="207: На этот номер нельзя отправлять сообщения"))
     return {"staff_id": staff.id, "office_payment_id": office.id, "card_payment_id": card.id}
 
 
