@@ -47,6 +47,16 @@ def fee_sql(tariff: str, subscriber: str) -> str:
             f"THEN {tariff}.router_fee ELSE 0 END)")
 
 
+def next_fee_sql(subscriber: str, tariff: str, on: str = ":charge_on") -> str:
+    """:attr:`MonthlyFee.next` in SQL, for set-based passes over many contracts: the fee at the
+    tariff of the latest booked change not yet switched to that is effective by ``on`` (the next
+    charge's date), else at the contract's ``tariff``."""
+    return (f"COALESCE((SELECT {fee_sql('nt', subscriber)} FROM tariff_change nc"
+            f" JOIN tariff nt ON nt.id = nc.tariff WHERE nc.subscriber = {subscriber}.id"
+            f" AND nc.applied_at IS NULL AND nc.effective_from <= {on}"
+            f" ORDER BY nc.effective_from DESC LIMIT 1), {fee_sql(tariff, subscriber)})")
+
+
 @dataclass(frozen=True)
 class MonthlyFee:
     """What a contract pays a month, now and at the next charge.

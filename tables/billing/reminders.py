@@ -8,7 +8,7 @@ import datetime as dt
 
 from settings import get_settings
 from tables import messages
-from tables.billing.fee import fee_sql
+from tables.billing.fee import next_fee_sql
 from tables.billing.promised import PromisedPayment
 from tables.billing.sql import Sql
 from tables.calendar import LOCAL_TZ, local_date, utcnow
@@ -17,7 +17,8 @@ from tables.month import Month
 
 async def remind_low_balances(*, now: dt.datetime | None = None) -> int:
     """``CENTRA_BALANCE_REMINDER_DAYS`` days before the 1st, tell every active contract whose
-    balance is below next month's fee (once per period). :returns: how many were queued."""
+    balance is below next month's fee (:func:`tables.billing.fee.next_fee_sql`: a tariff change
+    booked by the 1st counts), once per period. :returns: how many were queued."""
     now = now or utcnow()
     today = local_date(now)
     period = Month.of(today).next
@@ -26,11 +27,11 @@ async def remind_low_balances(*, now: dt.datetime | None = None) -> int:
         return 0
     q = Sql()
     rows = await q.run(
-        f"SELECT s.id, s.balance, {fee_sql('t', 's')} AS fee FROM subscriber s "
+        f"SELECT s.id, s.balance, {next_fee_sql('s', 't')} AS fee FROM subscriber s "
         "JOIN tariff t ON t.id = s.tariff "
         "LEFT JOIN notification n ON n.event_key = 'low_balance:' || CAST(s.id AS TEXT) || :suffix "
         "WHERE s.status = 'active' AND (s.terminated_on IS NULL OR s.terminated_on > :charge_on) "
-        f"AND s.balance < {fee_sql('t', 's')} AND n.id IS NULL ORDER BY s.id",
+        f"AND s.balance < {next_fee_sql('s', 't')} AND n.id IS NULL ORDER BY s.id",
         suffix=f":{period.iso}", charge_on=charge_on)
     queued = 0
     for row in rows:

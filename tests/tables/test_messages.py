@@ -120,6 +120,18 @@ async def test_low_balance_is_told_n_days_before_the_charge_once_per_period(sete
     assert await remind_low_balances(now=local(2027, 1, 29, 9, 0)) == 1  # the next period
 
 
+async def test_low_balance_counts_router_rent_and_a_tariff_change_booked_for_the_1st():
+    # 650 ₽ + 150 ₽ router now, 750 ₽ + 150 ₽ from 1 January: 850 ₽ does not pay January.
+    now_tariff = await make_tariff(fee=65000, router_fee=15000, router_option=True)
+    later = await make_tariff(fee=75000, router_fee=15000, router_option=True)
+    s = await make_subscriber(tariff=now_tariff, router_rented=True, connected_on=dt.date(2026, 6, 1))
+    await schedule_tariff_change(s.id, later.id, dt.date(2027, 1, 1), CLERK, now=local(2026, 12, 20, 12))
+    await post_entry(s.id, 85000, EntryKind.PAYMENT, "pi_850")
+    assert await remind_low_balances(now=local(2026, 12, 29, 9, 0)) == 1
+    assert [r["body"] for r in await messages(s.id)][-1] == (
+        "Centra: 01.01 спишем 900 ₽, на счёте 850 ₽. Пополните счёт")
+
+
 async def test_a_tariff_change_booked_ahead_is_told_when_it_starts_once():
     old, new = await make_tariff(name="Старт", fee=50000), await make_tariff(name="Турбо", fee=90000)
     s = await make_subscriber(tariff=old, connected_on=dt.date(2026, 6, 1))
