@@ -89,7 +89,7 @@ async def card_answer(payment: Payment, token: str, *, submit_url: str, back_url
     return Redirect(result_url, status_code=303)
 
 
-# Provider re-reads from result pages (a cache of a few seconds comes first, tables.payment_flow):
+# Provider re-reads from result pages (a cache of a few seconds comes first, tables.payments.refresh):
 # per payment across every process sharing the limiter, and per client address.
 PROVIDER_REFRESH_PER_PAYMENT = Limit("provider-refresh-payment", 20, 10 * 60)
 PROVIDER_REFRESH_PER_IP = Limit("provider-refresh-ip", 60, 10 * 60)
