@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import (
@@ -54,8 +55,8 @@ class AccountController(Controller):
     path = "/cabinet"
 
     @get("/login", name="login")
-    async def login_form(self, request: Request, next: str | None = None,
-                         bye: str | None = None) -> Template:
+    async def login_form(self, request: Request, next: FromQuery[str | None] = None,
+                         bye: FromQuery[str | None] = None) -> Template:
         return _login_page(next_path=safe_next(next), info=MESSAGES["bye"] if bye else None)
 
     @post("/login")
@@ -99,14 +100,14 @@ class AccountController(Controller):
         return Redirect("/cabinet/login?bye=1", status_code=303, cookies=[expired_session_cookie()])
 
     @get("/activate", dependencies={"subscriber": Provide(any_subscriber)})
-    async def activate_form(self, subscriber: Subscriber) -> Response:
+    async def activate_form(self, subscriber: NamedDependency[Subscriber]) -> Response:
         if not subscriber.must_change_password:
             return Redirect("/cabinet/", status_code=303)
         return Template("account/activate.html", context={"rules": PASSWORD_RULES,
                                                           "subscriber": subscriber})
 
     @post("/activate", dependencies={"subscriber": Provide(any_subscriber)})
-    async def activate(self, request: Request, subscriber: Subscriber) -> Response:
+    async def activate(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Response:
         # A staff view never gets here: app.before_request refuses its unsafe requests.
         if not subscriber.must_change_password:
             return Redirect("/cabinet/", status_code=303)
@@ -118,12 +119,12 @@ class AccountController(Controller):
                                    template="account/activate.html")
 
     @get("/password", dependencies={"subscriber": Provide(current_subscriber)})
-    async def password_form(self, subscriber: Subscriber) -> Template:
+    async def password_form(self, subscriber: NamedDependency[Subscriber]) -> Template:
         return Template("account/password.html", context={"rules": PASSWORD_RULES,
                                                           "subscriber": subscriber})
 
     @post("/password", dependencies={"subscriber": Provide(writable_subscriber)})
-    async def password(self, request: Request, subscriber: Subscriber) -> Response:
+    async def password(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Response:
         fields = await form_fields(request)
         return await _set_password(request, subscriber, fields,
                                    current=fields.get("current_password", ""),
@@ -131,7 +132,7 @@ class AccountController(Controller):
 
 
 @get("/staff-view/{link:str}")
-async def staff_view(link: str) -> Response:
+async def staff_view(link: FromPath[str]) -> Response:
     """A staff member's one-time link to a read-only view of a cabinet.
 
     Outside /cabinet on purpose: the link itself is the (staff-issued, single-use)

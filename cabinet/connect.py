@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
 from cabinet.forms import form_fields
@@ -61,7 +62,7 @@ class ConnectController(Controller):
     path = "/connect"
 
     @get("/", name="connect")
-    async def form(self, tariff: str | None = None) -> Template:
+    async def form(self, tariff: FromQuery[str | None] = None) -> Template:
         return await _form(values={"tariff_id": (tariff or "").strip()[:9]})
 
     @post("/")
@@ -91,7 +92,7 @@ class ConnectController(Controller):
         return Redirect(f"/connect/done/{sign_number(created.number)}", status_code=303)
 
     @get("/done/{token:str}")
-    async def done(self, token: str) -> Template:
+    async def done(self, token: FromPath[str]) -> Template:
         number = number_from_token(token[:60])
         if number is None:
             raise NotFoundException()

@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException, TooManyRequestsException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from cabinet.auth import PasswordChangeRequired
@@ -71,7 +72,7 @@ class ContentController(Controller):
         return Template("public/news.html", context={"news": page, "kind_labels": NEWS_KIND_LABELS})
 
     @get("/news/{news_id:str}", name="news_item")
-    async def news_item(self, news_id: str) -> Template:
+    async def news_item(self, news_id: FromPath[str]) -> Template:
         item = await published_news_item(_record_id(news_id), now=utcnow())
         if item is None:
             raise NotFoundException()

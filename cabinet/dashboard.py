@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
 from litestar.response import Template
 
 from cabinet.auth import current_subscriber, staff_viewer
@@ -43,13 +44,14 @@ class DashboardController(Controller):
     dependencies = {"subscriber": Provide(current_subscriber)}
 
     @get("/", name="dashboard")
-    async def dashboard(self, request: Request, subscriber: Subscriber, changed: str | None = None,
-                        promised: str | None = None) -> Template:
+    async def dashboard(self, request: Request, subscriber: NamedDependency[Subscriber],
+                        changed: FromQuery[str | None] = None,
+                        promised: FromQuery[str | None] = None) -> Template:
         return await dashboard_page(request, subscriber, changed=bool(changed),
                                     notice=NOTICES["promised"] if promised else None)
 
     @get("/profile", name="profile")
-    async def profile(self, subscriber: Subscriber) -> Template:
+    async def profile(self, subscriber: NamedDependency[Subscriber]) -> Template:
         return Template("cabinet/profile.html", context={
             "profile": await profile(subscriber),
             "logins": await login_history(subscriber.id),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Response, Template
 
@@ -148,14 +148,14 @@ class CabinetPaymentsController(Controller):
         })
 
     @get("/pay", name="topup")
-    async def topup_form(self, request: Request, subscriber: Subscriber) -> Template:
+    async def topup_form(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Template:
         """The top-up form; ``?amount=800`` (the dashboard's advice) pre-fills a valid amount."""
         asked = offered_amount(request.query_params.get("amount"))
         amount = None if asked is None else format_amount(asked, group="")
         return await self._topup_page(subscriber, amount=amount)
 
     @post("/pay")
-    async def topup(self, request: Request, subscriber: Subscriber) -> Response:
+    async def topup(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Response:
         fields = await form_fields(request)
         text = fields.get("amount", "")
         try:
@@ -166,14 +166,15 @@ class CabinetPaymentsController(Controller):
         return Redirect(f"/cabinet/pay/{payment.id}", status_code=303)
 
     @get("/pay/{payment_id:int}")
-    async def card_form(self, subscriber: Subscriber, payment_id: RowId) -> Response:
+    async def card_form(self, subscriber: NamedDependency[Subscriber], payment_id: RowId) -> Response:
         payment = await self._own(subscriber, payment_id)
         if payment.status != PaymentStatus.CREATED or payment.submitted_at:
             return Redirect(f"/cabinet/pay/result/{payment.id}", status_code=303)
         return card_page(payment, submit_url=f"/cabinet/pay/{payment.id}/card", back_url="/cabinet/pay")
 
     @post("/pay/{payment_id:int}/card")
-    async def card_submit(self, request: Request, subscriber: Subscriber, payment_id: RowId) -> Response:
+    async def card_submit(self, request: Request, subscriber: NamedDependency[Subscriber],
+                          payment_id: RowId) -> Response:
         payment = await self._own(subscriber, payment_id)
         fields = await form_fields(request)
         return await card_answer(payment, fields.get("token", ""),
@@ -181,13 +182,14 @@ class CabinetPaymentsController(Controller):
                                  result_url=f"/cabinet/pay/result/{payment.id}")
 
     @get("/pay/result/{payment_id:int}")
-    async def result(self, request: Request, subscriber: Subscriber, payment_id: RowId) -> Template:
+    async def result(self, request: Request, subscriber: NamedDependency[Subscriber],
+                     payment_id: RowId) -> Template:
         payment = await refreshed_for_page(request, await self._own(subscriber, payment_id),
                                            cached=False)
         return result_page(payment, again_url="/cabinet/pay")
 
     @get("/payments", name="payment_history")
-    async def history(self, subscriber: Subscriber) -> Template:
+    async def history(self, subscriber: NamedDependency[Subscriber]) -> Template:
         return Template("payments/history.html", context={
             "subscriber": subscriber, "payments": await subscriber_payments(subscriber.id),
             "status_labels": PAYMENT_STATUS_LABELS, "channel_labels": PAYMENT_CHANNEL_LABELS,

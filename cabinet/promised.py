@@ -8,7 +8,7 @@ shows its answer on the dashboard.
 from __future__ import annotations
 
 from litestar import Controller, Request, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.response import Redirect, Response
 
 from cabinet.auth import writable_subscriber
@@ -23,7 +23,7 @@ class PromisedPaymentController(Controller):
     dependencies = {"subscriber": Provide(writable_subscriber)}
 
     @post("/", name="promised_payment")
-    async def take(self, request: Request, subscriber: Subscriber) -> Response:
+    async def take(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Response:
         try:
             await grant_promised_payment(subscriber.id, now=utcnow())
         except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Template
 
 from tables.calendar import utcnow
@@ -33,7 +34,7 @@ class PublicController(Controller):
         )
 
     @get("/pages/{slug:str}", name="page")
-    async def page(self, slug: str) -> Template:
+    async def page(self, slug: FromPath[str]) -> Template:
         page = await Page.objects().where((Page.slug == slug) & (Page.published == True)).first()  # noqa: E712
         if page is None:
             raise NotFoundException()

@@ -13,6 +13,7 @@ import time
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from cabinet.forms import form_fields
@@ -142,14 +143,14 @@ class QuickPayController(Controller):
         return Redirect(f"/pay/p/{payment.access_token}", status_code=303)
 
     @get("/p/{token:str}")
-    async def card_form(self, token: str) -> Response:
+    async def card_form(self, token: FromPath[str]) -> Response:
         payment = await self._payment(token)
         if payment.status != PaymentStatus.CREATED or payment.submitted_at:
             return Redirect(f"/pay/p/{token}/result", status_code=303)
         return card_page(payment, submit_url=f"/pay/p/{token}/card", back_url="/pay")
 
     @post("/p/{token:str}/card")
-    async def card_submit(self, request: Request, token: str) -> Response:
+    async def card_submit(self, request: Request, token: FromPath[str]) -> Response:
         payment = await self._payment(token)
         if limited := await self._limited(request):
             return limited
@@ -158,7 +159,7 @@ class QuickPayController(Controller):
                                  back_url="/pay", result_url=f"/pay/p/{token}/result")
 
     @get("/p/{token:str}/result")
-    async def result(self, request: Request, token: str) -> Template:
+    async def result(self, request: Request, token: FromPath[str]) -> Template:
         # Anonymous and reloadable: the provider is asked through a short cache and limits.
         payment = await refreshed_for_page(request, await self._payment(token))
         return result_page(payment, again_url="/pay")

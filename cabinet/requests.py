@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import current_subscriber, writable_subscriber
@@ -146,7 +147,7 @@ class RequestsController(Controller):
     path = "/cabinet/requests"
 
     @get("/", name="requests", dependencies={"subscriber": Provide(current_subscriber)})
-    async def index(self, subscriber: Subscriber) -> Template:
+    async def index(self, subscriber: NamedDependency[Subscriber]) -> Template:
         return Template("requests/list.html", context={
             "subscriber": subscriber, "requests": await subscriber_requests(subscriber.id),
             "open_kinds": await open_kinds(subscriber.id),
@@ -158,12 +159,13 @@ class RequestsController(Controller):
         })
 
     @get("/new", dependencies={"subscriber": Provide(writable_subscriber)})
-    async def new_form(self, subscriber: Subscriber, kind: str | None = None) -> Template:
+    async def new_form(self, subscriber: NamedDependency[Subscriber],
+                       kind: FromQuery[str | None] = None) -> Template:
         return await _form_page(subscriber, _kind_or_404(kind))
 
     @post("/new", dependencies={"subscriber": Provide(writable_subscriber)})
-    async def new(self, request: Request, subscriber: Subscriber,
-                  kind: str | None = None) -> Response:
+    async def new(self, request: Request, subscriber: NamedDependency[Subscriber],
+                  kind: FromQuery[str | None] = None) -> Response:
         kind = _kind_or_404(kind)
         fields = await form_fields(request)
         try:
@@ -182,11 +184,11 @@ class RequestsController(Controller):
 
     # A terminated contract is read-only, with one exception: asking for its leftover balance.
     @get("/refund", dependencies={"subscriber": Provide(current_subscriber)})
-    async def refund_form(self, subscriber: Subscriber) -> Template:
+    async def refund_form(self, subscriber: NamedDependency[Subscriber]) -> Template:
         return await _refund_page(subscriber)
 
     @post("/refund", dependencies={"subscriber": Provide(current_subscriber)})
-    async def refund(self, request: Request, subscriber: Subscriber) -> Response:
+    async def refund(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Response:
         fields = await form_fields(request)  # a staff view never gets here (refuse_staff_view_actions)
         try:
             created = await file_balance_refund(subscriber.id, fields.get("details", ""))
@@ -195,16 +197,16 @@ class RequestsController(Controller):
         return Redirect(f"/cabinet/requests/{created.id}?filed=1", status_code=303)
 
     @get("/{request_id:int}", dependencies={"subscriber": Provide(current_subscriber)})
-    async def detail(self, subscriber: Subscriber, request_id: RowId,
-                     filed: str | None = None, sent: str | None = None,
-                     cancelled: str | None = None) -> Template:
+    async def detail(self, subscriber: NamedDependency[Subscriber], request_id: RowId,
+                     filed: FromQuery[str | None] = None, sent: FromQuery[str | None] = None,
+                     cancelled: FromQuery[str | None] = None) -> Template:
         row = await _own_request(request_id, subscriber)
         info = (MESSAGES["filed"].format(number=row["number"]) if filed
                 else MESSAGES["sent"] if sent else MESSAGES["cancelled"] if cancelled else None)
         return await _detail_page(row, subscriber, info=info)
 
     @post("/{request_id:int}/message", dependencies={"subscriber": Provide(writable_subscriber)})
-    async def message(self, request: Request, subscriber: Subscriber,
+    async def message(self, request: Request, subscriber: NamedDependency[Subscriber],
                       request_id: RowId) -> Response:
         row = await _own_request(request_id, subscriber)
         fields = await form_fields(request)
@@ -217,7 +219,7 @@ class RequestsController(Controller):
         return Redirect(f"/cabinet/requests/{request_id}?sent=1", status_code=303)
 
     @post("/{request_id:int}/cancel", dependencies={"subscriber": Provide(writable_subscriber)})
-    async def cancel(self, subscriber: Subscriber, request_id: RowId) -> Response:
+    async def cancel(self, subscriber: NamedDependency[Subscriber], request_id: RowId) -> Response:
         row = await _own_request(request_id, subscriber)
         try:
             await cancel_request(request_id, subscriber.id)
@@ -228,7 +230,7 @@ class RequestsController(Controller):
         return Redirect(f"/cabinet/requests/{request_id}?cancelled=1", status_code=303)
 
     @get("/{request_id:int}/statement", dependencies={"subscriber": Provide(current_subscriber)})
-    async def statement(self, subscriber: Subscriber, request_id: RowId) -> Template:
+    async def statement(self, subscriber: NamedDependency[Subscriber], request_id: RowId) -> Template:
         """The final statement of a terminated contract (read-only, printable)."""
         row = await _own_request(request_id, subscriber)
         if row["kind"] != RequestKind.TERMINATION or row["status"] != RequestStatus.DONE:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.di import Provide
-from litestar.params import QueryParameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Response, Template
 
 from cabinet.auth import current_subscriber
@@ -57,12 +57,13 @@ class StatementController(Controller):
     dependencies = {"subscriber": Provide(current_subscriber)}
 
     @get("/statement", name="statement")
-    async def statement(self, subscriber: Subscriber, period: str | None = None) -> Template:
+    async def statement(self, subscriber: NamedDependency[Subscriber],
+                        period: FromQuery[str | None] = None) -> Template:
         view = await statement_view(subscriber, period, now=utcnow())
         return _statement_page(subscriber, view.months, view.statement, error=view.error)
 
     @get("/statement.csv", name="statement_csv")
-    async def statement_csv(self, subscriber: Subscriber, from_: RangeStart = None,
+    async def statement_csv(self, subscriber: NamedDependency[Subscriber], from_: RangeStart = None,
                             to: RangeEnd = None) -> Response:
         months = await statement_months(subscriber, now=utcnow())
         try:
@@ -77,7 +78,7 @@ class StatementController(Controller):
                                  "Cache-Control": "no-store"})
 
     @get("/statement/print", name="statement_print")
-    async def statement_print(self, subscriber: Subscriber, from_: RangeStart = None,
+    async def statement_print(self, subscriber: NamedDependency[Subscriber], from_: RangeStart = None,
                               to: RangeEnd = None) -> Template:
         months = await statement_months(subscriber, now=utcnow())
         try:
