@@ -29,6 +29,7 @@ from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.health import healthz
 from cabinet.payments import CabinetPaymentsController
+from cabinet.preferences import PreferencesController
 from cabinet.promised import PromisedPaymentController
 from cabinet.public import PublicController
 from cabinet.quickpay import QuickPayController
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DashboardController,
             ContentController,
             StatementController,
+            PreferencesController,
             CabinetPaymentsController,
             PromisedPaymentController,
             QuickPayController,

@@ -51,6 +51,7 @@ ACTION_LABELS = {
     "subscriber.login_failed": "Неверный пароль в кабинете",
     "subscriber.locked": "Вход в кабинет заблокирован",
     "subscriber.password_changed": "Пароль изменён абонентом",
+    "subscriber.message_preferences": "Изменены настройки уведомлений",
     "subscriber.password_reset": "Пароль сброшен в офисе",
     "subscriber.viewed_by_staff": "Кабинет просмотрен сотрудником",
     "subscriber.suspended": "Договор приостановлен за долг",

@@ -14,7 +14,7 @@ import datetime as dt
 
 from tables.calendar import LOCAL_TZ
 from tables.money import format_plain
-from tables.notifications import notify_subscriber
+from tables.notifications import MessageKind, notify_subscriber
 
 TEXTS = {
     "payment": "платёж {amount} ₽ зачислен, баланс {balance} ₽",
@@ -27,6 +27,8 @@ TEXTS = {
     "tariff_applied": "с {date} ваш тариф «{tariff}», {fee} ₽ в месяц",
     "password_reset": "пароль кабинета сброшен сотрудником. Не вы? Позвоните нам",
 }
+#: Optional kinds (the subscriber may switch them off); every other message is transactional.
+REMINDERS = {"low_balance", "promised_ending"}
 SUBJECTS = {
     "payment": "Платёж зачислен",
     "payment_reactivated": "Платёж зачислен, услуги подключены",
@@ -51,7 +53,8 @@ async def _tell(subscriber_id: int, kind: str, key: str, *, urgent: bool = False
     event = kind.removesuffix("_reactivated")
     row = await notify_subscriber(subscriber_id, topic=f"message.{kind}",
                                   text=TEXTS[kind].format(**values), subject=SUBJECTS[kind],
-                                  event_key=f"{event}:{key}", urgent=urgent)
+                                  event_key=f"{event}:{key}", urgent=urgent,
+                                  kind=MessageKind.REMINDERS if kind in REMINDERS else MessageKind.ACCOUNT)
     return row is not None
 
 

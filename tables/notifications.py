@@ -156,6 +156,96 @@ class NotificationAttempt(Table, help_text="Попытки отправки ув
     detail = Text(default="", help_text="Ответ шлюза или ошибка")
 
 
+class MessageKind(enum.StrEnum):
+    """What a message is about, for the subscriber's choice of channel."""
+
+    ACCOUNT = "account"      # payments, service state, requests, password: cannot be switched off
+    REMINDERS = "reminders"  # low balance, promised payment ending: optional
+    NEWS = "news"            # marketing: only with consent (38-FZ), with an unsubscribe link
+
+
+MESSAGE_KIND_LABELS = {
+    "account": "Платежи, состояние услуг, заявки, пароль",
+    "reminders": "Напоминания: баланс перед списанием, конец обещанного платежа",
+    "news": "Новости и предложения Centra",
+}
+CHANNEL_CHOICES = {
+    "auto": "SMS, а без мобильного — e-mail",
+    "sms": "SMS",
+    "email": "E-mail",
+    "none": "Не присылать",
+}
+#: The choices each kind allows (the first is the default); transactional ones cannot be "none".
+KIND_CHANNELS = {
+    MessageKind.ACCOUNT: ("auto", "sms", "email"),
+    MessageKind.REMINDERS: ("auto", "sms", "email", "none"),
+    MessageKind.NEWS: ("none", "sms", "email"),
+}
+
+
+class MessagePreference(Table, help_text="Настройки уведомлений абонентов: канал по видам сообщений"):
+    subscriber = ForeignKey(Subscriber, null=False, unique=True, on_delete=OnDelete.restrict,
+                            help_text="Договор")
+    account = Varchar(length=10, default="auto",
+                      help_text="Платежи, услуги, заявки: auto, sms или email (отключить нельзя)")
+    reminders = Varchar(length=10, default="auto", help_text="Напоминания: auto, sms, email или none")
+    news = Varchar(length=10, default="none", help_text="Новости и предложения: none (по умолчанию), "
+                                                         "sms или email — только с согласия")
+    news_consent_at = Timestamptz(null=True, default=None,
+                                  help_text="Согласие на новости и предложения получено")
+    updated_at = Timestamptz(help_text="Изменено")
+
+
+async def message_preferences(subscriber_id: int) -> dict[str, str]:
+    """The subscriber's channel per kind (defaults for a subscriber who never chose)."""
+    row = await MessagePreference.select(
+        MessagePreference.account, MessagePreference.reminders, MessagePreference.news
+    ).where(MessagePreference.subscriber == subscriber_id).first()
+    return row or {kind.value: channels[0] for kind, channels in KIND_CHANNELS.items()}
+
+
+async def save_message_preferences(subscriber_id: int, choices_: dict[str, str], *, actor) -> dict:
+    """Store the subscriber's choices (all three kinds) with an audit entry.
+
+    :raises ValueError: with a Russian message for a choice the kind does not allow
+        (transactional messages cannot be switched off).
+    """
+    from tables.audit import write_audit
+
+    chosen = {}
+    for kind, allowed in KIND_CHANNELS.items():
+        value = (choices_.get(kind.value) or "").strip()
+        if value not in allowed:
+            if kind == MessageKind.ACCOUNT and value == "none":
+                raise ValueError("Сообщения о платежах, состоянии услуг и заявках отключить нельзя: "
+                                 "выберите SMS или e-mail.")
+            raise ValueError(f"Выберите, как присылать: {MESSAGE_KIND_LABELS[kind].lower()}.")
+        chosen[kind.value] = value
+    now = utcnow()
+    async with write_transaction():
+        before = await message_preferences(subscriber_id)
+        old = await MessagePreference.select(MessagePreference.news_consent_at).where(
+            MessagePreference.subscriber == subscriber_id).first()
+        # Consent to news is the moment it was first given; switching news off withdraws it.
+        consent = None
+        if chosen["news"] != "none":
+            consent = (old or {}).get("news_consent_at") if before["news"] != "none" else None
+            consent = consent or now
+        values = {MessagePreference.account: chosen["account"],
+                  MessagePreference.reminders: chosen["reminders"],
+                  MessagePreference.news: chosen["news"], MessagePreference.news_consent_at: consent,
+                  MessagePreference.updated_at: now}
+        if old is None:
+            await MessagePreference.insert(MessagePreference(
+                subscriber=subscriber_id, updated_at=now, news_consent_at=consent, **chosen))
+        else:
+            await MessagePreference.update(values).where(MessagePreference.subscriber == subscriber_id)
+        if before != chosen:
+            await write_audit(action="subscriber.message_preferences", object_type="subscriber",
+                              object_id=subscriber_id, actor=actor, before=before, after=chosen)
+    return chosen
+
+
 # --- where to send ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Route:
@@ -166,11 +256,14 @@ class Route:
     reason: str = ""
 
 
-def route_for(phone: str | None, email: str | None) -> Route:
+def route_for(phone: str | None, email: str | None, preferred: str = "auto") -> Route:
     """SMS to a mobile number, else e-mail, else nowhere with the reason staff will read.
 
-    A landline or 8-800 number never gets an SMS (``tables.phones.is_mobile``).
+    A landline or 8-800 number never gets an SMS (``tables.phones.is_mobile``). With
+    ``preferred="email"`` e-mail comes first; a preferred channel that is missing falls back.
     """
+    if preferred == "email" and email:
+        return Route(Channel.EMAIL, email)
     if phone and is_mobile(phone):
         return Route(Channel.SMS, phone)
     if email:
@@ -225,19 +318,25 @@ def one_segment(text: str) -> str:
 
 
 async def notify_subscriber(subscriber_id: int, *, topic: str, text: str, event_key: str,
-                            subject: str = "", reference: str = "",
-                            urgent: bool = False) -> Notification | None:
+                            subject: str = "", reference: str = "", urgent: bool = False,
+                            kind: MessageKind | str = MessageKind.ACCOUNT) -> Notification | None:
     """Queue a message to a contract's holder, once per ``event_key``, in the caller's transaction.
 
+    The subscriber's channel for ``kind`` is honoured (``MessagePreference``); an optional kind
+    switched off queues nothing.
+
     :param text: the message without the signature; SMS texts are kept to one segment.
-    :returns: the queued row, or None when this event was already queued.
+    :returns: the queued row, or None when this event was already queued (or is not wanted).
     """
     person = await Subscriber.select(Subscriber.phone, Subscriber.email,
                                      Subscriber.contract_number).where(
         Subscriber.id == subscriber_id).first()
     if person is None:
         return None
-    route = route_for(person["phone"], person["email"])
+    preferred = (await message_preferences(subscriber_id))[MessageKind(kind).value]
+    if preferred == "none":
+        return None
+    route = route_for(person["phone"], person["email"], preferred)
     body = f"Centra: {text}"
     if route.channel == Channel.SMS:
         body = one_segment(body)

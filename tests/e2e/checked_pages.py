@@ -37,6 +37,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("dashboard", "/cabinet/", who=SUBSCRIBER),
     CheckedPage("password", "/cabinet/password", who=SUBSCRIBER),
     CheckedPage("profile", "/cabinet/profile", who=SUBSCRIBER),
+    CheckedPage("notifications", "/cabinet/notifications", who=SUBSCRIBER),
     CheckedPage("statement", "/cabinet/statement", who=SUBSCRIBER),
     CheckedPage("payments", "/cabinet/payments", who=SUBSCRIBER),
     CheckedPage("top-up", "/cabinet/pay", who=SUBSCRIBER),

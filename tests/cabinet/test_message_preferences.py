@@ -1,0 +1,66 @@
+"""The cabinet's message settings: a channel per kind, transactional ones always on, news opt-in."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tables.audit import AuditEntry
+from tables.billing.reminders import remind_low_balances
+from tables.calendar import LOCAL_TZ
+from tables.ledger import EntryKind, post_entry
+from tables.notifications import MessagePreference, Notification
+from tests.factories import make_subscriber
+from tests.request_factories import cabinet_login, post_form
+
+
+async def _channels(subscriber_id: int) -> list[tuple[str, str]]:
+    return [(r["topic"], r["channel"]) for r in await Notification.select(
+        Notification.topic, Notification.channel).where(Notification.subscriber == subscriber_id
+                                                        ).order_by(Notification.id)]
+
+
+async def test_the_page_shows_the_defaults_and_saves_a_choice(client, setenv):
+    s = await make_subscriber(phone="+79131234567", email="p@example.ru")
+    await cabinet_login(client, s.contract_number)
+    page = await client.get("/cabinet/notifications")
+    assert page.status_code == 200 and "Эти сообщения отключить нельзя" in page.text
+    assert 'name="news" value="none" required checked' in page.text
+    saved = await post_form(client, "/cabinet/notifications",
+                            {"account": "email", "reminders": "none", "news": "email"})
+    assert saved.status_code == 303 and saved.headers["location"] == "/cabinet/notifications?saved=1"
+    assert "Настройки сохранены" in (await client.get("/cabinet/notifications?saved=1")).text
+    row = await MessagePreference.objects().get(MessagePreference.subscriber == s.id)
+    assert (row.account, row.reminders, row.news) == ("email", "none", "email")
+    assert row.news_consent_at is not None
+    assert await AuditEntry.count().where(AuditEntry.action == "subscriber.message_preferences") == 1
+    # honoured: account messages by e-mail although a mobile is known, no reminders at all
+    setenv("CENTRA_BALANCE_REMINDER_DAYS", "3")
+    await post_entry(s.id, 100, EntryKind.PAYMENT, "pi_pref")
+    assert await remind_low_balances(now=dt.datetime(2026, 12, 30, 10, tzinfo=LOCAL_TZ)) == 0
+    assert await _channels(s.id) == [("message.payment", "email")]
+
+
+async def test_transactional_messages_cannot_be_switched_off(client):
+    s = await make_subscriber()
+    await cabinet_login(client, s.contract_number)
+    refused = await post_form(client, "/cabinet/notifications",
+                              {"account": "none", "reminders": "auto", "news": "none"})
+    assert refused.status_code == 400 and "отключить нельзя" in refused.text
+    bad = await post_form(client, "/cabinet/notifications",
+                          {"account": "auto", "reminders": "pigeon", "news": "none"})
+    assert bad.status_code == 400 and "Выберите, как присылать" in bad.text
+    assert await MessagePreference.count() == 0
+
+
+async def test_news_consent_is_kept_from_its_first_time_and_withdrawn_with_news_off(client):
+    s = await make_subscriber()
+    await cabinet_login(client, s.contract_number)
+    await post_form(client, "/cabinet/notifications", {"account": "auto", "reminders": "auto",
+                                                       "news": "sms"})
+    first = (await MessagePreference.objects().first()).news_consent_at
+    await post_form(client, "/cabinet/notifications", {"account": "sms", "reminders": "auto",
+                                                       "news": "email"})
+    assert (await MessagePreference.objects().first()).news_consent_at == first
+    await post_form(client, "/cabinet/notifications", {"account": "sms", "reminders": "auto",
+                                                       "news": "none"})
+    assert (await MessagePreference.objects().first()).news_consent_at is None
