@@ -7,7 +7,8 @@ this controller shows the choices and calls ``save_message_preferences``.
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
 from cabinet.auth import current_subscriber, writable_subscriber
@@ -40,11 +41,12 @@ class PreferencesController(Controller):
     path = "/cabinet/notifications"
 
     @get("/", name="message_preferences", dependencies={"subscriber": Provide(current_subscriber)})
-    async def show(self, subscriber: Subscriber, saved: bool = False) -> Template:
+    async def show(self, subscriber: NamedDependency[Subscriber],
+                   saved: FromQuery[bool] = False) -> Template:
         return await _page(subscriber, await message_preferences(subscriber.id), saved=saved)
 
     @post("/", dependencies={"subscriber": Provide(writable_subscriber)})
-    async def save(self, request: Request, subscriber: Subscriber) -> Response:
+    async def save(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Response:
         fields = await form_fields(request)
         try:
             await save_message_preferences(subscriber.id, fields, actor=subscriber_actor(subscriber))
