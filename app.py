@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
+from backoffice.broadcasts import BroadcastController
 from backoffice.office import OfficeController
 from backoffice.reports.pages import ReportsController
 from cabinet.account import AccountController, staff_view
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ConnectController,
             ReportsController,
             OfficeController,
+            BroadcastController,
             healthz,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"],
                                        guards=[static_name_guard]),

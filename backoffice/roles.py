@@ -68,6 +68,8 @@ FORM_MATRIX: dict[str, set[Role]] = {
     "Возврат платежа": {CA, AD},
     "Итоги по платежам": {CA, MA, AD},
     "Начисление абонентской платы": {AD},
+    # Office page /office/broadcasts (a message to many contracts at once).
+    "Рассылка абонентам": {MA, AD},
     "Взять заявку в работу": {OP, AD},
     "Ответить по заявке": {OP, AD},
     "Закрыть заявку как выполненную": {OP, AD},

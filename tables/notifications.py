@@ -62,6 +62,10 @@ QUIET_UNTIL = dt.time(9, 0)
 #: How long after sending the gateway is still asked about delivery.
 DELIVERY_WATCH = dt.timedelta(days=2)
 DEFAULT_SENDER = "tables.notifications:GatewaySender"
+#: The topic of staff broadcasts (``tables.broadcasts``): sent after the other due messages of a
+#: pass, at most this many per pass (the throttle: 15 s passes make 200 a minute).
+BROADCAST_TOPIC = "broadcast"
+BROADCAST_PER_PASS = 50
 
 
 class Channel(enum.StrEnum):
@@ -543,9 +547,17 @@ async def send_pending(sender: Sender | None = None, *, limit: int = 100,
     sent = retried = failed = deferred = 0
     morning = quiet_until(now)
     try:
+        # Transactional messages first; a mass send takes what is left, throttled.
         candidates = await Notification.select(
             Notification.id, Notification.channel, Notification.urgent
-        ).where(_is_due(now)).order_by(Notification.id).limit(limit)
+        ).where(_is_due(now) & (Notification.topic != BROADCAST_TOPIC)
+                ).order_by(Notification.id).limit(limit)
+        room = min(limit - len(candidates), BROADCAST_PER_PASS)
+        if room > 0:
+            candidates += await Notification.select(
+                Notification.id, Notification.channel, Notification.urgent
+            ).where(_is_due(now) & (Notification.topic == BROADCAST_TOPIC)
+                    ).order_by(Notification.id).limit(room)
         for candidate in candidates:
             if morning and candidate["channel"] == Channel.SMS and not candidate["urgent"]:
                 await Notification.update({Notification.next_attempt_at: morning}).where(

@@ -34,6 +34,7 @@ APP_CONFIG = AppConfig(
             "tables.staff",
             "tables.staff_logins",
             "tables.notifications",
+            "tables.broadcasts",
             "tables.billing.charge_run",
             "tables.billing.tariff_changes",
             "tables.billing.promised",

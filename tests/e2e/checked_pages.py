@@ -59,6 +59,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-password", "/office/subscribers/{contract_number}/password", who=STAFF),
     CheckedPage("office-terminate", "/office/subscribers/{contract_number}/terminate", who=STAFF),
     CheckedPage("office-charge", "/office/charge", who=STAFF),
+    CheckedPage("office-broadcasts", "/office/broadcasts", who=STAFF),
     CheckedPage("office-contract", "/office/contracts/new", who=STAFF),
     # The managers' reports (backoffice/reports/): the index, a report with a stacked chart and
     # one with a wide table of contacts.
@@ -138,6 +139,11 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
         channel="sms", recipient="+79131112233", subscriber=subscriber_id, status="failed",
         body="Centra: платёж 1400,50 ₽ зачислен, баланс 1400,50 ₽", created_at=now,
         last_error="207: На этот номер нельзя отправлять сообщения"))
+    # A broadcast in progress: the broadcasts page draws its statistics table.
+    from tables.broadcasts import Broadcast
+
+    await Broadcast(kind="notice", segment="улица «Металлургов»", text="Работы на линии 10.12",
+                    recipients=2, created_at=now, created_by="a11y-admin").save()
     return {"staff_id": staff.id, "office_payment_id": office.id, "card_payment_id": card.id}
 
 
