@@ -9,6 +9,7 @@
 | ``payments.reconcile`` | every 5 minutes | payments |
 | ``messages.send`` | every 15 seconds | messages |
 | ``messages.remind`` | 10:00 daily | messages |
+| ``messages.maintenance`` | every 10 minutes | messages |
 | ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
 
 The billing tasks share a lock: they run one at a time, in the order of their ticks (the
@@ -121,6 +122,17 @@ async def remind(timestamp: int) -> dict[str, int]:
     now = tick_time(timestamp)
     return {"low_balance": await remind_low_balances(now=now),
             "promised_ending": await remind_promised_ending(now=now)}
+
+
+@local_periodic("*/10 * * * *", "every-10-min")
+@app.task(name="messages.maintenance", queue="messages", queueing_lock="messages.maintenance",
+          retry=RETRY)
+async def maintenance(timestamp: int) -> dict[str, int]:
+    """Tell the subscribers of the affected addresses about published maintenance works (and
+    again the evening before); each message keyed by notice and contract."""
+    from tables.maintenance_notices import notify_maintenance
+
+    return await notify_maintenance(now=tick_time(timestamp))
 
 
 #: Finished jobs stay this long in the queue's tables, then are removed: succeeded ones two days

@@ -26,6 +26,8 @@ TEXTS = {
     "promised_ending": "обещанный платёж {amount} ₽ кончается завтра. Пополните счёт",
     "tariff_applied": "с {date} ваш тариф «{tariff}», {fee} ₽ в месяц",
     "password_reset": "пароль кабинета сброшен сотрудником. Не вы? Позвоните нам",
+    "maintenance": "{window} плановые работы, возможны перебои",
+    "maintenance_eve": "{window} плановые работы, возможны перебои",
 }
 #: Optional kinds (the subscriber may switch them off); every other message is transactional.
 REMINDERS = {"low_balance", "promised_ending"}
@@ -39,6 +41,8 @@ SUBJECTS = {
     "promised_ending": "Обещанный платёж заканчивается",
     "tariff_applied": "Новый тариф",
     "password_reset": "Пароль сброшен",
+    "maintenance": "Плановые работы",
+    "maintenance_eve": "Завтра плановые работы",
 }
 
 
@@ -105,3 +109,9 @@ async def tariff_applied(subscriber_id: int, change_id: int, *, tariff: str, fee
 async def password_reset(subscriber_id: int, audit_id: int) -> bool:
     """Staff reset the cabinet password: urgent (security), sent at any hour."""
     return await _tell(subscriber_id, "password_reset", str(audit_id), urgent=True)
+
+
+async def maintenance(subscriber_id: int, news_id: int, window: str, *, evening: bool = False) -> bool:
+    """Works at the subscriber's address: when published, and the evening before."""
+    kind = "maintenance_eve" if evening else "maintenance"
+    return await _tell(subscriber_id, kind, f"{news_id}:{subscriber_id}", window=window)

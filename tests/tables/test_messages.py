@@ -39,7 +39,8 @@ def local(*args) -> dt.datetime:
 @pytest.mark.parametrize("kind", sorted(TEXTS))
 def test_every_text_fits_one_sms_segment_with_large_values(kind):
     values = {"amount": "99999,99", "balance": "-99999,99", "debt": "99999,99", "fee": "9999,99",
-              "date": "31.12", "until": "31.12 23:59", "tariff": "Интернет 100"}
+              "date": "31.12", "until": "31.12 23:59", "tariff": "Интернет 100",
+              "window": "с 31.12 23:00 до 01.01 06:00"}
     text = "Centra: " + TEXTS[kind].format(**values)
     assert sms_segments(text) == 1, (len(text), text)
 
@@ -158,3 +159,31 @@ async def test_the_daily_reminder_job_queues_each_reminder_once(setenv):
     assert await remind(tick) == {"low_balance": 1, "promised_ending": 0}
     assert await remind(tick) == {"low_balance": 0, "promised_ending": 0}  # a retry of the tick
     assert [r["topic"] for r in await messages(s.id)] == ["message.low_balance"]
+
+
+async def test_maintenance_is_told_at_publication_and_the_evening_before_to_the_building_only():
+    from tables.content import MaintenanceArea, NewsItem
+    from tables.maintenance_notices import notify_maintenance
+    from tests.factories import make_address
+
+    house = await make_address(street="улица Кирова", house="5", apartment="1")
+    flat = await make_address(street="улица Кирова", house="5", apartment="2")
+    neighbour = await make_address(street="улица Кирова", house="7")
+    inside = [await make_subscriber(address=a) for a in (house, flat)]
+    outside = await make_subscriber(address=neighbour)
+    starts, ends = local(2026, 12, 10, 10, 0), local(2026, 12, 10, 12, 0)
+    item = NewsItem(title="Работы", body="x", kind="maintenance", published=True,
+                    published_at=local(2026, 12, 7, 12, 0), starts_at=starts, ends_at=ends)
+    await item.save()
+    await MaintenanceArea(news=item.id, address=house.id).save()
+    assert await notify_maintenance(now=local(2026, 12, 7, 11, 0)) == {"published": 0, "evening": 0}
+    assert await notify_maintenance(now=local(2026, 12, 7, 12, 10)) == {"published": 2, "evening": 0}
+    assert await notify_maintenance(now=local(2026, 12, 8, 12, 0)) == {"published": 0, "evening": 0}
+    assert await notify_maintenance(now=local(2026, 12, 9, 18, 0)) == {"published": 0, "evening": 2}
+    assert await notify_maintenance(now=local(2026, 12, 9, 20, 0)) == {"published": 0, "evening": 0}
+    assert await notify_maintenance(now=local(2026, 12, 10, 10, 30)) == {"published": 0, "evening": 0}
+    for s in inside:
+        assert [r["body"] for r in await messages(s.id)] == [
+            "Centra: 10.12 с 10:00 до 12:00 плановые работы, возможны перебои",
+            "Centra: завтра с 10:00 до 12:00 плановые работы, возможны перебои"]
+    assert await messages(outside.id) == []
