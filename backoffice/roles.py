@@ -41,6 +41,7 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "request_event": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "notification": {OP: {R}, MA: {R}, AD: {R}},
     "notification_attempt": {OP: {R}, MA: {R}, AD: {R}},
+    "background_job": {MA: {R}, AD: {R}},
     "tariff": {OP: {R}, CA: {R}, MA: {R}, AD: ALL},
     "town": {OP: ALL, CA: {R}, MA: {R}, AD: ALL},
     "street": {OP: ALL, CA: {R}, MA: {R}, AD: ALL},
@@ -80,6 +81,8 @@ FORM_MATRIX: dict[str, set[Role]] = {
     "Заявка на возврат остатка": {OP, CA, AD},
     # Money leaves the company: cashiers (and administrators) pay the balance out.
     "Выплатить остаток": {CA, AD},
+    # Managers start the exports (reports); administrators see to the scheduled work.
+    "Повторить фоновое задание": {MA, AD},
 }
 
 #: Where a role may edit a table but only some of its columns (PATCH): operators keep the

@@ -10,6 +10,7 @@ from backoffice.access import audit_hooks, news_window_hooks, read_only_validato
 from backoffice.billing import BILLING_TABLE_CONFIGS
 from tables.addresses import Address, Street, Town
 from tables.audit import AuditEntry
+from tables.background import BackgroundJob
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
 from tables.notifications import Notification, NotificationAttempt
@@ -180,6 +181,18 @@ TABLE_CONFIGS: list[TableConfig] = [
         visible_filters=[NotificationAttempt.notification, NotificationAttempt.outcome,
                          NotificationAttempt.started_at],
         order_by=[OrderBy(NotificationAttempt.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        BackgroundJob,
+        menu_group=SYSTEM,
+        visible_columns=[BackgroundJob.id, BackgroundJob.title, BackgroundJob.status,
+                         BackgroundJob.progress, BackgroundJob.total, BackgroundJob.attempts,
+                         BackgroundJob.error, BackgroundJob.created_by, BackgroundJob.created_at,
+                         BackgroundJob.finished_at],
+        visible_filters=[BackgroundJob.status, BackgroundJob.task_name, BackgroundJob.created_by,
+                         BackgroundJob.created_at],
+        order_by=[OrderBy(BackgroundJob.id, ascending=False)],
         validators=read_only_validators(),
     ),
     TableConfig(

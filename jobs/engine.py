@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -39,12 +40,22 @@ def _connector() -> procrastinate.BaseConnector:
     return InMemoryConnector()
 
 
-app = procrastinate.App(connector=_connector(), import_paths=["jobs.schedules"])
+app = procrastinate.App(connector=_connector(), import_paths=["jobs.schedules", "jobs.exports"])
 
 
 def in_memory() -> bool:
     """True when the queue lives in this process (SQLite): only an embedded worker sees it."""
     return isinstance(app.connector, InMemoryConnector)
+
+
+#: Names the queue an engine job id belongs to: one PostgreSQL queue, or this process's own
+#: in-memory one (whose ids start again at 1 in every process).
+_QUEUE_NAME = "pg" if not in_memory() else f"mem-{uuid.uuid4().hex[:8]}"
+
+
+def engine_ref(job_id: int | None) -> str:
+    """A job's reference kept on ``tables.background.BackgroundJob`` rows."""
+    return f"{_QUEUE_NAME}:{job_id}"
 
 
 def local_periodic(cron: str, periodic_id: str, **options: Any) -> Callable[[Any], Any]:

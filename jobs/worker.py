@@ -19,7 +19,7 @@ import os
 import socket
 from typing import Any
 
-from jobs.engine import app, in_memory
+from jobs.engine import app, engine_ref, in_memory
 
 logger = logging.getLogger("centra.jobs")
 
@@ -59,6 +59,42 @@ async def _recovery_loop() -> None:
             logger.exception("looking for stalled jobs failed")
 
 
+async def record_outcome(call_next: Any, context: Any, worker: Any) -> Any:
+    """Worker middleware: what staff see of every job's failures (``tables.background``).
+
+    An export has its own row (its ``job_id``): a failure is written there, with whether the
+    engine will try again. Any other task that fails gets a row of its own (one per engine job,
+    updated by later attempts), marked done when a later attempt succeeds.
+    """
+    from jobs.exports import EXPORT_TASK
+    from tables import background
+
+    job = context.job
+    ref, attempt = engine_ref(job.id), job.attempts + 1
+    tracked = job.task_name == EXPORT_TASK and "job_id" in job.task_kwargs
+    try:
+        result = await call_next()
+    except Exception as exc:
+        task = worker.app.tasks.get(job.task_name)
+        strategy = task.retry_strategy if task else None
+        will_retry = bool(strategy and strategy.get_retry_decision(exception=exc, job=job))
+        try:
+            if tracked:
+                await background.mark_failed(job.task_kwargs["job_id"], exc, will_retry=will_retry)
+            else:
+                await background.record_task_failure(job.task_name, job.task_kwargs, engine_ref=ref,
+                                                     attempt=attempt, error=exc, will_retry=will_retry)
+        except Exception:
+            logger.exception("could not record the failure of job %s", ref)
+        raise
+    if not tracked:
+        try:
+            await background.record_task_success(ref, attempt=attempt)
+        except Exception:
+            logger.exception("could not record the success of job %s", ref)
+    return result
+
+
 def worker_options(**overrides: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
         "name": f"{socket.gethostname()}:{os.getpid()}",
@@ -66,6 +102,7 @@ def worker_options(**overrides: Any) -> dict[str, Any]:
         "update_heartbeat_interval": HEARTBEAT,
         "stalled_worker_timeout": STALLED_AFTER,
         "shutdown_graceful_timeout": 30,
+        "worker_middleware": [record_outcome],
     }
     options.update(overrides)
     return options
@@ -125,8 +162,11 @@ class Embedded:
         await app.open_async()
         self._opened = True
         if embedded_wanted():
+            # CENTRA_EMBEDDED_QUEUES limits it (the browser tests run exports, not the schedules).
+            queues = [q.strip() for q in os.environ.get("CENTRA_EMBEDDED_QUEUES", "").split(",") if q.strip()]
             self._task = asyncio.create_task(
-                run_worker(install_signal_handlers=False, name=f"embedded:{os.getpid()}"),
+                run_worker(install_signal_handlers=False, name=f"embedded:{os.getpid()}",
+                           queues=queues or None),
                 name="embedded-job-worker")
 
     async def stop(self) -> None:

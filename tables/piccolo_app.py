@@ -38,6 +38,7 @@ APP_CONFIG = AppConfig(
             "tables.billing.charge_run",
             "tables.billing.tariff_changes",
             "tables.billing.promised",
+            "tables.background",
         ],
         exclude_imported=True,
     ),

@@ -3,6 +3,7 @@
 from backoffice.forms.adjustment import FORM as ADJUSTMENT_FORM
 from backoffice.forms.charge_run import FORM as CHARGE_RUN_FORM
 from backoffice.forms.contract_history import FORM as HISTORY_FORM
+from backoffice.forms.job_retry import FORM as JOB_RETRY_FORM
 from backoffice.forms.new_contract import FORM as NEW_CONTRACT_FORM
 from backoffice.forms.office_payment import FORM as OFFICE_PAYMENT_FORM
 from backoffice.forms.payment_report import FORM as PAYMENT_REPORT_FORM
@@ -31,6 +32,7 @@ FORMS = [
     PAYMENT_REPORT_FORM,
     RATINGS_REPORT_FORM,
     CHARGE_RUN_FORM,
+    JOB_RETRY_FORM,
 ]
 REQUEST_FORMS = [REQUEST_TAKE_FORM, REQUEST_REPLY_FORM, REQUEST_DONE_FORM, REQUEST_REJECT_FORM,
                  REQUEST_TARIFF_CHANGE_FORM, REQUEST_TERMINATION_FORM, REQUEST_CONVERT_FORM,

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import (
@@ -20,17 +20,21 @@ from litestar.exceptions import (
     NotFoundException,
 )
 from litestar.handlers.base import BaseRouteHandler
-from litestar.response import Stream, Template
+from litestar.response import Redirect, Stream, Template
 
 from backoffice.reports.charts import draw
 from backoffice.roles import MFA_MESSAGE, mfa_missing
 from backoffice.sessions import staff_account
+from jobs.exports import start_export
+from tables.audit import Actor
+from tables.background import FINAL, JOB_STATUS_LABELS, JobStatus, file_chunks, get_job
 from tables.calendar import utcnow
 from tables.csvfile import CSV_MEDIA_TYPE
 from tables.reports import REPORTS, Filters, ReportSpec, build_report, filter_choices, local_today
 from tables.reports.exports import XLSX_MEDIA_TYPE, export_filename, report_csv, report_xlsx
 from tables.reports.raw import RAW_EXPORTS, raw_csv, raw_xlsx
 from tables.staff import Role, role_of
+from tables.text import clean_text
 from web.errors import UserFacingError
 
 
@@ -54,7 +58,7 @@ async def staff_guard(connection: ASGIConnection, _handler: BaseRouteHandler) ->
     # Reports and exports hold debtors' names, addresses and phones: a second factor for everyone.
     if await mfa_missing(role, account, personal_data=True):
         raise ReportsDenied(detail=MFA_MESSAGE)
-    connection.state["staff"] = {"id": account.id, "username": account.username}
+    connection.state["staff"] = {"id": account.id, "username": account.username, "role": role}
 
 
 def _login_required(request: Request, exc: NotAuthorizedException) -> Response:
@@ -88,6 +92,20 @@ def _parameters(spec_title: str, filters: Filters, uses: frozenset[str],
 def _download(content: Any, media_type: str, filename: str) -> Stream:
     return Stream(content=content, media_type=media_type,
                   headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+#: Filter fields an export form may carry (everything else is ignored).
+EXPORT_FIELDS = ("from", "to", "town", "tariff", "group", "on")
+
+
+async def _job_for(request: Request, job_id: int) -> dict[str, Any]:
+    """The job, if this staff member may see it: its author, or an administrator."""
+    job = await get_job(job_id)
+    staff = request.state["staff"]
+    if job is None or job["task_name"] != "exports.run" or (
+            job["created_by_id"] != staff["id"] and staff.get("role") != Role.ADMINISTRATOR):
+        raise NotFoundException()
+    return job
 
 
 def _spec(slug: str) -> ReportSpec:
@@ -149,6 +167,52 @@ class ReportsController(Controller):
         parameters = _parameters(spec.title, filters, spec.uses, await filter_choices())
         return _download(report_xlsx(report, parameters), XLSX_MEDIA_TYPE,
                          export_filename(slug, filters, "xlsx", period="period" in spec.uses))
+
+    @post("/jobs", name="reports:start_job")
+    async def start_job(self, request: Request) -> Response:
+        """Start an export in the background and go to its page (which returns at once)."""
+        form = await request.form()
+        fields = {clean_text(k): clean_text(v)[:200].strip() for k, v in form.multi_items()
+                  if isinstance(v, str)}
+        kind, slug, fmt = fields.get("kind", ""), fields.get("slug", ""), fields.get("fmt", "")
+        params = {k: fields[k] for k in EXPORT_FIELDS if fields.get(k)}
+        spec = REPORTS.get(slug) if kind == "report" else None
+        if kind == "report" and spec is None:
+            raise NotFoundException()
+        try:
+            filters = Filters.parse(params, today=local_today(utcnow()), spec=spec)
+            if kind == "raw":
+                title, uses = (RAW_EXPORTS[slug].title if slug in RAW_EXPORTS else ""), frozenset(
+                    {"period", "town", "tariff"})
+            else:
+                title, uses = spec.title, spec.uses  # type: ignore[union-attr]
+            parameters = _parameters(title, filters, uses, await filter_choices())
+            staff = request.state["staff"]
+            job_id = await start_export(kind, slug, fmt, params, parameters=parameters,
+                                        actor=Actor(name=staff["username"], staff_id=staff["id"]))
+        except ValueError as exc:
+            raise UserFacingError(detail=str(exc)) from None
+        return Redirect(f"/reports/jobs/{job_id}", status_code=303)
+
+    @get("/jobs/{job_id:int}", name="reports:job")
+    async def job_page(self, request: Request, job_id: int) -> Template:
+        """The export's progress; the page reloads itself every 2 s until the job is over."""
+        job = await _job_for(request, job_id)
+        total, done = job["total"], job["progress"] or 0
+        percent = min(100, round(100 * done / total)) if total else (100 if job["status"] == "done" else 0)
+        return Template("reports/job.html", context={
+            "job": job, "status_label": JOB_STATUS_LABELS[job["status"]], "percent": percent,
+            "final": job["status"] in FINAL, "reports": REPORTS.values(),
+            "staff": request.state.get("staff"),
+        })
+
+    @get("/jobs/{job_id:int}/file", name="reports:job_file")
+    async def job_file(self, request: Request, job_id: int) -> Stream:
+        job = await _job_for(request, job_id)
+        if job["status"] != JobStatus.DONE:
+            raise NotFoundException(detail="Файла нет: выгрузка не готова или срок хранения истёк")
+        return _download(file_chunks(job_id), job["media_type"] or "application/octet-stream",
+                         job["file_name"])
 
     @get("/data/{slug:str}/export.csv", name="reports:raw_csv")
     async def export_raw_csv(self, request: Request, slug: str) -> Stream:

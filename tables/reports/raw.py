@@ -352,3 +352,20 @@ async def raw_xlsx(slug: str, f: Filters, parameters: Sequence[tuple[str, str]] 
         raise
     async for data in stream_file(path):
         yield data
+
+
+async def raw_count(slug: str, f: Filters) -> int:
+    """How many rows the raw export of a period has (the progress bar's total)."""
+    export = RAW_EXPORTS[slug]
+    sql, args = export.sql(f, formatted=False)
+    sql = f"SELECT count(*) FROM ({sql}) AS counted"
+    if is_sqlite():
+        connection = sqlite3.connect(engine().path, check_same_thread=False)
+        try:
+            row = await anyio.to_thread.run_sync(
+                lambda: connection.execute(sql, _sqlite_args(args)).fetchone())
+        finally:
+            connection.close()
+        return int(row[0])
+    async with _pg_connection() as connection:
+        return int(await connection.fetchval(_dollar_params(sql), *args))

@@ -59,6 +59,7 @@ FORM_SAMPLES = {
     "Выплатить остаток": {"number": "Z-999999"},
     "Оплата в кассе": {"contract_number": "999999", "amount": "100"},
     "Корректировка баланса": {"contract_number": "999999", "amount": "100", "reason": "проверка"},
+    "Повторить фоновое задание": {"job_id": 999999},
 }
 
 
@@ -102,6 +103,11 @@ async def _one_row_each() -> None:
     await notification.save()
     await NotificationAttempt(notification=notification.id, number=1, started_at=utcnow(),
                               outcome="retry", detail="503").save()
+    from tables.background import BackgroundJob
+
+    await BackgroundJob(title="Проводки, 2026-11 (XLSX)", task_name="exports.run", status="failed",
+                        error="OperationalError: the database restarted", created_at=utcnow(),
+                        created_by="manager").save()
     await BillingRun(period="2026-11", started_at=utcnow(), finished_at=utcnow(),
                      started_by="test").save()
     other = Tariff(name="Другой", monthly_fee=1000)

@@ -66,6 +66,8 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("reports", "/reports/", who=STAFF),
     CheckedPage("report-payments", "/reports/payments", who=STAFF),
     CheckedPage("report-debtors", "/reports/debtors", who=STAFF),
+    # An export made in the background (jobs/exports.py), finished: its file offered.
+    CheckedPage("report-job", "/reports/jobs/{export_job_id}", who=STAFF),
 ]
 
 
@@ -144,7 +146,25 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
 
     await Broadcast(kind="notice", segment="улица «Металлургов»", text="Работы на линии 10.12",
                     recipients=2, created_at=now, created_by="a11y-admin").save()
-    return {"staff_id": staff.id, "office_payment_id": office.id, "card_payment_id": card.id}
+    return {"staff_id": staff.id, "office_payment_id": office.id, "card_payment_id": card.id,
+            "export_job_id": await _finished_export(Actor("a11y-admin", staff_id=staff.id))}
+
+
+async def _finished_export(actor: Any) -> int:
+    """A finished background export with its (small) file, as the worker leaves it."""
+    import tempfile
+
+    from tables.background import create_job, store_file
+
+    job_id = await create_job("Проводки журнала, 2026-11 (CSV)", "exports.run",
+                              {"kind": "raw", "slug": "ledger", "fmt": "csv",
+                               "params": {"from": "2026-11", "to": "2026-11"}}, actor=actor)
+    with tempfile.NamedTemporaryFile(suffix=".csv") as handle:
+        handle.write("№ проводки;Дата\r\n1;01.11.2026\r\n".encode())
+        handle.flush()
+        await store_file(job_id, handle.name, file_name="centra-ledger-2026-11.csv",
+                         media_type="text/csv; charset=utf-8")
+    return job_id
 
 
 async def _subscriber_history(subscriber_id: int) -> int:

@@ -99,8 +99,9 @@ def live_server(database: None, e2e_tools: None, e2e_output: Path,
     ``sandbox_webhooks``."""
     log_path = e2e_output / "server.log"
     # No site-wide cache: each test's rows are gone before the next test starts.
+    # Its job worker runs the exports the pages start, not the schedules (messages, billing).
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0",
-           "CENTRA_DEBUG": "1"}
+           "CENTRA_DEBUG": "1", "CENTRA_EMBEDDED_WORKER": "1", "CENTRA_EMBEDDED_QUEUES": "exports"}
     for _attempt in range(3):  # a port picked as free may be taken before uvicorn binds it
         port = _free_port()
         base_url = f"http://127.0.0.1:{port}"

@@ -1,8 +1,10 @@
-"""Journey 6: a manager logs in to the office, opens a report with its chart and downloads the XLSX."""
+"""Journey 6: a manager logs in to the office, opens a report with its chart and downloads the XLSX
+(made in the background: the job page shows the progress, then offers the file)."""
 
 from __future__ import annotations
 
 import io
+import re
 
 from openpyxl import load_workbook
 from playwright.async_api import expect
@@ -30,8 +32,15 @@ async def test_manager_opens_a_report_and_downloads_xlsx(page, viewport):
     await expect(page.locator("table")).to_contain_text("650,50")
     await check_layout(page)
 
+    # The XLSX is made in the background: its page shows the progress, then offers the file.
+    await page.get_by_role("button", name="Excel (XLSX)").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Выгрузка №")
+    await expect(page.locator("progress")).to_be_visible()
+    download_link = page.get_by_role("link", name=re.compile("^Скачать"))
+    await expect(download_link).to_be_visible(timeout=30_000)  # the page reloads itself meanwhile
+    await check_layout(page)
     async with page.expect_download() as info:
-        await page.get_by_role("link", name="Excel (XLSX)").click()
+        await download_link.click()
     download = await info.value
     assert download.suggested_filename.endswith(".xlsx")
     content = open(await download.path(), "rb").read()
