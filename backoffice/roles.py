@@ -52,6 +52,10 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "site_setting": {OP: {R}, CA: {R}, MA: {R}, AD: ALL},
     "cabinet_rating": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "audit_entry": {MA: {R}, AD: {R}},
+    # Network access: operators set a contract's login or binding; NAS secrets are the administrators'.
+    "network_access": {OP: {R, C, U}, MA: {R}, AD: ALL},
+    "nas": {AD: ALL},
+    "radius_session": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "staff_role": {MA: {R}, AD: ALL},
     # Piccolo Admin lets only superusers write staff accounts; administrators set roles.
     "piccolo_user": {MA: {R}, AD: {R}},

@@ -13,6 +13,7 @@ from tables.audit import AuditEntry
 from tables.background import BackgroundJob
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
+from tables.network import Nas, NetworkAccess, RadiusSession
 from tables.notifications import Notification, NotificationAttempt
 from tables.payments.card_flow import PaymentCustomer
 from tables.payments.events import ProviderEvent
@@ -29,6 +30,7 @@ REQUESTS = "Заявки"
 CONTENT = "Сайт"
 DIRECTORY = "Справочники"
 SYSTEM = "Система"
+NETWORK = "Сеть"
 
 # Columns of a contract that change only through domain functions.
 SUBSCRIBER_PROTECTED = (
@@ -132,7 +134,8 @@ TABLE_CONFIGS: list[TableConfig] = [
         Tariff,
         menu_group=DIRECTORY,
         visible_columns=[Tariff.id, Tariff.name, Tariff.kind, Tariff.monthly_fee,
-                         Tariff.speed_mbps, Tariff.channels, Tariff.router_option, Tariff.active],
+                         Tariff.speed_mbps, Tariff.upload_mbps, Tariff.channels, Tariff.router_option,
+                         Tariff.active],
         order_by=[OrderBy(Tariff.sort_order)],
     ),
     editable(Town, menu_group=DIRECTORY),
@@ -204,6 +207,36 @@ TABLE_CONFIGS: list[TableConfig] = [
         visible_filters=[AuditEntry.actor, AuditEntry.action, AuditEntry.object_type,
                          AuditEntry.object_id, AuditEntry.created_at],
         order_by=[OrderBy(AuditEntry.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    # Network access (docs/network.md): passwords and secrets are masked in the audit log.
+    editable(
+        NetworkAccess,
+        menu_group=NETWORK,
+        visible_columns=[NetworkAccess.id, NetworkAccess.subscriber, NetworkAccess.kind,
+                         NetworkAccess.login, NetworkAccess.mac, NetworkAccess.switch_id,
+                         NetworkAccess.switch_port, NetworkAccess.static_ip],
+        visible_filters=[NetworkAccess.subscriber, NetworkAccess.kind, NetworkAccess.login,
+                         NetworkAccess.mac, NetworkAccess.static_ip],
+    ),
+    editable(
+        Nas,
+        menu_group=NETWORK,
+        visible_columns=[Nas.id, Nas.name, Nas.address, Nas.kind, Nas.coa_port,
+                         Nas.restricted_list, Nas.active],
+    ),
+    TableConfig(
+        RadiusSession,
+        menu_group=NETWORK,
+        visible_columns=[RadiusSession.id, RadiusSession.subscriber, RadiusSession.username,
+                         RadiusSession.nas_address, RadiusSession.framed_ip,
+                         RadiusSession.started_at, RadiusSession.stopped_at,
+                         RadiusSession.download_bytes, RadiusSession.upload_bytes,
+                         RadiusSession.restricted, RadiusSession.terminate_cause],
+        visible_filters=[RadiusSession.subscriber, RadiusSession.username,
+                         RadiusSession.nas_address, RadiusSession.framed_ip,
+                         RadiusSession.started_at],
+        order_by=[OrderBy(RadiusSession.id, ascending=False)],
         validators=read_only_validators(),
     ),
 ]

@@ -39,6 +39,7 @@ APP_CONFIG = AppConfig(
             "tables.billing.tariff_changes",
             "tables.billing.promised",
             "tables.background",
+            "tables.network",
         ],
         exclude_imported=True,
     ),

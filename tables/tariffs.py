@@ -31,6 +31,7 @@ class Tariff(Table, help_text="Тарифы. Архивный тариф (не �
                    default="internet_tv", help_text="Вид услуги")
     monthly_fee = kopecks(BigInt(help_text="Абонентская плата в месяц, ₽"))
     speed_mbps = Integer(default=0, help_text="Скорость, Мбит/с (0 — без интернета)")
+    upload_mbps = Integer(default=0, help_text="Исходящая скорость, Мбит/с (0 — как входящая)")
     channels = Integer(default=0, help_text="Число ТВ-каналов (0 — без ТВ)")
     router_option = Boolean(default=False, help_text="Можно заказать роутер")
     router_fee = kopecks(BigInt(default=0, help_text="Аренда роутера в месяц, ₽"))

@@ -29,7 +29,7 @@ async def test_staff_tariff_crud_through_admin_api(client):
     await make_staff()
     await admin_login(client)
     payload = {"name": "Тестовый", "kind": "internet", "monthly_fee": "499,00", "speed_mbps": 200,
-               "channels": 0, "router_option": True, "router_fee": "0", "active": True,
+               "upload_mbps": 0, "channels": 0, "router_option": True, "router_fee": "0", "active": True,
                "sort_order": 5, "description": ""}
     created = await client.post("/admin/api/tables/tariff/", json=payload)
     assert created.status_code == 201, created.text

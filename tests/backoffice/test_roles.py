@@ -118,6 +118,12 @@ async def _one_row_each() -> None:
                           expires_at=utcnow()).save()
     await PaymentCustomer(subscriber=subscriber.id, provider_customer_id="cus_1",
                           created_at=utcnow()).save()
+    from tables.network import Nas, NetworkAccess, RadiusSession
+
+    await NetworkAccess(subscriber=subscriber.id, login="u100001", password="p").save()
+    await Nas(name="nas", address="192.0.2.1", secret="s").save()
+    await RadiusSession(session_key="192.0.2.1/1", acct_session_id="1", nas_address="192.0.2.1",
+                        subscriber=subscriber.id, started_at=utcnow(), updated_at=utcnow()).save()
 
 
 def _table(name: str):
