@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import GROWTH, SCALES, Dataset, drop, ensure_wrk, generate
 
-BENCHMARKS = ["cabinet_load.py", "quickpay_load.py", "admin_api.py", "login_load.py", "backoffice_load.py"]
+BENCHMARKS = ["cabinet_load.py", "quickpay_load.py", "admin_api.py", "login_load.py", "backoffice_load.py",
+              "messages_drain.py"]
 
 
 def main() -> None:

@@ -168,6 +168,10 @@ class SmsSandbox:
 
 def _handler(sandbox: SmsSandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a real gateway: one connection per client
+        wbufsize = -1  # headers and body leave in one write (no Nagle/delayed-ACK stall)
+        disable_nagle_algorithm = True
+
         def log_message(self, *args) -> None:  # quiet
             pass
 
