@@ -34,6 +34,7 @@ from cabinet.preferences import PreferencesController
 from cabinet.promised import PromisedPaymentController
 from cabinet.public import PublicController
 from cabinet.quickpay import QuickPayController
+from cabinet.recovery import ContactsController, RecoveryController
 from cabinet.requests import RequestsController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
@@ -159,6 +160,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CabinetPaymentsController,
             PromisedPaymentController,
             QuickPayController,
+            RecoveryController,
+            ContactsController,
             payment_webhook,
             RequestsController,
             ConnectController,

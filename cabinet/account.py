@@ -41,6 +41,7 @@ MESSAGES = {
     "mismatch": "Пароли не совпадают.",
     "changed": "Пароль изменён. Остальные сеансы входа завершены.",
     "bye": "Вы вышли из личного кабинета.",
+    "recovered": "Пароль изменён, остальные сеансы входа завершены. Войдите с новым паролем.",
 }
 
 
@@ -56,8 +57,10 @@ class AccountController(Controller):
 
     @get("/login", name="login")
     async def login_form(self, request: Request, next: FromQuery[str | None] = None,
-                         bye: FromQuery[str | None] = None) -> Template:
-        return _login_page(next_path=safe_next(next), info=MESSAGES["bye"] if bye else None)
+                         bye: FromQuery[str | None] = None,
+                         recovered: FromQuery[str | None] = None) -> Template:
+        info = MESSAGES["recovered"] if recovered else MESSAGES["bye"] if bye else None
+        return _login_page(next_path=safe_next(next), info=info)
 
     @post("/login")
     async def login(self, request: Request) -> Response:

@@ -16,6 +16,8 @@ from tables.statements import dashboard, profile
 from tables.subscribers import SUBSCRIBER_STATUS_LABELS, Subscriber
 from tables.tariffs import TARIFF_KIND_LABELS
 
+CONTACT_CHANGED = {"phone": "Новый телефон подтверждён и записан в договор.",
+                   "email": "Новый адрес электронной почты подтверждён и записан в договор."}
 NOTICES = {
     "promised": "Обещанный платёж зачислен на счёт.",
 }
@@ -51,8 +53,10 @@ class DashboardController(Controller):
                                     notice=NOTICES["promised"] if promised else None)
 
     @get("/profile", name="profile")
-    async def profile(self, subscriber: NamedDependency[Subscriber]) -> Template:
+    async def profile(self, subscriber: NamedDependency[Subscriber],
+                      contact: FromQuery[str | None] = None) -> Template:
         return Template("cabinet/profile.html", context={
+            "contact_changed": CONTACT_CHANGED.get(contact or ""),
             "profile": await profile(subscriber),
             "logins": await login_history(subscriber.id),
             "status_labels": SUBSCRIBER_STATUS_LABELS,

@@ -42,6 +42,15 @@ QUICK_PAY_PER_IP = Limit("quickpay-ip", 30, 10 * 60)
 PUBLIC_FORM_PER_IP = Limit("public-form-ip", 5, 60 * 60)
 # Anonymous cabinet ratings; logged-in subscribers are limited by one rating a month instead.
 RATING_PER_IP = Limit("rating-ip", 5, 60 * 60)
+# Password recovery codes: per client, per contract typed and per phone/e-mail typed (whether
+# or not they exist, so the limits say nothing about them either).
+RECOVERY_PER_IP = Limit("recovery-ip", 10, 60 * 60)
+RECOVERY_PER_CONTRACT = Limit("recovery-contract", 3, 60 * 60)
+RECOVERY_PER_ADDRESS = Limit("recovery-address", 3, 60 * 60)
+# Codes typed (recovery and contact changes), per client; each code also allows 3 tries.
+CODE_TRIES_PER_IP = Limit("code-ip", 20, 15 * 60)
+# Codes sent to a new phone or e-mail, per contract.
+CONTACT_CODES_PER_CONTRACT = Limit("contact-codes", 5, 60 * 60)
 
 
 class _MemoryCounters:

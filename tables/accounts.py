@@ -321,6 +321,8 @@ LOGIN_HISTORY_ACTIONS = {
     "subscriber.locked": "Вход заблокирован после неверных попыток",
     "subscriber.password_changed": "Пароль изменён",
     "subscriber.password_reset": "Пароль сброшен в офисе",
+    "subscriber.password_recovered": "Пароль восстановлен по коду",
+    "subscriber.contacts_changed": "Контакты изменены",
     "subscriber.viewed_by_staff": "Кабинет просмотрен сотрудником",
 }
 

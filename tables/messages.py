@@ -28,6 +28,7 @@ TEXTS = {
     "password_reset": "пароль кабинета сброшен сотрудником. Не вы? Позвоните нам",
     "maintenance": "{window} плановые работы, возможны перебои",
     "maintenance_eve": "{window} плановые работы, возможны перебои",
+    "password_recovered": "пароль кабинета изменён по коду. Не вы? Позвоните нам",
 }
 #: Optional kinds (the subscriber may switch them off); every other message is transactional.
 REMINDERS = {"low_balance", "promised_ending"}
@@ -43,6 +44,7 @@ SUBJECTS = {
     "password_reset": "Пароль сброшен",
     "maintenance": "Плановые работы",
     "maintenance_eve": "Завтра плановые работы",
+    "password_recovered": "Пароль изменён",
 }
 
 
@@ -115,3 +117,6 @@ async def maintenance(subscriber_id: int, news_id: int, window: str, *, evening:
     """Works at the subscriber's address: when published, and the evening before."""
     kind = "maintenance_eve" if evening else "maintenance"
     return await _tell(subscriber_id, kind, f"{news_id}:{subscriber_id}", window=window)
+async def password_recovered(subscriber_id: int, audit_id: int) -> bool:
+    """The subscriber set a new password with a recovery code: urgent, keyed by the audit entry."""
+    return await _tell(subscriber_id, "password_recovered", str(audit_id), urgent=True)

@@ -66,6 +66,10 @@ DEFAULT_SENDER = "tables.notifications:GatewaySender"
 #: pass, at most this many per pass (the throttle: 15 s passes make 200 a minute).
 BROADCAST_TOPIC = "broadcast"
 BROADCAST_PER_PASS = 50
+#: Messages carrying a one-time code (``tables.codes``): their text is blanked once the message
+#: is out of the queue (sent, refused, maybe sent), so staff reading the outbox never see a code.
+SECRET_TOPIC_PREFIX = "code."
+SECRET_BODY = "Centra: (одноразовый код скрыт после отправки)"
 
 
 class Channel(enum.StrEnum):
@@ -528,8 +532,11 @@ async def _claim(row_id: int, now: dt.datetime) -> tuple[dict, int] | None:
 
 async def _finish(row: dict, attempt_id: int, *, status: NotificationStatus,
                   outcome: AttemptOutcome, detail: str, changes: dict | None = None) -> None:
+    changes = dict(changes or {})
+    if row["topic"].startswith(SECRET_TOPIC_PREFIX) and status != NotificationStatus.PENDING:
+        changes[Notification.body] = SECRET_BODY
     async with write_transaction():
-        await Notification.update({Notification.status: status, **(changes or {})}).where(
+        await Notification.update({Notification.status: status, **changes}).where(
             Notification.id == row["id"])
         await NotificationAttempt.update(
             {NotificationAttempt.outcome: outcome, NotificationAttempt.detail: detail[:1000],

@@ -35,6 +35,7 @@ APP_CONFIG = AppConfig(
             "tables.staff_logins",
             "tables.notifications",
             "tables.broadcasts",
+            "tables.codes",
             "tables.billing.charge_run",
             "tables.billing.tariff_changes",
             "tables.billing.promised",
