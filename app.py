@@ -24,6 +24,7 @@ from backoffice.broadcasts import BroadcastController
 from backoffice.office import OfficeController
 from backoffice.reports.pages import ReportsController
 from cabinet.account import AccountController, staff_view
+from cabinet.agents import agent_endpoint
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, refuse_staff_view_actions, resolve_session
 from cabinet.connect import ConnectController
 from cabinet.content import ContentController
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RecoveryController,
             ContactsController,
             payment_webhook,
+            agent_endpoint,
             RequestsController,
             ConnectController,
             ReportsController,
@@ -185,7 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name="x-centra-csrf",
             cookie_secure=settings.production,
             cookie_httponly=True,
-            exclude=[ADMIN_PATH, "/payments/webhook"],
+            exclude=[ADMIN_PATH, "/payments/webhook", "/payments/agents/"],
         ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
         if settings.allowed_hosts else None,

@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -43,6 +43,37 @@ def _env(name: str, default: Any, **kwargs: Any) -> Any:
     """A field read from the environment variable ``name`` (the deployed names predate this
     class: some carry ``CENTRA_``, some are the platform's own, like ``PORT``)."""
     return Field(default, validation_alias=name, **kwargs)
+
+
+class PaymentAgent(BaseModel):
+    """One payment agent or terminal network speaking the check/pay protocol
+    (``/payments/agents/<code>``; docs/payments.md, "Payment agents and terminals").
+
+    At least one of ``secret`` (every request carries ``sign``, an HMAC-SHA256 of its
+    parameters) and ``allowed_ips`` (addresses or networks the agent calls from) is required;
+    with both, a request must pass both.
+    """
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    name: str = Field(min_length=1, max_length=100)
+    secret: SecretStr = SecretStr("")
+    allowed_ips: tuple[str, ...] = ()
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad one
+        return value
+
+    @model_validator(mode="after")
+    def _guarded(self) -> PaymentAgent:
+        if not self.secret.get_secret_value() and not self.allowed_ips:
+            raise ValueError("an agent needs a secret or allowed_ips (or both)")
+        return self
 
 
 class Settings(BaseSettings):
@@ -115,6 +146,9 @@ class Settings(BaseSettings):
     password_hashing: Literal["standard", "test-minimal"] = _env("CENTRA_PASSWORD_HASHING", "standard")
     # Staff logins per address in five minutes (an office shares one address behind NAT).
     admin_login_limit: int = _env("CENTRA_ADMIN_LOGIN_LIMIT", 100, gt=0)
+    # Payment agents and terminals, JSON: {"<code>": {"name": "...", "secret": "...",
+    # "allowed_ips": ["203.0.113.0/24"]}}; each answers at /payments/agents/<code>.
+    payment_agents: dict[str, PaymentAgent] = _env("CENTRA_PAYMENT_AGENTS", {})
     # `make run` only (run.py): the local Stripe sandbox's preferred port and uvicorn's log level.
     stripe_sandbox_port: int = _env("STRIPE_SANDBOX_PORT", 8420, ge=0, le=65535)
     log_level: str = _env("LOG_LEVEL", "info")
@@ -196,9 +230,12 @@ def describe_errors(error: ValidationError) -> str:
         if item["type"] == "default_factory_not_called":
             continue  # a default that depends on a field named above
         name = ".".join(str(part) for part in item["loc"]) or "settings"
+        top = name.split(".")[0]
         field = next((f for f, info in Settings.model_fields.items()
-                      if name in (f, info.validation_alias)), None)
-        secret = field is not None and Settings.model_fields[field].annotation is SecretStr
+                      if top in (f, info.validation_alias)), None)
+        # The agents' JSON carries their secrets: never echoed either.
+        secret = field is not None and (Settings.model_fields[field].annotation is SecretStr
+                                        or field == "payment_agents")
         shown = "" if secret or item["type"] == "missing" else f"={item['input']!r}"
         lines.append(f"  - {name}{shown}: {item['msg']}")
     return ("Centra cannot start: invalid settings (from the environment or the .env file):\n"

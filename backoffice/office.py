@@ -26,6 +26,7 @@ from litestar.response import Redirect, Template
 from backoffice.roles import FORM_MATRIX, MFA_MESSAGE, mfa_missing
 from backoffice.sessions import staff_account
 from db.engine import MAX_ROW_ID, write_transaction
+from settings import get_settings
 from tables.accounts import VIEW_LINK_TTL, reset_password, start_staff_view
 from tables.audit import Actor
 from tables.billing.charge_run import check_chargeable, preview_charges, run_charges
@@ -46,6 +47,7 @@ from tables.card import (
 from tables.ledger import post_adjustment
 from tables.money import format_amount, format_plain, parse_rubles, parse_signed_rubles
 from tables.month import Month
+from tables.payments.agents import agent_daily_totals
 from tables.payments.office import book_office_payment
 from tables.payments.refunds import refund_payment
 from tables.phones import normalize_phone
@@ -71,6 +73,7 @@ ACTIONS: dict[str, str] = {
     "charge": "Начисление абонентской платы",
     "contract": "Новый договор",
     "broadcast": "Рассылка абонентам",
+    "agents": "Итоги по платежам",
 }
 
 
@@ -559,6 +562,37 @@ class OfficeController(Controller):
                                            "первого входа",
                      secret=one_time, back=_card_url(subscriber.contract_number))
 
+    # --- payment agents: the daily reconciliation ------------------------------------------
+
+    @get("/agents", name="office:agents")
+    async def agents_report(self, request: Request, agent: str = "", date_from: str = "",
+                            date_to: str = "") -> Template:
+        """Count and sum of an agent's payments per day (the agent's own date), to compare
+        with the registry the agent sends the accountant."""
+        _require(request, "agents")
+        agents = {code: a.name for code, a in get_settings().payment_agents.items()}
+        today = local_date(utcnow())
+        fields = {"agent": agent[:40] or next(iter(agents), ""),
+                  "date_from": date_from[:10] or today.replace(day=1).isoformat(),
+                  "date_to": date_to[:10] or today.isoformat()}
+        days, error = [], ""
+        if fields["agent"] in agents:
+            try:
+                first, last = _date(fields["date_from"]), _date(fields["date_to"])
+                assert first is not None and last is not None
+                if last < first:
+                    raise ValueError("Дата «по» раньше даты «с»")
+                if (last - first).days >= AGENT_REPORT_DAYS:
+                    raise ValueError("Отчёт строится не больше чем за год")
+                days = await agent_daily_totals(fields["agent"], first, last)
+            except ValueError as exc:
+                error = str(exc)
+        elif agents:
+            error = "Выберите агента из списка"
+        return _page(request, "agents", status_code=422 if error else 200, agents=agents,
+                     fields=fields, days=days, error=error,
+                     total_count=sum(d.count for d in days), total_amount=sum(d.amount for d in days))
+
     # --- the charge run --------------------------------------------------------------------
 
     @get("/charge", name="office:charge")
@@ -587,6 +621,10 @@ class OfficeController(Controller):
         except ValueError as exc:
             return _page(request, "charge", status_code=422, fields=fields, error=str(exc), preview=None)
         return _page(request, "charge", fields={"period": run.period}, error="", preview=None, run=run)
+
+
+#: The longest reconciliation range one page shows (a year of days).
+AGENT_REPORT_DAYS = 366
 
 
 def _periods() -> tuple[str, ...]:

@@ -37,6 +37,7 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "promised_payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "provider_event": {CA: {R}, MA: {R}, AD: {R}},
     "payment_customer": {CA: {R}, MA: {R}, AD: {R}},
+    "agent_transaction": {CA: {R}, MA: {R}, AD: {R}},
     "service_request": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "request_event": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "notification": {OP: {R}, MA: {R}, AD: {R}},

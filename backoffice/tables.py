@@ -15,6 +15,7 @@ from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
 from tables.network import Nas, NetworkAccess, RadiusSession
 from tables.notifications import Notification, NotificationAttempt
+from tables.payments.agents import AgentTransaction
 from tables.payments.card_flow import PaymentCustomer
 from tables.payments.events import ProviderEvent
 from tables.payments.payment import Payment
@@ -97,7 +98,7 @@ TABLE_CONFIGS: list[TableConfig] = [
     ),
     *[TableConfig(table, menu_group=MONEY, order_by=[OrderBy(table.id, ascending=False)],
                   validators=read_only_validators())
-      for table in (PaymentRefund, ProviderEvent, PaymentCustomer)],
+      for table in (PaymentRefund, ProviderEvent, PaymentCustomer, AgentTransaction)],
     # The staff queue: filter by kind, status, town, assignee and age (created_at range);
     # search by contract number, phone, address (substring); sort by any column.
     TableConfig(

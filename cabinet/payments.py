@@ -23,6 +23,7 @@ from tables.calendar import local_date, utcnow
 from tables.money import format_amount
 from tables.payments.card_flow import CardOutcome, start_payment, submit_card
 from tables.payments.payment import (
+    CARD_CHANNELS,
     MAX_AMOUNT,
     MIN_AMOUNT,
     PAYMENT_CHANNEL_LABELS,
@@ -129,7 +130,7 @@ class CabinetPaymentsController(Controller):
     async def _own(self, subscriber: Subscriber, payment_id: int) -> Payment:
         payment = await Payment.objects().where(
             (Payment.id == payment_id) & (Payment.subscriber == subscriber.id)
-            & (Payment.channel != PaymentChannel.OFFICE)
+            & Payment.channel.is_in(list(CARD_CHANNELS))
         ).first()
         if payment is None:
             raise NotFoundException()

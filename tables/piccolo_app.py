@@ -26,6 +26,7 @@ APP_CONFIG = AppConfig(
             "tables.payments.card_flow",
             "tables.payments.events",
             "tables.payments.refunds",
+            "tables.payments.agents",
             "tables.requests.queue",
             "tables.content",
             "tables.ratings",

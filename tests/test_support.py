@@ -84,12 +84,17 @@ async def sign_in(client: httpx.AsyncClient, subscriber_id: int) -> None:
     client.cookies.set(SESSION_COOKIE, await start_session(subscriber_id))
 
 
+#: Routes excluded from CSRF on purpose (app.py's CSRFConfig), each guarded otherwise.
+SIGNED_ROUTES = ("/payments/webhook", "/payments/agents/{agent:str}")
+
+
 def unsafe_routes(app: Litestar) -> list[str]:
-    """The site's state-changing routes (not the admin's, the static files or the webhook)."""
+    """The site's state-changing routes (not the admin's, the static files, the webhook or the
+    payment agents' endpoint: those two are signed or address-bound instead of CSRF tokens)."""
     paths = []
     for route in app.routes:
         methods = getattr(route, "methods", set())
-        if route.path.startswith(("/admin", "/static")) or route.path == "/payments/webhook":
+        if route.path.startswith(("/admin", "/static")) or route.path in SIGNED_ROUTES:
             continue
         if methods & {"POST", "PUT", "PATCH", "DELETE"}:
             paths.append(route.path)

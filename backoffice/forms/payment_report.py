@@ -17,9 +17,10 @@ from web.formatting import rub
 class PaymentReportModel(BaseModel):
     status: Literal["", "created", "requires_action", "succeeded", "failed", "refunded"] = Field(
         title="Состояние", default="", description="Состояние (пусто — все)")
-    channel: Literal["", "cabinet", "quick_pay", "office"] = Field(
+    channel: Literal["", "cabinet", "quick_pay", "office", "agent", "bank"] = Field(
         title="Канал", default="",
-        description="Канал: cabinet — кабинет, quick_pay — без входа, office — касса")
+        description="Канал: cabinet — кабинет, quick_pay — без входа, office — касса, "
+                    "agent — агенты и терминалы, bank — банковский перевод")
     date_from: dt.date | None = Field(title="С даты", default=None, description="С даты (включительно)")
     date_to: dt.date | None = Field(title="По дату", default=None, description="По дату (включительно)")
     town: str = Field(title="Город", default="", max_length=100, description="Город (пусто — все)")

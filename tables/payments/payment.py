@@ -58,13 +58,22 @@ class PaymentChannel(enum.StrEnum):
     CABINET = "cabinet"
     QUICK_PAY = "quick_pay"
     OFFICE = "office"
+    AGENT = "agent"
+    BANK = "bank"
 
 
 PAYMENT_CHANNEL_LABELS = {
     "cabinet": "Личный кабинет",
     "quick_pay": "Оплата без входа",
     "office": "Касса офиса",
+    "agent": "Платёжный агент, терминал",
+    "bank": "Банковский перевод",
 }
+
+
+#: Channels paid by card through the provider: only these have an intent to settle, reconcile
+#: or refund. Office, agent and bank payments are booked once, already succeeded.
+CARD_CHANNELS = (PaymentChannel.CABINET, PaymentChannel.QUICK_PAY)
 
 
 CURRENCY = "rub"

@@ -14,7 +14,7 @@ from providers.stripe_client import (
 )
 from tables.calendar import as_utc, utcnow
 from tables.payments.card_flow import idempotency_key
-from tables.payments.payment import OPEN_STATUSES, Payment, PaymentChannel, PaymentStatus
+from tables.payments.payment import CARD_CHANNELS, OPEN_STATUSES, Payment, PaymentStatus
 from tables.payments.refunds import (
     PaymentRefund,
     RefundStatus,
@@ -32,7 +32,7 @@ async def unbooked_payments() -> list[dict]:
     """Credited card payments without their ledger entry (should always be empty)."""
     return await Payment.raw(
         "SELECT p.id, p.provider_intent_id FROM payment p WHERE p.status IN ('succeeded', 'refunded') "
-        "AND p.channel <> 'office' AND NOT EXISTS "
+        "AND p.channel IN ('cabinet', 'quick_pay') AND NOT EXISTS "
         "(SELECT 1 FROM ledger_entry l WHERE l.reference = p.provider_intent_id)"
     )
 
@@ -117,7 +117,7 @@ async def reconcile(now: dt.datetime | None = None) -> ReconcileReport:
     report = ReconcileReport()
     p = provider()
     open_payments = await Payment.objects().where(
-        Payment.status.is_in(list(OPEN_STATUSES)) & (Payment.channel != PaymentChannel.OFFICE)
+        Payment.status.is_in(list(OPEN_STATUSES)) & Payment.channel.is_in(list(CARD_CHANNELS))
     ).order_by(Payment.id)
     for payment in open_payments:
         report.checked += 1

@@ -19,12 +19,12 @@ from tables.calendar import utcnow
 from tables.ledger import DuplicateEntryError, EntryKind, post_entry
 from tables.payments.events import event_outcome, record_event
 from tables.payments.payment import (
+    CARD_CHANNELS,
     CREDITED_STATUSES,
     CURRENCY,
     OPEN_STATUSES,
     PAYMENT_CHANNEL_LABELS,
     Payment,
-    PaymentChannel,
     PaymentStatus,
     failure_message,
     payment_reference,
@@ -115,7 +115,7 @@ async def settle_payment(intent: Mapping[str, Any], *, event_id: str | None = No
         if event_id and not await record_event(event_id, event_type, intent_id, now=now):
             return Settlement(None, None, duplicate_event=True)
         payment = await _find_payment(intent)
-        if payment is None or payment.channel == PaymentChannel.OFFICE:
+        if payment is None or payment.channel not in CARD_CHANNELS:
             settlement, outcome = Settlement(None, None), "unknown_intent"
         else:
             step = _STEPS.get(_step_of(intent), _no_change)

@@ -16,6 +16,10 @@ FIRST_LOGIN = "first_login"  # logged in with a one-time password, must set a ne
 STAFF = "staff"  # an administrator logged in to the office (Piccolo Admin's session)
 
 
+#: The payment agent the browser batteries' server knows (its reconciliation page lists a day).
+E2E_AGENTS = '{"terminal": {"name": "Терминалы города", "allowed_ips": ["127.0.0.1"]}}'
+
+
 @dataclass(frozen=True)
 class CheckedPage:
     name: str
@@ -65,6 +69,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-charge", "/office/charge", who=STAFF),
     CheckedPage("office-broadcasts", "/office/broadcasts", who=STAFF),
     CheckedPage("office-contract", "/office/contracts/new", who=STAFF),
+    CheckedPage("office-agents", "/office/agents", who=STAFF),
     # The managers' reports (backoffice/reports/): the index, a report with a stacked chart and
     # one with a wide table of contacts.
     CheckedPage("reports", "/reports/", who=STAFF),
@@ -121,9 +126,14 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
     """A staff member, a cash payment with its receipt, a refundable card payment and a message
     that did not go."""
     from tables.audit import Actor
-    from tables.calendar import utcnow
+    from tables.calendar import LOCAL_TZ, utcnow
+    from tables.payments.agents import agent_pay
     from tables.payments.office import book_office_payment
     from tables.payments.payment import Payment
+    from tables.subscribers import Subscriber
+
+    def local_now():
+        return utcnow().astimezone(LOCAL_TZ)
     from tests.factories import make_address, make_subscriber
     from tests.test_support import make_staff
 
@@ -134,6 +144,11 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
                                                      apartment="46"))
     office = await book_office_payment(subscriber_id, 140050, actor=Actor("a11y-admin"))
     now = utcnow()
+    # A terminal's payment today: the agents' reconciliation page lists a day (E2E_AGENTS).
+    await agent_pay("terminal", "Терминалы города", {
+        "txn_id": f"a11y-{subscriber_id}", "txn_date": local_now().strftime("%Y%m%d%H%M%S"),
+        "account": (await Subscriber.objects().get(Subscriber.id == subscriber_id)).contract_number,
+        "sum": "300.00"})
     card = Payment(subscriber=subscriber_id, amount=65000, status="succeeded", channel="cabinet",
                    provider_intent_id=f"pi_a11y_{subscriber_id}", card_brand="visa", card_last4="4242",
                    created_at=now, updated_at=now)

@@ -37,6 +37,7 @@ from tests.e2e.browser_support import (
     save_screenshot,
     unavailable,
 )
+from tests.e2e.checked_pages import E2E_AGENTS
 
 HERE = Path(__file__).resolve().parent
 SERVER_START_SECONDS = 30
@@ -101,7 +102,8 @@ def live_server(database: None, e2e_tools: None, e2e_output: Path,
     # No site-wide cache: each test's rows are gone before the next test starts.
     # Its job worker runs the exports the pages start, not the schedules (messages, billing).
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0",
-           "CENTRA_DEBUG": "1", "CENTRA_EMBEDDED_WORKER": "1", "CENTRA_EMBEDDED_QUEUES": "exports"}
+           "CENTRA_DEBUG": "1", "CENTRA_EMBEDDED_WORKER": "1", "CENTRA_EMBEDDED_QUEUES": "exports",
+           "CENTRA_PAYMENT_AGENTS": E2E_AGENTS}
     for _attempt in range(3):  # a port picked as free may be taken before uvicorn binds it
         port = _free_port()
         base_url = f"http://127.0.0.1:{port}"
