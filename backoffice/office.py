@@ -21,6 +21,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from backoffice.roles import FORM_MATRIX, MFA_MESSAGE, mfa_missing
@@ -565,8 +566,8 @@ class OfficeController(Controller):
     # --- payment agents: the daily reconciliation ------------------------------------------
 
     @get("/agents", name="office:agents")
-    async def agents_report(self, request: Request, agent: str = "", date_from: str = "",
-                            date_to: str = "") -> Template:
+    async def agents_report(self, request: Request, agent: FromQuery[str] = "",
+                            date_from: FromQuery[str] = "", date_to: FromQuery[str] = "") -> Template:
         """Count and sum of an agent's payments per day (the agent's own date), to compare
         with the registry the agent sends the accountant."""
         _require(request, "agents")

@@ -13,6 +13,7 @@ import logging
 
 from litestar import Request, Response, route
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from settings import get_settings
 from tables.payments.agents import AgentAnswer, AgentResult, agent_allows, agent_check, agent_pay
@@ -34,7 +35,7 @@ async def _params(request: Request) -> dict[str, str]:
 
 
 @route("/payments/agents/{agent:str}", http_method=["GET", "POST"], name="payments:agent")
-async def agent_endpoint(request: Request, agent: str) -> Response:
+async def agent_endpoint(request: Request, agent: FromPath[str]) -> Response:
     """Answer ``command=check`` or ``command=pay`` for the agent named in the path."""
     config = get_settings().payment_agents.get(agent)
     if config is None:
