@@ -134,6 +134,23 @@ class Settings(BaseSettings):
     sms_api_url: str = _env("CENTRA_SMS_API_URL", "https://sms.ru")
     sms_api_id: SecretStr = _env("CENTRA_SMS_API_ID", SecretStr(""))
     sms_sender: str = _env("CENTRA_SMS_SENDER", "")
+    # Fiscal receipts (54-FZ, tables/payments/receipts.py): the seller printed on every receipt
+    # and the online cash register (ATOL Online v5) they are sent to. Without a login, group
+    # and INN receipts are built and shown as «не фискализирован», and nothing is sent.
+    receipt_seller_name: str = _env("CENTRA_RECEIPT_SELLER_NAME", "ООО «Центра»")
+    receipt_seller_inn: str = _env("CENTRA_RECEIPT_SELLER_INN", "")
+    receipt_seller_email: str = _env("CENTRA_RECEIPT_SELLER_EMAIL", "")
+    # Place of settlement (тег 1187): the site's address for payments on the site.
+    receipt_place: str = _env("CENTRA_RECEIPT_PLACE", "https://centra.example")
+    receipt_tax_system: Literal["osn", "usn_income", "usn_income_outcome", "esn", "patent"] = _env(
+        "CENTRA_RECEIPT_TAX_SYSTEM", "osn")
+    # VAT of a top-up (an advance: the computed rates vat120/vat122 on OSN; "none" without VAT).
+    receipt_vat: Literal["none", "vat0", "vat5", "vat7", "vat10", "vat20", "vat22", "vat105",
+                         "vat107", "vat110", "vat120", "vat122"] = _env("CENTRA_RECEIPT_VAT", "vat122")
+    atol_url: str = _env("CENTRA_ATOL_URL", "https://online.atol.ru/possystem/v5")
+    atol_login: str = _env("CENTRA_ATOL_LOGIN", "")
+    atol_password: SecretStr = _env("CENTRA_ATOL_PASSWORD", SecretStr(""))
+    atol_group_code: str = _env("CENTRA_ATOL_GROUP_CODE", "")
     # Days before the monthly charge when a balance that will not cover it is reported.
     balance_reminder_days: int = _env("CENTRA_BALANCE_REMINDER_DAYS", 3, ge=1, le=28)
     # How long pages may show (and the quick-pay search may use) directory and site data read

@@ -32,6 +32,7 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "ledger_entry": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "payment_refund": {CA: {R}, MA: {R}, AD: {R}},
+    "receipt": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "billing_run": {CA: {R}, MA: {R}, AD: {R}},
     "tariff_change": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "promised_payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
@@ -115,7 +116,8 @@ async def _staff_role(request: Request) -> Role:
 #: Tables whose rows are personal data (names, addresses, phones, e-mails, what people wrote):
 #: a role that may list one of them can read personal data in bulk, so it needs a second factor.
 PERSONAL_DATA_TABLES = frozenset({"subscriber", "service_request", "request_event", "notification",
-                                  "notification_attempt", "cabinet_rating", "audit_entry", "piccolo_user"})
+                                  "notification_attempt", "cabinet_rating", "audit_entry", "piccolo_user",
+                                  "receipt"})
 
 
 def mfa_required(role: Role) -> bool:

@@ -19,6 +19,7 @@ from tables.payments.agents import AgentTransaction
 from tables.payments.card_flow import PaymentCustomer
 from tables.payments.events import ProviderEvent
 from tables.payments.payment import Payment
+from tables.payments.receipts import Receipt
 from tables.payments.refunds import PaymentRefund
 from tables.ratings import CabinetRating
 from tables.requests.queue import RequestEvent, ServiceRequest
@@ -160,6 +161,17 @@ TABLE_CONFIGS: list[TableConfig] = [
         menu_group=CONTENT,
         order_by=[OrderBy(CabinetRating.id, ascending=False)],
         visible_filters=[CabinetRating.score, CabinetRating.period, CabinetRating.subscriber],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        Receipt,
+        menu_group=MONEY,
+        visible_columns=[Receipt.id, Receipt.created_at, Receipt.subscriber, Receipt.payment,
+                         Receipt.operation, Receipt.amount, Receipt.status, Receipt.attempts,
+                         Receipt.fiscal_document_number, Receipt.fiscal_sign, Receipt.last_error],
+        visible_filters=[Receipt.status, Receipt.operation, Receipt.subscriber, Receipt.payment,
+                         Receipt.created_at],
+        order_by=[OrderBy(Receipt.id, ascending=False)],
         validators=read_only_validators(),
     ),
     TableConfig(

@@ -35,6 +35,15 @@ from tables.payments.payment import (
     subscriber_payments,
     suggested_amount,
 )
+from tables.payments.receipts import (
+    OPERATION_LABELS,
+    PAYMENT_TYPE_LABELS,
+    RECEIPT_STATUS_LABELS,
+    TAX_SYSTEM_LABELS,
+    VAT_LABELS,
+    receipts_by_payment,
+    subscriber_receipt,
+)
 from tables.payments.refresh import refresh_payment
 from tables.subscribers import Subscriber
 from web.errors import RowId
@@ -194,4 +203,17 @@ class CabinetPaymentsController(Controller):
         return Template("payments/history.html", context={
             "subscriber": subscriber, "payments": await subscriber_payments(subscriber.id),
             "status_labels": PAYMENT_STATUS_LABELS, "channel_labels": PAYMENT_CHANNEL_LABELS,
+            "receipts": await receipts_by_payment(subscriber.id),
+        })
+
+    @get("/receipts/{receipt_id:int}", name="receipt")
+    async def receipt(self, subscriber: NamedDependency[Subscriber], receipt_id: RowId) -> Template:
+        """A payment's (or refund's) fiscal receipt, with the fiscal data once the register gave it."""
+        row = await subscriber_receipt(subscriber.id, receipt_id)
+        if row is None:
+            raise NotFoundException()
+        return Template("payments/receipt.html", context={
+            "subscriber": subscriber, "r": row, "operation_labels": OPERATION_LABELS,
+            "status_labels": RECEIPT_STATUS_LABELS, "payment_type_labels": PAYMENT_TYPE_LABELS,
+            "tax_labels": TAX_SYSTEM_LABELS, "vat_labels": VAT_LABELS,
         })

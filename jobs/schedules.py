@@ -10,6 +10,7 @@
 | ``messages.send`` | every 15 seconds | messages |
 | ``messages.remind`` | 10:00 daily | messages |
 | ``messages.maintenance`` | every 10 minutes | messages |
+| ``receipts.send`` | every 30 seconds | receipts |
 | ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
 
 The billing tasks share a lock: they run one at a time, in the order of their ticks (the
@@ -133,6 +134,16 @@ async def maintenance(timestamp: int) -> dict[str, int]:
     from tables.maintenance_notices import notify_maintenance
 
     return await notify_maintenance(now=tick_time(timestamp))
+
+
+@local_periodic("* * * * * */30", "every-30-s")
+@app.task(name="receipts.send", queue="receipts", queueing_lock="receipts.send", retry=RETRY)
+async def send_receipts(timestamp: int) -> dict[str, int]:
+    """Send due fiscal receipts to the online cash register and collect their fiscal data
+    (nothing without the register's settings)."""
+    from tables.payments.receipts import fiscalize_receipts
+
+    return await fiscalize_receipts()
 
 
 #: Finished jobs stay this long in the queue's tables, then are removed: succeeded ones two days

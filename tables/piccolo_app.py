@@ -27,6 +27,7 @@ APP_CONFIG = AppConfig(
             "tables.payments.events",
             "tables.payments.refunds",
             "tables.payments.agents",
+            "tables.payments.receipts",
             "tables.requests.queue",
             "tables.content",
             "tables.ratings",

@@ -33,6 +33,7 @@ from tables.calendar import utcnow
 from tables.ledger import EntryKind, post_entry
 from tables.money import kopecks
 from tables.payments.payment import Payment, PaymentChannel, PaymentStatus, town_of
+from tables.payments.receipts import issue_receipt
 from tables.subscribers import Subscriber, SubscriberStatus
 
 
@@ -262,6 +263,7 @@ async def agent_pay(agent: str, agent_name: str, params: Mapping[str, str]) -> A
                 await post_entry(subscriber.id, amount, EntryKind.PAYMENT, f"agent:{agent}:{txn_id}",
                                  comment=f"Оплата через агента «{agent_name}», транзакция {txn_id}",
                                  created_by=f"agent:{agent}")
+                await issue_receipt(payment.id, now=now)
                 await write_audit(action="payment.agent_booked", object_type="payment",
                                   object_id=payment.id, actor=SYSTEM,
                                   message=f"agent={agent} txn_id={txn_id}",

@@ -7,6 +7,7 @@ from tables.audit import Actor, write_audit
 from tables.calendar import utcnow
 from tables.ledger import EntryKind, post_entry
 from tables.payments.payment import Payment, PaymentChannel, PaymentStatus, check_payment_period, town_of
+from tables.payments.receipts import issue_receipt
 
 
 async def book_office_payment(subscriber_id: int, amount: int, *, actor: Actor,
@@ -34,6 +35,7 @@ async def book_office_payment(subscriber_id: int, amount: int, *, actor: Actor,
             await payment.save()
             await post_entry(subscriber_id, amount, EntryKind.PAYMENT, f"payment:{payment.id}",
                              period=period, comment="Оплата в кассе офиса", created_by=actor.name)
+            await issue_receipt(payment.id, now=now)
             await write_audit(action="payment.office_booked", object_type="payment",
                               object_id=payment.id, actor=actor,
                               after={"subscriber": subscriber_id, "amount": amount, "period": period})

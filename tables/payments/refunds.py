@@ -117,6 +117,9 @@ async def complete_refund(refund_id: int, provider_refund_id: str, *, actor: Act
                                           period=payment.period, comment=comment, created_by=actor.name)
         except DuplicateEntryError:
             balance = None
+        from tables.payments.receipts import issue_receipt  # receipts read PaymentRefund
+
+        await issue_receipt(payment_id, refund_id=refund_id, amount=amount, now=now)
         pending = await PaymentRefund.exists().where(
             (PaymentRefund.payment == payment_id) & (PaymentRefund.status == RefundStatus.PENDING)
         )

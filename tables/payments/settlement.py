@@ -29,6 +29,7 @@ from tables.payments.payment import (
     failure_message,
     payment_reference,
 )
+from tables.payments.receipts import issue_receipt
 
 
 async def mark_failed(payment_id: int, code: str, *, actor: Actor = SYSTEM) -> bool:
@@ -166,6 +167,7 @@ async def _credit(payment: Payment, intent: Mapping[str, Any], *, event_id: str 
         )
     except DuplicateEntryError:
         return Settlement(payment.id, PaymentStatus.SUCCEEDED), "already_settled"
+    await issue_receipt(payment.id, now=now)
     await write_audit(action="payment.succeeded", object_type="payment", object_id=payment.id,
                       actor=SYSTEM, message=f"intent={intent['id']} event={event_id or '-'}",
                       before={"status": payment.status},

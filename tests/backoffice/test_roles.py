@@ -96,6 +96,11 @@ async def _one_row_each() -> None:
     await PaymentRefund(payment=payment.id, amount=100, status="succeeded", created_at=utcnow(),
                         updated_at=utcnow()).save()
     await ProviderEvent(event_id="evt_1", received_at=utcnow()).save()
+    # The cash payment above has its «приход» receipt; a refund's receipt the register refused:
+    from tables.payments.receipts import issue_receipt
+
+    refund = await PaymentRefund.objects().first()
+    await issue_receipt(payment.id, refund_id=refund.id, amount=100)
     from tables.notifications import Notification, NotificationAttempt
 
     notification = Notification(channel="sms", recipient="+79130000000", body="x", status="pending",

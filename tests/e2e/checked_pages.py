@@ -48,6 +48,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("contact-email", "/cabinet/profile/contacts/email", who=SUBSCRIBER),
     CheckedPage("statement", "/cabinet/statement", who=SUBSCRIBER),
     CheckedPage("payments", "/cabinet/payments", who=SUBSCRIBER),
+    CheckedPage("receipt", "/cabinet/receipts/{receipt_id}", who=SUBSCRIBER),
     CheckedPage("top-up", "/cabinet/pay", who=SUBSCRIBER),
     CheckedPage("requests", "/cabinet/requests", who=SUBSCRIBER),
     CheckedPage("request-new", "/cabinet/requests/new?kind=repair", who=SUBSCRIBER),
@@ -117,6 +118,7 @@ async def seed_site(who: str) -> dict[str, Any]:
         seed["contract_number"] = subscriber.contract_number
         if who in (SUBSCRIBER, STAFF):
             seed["request_id"] = await _subscriber_history(subscriber.id)
+            seed["receipt_id"] = await _fiscal_receipt(subscriber.id)
         if who == STAFF:
             seed.update(await _office_rows(subscriber.id))
     return seed
@@ -184,6 +186,24 @@ async def _finished_export(actor: Any) -> int:
         await store_file(job_id, handle.name, file_name="centra-ledger-2026-11.csv",
                          media_type="text/csv; charset=utf-8")
     return job_id
+
+
+async def _fiscal_receipt(subscriber_id: int) -> int:
+    """A cash payment whose receipt the register has fiscalized (the receipt page at its fullest)."""
+    from tables.audit import Actor
+    from tables.payments.office import book_office_payment
+    from tables.payments.receipts import Receipt
+
+    payment = await book_office_payment(subscriber_id, 80000, actor=Actor("a11y-clerk"))
+    await Receipt.update({
+        Receipt.status: "done", Receipt.fiscal_datetime: "07.12.2026 17:05:00",
+        Receipt.fiscal_sign: "3000000101", Receipt.fiscal_document_number: "1101",
+        Receipt.fiscal_receipt_number: "101", Receipt.shift_number: "7",
+        Receipt.fn_number: "9999078900012345", Receipt.registration_number: "0000000001012345",
+        Receipt.ofd_url: "https://check.ofd.example/?fd=1101",
+    }).where(Receipt.payment == payment.id)
+    row = await Receipt.select(Receipt.id).where(Receipt.payment == payment.id).first()
+    return row["id"]
 
 
 async def _subscriber_history(subscriber_id: int) -> int:
