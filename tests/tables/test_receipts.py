@@ -168,3 +168,14 @@ async def test_a_document_the_register_could_not_print_fails(configured):
     assert (await fiscalize_receipts())["failed"] == 1
     row = await Receipt.select().first()
     assert row["status"] == "failed" and "ФН" in row["last_error"]
+
+
+async def test_an_agent_payment_repeated_gets_one_receipt():
+    from tables.payments.agents import agent_pay
+
+    subscriber = await make_subscriber(email="anna@example.ru")
+    params = {"txn_id": "77", "txn_date": "20261207101500", "account": subscriber.contract_number,
+              "sum": "300.00"}
+    await asyncio.gather(*[agent_pay("qiwi", "QIWI", params) for _ in range(5)])
+    [receipt] = await Receipt.select().where(Receipt.subscriber == subscriber.id)
+    assert (receipt["operation"], receipt["amount"], receipt["payment_type"]) == ("sell", 30000, "electronic")
