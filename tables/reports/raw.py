@@ -197,7 +197,15 @@ def _dollar_params(sql: str) -> str:
 
 @contextlib.asynccontextmanager
 async def _pg_connection() -> AsyncIterator[Any]:
-    """A connection whose session time zone is local (the pool resets it on release)."""
+    """A connection whose session time zone is local (the pool resets it on release): on the
+    read replica when one is configured and usable (``db.replica``), else on the primary."""
+    from db.replica import replica
+
+    standby = replica()
+    if standby is not None and await standby.usable():
+        async with standby.connection(time_zone=LOCAL_TZ_NAME) as connection:
+            yield connection
+        return
     db = engine()
     pool = getattr(db, "pool", None)
     if pool is not None:

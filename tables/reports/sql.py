@@ -22,7 +22,19 @@ SQLITE_SHIFT = f"'{int(LOCAL_TZ.utcoffset(dt.datetime(2026, 1, 1)).total_seconds
 
 
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
-    """Run a read query; ``?`` marks a parameter (so f-strings need no brace escaping)."""
+    """Run a read query; ``?`` marks a parameter (so f-strings need no brace escaping).
+
+    With a read replica configured and usable (``db.replica``) the query runs there.
+    """
+    from db.replica import LOST, dollar_params, replica
+
+    standby = replica()
+    if standby is not None and await standby.usable():
+        try:
+            async with standby.connection() as connection:
+                return [dict(row) for row in await connection.fetch(dollar_params(sql), *args)]
+        except LOST as exc:
+            standby.failed(exc)
     return await LedgerEntry.raw(sql.replace("?", "{}"), *args)
 
 
