@@ -11,7 +11,8 @@ apt_install = $(1) || { echo "installing Debian's $(2)"; export DEBIAN_FRONTEND=
   $(SUDO) apt-get install -y -q $(2) >/dev/null || \
   { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
 
-.PHONY: run test test-pg test-dates lint migrate demo clean e2e e2e-deps bench bench-quick bench-tools
+.PHONY: run test test-pg test-dates lint migrate demo clean e2e e2e-deps bench bench-quick bench-tools \
+	radius radius-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,17 @@ e2e-deps: $(STAMP) $(AXE_STAMP)
 # Only the browser tests.
 e2e: e2e-deps
 	$(PY) -m pytest -q -m e2e $(PYTEST_ARGS)
+
+# FreeRADIUS asking the app (docs/network.md): Debian's freeradius, freeradius-utils (radclient)
+# and freeradius-rest (rlm_rest). `make run` does not need it; the tests skip without it (CI fails).
+RADIUS_PACKAGES := freeradius freeradius-utils freeradius-rest
+radius-deps:
+	@$(call apt_install,test -x /usr/sbin/freeradius && test -x /usr/bin/radclient && \
+	  test -f /usr/lib/freeradius/rlm_rest.so,$(RADIUS_PACKAGES))
+
+# FreeRADIUS with a configuration written from the NAS table, asking the app `make run` serves.
+radius: $(STAMP) radius-deps
+	$(PY) -m network freeradius --app-url http://$${HOST:-127.0.0.1}:$${PORT:-8000} $(RADIUS_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -45,6 +45,8 @@ from db.engine import keep_pooled_session
 from db.lanes import back_office_reads
 from db.sqlite_pool import PooledSQLiteEngine
 from jobs.worker import Embedded
+from network.endpoint import PATH as RADIUS_PATH
+from network.endpoint import ROUTES as RADIUS_ROUTES
 from settings import Settings, check_production, get_settings
 from web.errors import EXCEPTION_HANDLERS
 from web.formatting import FILTERS
@@ -171,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OfficeController,
             BroadcastController,
             healthz,
+            *RADIUS_ROUTES,
             create_static_files_router(path="/static", directories=[CABINET_DIR / "static"],
                                        guards=[static_name_guard]),
             create_static_files_router(path="/office/static", directories=[BACKOFFICE_DIR / "static"],
@@ -187,7 +190,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name="x-centra-csrf",
             cookie_secure=settings.production,
             cookie_httponly=True,
-            exclude=[ADMIN_PATH, "/payments/webhook", "/payments/agents/"],
+            # The webhook is signed, the agents' endpoint address-bound; FreeRADIUS's calls carry
+            # the RADIUS API key.
+            exclude=[ADMIN_PATH, "/payments/webhook", "/payments/agents/", RADIUS_PATH],
         ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
         if settings.allowed_hosts else None,

@@ -166,6 +166,13 @@ class Settings(BaseSettings):
     # Payment agents and terminals, JSON: {"<code>": {"name": "...", "secret": "...",
     # "allowed_ips": ["203.0.113.0/24"]}}; each answers at /payments/agents/<code>.
     payment_agents: dict[str, PaymentAgent] = _env("CENTRA_PAYMENT_AGENTS", {})
+    # FreeRADIUS's rlm_rest calls /radius/… (docs/network.md) with this key (HTTP basic auth);
+    # empty: derived from CENTRA_SECRET_KEY (network.endpoint.api_key), which the generated
+    # FreeRADIUS configuration reads the same way.
+    radius_api_key: SecretStr = _env("CENTRA_RADIUS_API_KEY", SecretStr(""))
+    # Addresses FreeRADIUS servers call from, comma-separated; everyone else gets 404.
+    radius_clients: Annotated[tuple[str, ...], NoDecode] = _env("CENTRA_RADIUS_CLIENTS",
+                                                                ("127.0.0.1", "::1"))
     # `make run` only (run.py): the local Stripe sandbox's preferred port and uvicorn's log level.
     stripe_sandbox_port: int = _env("STRIPE_SANDBOX_PORT", 8420, ge=0, le=65535)
     log_level: str = _env("LOG_LEVEL", "info")
@@ -178,7 +185,7 @@ class Settings(BaseSettings):
             return value if value.startswith(("postgres://", "postgresql://")) else None
         return value
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "radius_clients", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

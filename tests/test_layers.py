@@ -22,6 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "jobs": {"tables", "db", "providers", "settings", "piccolo_conf"},
     "cabinet": {"web", "jobs", "tables", "db", "providers", "settings", "piccolo_conf"},
     "backoffice": {"web", "jobs", "tables", "db", "providers", "settings", "piccolo_conf"},
+    # The machine-facing front end: FreeRADIUS's endpoint and its generated configuration.
+    "network": {"tables", "db", "settings", "piccolo_conf"},
 }
 OURS = set(ALLOWED) | {"app", "run", "settings", "piccolo_conf", "bench", "tests"}
 

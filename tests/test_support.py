@@ -89,12 +89,13 @@ SIGNED_ROUTES = ("/payments/webhook", "/payments/agents/{agent:str}")
 
 
 def unsafe_routes(app: Litestar) -> list[str]:
-    """The site's state-changing routes (not the admin's, the static files, the webhook or the
-    payment agents' endpoint: those two are signed or address-bound instead of CSRF tokens)."""
+    """The site's state-changing routes (not the admin's, the static files, the webhook, the
+    payment agents' endpoint or FreeRADIUS's: those are signed, address-bound or key-bound instead
+    of CSRF tokens)."""
     paths = []
     for route in app.routes:
         methods = getattr(route, "methods", set())
-        if route.path.startswith(("/admin", "/static")) or route.path in SIGNED_ROUTES:
+        if route.path.startswith(("/admin", "/static", "/radius/")) or route.path in SIGNED_ROUTES:
             continue
         if methods & {"POST", "PUT", "PATCH", "DELETE"}:
             paths.append(route.path)

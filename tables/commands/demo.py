@@ -15,6 +15,9 @@ DEMO_ROLE_STAFF = ("operator", "cashier", "manager")
 DEMO_ROLE_PASSWORD = "centra-staff-2026"
 DEMO_SUBSCRIBER = ("100001", "demo-2026!")
 DEMO_FIRST_LOGIN = ("100002", "start2026")
+# `make radius` (docs/network.md): this computer is a NAS, contract 100001 logs in over PPPoE.
+DEMO_NAS_SECRET = "centra-radius-demo"
+DEMO_PPPOE = ("100001", "demo-ppp-2026")
 
 TOWNS = {
     "Новокузнецк": ["проспект Металлургов", "улица Кирова", "проспект Бардина", "улица Ленина"],
@@ -225,6 +228,11 @@ async def load_demo(today: dt.date | None = None) -> bool:
         for row, (score, comment) in zip(rated, DEMO_RATINGS, strict=False):
             await rate_cabinet(score, comment, subscriber_id=row["id"], now=now)
         await rate_cabinet(4, "Оплатил без входа, по номеру договора.", now=now)
+
+        from tables.network import Nas, NetworkAccess
+
+        await Nas(name="Этот компьютер (демо)", address="127.0.0.1", secret=DEMO_NAS_SECRET).save()
+        await NetworkAccess(subscriber=demo.id, login=DEMO_PPPOE[0], password=DEMO_PPPOE[1]).save()
 
         if not await BaseUser.exists().where(BaseUser.username == DEMO_STAFF[0]):
             await BaseUser.create_user(username=DEMO_STAFF[0], password=DEMO_STAFF[1],

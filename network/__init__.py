@@ -1,0 +1,1 @@
+"""Network access: the endpoint FreeRADIUS asks, and its generated configuration (docs/network.md)."""

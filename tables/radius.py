@@ -1,0 +1,212 @@
+"""What FreeRADIUS is told (issue 32): authorisation decisions and accounting.
+
+``authorize`` turns an Access-Request's attributes into a ``Decision``: who the subscriber is
+(PPPoE login, or an IPoE binding by MAC or by switch and port), whether the contract may use
+the network, and the reply attributes for the asking NAS's type. ``account`` stores an
+Accounting-Request idempotently. Both take plain ``{attribute name: value}`` dicts, so the
+transport (rlm_rest's JSON, see ``network/``) stays outside.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+from db.engine import is_sqlite, write_transaction
+from tables.calendar import utcnow
+from tables.network import NasKind, NetworkAccess, RadiusSession
+from tables.subscribers import Subscriber, SubscriberStatus
+from tables.tariffs import Tariff
+
+#: Seconds until a NAS asks again (an active session is also cut by CoA when the state changes).
+SESSION_TIMEOUT = 86400
+#: A session in the walled garden is re-authorised soon, so a payment lifts it even with no CoA.
+RESTRICTED_SESSION_TIMEOUT = 900
+ACCT_INTERIM_INTERVAL = 300
+
+
+@dataclasses.dataclass
+class Decision:
+    """``outcome``: "accept", "restricted" (walled garden), "reject" or "unknown"."""
+
+    outcome: str
+    reason: str = ""
+    control: dict[str, str] = dataclasses.field(default_factory=dict)
+    reply: dict[str, str] = dataclasses.field(default_factory=dict)
+    subscriber_id: int | None = None
+
+
+def normalise_mac(value: str) -> str | None:
+    """``00-11-22-AA-bb-cc``, ``0011.22aa.bbcc`` or ``001122aabbcc`` → ``00:11:22:aa:bb:cc``."""
+    digits = re.sub(r"[^0-9a-fA-F]", "", value or "")
+    if len(digits) != 12 or len(re.sub(r"[0-9a-fA-F:.\-\s]", "", value)) > 0:
+        return None
+    digits = digits.lower()
+    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+
+
+def _option82(value: str) -> str:
+    """rlm_rest sends octets as ``0x…``: decode to the text a switch reports when printable."""
+    if value.startswith("0x"):
+        try:
+            decoded = bytes.fromhex(value[2:]).decode("ascii")
+        except (ValueError, UnicodeDecodeError):
+            return value
+        return decoded if decoded.isprintable() else value
+    return value
+
+
+def _rate_limit(tariff: dict) -> tuple[int, int]:
+    """(download, upload) in Mbit/s; an upload of 0 means as fast as the download."""
+    down = int(tariff["speed_mbps"] or 0)
+    up = int(tariff["upload_mbps"] or 0) or down
+    return down, up
+
+
+async def _find_access(attrs: dict[str, str]) -> dict | None:
+    columns = (NetworkAccess.id, NetworkAccess.kind, NetworkAccess.password,
+               NetworkAccess.static_ip, NetworkAccess.subscriber)
+    user = (attrs.get("User-Name") or "").strip()
+    if user:
+        row = await NetworkAccess.select(*columns).where(
+            (NetworkAccess.login == user) & (NetworkAccess.kind == "pppoe")).first()
+        if row:
+            return row
+    # IPoE: a DHCP server asks with the client's MAC (as User-Name or Calling-Station-Id) and
+    # option 82's switch (remote id) and port (circuit id).
+    for candidate in (attrs.get("Calling-Station-Id", ""), user):
+        mac = normalise_mac(candidate)
+        if mac:
+            row = await NetworkAccess.select(*columns).where(
+                (NetworkAccess.mac == mac) & (NetworkAccess.kind == "ipoe")).first()
+            if row:
+                return row
+    remote = _option82(attrs.get("ADSL-Agent-Remote-Id", "") or attrs.get("Agent-Remote-Id", ""))
+    circuit = _option82(attrs.get("ADSL-Agent-Circuit-Id", "") or attrs.get("Agent-Circuit-Id", ""))
+    if remote and circuit:
+        return await NetworkAccess.select(*columns).where(
+            (NetworkAccess.switch_id == remote) & (NetworkAccess.switch_port == circuit)
+            & (NetworkAccess.kind == "ipoe")).first()
+    return None
+
+
+async def authorize(attrs: dict[str, str], nas: dict | None) -> Decision:
+    """The answer to one Access-Request from ``nas`` (a ``Nas`` row as a dict, or None).
+
+    An unknown or switched-off NAS and an unknown login are refused; a terminated contract or a
+    tariff without internet is rejected; a suspended contract is let into the walled garden
+    (the NAS's debtors' list or pool, where the site's «пополните счёт» page is reachable);
+    an active one gets its tariff's speed and static IP.
+    """
+    if nas is None or not nas["active"]:
+        return Decision("reject", "Неизвестный NAS")
+    access = await _find_access(attrs)
+    if access is None:
+        return Decision("unknown", "Неизвестный логин")
+    subscriber = await Subscriber.select(Subscriber.id, Subscriber.status, Subscriber.tariff).where(
+        Subscriber.id == access["subscriber"]).first()
+    if subscriber is None or subscriber["status"] == SubscriberStatus.TERMINATED:
+        return Decision("reject", "Договор расторгнут", subscriber_id=access["subscriber"])
+    tariff = await Tariff.select(Tariff.speed_mbps, Tariff.upload_mbps).where(
+        Tariff.id == subscriber["tariff"]).first()
+    down, up = _rate_limit(tariff or {"speed_mbps": 0, "upload_mbps": 0})
+    if down <= 0:
+        return Decision("reject", "Тариф без интернета", subscriber_id=subscriber["id"])
+
+    control = ({"control:Cleartext-Password": access["password"]} if access["kind"] == "pppoe"
+               else {"control:Auth-Type": "Accept"})
+    mikrotik = nas["kind"] == NasKind.MIKROTIK
+    reply: dict[str, str] = {"reply:Acct-Interim-Interval": str(ACCT_INTERIM_INTERVAL)}
+    if subscriber["status"] == SubscriberStatus.SUSPENDED:
+        reply["reply:Session-Timeout"] = str(RESTRICTED_SESSION_TIMEOUT)
+        if mikrotik:
+            # The address list is filtered and its HTTP redirected to the pay page (docs/network.md).
+            reply["reply:Mikrotik-Address-List"] = nas["restricted_list"]
+            if access["static_ip"]:
+                reply["reply:Framed-IP-Address"] = access["static_ip"]
+        else:
+            reply["reply:Framed-Pool"] = nas["restricted_list"]
+        return Decision("restricted", "Приостановлен за долг", control, reply, subscriber["id"])
+
+    reply["reply:Session-Timeout"] = str(SESSION_TIMEOUT)
+    if mikrotik:
+        # rx/tx from the router's side: what it receives is the subscriber's upload.
+        reply["reply:Mikrotik-Rate-Limit"] = f"{up}M/{down}M"
+    else:
+        reply["reply:WISPr-Bandwidth-Max-Down"] = str(down * 1_000_000)
+        reply["reply:WISPr-Bandwidth-Max-Up"] = str(up * 1_000_000)
+    if access["static_ip"]:
+        reply["reply:Framed-IP-Address"] = access["static_ip"]
+    return Decision("accept", "", control, reply, subscriber["id"])
+
+
+def _int(attrs: dict[str, str], name: str) -> int:
+    try:
+        return max(0, int(attrs.get(name, "0") or 0))
+    except ValueError:
+        return 0
+
+
+def _octets(attrs: dict[str, str], kind: str) -> int:
+    """Bytes with the gigaword counter (a 32-bit counter wraps at 4 GiB)."""
+    return _int(attrs, f"Acct-{kind}-Octets") + (_int(attrs, f"Acct-{kind}-Gigawords") << 32)
+
+
+async def account(attrs: dict[str, str], nas_address: str) -> str:
+    """Store one Accounting-Request; returns what was done (for the log and the tests).
+
+    Keyed by the NAS and its Acct-Session-Id, so a retransmission (or the same packet through a
+    second FreeRADIUS) finds the row it made: counters only grow, a session stops once, and an
+    Interim-Update or Stop whose Start was lost creates the row.
+    """
+    status = attrs.get("Acct-Status-Type", "")
+    now = utcnow()
+    if status in ("Accounting-On", "Accounting-Off"):
+        # The NAS restarted: every session it had open is over.
+        await RadiusSession.update({RadiusSession.stopped_at: now, RadiusSession.updated_at: now,
+                                    RadiusSession.terminate_cause: "NAS-Reboot"}).where(
+            (RadiusSession.nas_address == nas_address) & RadiusSession.stopped_at.is_null())
+        return "nas-restart"
+    session_id = (attrs.get("Acct-Session-Id") or "").strip()[:100]
+    if status not in ("Start", "Interim-Update", "Stop") or not session_id:
+        return "ignored"
+    key = f"{nas_address}/{session_id}"
+    upload, download = _octets(attrs, "Input"), _octets(attrs, "Output")
+    started = now - dt.timedelta(seconds=_int(attrs, "Acct-Session-Time"))
+    stopped = now if status == "Stop" else None
+    cause = attrs.get("Acct-Terminate-Cause", "")[:40] if status == "Stop" else ""
+    user = (attrs.get("User-Name") or "")[:100]
+    access = await _find_access(attrs)
+    async with write_transaction():
+        inserted = await RadiusSession.insert(RadiusSession(
+            session_key=key, acct_session_id=session_id, nas_address=nas_address,
+            subscriber=access["subscriber"] if access else None, username=user,
+            framed_ip=attrs.get("Framed-IP-Address", "")[:45],
+            calling_station=attrs.get("Calling-Station-Id", "")[:64],
+            restricted=bool(attrs.get("Mikrotik-Address-List") or attrs.get("Framed-Pool")),
+            started_at=started, updated_at=now, stopped_at=stopped,
+            upload_bytes=upload, download_bytes=download, terminate_cause=cause,
+        )).on_conflict(target=RadiusSession.session_key, action="DO NOTHING").returning(RadiusSession.id)
+        if inserted:
+            return "created"
+        query = RadiusSession.select(
+            RadiusSession.id, RadiusSession.upload_bytes, RadiusSession.download_bytes,
+            RadiusSession.stopped_at, RadiusSession.framed_ip).where(RadiusSession.session_key == key)
+        row = await (query if is_sqlite() else query.lock_rows()).first()
+        if row["stopped_at"] is not None and status != "Stop":
+            return "unchanged"  # a late Interim-Update after the Stop
+        values: dict = {RadiusSession.updated_at: now}
+        if upload > row["upload_bytes"]:
+            values[RadiusSession.upload_bytes] = upload
+        if download > row["download_bytes"]:
+            values[RadiusSession.download_bytes] = download
+        if not row["framed_ip"] and attrs.get("Framed-IP-Address"):
+            values[RadiusSession.framed_ip] = attrs["Framed-IP-Address"][:45]
+        if status == "Stop" and row["stopped_at"] is None:
+            values[RadiusSession.stopped_at] = now
+            values[RadiusSession.terminate_cause] = cause
+        if len(values) == 1:
+            return "unchanged"
+        await RadiusSession.update(values).where(RadiusSession.id == row["id"])
+        return "updated"
