@@ -56,7 +56,10 @@ class Dataset:
     def env(self) -> dict[str, str]:
         """Environment that points the product (and the baseline) at this dataset."""
         # Development mode, as measured so far (SQLite, no allowed hosts: production would refuse).
-        env = {"CENTRA_SECRET_KEY": "bench-secret-key", "PICCOLO_CONF": "piccolo_conf", "CENTRA_DEBUG": "1"}
+        # No embedded job worker: the page benchmarks measure pages, not the schedules (on SQLite
+        # every app process would otherwise run the outbox and reconciliation itself).
+        env = {"CENTRA_SECRET_KEY": "bench-secret-key", "PICCOLO_CONF": "piccolo_conf", "CENTRA_DEBUG": "1",
+               "CENTRA_EMBEDDED_WORKER": "0"}
         if self.engine == "pg":
             env["DATABASE_URL"] = self.info["database_url"]
         else:
