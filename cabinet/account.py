@@ -92,7 +92,8 @@ class AccountController(Controller):
         await ip_attempt.release()
         if device_attempt is not None:
             await device_attempt.release()
-        token = await start_session(result.subscriber.id, ip=ip, replaces=session_token(request))
+        token = await start_session(result.subscriber.id, ip=ip, replaces=session_token(request),
+                                    new_device=device is None)
         target = "/cabinet/activate" if result.subscriber.must_change_password else next_path
         return Redirect(target, status_code=303, cookies=[
             session_cookie(token), device_cookie(contract, device if trusted else None)])

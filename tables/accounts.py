@@ -155,9 +155,14 @@ async def authenticate(contract_number: str, password: str, *, now: dt.datetime 
 
 
 async def start_session(subscriber_id: int, *, now: dt.datetime | None = None, ip: str = "",
-                        replaces: str | None = None) -> str:
-    """A fresh session token (never reuse one the client presented: fixation)."""
-    now = naive_utc(now or utcnow())
+                        replaces: str | None = None, new_device: bool = False) -> str:
+    """A fresh session token (never reuse one the client presented: fixation).
+
+    :param new_device: the login came from a device the cabinet does not know: the subscriber
+        is told, if they asked for it (``tables.messages.new_device_login``).
+    """
+    moment = now or utcnow()
+    now = naive_utc(moment)
     async with write_transaction():
         if replaces:
             await SubscriberSession.delete().where(SubscriberSession.token == replaces)
@@ -168,6 +173,8 @@ async def start_session(subscriber_id: int, *, now: dt.datetime | None = None, i
             await SubscriberSession.update({SubscriberSession.ip: ip[:64]}).where(
                 SubscriberSession.id == session.id
             )
+        if new_device:
+            await messages.new_device_login(subscriber_id, session.id, moment)
     return session.token
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tables.calendar import LOCAL_TZ
+from tables.calendar import LOCAL_TZ, as_utc
 from tables.money import format_plain
 from tables.notifications import MessageKind, notify_subscriber
 
@@ -27,11 +27,13 @@ TEXTS = {
     "tariff_applied": "с {date} ваш тариф «{tariff}», {fee} ₽ в месяц",
     "password_reset": "пароль кабинета сброшен сотрудником. Не вы? Позвоните нам",
     "maintenance": "{window} плановые работы, возможны перебои",
+    "new_login": "новый вход в кабинет {at}. Не вы? Смените пароль",
     "maintenance_eve": "{window} плановые работы, возможны перебои",
     "password_recovered": "пароль кабинета изменён по коду. Не вы? Позвоните нам",
 }
-#: Optional kinds (the subscriber may switch them off); every other message is transactional.
-REMINDERS = {"low_balance", "promised_ending"}
+#: Optional kinds (the subscriber chooses); every other message is transactional (account).
+KINDS = {"low_balance": MessageKind.REMINDERS, "promised_ending": MessageKind.REMINDERS,
+         "new_login": MessageKind.LOGINS}
 SUBJECTS = {
     "payment": "Платёж зачислен",
     "payment_reactivated": "Платёж зачислен, услуги подключены",
@@ -43,6 +45,7 @@ SUBJECTS = {
     "tariff_applied": "Новый тариф",
     "password_reset": "Пароль сброшен",
     "maintenance": "Плановые работы",
+    "new_login": "Вход в личный кабинет",
     "maintenance_eve": "Завтра плановые работы",
     "password_recovered": "Пароль изменён",
 }
@@ -59,8 +62,8 @@ async def _tell(subscriber_id: int, kind: str, key: str, *, urgent: bool = False
     event = kind.removesuffix("_reactivated")
     row = await notify_subscriber(subscriber_id, topic=f"message.{kind}",
                                   text=TEXTS[kind].format(**values), subject=SUBJECTS[kind],
-                                  event_key=f"{event}:{key}", urgent=urgent,
-                                  kind=MessageKind.REMINDERS if kind in REMINDERS else MessageKind.ACCOUNT)
+                                  event_key=f"{event}:{key}", urgent=urgent, kind=KINDS.get(kind,
+                                                                                  MessageKind.ACCOUNT))
     return row is not None
 
 
@@ -120,3 +123,10 @@ async def maintenance(subscriber_id: int, news_id: int, window: str, *, evening:
 async def password_recovered(subscriber_id: int, audit_id: int) -> bool:
     """The subscriber set a new password with a recovery code: urgent, keyed by the audit entry."""
     return await _tell(subscriber_id, "password_recovered", str(audit_id), urgent=True)
+
+
+async def new_device_login(subscriber_id: int, session_id: int, at: dt.datetime) -> bool:
+    """A login from a device the cabinet does not know (only when the subscriber asked for it);
+    urgent: it may be someone else."""
+    return await _tell(subscriber_id, "new_login", str(session_id), urgent=True,
+                       at=as_utc(at).astimezone(LOCAL_TZ).strftime("%d.%m %H:%M"))

@@ -170,12 +170,14 @@ class MessageKind(enum.StrEnum):
     ACCOUNT = "account"      # payments, service state, requests, password: cannot be switched off
     REMINDERS = "reminders"  # low balance, promised payment ending: optional
     NEWS = "news"            # marketing: only with consent (38-FZ), with an unsubscribe link
+    LOGINS = "logins"        # a login to the cabinet from a new device: off unless asked for
 
 
 MESSAGE_KIND_LABELS = {
     "account": "Платежи, состояние услуг, заявки, пароль",
     "reminders": "Напоминания: баланс перед списанием, конец обещанного платежа",
     "news": "Новости и предложения Centra",
+    "logins": "Вход в личный кабинет с нового устройства",
 }
 CHANNEL_CHOICES = {
     "auto": "SMS, а без мобильного — e-mail",
@@ -188,6 +190,7 @@ KIND_CHANNELS = {
     MessageKind.ACCOUNT: ("auto", "sms", "email"),
     MessageKind.REMINDERS: ("auto", "sms", "email", "none"),
     MessageKind.NEWS: ("none", "sms", "email"),
+    MessageKind.LOGINS: ("none", "sms", "email"),
 }
 
 
@@ -199,6 +202,8 @@ class MessagePreference(Table, help_text="Настройки уведомлен�
     reminders = Varchar(length=10, default="auto", help_text="Напоминания: auto, sms, email или none")
     news = Varchar(length=10, default="none", help_text="Новости и предложения: none (по умолчанию), "
                                                          "sms или email — только с согласия")
+    logins = Varchar(length=10, default="none",
+                     help_text="Вход с нового устройства: none (по умолчанию), sms или email")
     news_consent_at = Timestamptz(null=True, default=None,
                                   help_text="Согласие на новости и предложения получено")
     updated_at = Timestamptz(help_text="Изменено")
@@ -207,7 +212,8 @@ class MessagePreference(Table, help_text="Настройки уведомлен�
 async def message_preferences(subscriber_id: int) -> dict[str, str]:
     """The subscriber's channel per kind (defaults for a subscriber who never chose)."""
     row = await MessagePreference.select(
-        MessagePreference.account, MessagePreference.reminders, MessagePreference.news
+        MessagePreference.account, MessagePreference.reminders, MessagePreference.news,
+        MessagePreference.logins,
     ).where(MessagePreference.subscriber == subscriber_id).first()
     return row or {kind.value: channels[0] for kind, channels in KIND_CHANNELS.items()}
 
@@ -241,7 +247,8 @@ async def save_message_preferences(subscriber_id: int, choices_: dict[str, str],
             consent = consent or now
         values = {MessagePreference.account: chosen["account"],
                   MessagePreference.reminders: chosen["reminders"],
-                  MessagePreference.news: chosen["news"], MessagePreference.news_consent_at: consent,
+                  MessagePreference.news: chosen["news"], MessagePreference.logins: chosen["logins"],
+                  MessagePreference.news_consent_at: consent,
                   MessagePreference.updated_at: now}
         if old is None:
             await MessagePreference.insert(MessagePreference(

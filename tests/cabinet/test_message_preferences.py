@@ -11,6 +11,7 @@ from tables.ledger import EntryKind, post_entry
 from tables.notifications import MessagePreference, Notification
 from tests.factories import make_subscriber
 from tests.request_factories import cabinet_login, post_form
+from tests.test_support import csrf_from
 
 
 async def _channels(subscriber_id: int) -> list[tuple[str, str]]:
@@ -26,7 +27,8 @@ async def test_the_page_shows_the_defaults_and_saves_a_choice(client, setenv):
     assert page.status_code == 200 and "Эти сообщения отключить нельзя" in page.text
     assert 'name="news" value="none" required checked' in page.text
     saved = await post_form(client, "/cabinet/notifications",
-                            {"account": "email", "reminders": "none", "news": "email"})
+                            {"account": "email", "reminders": "none", "news": "email",
+                             "logins": "none"})
     assert saved.status_code == 303 and saved.headers["location"] == "/cabinet/notifications?saved=1"
     assert "Настройки сохранены" in (await client.get("/cabinet/notifications?saved=1")).text
     row = await MessagePreference.objects().get(MessagePreference.subscriber == s.id)
@@ -44,10 +46,12 @@ async def test_transactional_messages_cannot_be_switched_off(client):
     s = await make_subscriber()
     await cabinet_login(client, s.contract_number)
     refused = await post_form(client, "/cabinet/notifications",
-                              {"account": "none", "reminders": "auto", "news": "none"})
+                              {"account": "none", "reminders": "auto", "news": "none",
+                               "logins": "none"})
     assert refused.status_code == 400 and "отключить нельзя" in refused.text
     bad = await post_form(client, "/cabinet/notifications",
-                          {"account": "auto", "reminders": "pigeon", "news": "none"})
+                          {"account": "auto", "reminders": "pigeon", "news": "none",
+                           "logins": "none"})
     assert bad.status_code == 400 and "Выберите, как присылать" in bad.text
     assert await MessagePreference.count() == 0
 
@@ -56,11 +60,28 @@ async def test_news_consent_is_kept_from_its_first_time_and_withdrawn_with_news_
     s = await make_subscriber()
     await cabinet_login(client, s.contract_number)
     await post_form(client, "/cabinet/notifications", {"account": "auto", "reminders": "auto",
-                                                       "news": "sms"})
+                                                       "news": "sms", "logins": "none"})
     first = (await MessagePreference.objects().first()).news_consent_at
     await post_form(client, "/cabinet/notifications", {"account": "sms", "reminders": "auto",
-                                                       "news": "email"})
+                                                       "news": "email", "logins": "none"})
     assert (await MessagePreference.objects().first()).news_consent_at == first
     await post_form(client, "/cabinet/notifications", {"account": "sms", "reminders": "auto",
-                                                       "news": "none"})
+                                                       "news": "none", "logins": "none"})
     assert (await MessagePreference.objects().first()).news_consent_at is None
+
+
+async def test_a_login_from_a_new_device_is_told_only_to_who_asked_and_not_from_a_known_one(client):
+    s = await make_subscriber(phone="+79131234567")
+    await cabinet_login(client, s.contract_number)
+    assert await _channels(s.id) == []  # off by default
+    await post_form(client, "/cabinet/notifications", {"account": "auto", "reminders": "auto",
+                                                       "news": "none", "logins": "sms"})
+    await client.post("/cabinet/logout", data={"_csrf_token": csrf_from(
+        (await client.get("/cabinet/")).text)})
+    await cabinet_login(client, s.contract_number)  # this browser is now a known device
+    assert await _channels(s.id) == []
+    client.cookies.clear()  # another browser
+    await cabinet_login(client, s.contract_number)
+    [row] = await Notification.select(Notification.body, Notification.urgent).where(
+        Notification.subscriber == s.id)
+    assert row["urgent"] and row["body"].startswith("Centra: новый вход в кабинет ")
