@@ -173,6 +173,20 @@ class Settings(BaseSettings):
     # Addresses FreeRADIUS servers call from, comma-separated; everyone else gets 404.
     radius_clients: Annotated[tuple[str, ...], NoDecode] = _env("CENTRA_RADIUS_CLIENTS",
                                                                 ("127.0.0.1", "::1"))
+    # The job engine (jobs/): a worker's heartbeat; a worker silent this long counts as dead and
+    # its jobs are queued again, looked for this often; jobs one worker runs at once; the
+    # engine's own PostgreSQL pool (docs/architecture.md).
+    jobs_heartbeat: float = _env("CENTRA_JOBS_HEARTBEAT", 10.0, gt=0)
+    jobs_stalled_after: float = _env("CENTRA_JOBS_STALLED_AFTER", 60.0, gt=0)
+    jobs_recover_every: float = _env("CENTRA_JOBS_RECOVER_EVERY", 15.0, gt=0)
+    jobs_concurrency: int = _env("CENTRA_JOBS_CONCURRENCY", 4, ge=1)
+    jobs_pool_size: int = _env("CENTRA_JOBS_POOL_SIZE", 4, ge=1)
+    # A worker inside the web process: unset, on SQLite only (its queue lives in that process);
+    # on or off when set. The queues it takes, comma-separated (empty: all).
+    embedded_worker: bool | None = _env("CENTRA_EMBEDDED_WORKER", None)
+    embedded_queues: Annotated[tuple[str, ...], NoDecode] = _env("CENTRA_EMBEDDED_QUEUES", ())
+    # Hours a finished export's file can be downloaded (tables/background.py).
+    export_ttl_hours: int = _env("CENTRA_EXPORT_TTL_HOURS", 24, gt=0)
     # `make run` only (run.py): the local Stripe sandbox's preferred port and uvicorn's log level.
     stripe_sandbox_port: int = _env("STRIPE_SANDBOX_PORT", 8420, ge=0, le=65535)
     log_level: str = _env("LOG_LEVEL", "info")
@@ -185,7 +199,7 @@ class Settings(BaseSettings):
             return value if value.startswith(("postgres://", "postgresql://")) else None
         return value
 
-    @field_validator("allowed_hosts", "radius_clients", mode="before")
+    @field_validator("allowed_hosts", "radius_clients", "embedded_queues", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -13,7 +13,6 @@ so jobs live in the process that deferred them: the worker runs embedded in the 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ import croniter
 import procrastinate
 from procrastinate.testing import InMemoryConnector
 
-from settings import database_url
+from settings import database_url, get_settings
 from tables.calendar import LOCAL_TZ
 
 #: Retries with exponential backoff: 4 s, 16 s, 64 s, 256 s, 1024 s (six attempts in ~23 min).
@@ -34,7 +33,7 @@ def _connector() -> procrastinate.BaseConnector:
     url = database_url()
     if url:
         return procrastinate.PsycopgConnector(
-            conninfo=url, min_size=1, max_size=int(os.environ.get("CENTRA_JOBS_POOL_SIZE", "4")),
+            conninfo=url, min_size=1, max_size=get_settings().jobs_pool_size,
             kwargs={"application_name": "centra-jobs"},
         )
     return InMemoryConnector()

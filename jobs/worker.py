@@ -2,7 +2,7 @@
 
 A worker runs the queued jobs, defers the periodic ticks (every worker tries; the database
 lets one deferral per tick through) and sends a heartbeat. Every worker also looks, every
-``RECOVER_EVERY`` seconds, for jobs left in ``doing`` by a worker whose heartbeat stopped
+``CENTRA_JOBS_RECOVER_EVERY`` seconds, for jobs left in ``doing`` by a worker whose heartbeat stopped
 (killed, its machine gone) and puts them back in the queue: such a job then runs again, from
 the start, on a live worker (each task is idempotent, and a transaction the dead worker had open
 was rolled back by the database). procrastinate leaves this to the application (its
@@ -20,26 +20,20 @@ import socket
 from typing import Any
 
 from jobs.engine import app, engine_ref, in_memory
+from settings import get_settings
 
 logger = logging.getLogger("centra.jobs")
 
 
-def _seconds(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
-
-
-#: Heartbeat interval; a worker silent for ``STALLED_AFTER`` seconds counts as dead.
-HEARTBEAT = _seconds("CENTRA_JOBS_HEARTBEAT", 10)
-STALLED_AFTER = _seconds("CENTRA_JOBS_STALLED_AFTER", 60)
-RECOVER_EVERY = _seconds("CENTRA_JOBS_RECOVER_EVERY", 15)
-#: Jobs run at once by one worker (all tasks are async; the billing ones share a lock).
-CONCURRENCY = int(os.environ.get("CENTRA_JOBS_CONCURRENCY", "4"))
+# Heartbeat interval, stalled-worker timeout, recovery interval and jobs at once per worker (all
+# tasks are async; the billing ones share a lock): settings.jobs_*.
 
 
 async def recover_stalled() -> int:
     """Put jobs of dead workers back in the queue; returns how many."""
     recovered = 0
-    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER):
+    stalled_after = get_settings().jobs_stalled_after
+    for job in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=stalled_after):
         try:
             await app.job_manager.retry_job(job)
         except Exception as exc:  # another worker was first, or the job just finished
@@ -52,7 +46,7 @@ async def recover_stalled() -> int:
 
 async def _recovery_loop() -> None:
     while True:
-        await asyncio.sleep(RECOVER_EVERY)
+        await asyncio.sleep(get_settings().jobs_recover_every)
         try:
             await recover_stalled()
         except Exception:
@@ -96,11 +90,12 @@ async def record_outcome(call_next: Any, context: Any, worker: Any) -> Any:
 
 
 def worker_options(**overrides: Any) -> dict[str, Any]:
+    settings = get_settings()
     options: dict[str, Any] = {
         "name": f"{socket.gethostname()}:{os.getpid()}",
-        "concurrency": CONCURRENCY,
-        "update_heartbeat_interval": HEARTBEAT,
-        "stalled_worker_timeout": STALLED_AFTER,
+        "concurrency": settings.jobs_concurrency,
+        "update_heartbeat_interval": settings.jobs_heartbeat,
+        "stalled_worker_timeout": settings.jobs_stalled_after,
         "shutdown_graceful_timeout": 30,
         "worker_middleware": [record_outcome],
     }
@@ -144,10 +139,8 @@ async def main(**overrides: Any) -> None:
 def embedded_wanted() -> bool:
     """The web process runs a worker too: always on SQLite (the queue is in that process),
     on PostgreSQL when ``CENTRA_EMBEDDED_WORKER=1`` (one machine, no separate worker)."""
-    flag = os.environ.get("CENTRA_EMBEDDED_WORKER", "").strip().lower()
-    if flag in {"0", "false", "no", "off"}:
-        return False
-    return in_memory() or flag in {"1", "true", "yes", "on"}
+    wanted = get_settings().embedded_worker
+    return in_memory() if wanted is None else wanted
 
 
 class Embedded:
@@ -163,7 +156,7 @@ class Embedded:
         self._opened = True
         if embedded_wanted():
             # CENTRA_EMBEDDED_QUEUES limits it (the browser tests run exports, not the schedules).
-            queues = [q.strip() for q in os.environ.get("CENTRA_EMBEDDED_QUEUES", "").split(",") if q.strip()]
+            queues = list(get_settings().embedded_queues)
             self._task = asyncio.create_task(
                 run_worker(install_signal_handlers=False, name=f"embedded:{os.getpid()}",
                            queues=queues or None),

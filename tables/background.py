@@ -8,7 +8,7 @@ engines, in the application's own tables:
   whether the engine retries it), so the admin lists running and failed work with its errors;
 - :class:`JobFileChunk`, the finished file in 1 MiB pieces in the database, so that any app host
   can serve it (no shared disk needed) and a download streams without holding the file in memory.
-  Files expire (:data:`FILE_TTL`); :func:`delete_expired_files` removes them.
+  Files expire (:func:`file_ttl`); :func:`delete_expired_files` removes them.
 
 Retrying a failed job (:func:`requeue`) marks the row queued again and hands back the task and
 its arguments for the engine to defer; the export task then works on the same row.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -28,12 +27,17 @@ from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 from db.engine import write_transaction
+from settings import get_settings
 from tables.audit import Actor, write_audit
 from tables.calendar import utcnow
 from tables.choices import choices
 
-#: How long a finished file can be downloaded.
-FILE_TTL = dt.timedelta(hours=int(os.environ.get("CENTRA_EXPORT_TTL_HOURS", "24")))
+
+def file_ttl() -> dt.timedelta:
+    """How long a finished file can be downloaded (``CENTRA_EXPORT_TTL_HOURS``)."""
+    return dt.timedelta(hours=get_settings().export_ttl_hours)
+
+
 #: Size of one stored piece of a file.
 CHUNK = 1024 * 1024
 
@@ -148,7 +152,7 @@ async def store_file(job_id: int, path: str, *, file_name: str, media_type: str,
         await BackgroundJob.update({
             BackgroundJob.status: JobStatus.DONE, BackgroundJob.finished_at: now,
             BackgroundJob.file_name: file_name, BackgroundJob.media_type: media_type,
-            BackgroundJob.file_size: size, BackgroundJob.expires_at: now + FILE_TTL,
+            BackgroundJob.file_size: size, BackgroundJob.expires_at: now + file_ttl(),
             BackgroundJob.error: "",
         }).where(BackgroundJob.id == job_id)
     return size
