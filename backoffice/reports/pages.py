@@ -20,6 +20,7 @@ from litestar.exceptions import (
     NotFoundException,
 )
 from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 
 from backoffice.reports.charts import draw
@@ -132,7 +133,7 @@ class ReportsController(Controller):
         })
 
     @get("/{slug:str}", name="reports:page")
-    async def page(self, request: Request, slug: str) -> Template:
+    async def page(self, request: Request, slug: FromPath[str]) -> Template:
         spec = _spec(slug)
         choices = await filter_choices()
         context: dict[str, Any] = {"spec": spec, "reports": REPORTS.values(), "choices": choices,
@@ -152,7 +153,7 @@ class ReportsController(Controller):
         return Template("reports/report.html", context=context)
 
     @get("/{slug:str}/export.csv", name="reports:csv")
-    async def export_csv(self, request: Request, slug: str) -> Stream:
+    async def export_csv(self, request: Request, slug: FromPath[str]) -> Stream:
         spec = _spec(slug)
         filters = _filters(request, spec)
         report = await build_report(slug, filters)
@@ -160,7 +161,7 @@ class ReportsController(Controller):
                          export_filename(slug, filters, "csv", period="period" in spec.uses))
 
     @get("/{slug:str}/export.xlsx", name="reports:xlsx")
-    async def export_xlsx(self, request: Request, slug: str) -> Stream:
+    async def export_xlsx(self, request: Request, slug: FromPath[str]) -> Stream:
         spec = _spec(slug)
         filters = _filters(request, spec)
         report = await build_report(slug, filters)
@@ -195,7 +196,7 @@ class ReportsController(Controller):
         return Redirect(f"/reports/jobs/{job_id}", status_code=303)
 
     @get("/jobs/{job_id:int}", name="reports:job")
-    async def job_page(self, request: Request, job_id: int) -> Template:
+    async def job_page(self, request: Request, job_id: FromPath[int]) -> Template:
         """The export's progress; the page reloads itself every 2 s until the job is over."""
         job = await _job_for(request, job_id)
         total, done = job["total"], job["progress"] or 0
@@ -207,7 +208,7 @@ class ReportsController(Controller):
         })
 
     @get("/jobs/{job_id:int}/file", name="reports:job_file")
-    async def job_file(self, request: Request, job_id: int) -> Stream:
+    async def job_file(self, request: Request, job_id: FromPath[int]) -> Stream:
         job = await _job_for(request, job_id)
         if job["status"] != JobStatus.DONE:
             raise NotFoundException(detail="Файла нет: выгрузка не готова или срок хранения истёк")
@@ -215,14 +216,14 @@ class ReportsController(Controller):
                          job["file_name"])
 
     @get("/data/{slug:str}/export.csv", name="reports:raw_csv")
-    async def export_raw_csv(self, request: Request, slug: str) -> Stream:
+    async def export_raw_csv(self, request: Request, slug: FromPath[str]) -> Stream:
         if slug not in RAW_EXPORTS:
             raise NotFoundException()
         filters = _filters(request, None)
         return _download(raw_csv(slug, filters), CSV_MEDIA_TYPE, export_filename(slug, filters, "csv"))
 
     @get("/data/{slug:str}/export.xlsx", name="reports:raw_xlsx")
-    async def export_raw_xlsx(self, request: Request, slug: str) -> Stream:
+    async def export_raw_xlsx(self, request: Request, slug: FromPath[str]) -> Stream:
         if slug not in RAW_EXPORTS:
             raise NotFoundException()
         filters = _filters(request, None)
