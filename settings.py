@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     # ``postgresql://…`` switches to PostgreSQL; anything else (or nothing) means the SQLite file.
     database_url: str | None = _env("DATABASE_URL", None)
     sqlite_path: Path = _env("CENTRA_SQLITE_PATH", PROJECT_DIR / "var" / "centra.sqlite3")
+    # A streaming replica the reports read from (db/replica.py), with PostgreSQL only; it is used
+    # while its replay lag is under ``replica_max_lag`` seconds, checked every ``replica_check_every``.
+    database_replica_url: str | None = _env("DATABASE_REPLICA_URL", None)
+    replica_max_lag: float = _env("CENTRA_REPLICA_MAX_LAG", 30.0, ge=0)
+    replica_check_every: float = _env("CENTRA_REPLICA_CHECK_EVERY", 5.0, ge=0)
     # Host names the site answers to, comma-separated (production requires them).
     allowed_hosts: Annotated[tuple[str, ...], NoDecode] = _env("CENTRA_ALLOWED_HOSTS", ())
     # Staff MFA: "required" | "optional"; empty: required in production only.
@@ -191,7 +196,7 @@ class Settings(BaseSettings):
     stripe_sandbox_port: int = _env("STRIPE_SANDBOX_PORT", 8420, ge=0, le=65535)
     log_level: str = _env("LOG_LEVEL", "info")
 
-    @field_validator("database_url", mode="before")
+    @field_validator("database_url", "database_replica_url", mode="before")
     @classmethod
     def _postgres_only(cls, value: Any) -> Any:
         if isinstance(value, str):

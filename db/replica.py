@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
+
+from settings import get_settings
 
 logger = logging.getLogger("centra.replica")
 
@@ -49,10 +50,9 @@ def dollar_params(sql: str) -> str:
 class Replica:
     def __init__(self, url: str, *, max_lag: float | None = None, check_every: float | None = None) -> None:
         self.url = url
-        self.max_lag = (max_lag if max_lag is not None
-                        else float(os.environ.get("CENTRA_REPLICA_MAX_LAG", "30")))
-        self.check_every = (check_every if check_every is not None
-                            else float(os.environ.get("CENTRA_REPLICA_CHECK_EVERY", "5")))
+        settings = get_settings()
+        self.max_lag = max_lag if max_lag is not None else settings.replica_max_lag
+        self.check_every = check_every if check_every is not None else settings.replica_check_every
         self.pool: asyncpg.Pool | None = None
         self._checked = float("-inf")
         self.ok = False
@@ -117,8 +117,9 @@ _replica: Replica | None = None
 def replica() -> Replica | None:
     """The configured replica (PostgreSQL primary and ``DATABASE_REPLICA_URL`` set), else None."""
     global _replica
-    url = os.environ.get("DATABASE_REPLICA_URL", "").strip()
-    if not url or not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+    settings = get_settings()
+    url = settings.database_replica_url
+    if not url or not settings.database_url:
         return None
     if _replica is None or _replica.url != url:
         _replica = Replica(url)
