@@ -15,7 +15,7 @@ from backoffice.crud import admin_crud_class
 from backoffice.forms import FORMS
 from backoffice.limits import admin_login_limit
 from backoffice.mfa import mfa_provider
-from backoffice.roles import secure_forms, secure_tables
+from backoffice.roles import SIDEBAR_LINKS, secure_forms, secure_tables
 from backoffice.tables import TABLE_CONFIGS, editable
 from backoffice.ui import localise
 from settings import Settings
@@ -169,6 +169,6 @@ def _create_admin(settings: Settings) -> Any:
         auto_include_related=False,
         rate_limit_provider=admin_login_limit(),
         mfa_providers=[mfa_provider()],
-        sidebar_links={"Офис: сегодня и поиск абонента": "/office/", "Отчёты": "/reports/",
-                       "Сайт и кабинет": "/"},
+        # Cut to the role's by backoffice.ui.RoleMenu (office pages the role may use).
+        sidebar_links={name: url for name, (url, _page) in SIDEBAR_LINKS.items()},
     )

@@ -53,6 +53,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from backoffice.access import refuse_write
 from backoffice.labels import (
     column_title,
     has_cyrillic,
@@ -62,13 +63,15 @@ from backoffice.labels import (
     rubles,
     table_title,
 )
+from backoffice.roles import C, table_allows
 from backoffice.validation import russian_message
-from db.engine import write_transaction
+from db.engine import MAX_ROW_ID, write_transaction
 from tables.audit import AuditEntry, action_label
 from tables.money import is_kopecks
 from tables.month import Month
 from tables.phones import normalize_phone
-from tables.subscribers import mask_name
+from tables.staff import role_of
+from tables.subscribers import Subscriber, mask_name
 
 #: Append-only tables that grow without bound.
 ESTIMATED_COUNT_TABLES = frozenset({"ledger_entry", "payment", "audit_entry"})
@@ -424,7 +427,18 @@ class AdminCRUD(AtomicCRUD):
         # Titles of listed columns that have no form field (the row number).
         extra["column_titles"] = {n: "Номер" for n in extra["visible_column_names"] if n not in properties}
         extra["table_title"] = table_title(self.table)
+        extra["card_links"] = card_links(self.table)
+        extra["can_add"] = await self._may_add(request)
         return JSONResponse(schema)
+
+    async def _may_add(self, request: Request) -> bool:
+        """Whether the list offers «Добавить строку»: not on a table whose POST is refused to
+        everyone (read-only tables, subscribers: contracts come from the office's new contract
+        page) nor to a role that may only read it."""
+        if refuse_write in (self.validators.post_single if self.validators else []):
+            return False
+        role = await role_of(request.user.user)
+        return role is not None and table_allows(self.table._meta.tablename, role, C)
 
     async def get_all(self, request: Request, params: dict[str, Any] | None = None) -> Response:
         response = await super().get_all(request, params)
@@ -432,6 +446,8 @@ class AdminCRUD(AtomicCRUD):
             return response
         data = json.loads(bytes(response.body))
         data["rows"] = [self._present_row(row, listing=True) for row in data.get("rows", [])]
+        if self.table is AuditEntry:
+            await _name_contracts(data["rows"])
         headers = {k: v for k, v in response.headers.items() if k.lower() == "content-range"}
         return JSONResponse(data, headers=headers)
 
@@ -566,6 +582,49 @@ class AdminCRUD(AtomicCRUD):
 
     async def get_references(self, request: Request) -> Response:
         return await self._answer(super().get_references, request)
+
+
+#: A contract's card in the office (backoffice/office.py, ``office:card``) is this plus its number.
+CARD_URL = "/office/subscribers/"
+
+
+def card_links(table: type[Table]) -> dict[str, dict[str, Any]]:
+    """The listed cells that name a contract, and the row field its number starts: Piccolo
+    Admin draws them as links to the contract's card (``window.centraCard``, backoffice/ui.py).
+
+    A link to a subscriber (payments, ledger, requests, promised payments, ratings…) reads the
+    number from its readable value («100004 Смирнов Д. И.»); a request's contract number only
+    when the request belongs to a contract; the subscriber list's own number (a link beside
+    the edit link); an audit entry's object when it is a contract.
+    """
+    links: dict[str, dict[str, Any]] = {}
+    contracts = [c._meta.name for c in table._meta.foreign_key_columns
+                 if c._foreign_key_meta.resolved_references is Subscriber]
+    for name in contracts:
+        links[name] = {"from": f"{name}_readable"}
+    if table is Subscriber:
+        links["contract_number"] = {"from": "contract_number"}
+    elif contracts and any(c._meta.name == "contract_number" for c in table._meta.columns):
+        owner = "subscriber" if "subscriber" in contracts else contracts[0]
+        links["contract_number"] = {"from": f"{owner}_readable"}
+    if table is AuditEntry:
+        links["object_repr"] = {"from": "object_repr", "if": {"object_type": "subscriber"}}
+    return links
+
+
+async def _name_contracts(rows: list[dict[str, Any]]) -> None:
+    """An audit entry about a contract lists the contract's number as its object (some domain
+    functions write only the id), so it reads, and links to the card, like the others."""
+    ids = {int(r["object_id"]) for r in rows if r.get("object_type") == "subscriber"
+           and not r.get("object_repr") and str(r.get("object_id", "")).isdigit()
+           and int(r["object_id"]) <= MAX_ROW_ID}
+    if not ids:
+        return
+    numbers = {str(r["id"]): r["contract_number"] for r in await Subscriber.select(
+        Subscriber.id, Subscriber.contract_number).where(Subscriber.id.is_in(list(ids)))}
+    for row in rows:
+        if row.get("object_type") == "subscriber" and not row.get("object_repr"):
+            row["object_repr"] = numbers.get(str(row.get("object_id")), row.get("object_repr"))
 
 
 def tidy_readable(tablename: str, text: str) -> str:

@@ -4,8 +4,8 @@ the actions a clerk takes from it, each shown before it is done ("договор
 
 Authentication is the admin's own: a valid piccolo_api session (cookie ``id``) of an active
 staff user with a role, the same second-factor rule as in the admin. Who may do what comes from
-the admin's form matrix (``backoffice.roles.FORM_MATRIX``), so a role sees on the card only the
-actions it may take and the server refuses the others. Every write is one domain function from
+the office's line of the role matrix (``backoffice.roles.OFFICE_MATRIX``), so a role sees on the
+card only the actions it may take and the server refuses the others. Every write is one domain function from
 ``tables/`` (which writes the audit entry); forms carry Litestar's CSRF token.
 """
 
@@ -24,7 +24,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from backoffice.roles import FORM_MATRIX, MFA_MESSAGE, mfa_missing
+from backoffice.roles import MFA_MESSAGE, OFFICE_MATRIX, mfa_missing
 from backoffice.sessions import staff_account
 from db.engine import MAX_ROW_ID, write_transaction
 from settings import get_settings
@@ -61,23 +61,6 @@ from tables.text import clean_text
 
 MAX_FIELD = 2000
 
-#: Office action → the admin form whose roles it follows (one matrix for both front ends).
-ACTIONS: dict[str, str] = {
-    "card": "История договора",
-    "payment": "Оплата в кассе",
-    "adjustment": "Корректировка баланса",
-    "refund": "Возврат платежа",
-    "request": "Ответить по заявке",
-    "password": "Сброс пароля абонента",
-    "view": "Просмотр кабинета абонента",
-    "terminate": "Выполнить расторжение",
-    "charge": "Начисление абонентской платы",
-    "contract": "Новый договор",
-    "broadcast": "Рассылка абонентам",
-    "agents": "Итоги по платежам",
-}
-
-
 class OfficeDenied(HTTPException):
     """A refusal shown as a Russian page inside the office layout."""
 
@@ -85,7 +68,7 @@ class OfficeDenied(HTTPException):
 
 
 def allowed(role: Role, action: str) -> bool:
-    return role in FORM_MATRIX.get(ACTIONS[action], {Role.ADMINISTRATOR})
+    return role in OFFICE_MATRIX[action]
 
 
 async def office_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
@@ -150,7 +133,7 @@ async def _contract(number: str) -> Subscriber:
 
 def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Template:
     staff = _staff(request)
-    actions = {a for a in ACTIONS if allowed(staff["role"], a)}
+    actions = {a for a in OFFICE_MATRIX if allowed(staff["role"], a)}
     return Template(f"office/{name}.html", status_code=status_code,
                     context={"staff": staff, "can": actions, **context})
 

@@ -65,18 +65,8 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
 
 # form name → roles allowed to submit it.
 FORM_MATRIX: dict[str, set[Role]] = {
-    "Новый договор": {OP, AD},
-    "Сброс пароля абонента": {OP, AD},
-    "Просмотр кабинета абонента": {OP, AD},
-    "История договора": {OP, CA, MA, AD},
     "Оценки кабинета": {OP, CA, MA, AD},
-    "Оплата в кассе": {CA, AD},
-    "Корректировка баланса": {CA, AD},
-    "Возврат платежа": {CA, AD},
     "Итоги по платежам": {CA, MA, AD},
-    "Начисление абонентской платы": {AD},
-    # Office page /office/broadcasts (a message to many contracts at once).
-    "Рассылка абонентам": {MA, AD},
     "Взять заявку в работу": {OP, AD},
     "Ответить по заявке": {OP, AD},
     "Закрыть заявку как выполненную": {OP, AD},
@@ -90,6 +80,47 @@ FORM_MATRIX: dict[str, set[Role]] = {
     # Managers start the exports (reports); administrators see to the scheduled work.
     "Повторить фоновое задание": {MA, AD},
 }
+
+#: Office pages (backoffice/office.py) → roles allowed. They replaced the admin forms that asked
+#: for a typed contract number, address, tariff or payment id (new contract, cash payment,
+#: adjustment, refund, password reset, cabinet view, contract history, charge run); a request
+#: filed or a termination done from the card follows the request forms of the same action.
+OFFICE_MATRIX: dict[str, set[Role]] = {
+    "card": {OP, CA, MA, AD},
+    "contract": {OP, AD},
+    "password": {OP, AD},
+    "view": {OP, AD},
+    "request": FORM_MATRIX["Ответить по заявке"],
+    "terminate": FORM_MATRIX["Выполнить расторжение"],
+    "payment": {CA, AD},
+    "adjustment": {CA, AD},
+    "refund": {CA, AD},
+    "charge": {AD},
+    # A message to many contracts at once (backoffice/broadcasts.py).
+    "broadcast": {MA, AD},
+    # The daily reconciliation with payment agents: who reads the payment totals.
+    "agents": FORM_MATRIX["Итоги по платежам"],
+    # Managers' reports (/reports/, backoffice/reports/pages.py REPORT_ROLES; a test keeps them equal).
+    "reports": {MA, AD},
+}
+
+#: The admin sidebar's links (piccolo_admin's ``sidebar_links``): name → (address, the office
+#: page whose roles see it, or None for every role). ``backoffice.ui.RoleMenu`` cuts them.
+SIDEBAR_LINKS: dict[str, tuple[str, str | None]] = {
+    "Офис: сегодня и поиск абонента": ("/office/", "card"),
+    "Новый договор": ("/office/contracts/new", "contract"),
+    "Начисление абонентской платы": ("/office/charge", "charge"),
+    "Рассылка абонентам": ("/office/broadcasts", "broadcast"),
+    "Сверка с агентами": ("/office/agents", "agents"),
+    "Отчёты": ("/reports/", "reports"),
+    "Сайт и кабинет": ("/", None),
+}
+
+
+def sidebar_links(role: Role) -> dict[str, str]:
+    return {name: url for name, (url, page) in SIDEBAR_LINKS.items()
+            if page is None or role in OFFICE_MATRIX[page]}
+
 
 #: Where a role may edit a table but only some of its columns (PATCH): operators keep the
 #: subscribers' contact data; what billing reads (connection date, router rental) is not theirs.

@@ -30,7 +30,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backoffice.crud import russian_answer, table_titles
+from backoffice.crud import CARD_URL, russian_answer, table_titles
 from backoffice.labels import column_title
 from backoffice.validation import russian_message
 from tables.calendar import LOCAL_TZ_NAME
@@ -77,6 +77,41 @@ BUNDLE_PATCHES: list[tuple[str, str, int]] = [
     ('value:"false"}," False "', 'value:"false"}," Нет "', 1),
     ('value:"null"}," Null "', 'value:"null"}," Не задано "', 2),
     ('value:"all"}," All "', 'value:"all"}," Все "', 2),
+]
+
+# Cells that name a contract link to its card in the office (``schema.extra.card_links``,
+# backoffice.crud.card_links; ``window.centraCard`` gives the address or null): a link to a
+# subscriber opens the card instead of the subscriber's edit page, a plain cell (a request's
+# contract number, an audit entry's object) becomes a link, and the subscriber list's own
+# number keeps its edit link with the card beside it. Built as Vue's compiler builds
+# ``v-if``/``v-else`` (keyed blocks), so the list redraws them like its own cells.
+_FK_CELL_LINK = ('z0(p,{to:{name:"editRow",params:{tableName:e.getTableName(g),rowID:m[g]}}},'
+                 '{default:J0(()=>[U0(M0(m[g+"_readable"]),1)]),_:2},1032,["to"])')
+_CARD = "window.centraCard(e.schema,g,m)"
+_ADD_ROW = ('z0(p,{to:{name:"addRow",params:{tableName:e.tableName}},class:"button",onClick:t[1]||'
+            '(t[1]=B0(m=>e.showAddRow=!0,["prevent"]))},{default:J0(()=>[z0(a,{icon:"plus"}),'
+            't0("span",null,M0(e.$t("Add Row")),1)]),_:1},8,["to"])')
+BUNDLE_PATCHES += [
+    (f'e.isForeignKey(g)&&m[g]!==null?(Z(),p0("span",__,[{_FK_CELL_LINK}])):',
+     f'e.isForeignKey(g)&&m[g]!==null?(Z(),p0("span",__,[{_CARD}?(Z(),p0("a",{{key:0,href:{_CARD}}},'
+     f'M0(m[g+"_readable"]),9,["href"])):(Z(),R0(p,{{key:1,'
+     + _FK_CELL_LINK.removeprefix("z0(p,{") + ")])):",
+     1),
+    ('g==e.linkColumnName?(Z(),p0("span",S_,[z0(p,{to:{name:"editRow",params:{tableName:e.tableName,'
+     'rowID:m[e.pkName]}}},{default:J0(()=>[U0(M0(m[g]),1)]),_:2},1032,["to"])])):',
+     'g==e.linkColumnName?(Z(),p0("span",S_,[z0(p,{to:{name:"editRow",params:{tableName:e.tableName,'
+     'rowID:m[e.pkName]}}},{default:J0(()=>[U0(M0(m[g]),1)]),_:2},1032,["to"]),'
+     f'{_CARD}?(Z(),p0("a",{{key:0,class:"centra-card",href:{_CARD},'
+     '"aria-label":"Карточка договора "+m[g]},"карточка",8,["href","aria-label"])):h0("",!0)])):',
+     1),
+    (':(Z(),p0("span",D_,M0(e.abbreviate(m[g])),1))]))),128))',
+     f':(Z(),p0("span",D_,[{_CARD}?(Z(),p0("a",{{key:0,href:{_CARD}}},M0(e.abbreviate(m[g])),9,'
+     '["href"])):(Z(),p0(W0,{key:1},[U0(M0(e.abbreviate(m[g])),1)],64))]))]))),128))',
+     1),
+    # «Добавить строку» only where the role may add a row (``schema.extra.can_add``): not on
+    # read-only tables, nor on subscribers (contracts come from the office's new contract page).
+    (_ADD_ROW, '(e.schema&&e.schema.extra&&e.schema.extra.can_add)?(Z(),R0(p,{key:"centra-add",'
+     + _ADD_ROW.removeprefix("z0(p,{") + '):h0("",!0)', 1),
 ]
 
 # Its "Export CSV" is built in the browser from the table API (``Object.values(row)``, quoted,
@@ -128,9 +163,24 @@ _HELPER_JS = """
 window.centraTitle = function (name) {
   return window.centraTitles[name] || String(name).split('_').join(' ');
 };
+// The card of the contract a listed cell names, or null (schema.extra.card_links: the row
+// field whose text starts with the contract number, and the row values it applies to).
+window.centraCard = function (schema, column, row) {
+  var links = (schema && schema.extra && schema.extra.card_links) || {};
+  var link = links[column];
+  if (!link || !row) { return null; }
+  var when = link['if'] || {};
+  for (var key in when) {
+    if (row[key] !== when[key]) { return null; }
+  }
+  var text = row[link.from] === null || row[link.from] === undefined ? '' : String(row[link.from]);
+  var number = /^[0-9]+(?= |$)/.exec(text);
+  return number ? window.centraCardUrl + encodeURIComponent(number[0]) : null;
+};
 // Names are written as they are meant: no Title Case of Russian names.
 document.head.insertAdjacentHTML('beforeend', '<style>h1, div.sidebar ul li, li a, '
   + 'ul.related_tables li span.table, select { text-transform: none !important; }'
+  + ' a.centra-card { margin-left: 0.75em; font-size: 0.85em; }'
   + ' #centra-refusal { position: fixed; top: 4rem; left: 50%; transform: translateX(-50%);'
   + ' z-index: 1000; max-width: 40rem; padding: 0.75rem 1rem; background: #fdecea;'
   + ' color: #611a15; border: 1px solid #f5c2c0; border-radius: 4px; }</style>');
@@ -172,6 +222,7 @@ document.head.insertAdjacentHTML('beforeend', '<style>h1, div.sidebar ul li, li 
 def helper_script(titles: dict[str, str]) -> str:
     return (
         f"window.centraTitles = {json.dumps(titles, ensure_ascii=False)};\n"
+        f"window.centraCardUrl = {json.dumps(CARD_URL)};\n"
         # Times are shown and typed in the provider's zone, whatever a browser kept before.
         f"localStorage.setItem('defaultTimezone', {json.dumps(LOCAL_TZ_NAME)});\n"
         + _HELPER_JS
@@ -214,11 +265,12 @@ async def _http_exception(request: Request, exc: HTTPException) -> Response:
 
 
 # --- the sidebar: only what the role may open --------------------------------------------------
-_MENU = re.compile(r"/api/(tables|forms)/(grouped/)?$")
+_MENU = re.compile(r"/api/(tables|forms|links)/(grouped/)?$")
 
 
 class RoleMenu:
-    """Cuts the admin's table and form lists to the role's (``TABLE_MATRIX``/``FORM_MATRIX``)."""
+    """Cuts the admin's table and form lists and its sidebar links to the role's
+    (``TABLE_MATRIX``/``FORM_MATRIX``/``SIDEBAR_LINKS``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -251,11 +303,14 @@ class RoleMenu:
 
 
 async def _allowed(scope: Scope, kind: str, data: Any) -> Any:
-    from backoffice.roles import FORM_MATRIX, R, mfa_missing, table_allows
+    from backoffice.roles import FORM_MATRIX, R, mfa_missing, sidebar_links, table_allows
     from tables.staff import Role, role_of
 
     user = getattr(scope.get("user"), "user", None)
     role = await role_of(user) if user is not None else None
+    if kind == "links":
+        allowed = sidebar_links(role) if role is not None and not await mfa_missing(role, user) else {}
+        return {name: url for name, url in data.items() if allowed.get(name) == url}
     if role is None or await mfa_missing(role, user):
         shown = set()
     elif kind == "tables":

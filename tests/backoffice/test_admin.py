@@ -8,7 +8,6 @@ import pytest
 
 from tables.audit import AuditEntry
 from tables.ledger import EntryKind, LedgerEntry, post_entry
-from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
 from tests.factories import make_subscriber
@@ -81,32 +80,3 @@ async def test_subscriber_balance_cannot_be_edited_directly(client):
     assert (await Subscriber.select(Subscriber.balance).first())["balance"] == 0
     ok = await client.patch(f"/admin/api/tables/subscriber/{s.id}/", json={"phone": "+79130000001"})
     assert ok.status_code == 200, ok.text
-
-
-async def test_office_payment_form_posts_to_ledger(client):
-    s = await make_subscriber()
-    await make_staff()
-    await admin_login(client)
-    response = await client.post("/admin/api/forms/оплата-в-кассе/",
-                                 json={"contract_number": s.contract_number, "amount": "650,50"})
-    assert response.status_code == 200, response.text
-    assert "зачислен" in response.text
-    payment = await Payment.objects().first()
-    assert payment.amount == 65050 and payment.channel == "office" and payment.created_by == "clerk"
-    assert (await Subscriber.select(Subscriber.balance).first())["balance"] == 65050
-    bad = await client.post("/admin/api/forms/оплата-в-кассе/",
-                            json={"contract_number": s.contract_number, "amount": "-5"})
-    assert bad.status_code == 422
-    assert await Payment.count() == 1
-
-
-async def test_new_contract_form_prints_one_time_password(client):
-    s = await make_subscriber()
-    await make_staff()
-    await admin_login(client)
-    response = await client.post("/admin/api/forms/новый-договор/", json={
-        "full_name": "Сидоров Семён Семёнович", "address_id": s.address, "tariff_id": s.tariff})
-    assert response.status_code == 200, response.text
-    assert "Одноразовый пароль" in response.text
-    new = await Subscriber.objects().where(Subscriber.full_name == "Сидоров Семён Семёнович").first()
-    assert new.must_change_password and int(new.contract_number) == int(s.contract_number) + 1

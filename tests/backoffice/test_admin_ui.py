@@ -12,8 +12,8 @@ import pytest
 from backoffice.admin import STAFF_TABLES
 from backoffice.labels import has_cyrillic
 from backoffice.tables import TABLE_CONFIGS
-from tables.audit import AuditEntry
-from tables.ledger import LedgerEntry, post_entry
+from tables.audit import Actor, AuditEntry
+from tables.ledger import LedgerEntry, post_adjustment, post_entry
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
 from tests.factories import make_address, make_subscriber
@@ -167,14 +167,25 @@ async def test_refusals_reach_the_screen_as_russian_text(client):
         assert has_cyrillic(response.text) and not response.text.startswith("{"), response.text
 
 
-@pytest.mark.parametrize(("role", "shown", "hidden", "forms", "no_forms"), [
+@pytest.mark.parametrize(("role", "shown", "hidden", "forms", "no_forms", "links"), [
     ("operator", {"subscriber", "street"}, {"audit_entry", "payment_refund", "staff_role"},
-     {"Новый договор"}, {"Оплата в кассе", "Начисление абонентской платы"}),
+     {"Взять заявку в работу"}, {"Итоги по платежам", "Выплатить остаток"},
+     {"Офис: сегодня и поиск абонента": "/office/", "Новый договор": "/office/contracts/new",
+      "Сайт и кабинет": "/"}),
     ("cashier", {"payment_refund", "subscriber"}, {"audit_entry", "notification"},
-     {"Оплата в кассе"}, {"Новый договор"}),
-    ("manager", {"audit_entry", "piccolo_user"}, set(), {"Итоги по платежам"}, {"Оплата в кассе"}),
+     {"Выплатить остаток"}, {"Взять заявку в работу"},
+     {"Офис: сегодня и поиск абонента": "/office/", "Сверка с агентами": "/office/agents",
+      "Сайт и кабинет": "/"}),
+    ("manager", {"audit_entry", "piccolo_user"}, set(), {"Итоги по платежам"}, {"Выплатить остаток"},
+     {"Офис: сегодня и поиск абонента": "/office/", "Рассылка абонентам": "/office/broadcasts",
+      "Сверка с агентами": "/office/agents", "Отчёты": "/reports/", "Сайт и кабинет": "/"}),
+    ("administrator", {"audit_entry", "subscriber"}, set(), {"Выплатить остаток"}, set(),
+     {"Офис: сегодня и поиск абонента": "/office/", "Новый договор": "/office/contracts/new",
+      "Начисление абонентской платы": "/office/charge", "Рассылка абонентам": "/office/broadcasts",
+      "Сверка с агентами": "/office/agents", "Отчёты": "/reports/", "Сайт и кабинет": "/"}),
 ])
-async def test_sidebar_lists_only_what_the_role_may_open(client, role, shown, hidden, forms, no_forms):
+async def test_sidebar_lists_only_what_the_role_may_open(client, role, shown, hidden, forms, no_forms,
+                                                         links):
     await _as(client, role)
     grouped = (await client.get("/admin/api/tables/grouped/")).json()
     tables = {n for items in grouped["grouped"].values() for n in items} | set(grouped["ungrouped"])
@@ -185,6 +196,8 @@ async def test_sidebar_lists_only_what_the_role_may_open(client, role, shown, hi
     assert {f["name"] for items in grouped_forms["grouped"].values() for f in items} | {
         f["name"] for f in grouped_forms["ungrouped"]} == form_names
     assert forms <= form_names and not no_forms & form_names, form_names
+    # The office pages that replaced the typed-id forms, for the roles that may use them.
+    assert (await client.get("/admin/api/links/")).json() == links
 
 
 async def test_the_admin_page_loads_the_patched_bundle_and_novokuznetsk_time(client):
@@ -196,3 +209,46 @@ async def test_the_admin_page_loads_the_patched_bundle_and_novokuznetsk_time(cli
     bundle_name = re.search(r"\./centra/(index-[\w-]+\.js)", page).group(1)
     bundle = (await client.get(f"/admin/centra/{bundle_name}")).text
     assert "The form has errors." not in bundle and "window.centraTitle(" in bundle
+
+
+async def test_cells_that_name_a_contract_carry_its_card(client):
+    """``schema.extra.card_links``: the bundle draws these cells as links to the office's card
+    (backoffice/ui.py); the browser test clicks one (tests/e2e/test_e2e_admin.py)."""
+    s = await make_subscriber(full_name="Смирнов Дмитрий Иванович")
+    await post_entry(s.id, 10000, "payment", "ui-card-1")
+    await post_adjustment(s.id, -500, "проверка ссылки", actor=Actor(name="проверка"))
+    await _as(client, "manager")
+
+    async def links(table: str) -> dict:
+        return (await client.get(f"/admin/api/tables/{table}/schema/")).json()["extra"]["card_links"]
+
+    for table in ("ledger_entry", "payment", "promised_payment", "tariff_change", "cabinet_rating"):
+        assert (await links(table))["subscriber"] == {"from": "subscriber_readable"}, table
+    assert await links("subscriber") == {"contract_number": {"from": "contract_number"}}
+    assert (await links("service_request"))["contract_number"] == {"from": "subscriber_readable"}
+    assert await links("audit_entry") == {
+        "object_repr": {"from": "object_repr", "if": {"object_type": "subscriber"}}}
+    assert await links("tariff") == {}
+    # The number the link takes is where the named field starts.
+    entries = (await client.get("/admin/api/tables/ledger_entry/", params={"__readable": "true"})).json()
+    assert entries["rows"][0]["subscriber_readable"].split(" ")[0] == s.contract_number
+    # An audit entry about a contract written with its id only lists the contract's number.
+    audit = (await client.get("/admin/api/tables/audit_entry/", params={
+        "object_type": "subscriber", "action": "ledger.adjusted"})).json()["rows"]
+    assert [r["object_repr"] for r in audit] == [s.contract_number]
+    assert (await AuditEntry.select(AuditEntry.object_repr).where(
+        AuditEntry.action == "ledger.adjusted").first())["object_repr"] == ""
+
+
+@pytest.mark.parametrize(("role", "table", "can_add"), [
+    ("administrator", "subscriber", False),  # contracts come from /office/contracts/new
+    ("operator", "subscriber", False),
+    ("administrator", "ledger_entry", False),  # read-only for everyone
+    ("administrator", "tariff", True),
+    ("operator", "tariff", False),  # the operator only reads tariffs
+    ("operator", "street", True),
+])
+async def test_add_row_is_offered_only_where_the_role_may_add(client, role, table, can_add):
+    await _as(client, role)
+    schema = (await client.get(f"/admin/api/tables/{table}/schema/")).json()
+    assert schema["extra"]["can_add"] is can_add

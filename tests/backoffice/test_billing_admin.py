@@ -1,8 +1,10 @@
-"""Staff run the charge from the admin form; billing tables are read-only there."""
+"""Staff run the charge from the office page (preview, then confirm); billing tables are
+read-only in the admin."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -13,67 +15,74 @@ from tables.billing.tariff_changes import schedule_tariff_change
 from tables.ledger import EntryKind, LedgerEntry
 from tables.month import Month
 from tests.factories import make_subscriber, make_tariff
-from tests.test_support import admin_login, make_staff
+from tests.test_support import admin_login, csrf_from, make_staff
 
-FORM = "/admin/api/forms/начисление-абонентской-платы/"
+PAGE = "/office/charge"
 
 
-async def test_form_defaults_to_the_current_month(client):
+async def _charge(client, url: str, period: str):
+    """The office's charge page as the browser sends it (with the page's CSRF token)."""
+    token = csrf_from((await client.get(PAGE)).text)
+    return await client.post(url, data={"period": period, "_csrf_token": token})
+
+
+async def test_page_defaults_to_the_current_month(client):
     await make_staff()
     await admin_login(client)
-    schema = (await client.get(FORM + "schema/")).json()
-    assert schema["properties"]["period"]["default"] == Month.current().iso
+    page = await client.get(PAGE)
+    assert page.status_code == 200 and f'value="{Month.current().iso}"' in page.text
 
 
-async def test_form_runs_the_charge_once_with_the_staff_actor(client):
+async def test_page_runs_the_charge_once_with_the_staff_actor(client):
     s = await make_subscriber(fee=75000)
     staff = await make_staff()
     await admin_login(client)
-    response = await client.post(FORM, json={"period": "", "confirm": True})
+    response = await _charge(client, f"{PAGE}/confirm", Month.current().iso)
     assert response.status_code == 200, response.text
-    assert "договоров — 1" in response.text
+    assert "выполнено: договоров — 1" in response.text
     run = await BillingRun.objects().first()
     assert run.period == Month.current().iso and run.started_by == "clerk" and run.staff == staff.id
-    again = await client.post(FORM, json={"period": Month.current().iso, "confirm": True})
-    assert again.status_code == 200 and "договоров — 0" in again.text
+    again = await _charge(client, f"{PAGE}/confirm", Month.current().iso)
+    assert again.status_code == 200 and "выполнено: договоров — 0" in again.text
     entries = await LedgerEntry.select().where(LedgerEntry.kind == EntryKind.CHARGE)
     assert [e["subscriber"] for e in entries] == [s.id]
     audit = await AuditEntry.objects().where(AuditEntry.action == "billing.charged").first()
     assert audit.actor == staff.id
 
 
-async def test_form_without_confirmation_shows_the_preview_and_charges_nothing(client):
+async def test_page_shows_the_preview_and_charges_nothing_before_the_confirmation(client):
     await make_subscriber(fee=140050)
     await make_staff()
     await admin_login(client)
-    response = await client.post(FORM, json={"period": ""})
+    response = await _charge(client, PAGE, Month.current().iso)
     assert response.status_code == 200, response.text
-    text = response.json()["custom_form_success"]
-    assert "Будет начислено" in text and "договоров — 1" in text and "1\u00a0400,50" in text
-    assert "будет приостановлено за долг — 1" in text and "Ничего не начислено" in text
+    preview = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", response.text))
+    assert preview["Договоров к начислению"] == "1" and "1\u00a0400,50" in preview["Сумма"]
+    assert preview["Будет приостановлено за долг"] == "1"
     assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
 
 
-@pytest.mark.parametrize("confirm", [False, True])
-async def test_form_refuses_a_month_that_has_not_begun(client, confirm):
+@pytest.mark.parametrize("step", ["", "/confirm"])
+async def test_page_refuses_a_month_that_has_not_begun(client, step):
     await make_subscriber()
     await make_staff()
     await admin_login(client)
     future = Month.current().next.iso
-    response = await client.post(FORM, json={"period": future, "confirm": confirm})
+    response = await _charge(client, PAGE + step, future)
     assert response.status_code == 422
     assert f"Период {future} ещё не наступил" in response.text
     assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
 
 
 @pytest.mark.parametrize("period", ["2026-13", "декабрь", "2199-01"])
-async def test_form_refuses_a_bad_period(client, period):
+@pytest.mark.parametrize("step", ["", "/confirm"])
+async def test_page_refuses_a_bad_period(client, period, step):
     await make_subscriber()
     await make_staff()
     await admin_login(client)
-    response = await client.post(FORM, json={"period": period})
-    assert response.status_code == 422
-    assert await LedgerEntry.count() == 0
+    response = await _charge(client, PAGE + step, period)
+    assert response.status_code == 422, response.text
+    assert await LedgerEntry.count() == 0 and await BillingRun.count() == 0
 
 
 @pytest.mark.parametrize("table", ["billing_run", "promised_payment", "tariff_change"])

@@ -257,7 +257,7 @@ async def test_new_contract_takes_address_and_tariff_by_search_not_by_id(client)
     row = await Subscriber.objects().first()
     assert (row.full_name, row.address, row.tariff, row.phone) == (
         "Орлова Анна Петровна", address.id, tariff.id, "+79137000001")
-    assert row.contract_number in done.text
+    assert row.contract_number in done.text and row.must_change_password
 
 
 async def test_card_shows_messages_that_did_not_reach_the_subscriber(client):

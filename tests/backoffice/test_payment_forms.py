@@ -1,4 +1,4 @@
-"""Staff refunds and payment totals in the admin (refunds against the sandbox)."""
+"""Staff refunds on the office page (against the sandbox) and payment totals in the admin."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
 from tests.factories import make_address, make_subscriber
 from tests.payments_support import card_token
-from tests.test_support import admin_login, make_staff
+from tests.test_support import admin_login, csrf_from, make_staff
 
-REFUND = "/admin/api/forms/возврат-платежа/"
+REJECT = "/admin/api/forms/отклонить-заявку/"
 REPORT = "/admin/api/forms/итоги-по-платежам/"
 
 
@@ -26,17 +26,23 @@ async def card_payment(sandbox, subscriber: Subscriber, amount: int = 50000) -> 
     return payment
 
 
-async def test_refund_form_partial_then_too_much(client, stripe_sandbox):
+async def _refund(client, payment_id: int, url_end: str, data: dict):
+    """The office's refund page as the browser sends it (with the page's CSRF token)."""
+    page = f"/office/payments/{payment_id}/refund"
+    token = csrf_from((await client.get(page)).text)
+    return await client.post(page + url_end, data={**data, "_csrf_token": token})
+
+
+async def test_refund_partial_then_too_much(client, stripe_sandbox):
     subscriber = await make_subscriber()
     payment = await card_payment(stripe_sandbox, subscriber)
     await make_staff()
     await admin_login(client)
-    done = await client.post(REFUND, json={"payment_id": payment.id, "amount": "200", "reason": "ошибка"})
-    assert done.status_code == 200, done.text
-    assert "выполнен" in done.text
-    too_much = await client.post(REFUND, json={"payment_id": payment.id, "amount": "301",
-                                               "reason": "ещё раз"})
-    assert too_much.status_code == 422 and "не больше 300" in too_much.text
+    done = await _refund(client, payment.id, "/confirm", {"amount": "20000", "reason": "ошибка"})
+    assert done.status_code in (302, 303), done.text
+    assert done.headers["location"].endswith("?done=refund")
+    too_much = await _refund(client, payment.id, "", {"amount": "301", "reason": "ещё раз"})
+    assert too_much.status_code == 422 and "300,00" in too_much.text
     refunds = await LedgerEntry.select().where(LedgerEntry.kind == "refund")
     assert [r["amount"] for r in refunds] == [-20000] and refunds[0]["reference"].startswith("re_")
     assert refunds[0]["created_by"] == "clerk"
@@ -47,12 +53,11 @@ async def test_refund_form_partial_then_too_much(client, stripe_sandbox):
 
 
 @pytest.mark.parametrize("amount", ["0", "-5", "abc", "1,001"])
-async def test_refund_form_bad_amounts(client, stripe_sandbox, amount):
+async def test_refund_bad_amounts(client, stripe_sandbox, amount):
     payment = await card_payment(stripe_sandbox, await make_subscriber())
     await make_staff()
     await admin_login(client)
-    response = await client.post(REFUND, json={"payment_id": payment.id, "amount": amount,
-                                               "reason": "ошибка"})
+    response = await _refund(client, payment.id, "", {"amount": amount, "reason": "ошибка"})
     assert response.status_code == 422
     assert await LedgerEntry.count() == 1
 
@@ -96,14 +101,13 @@ async def test_payment_list_filters_by_town_in_admin(client):
         assert (await client.post(f"/admin/api/tables/{table}/", json={})).status_code >= 400
 
 
-async def test_ids_beyond_the_database_get_a_form_error_not_a_500(client):
+async def test_ids_beyond_the_database_are_not_found_not_a_500(client):
     await make_staff()
     await admin_login(client)
-    refund = await client.post(REFUND, json={"payment_id": 10**20, "amount": "100", "reason": "тест"})
-    contract = await client.post("/admin/api/forms/новый-договор/", json={
-        "full_name": "Иванов Иван", "address_id": 10**20, "tariff_id": 1})
-    for response in (refund, contract):
-        assert response.status_code == 422, response.text
+    for path in (f"/office/payments/{10**20}/refund", f"/office/payments/{2**31}/refund",
+                 f"/office/receipts/{10**20}"):
+        response = await client.get(path)
+        assert response.status_code == 404, (path, response.text)
 
 
 @pytest.fixture(params=["first app", "another app built before"])
@@ -119,12 +123,12 @@ async def built_apps(request) -> None:
 async def test_form_validation_errors_are_in_russian(built_apps, client):
     await make_staff()
     await admin_login(client)
-    response = await client.post(REFUND, json={"payment_id": "abc", "amount": "100", "reason": ""})
+    response = await client.post(REJECT, json={"number": "", "reason": ""})
     assert response.status_code == 422
     messages = {tuple(e["loc"]): e["msg"] for e in response.json()["detail"]}
     # Each message names its field: the admin shows the message alone (backoffice/ui.py).
-    assert messages == {("payment_id",): "Номер платежа: Введите целое число.",
-                        ("reason",): "Причина возврата: Не короче 3 символов."}
+    assert messages == {("number",): "Номер заявки: Не короче 1 символов.",
+                        ("reason",): "Причина отказа: Не короче 1 символов."}
     report = await client.post(REPORT, json={"date_from": "2026-13-01", "date_to": "2026-12-01"})
     assert report.status_code == 422
     assert all(not any("a" <= c <= "z" for c in e["msg"].lower()) for e in report.json()["detail"])

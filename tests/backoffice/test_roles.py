@@ -13,7 +13,7 @@ from piccolo_api.mfa.authenticator.tables import AuthenticatorSecret
 
 from backoffice.forms import FORMS
 from backoffice.mfa import mfa_provider
-from backoffice.roles import FORM_MATRIX, TABLE_MATRIX
+from backoffice.roles import FORM_MATRIX, OFFICE_MATRIX, SIDEBAR_LINKS, TABLE_MATRIX, sidebar_links
 from backoffice.tables import TABLE_CONFIGS
 from settings import get_settings
 from tables.audit import Actor, AuditEntry
@@ -40,14 +40,8 @@ ROLES = list(Role)
 # A payload of the right shape for each form, naming a contract that does not exist:
 # an allowed role gets the domain's 422, a refused one 403, and nothing changes.
 FORM_SAMPLES = {
-    "Новый договор": {"full_name": "Тест Тестович", "address_id": 999999, "tariff_id": 999999},
-    "Сброс пароля абонента": {"contract_number": "999999"},
-    "Просмотр кабинета абонента": {"contract_number": "999999"},
-    "История договора": {"contract_number": "999999"},
     "Оценки кабинета": {"period": "2026-11"},
-    "Возврат платежа": {"payment_id": 999999, "amount": "10", "reason": "проверка"},
     "Итоги по платежам": {"town": "Нигде"},
-    "Начисление абонентской платы": {"period": "2999-01"},
     "Взять заявку в работу": {"number": "Z-999999"},
     "Ответить по заявке": {"number": "Z-999999", "message": "проверка"},
     "Закрыть заявку как выполненную": {"number": "Z-999999"},
@@ -57,8 +51,6 @@ FORM_SAMPLES = {
     "Оформить договор по заявке": {"number": "Z-999999"},
     "Заявка на возврат остатка": {"contract_number": "999999", "details": "получит в кассе"},
     "Выплатить остаток": {"number": "Z-999999"},
-    "Оплата в кассе": {"contract_number": "999999", "amount": "100"},
-    "Корректировка баланса": {"contract_number": "999999", "amount": "100", "reason": "проверка"},
     "Повторить фоновое задание": {"job_id": 999999},
 }
 
@@ -68,6 +60,23 @@ def test_every_admin_table_and_form_has_a_line_in_the_matrix():
     assert names - set(TABLE_MATRIX) == set()
     assert {f.name for f in FORMS} - set(FORM_MATRIX) == set()
     assert {f.name for f in FORMS} - set(FORM_SAMPLES) == set()
+
+
+def test_office_pages_replaced_the_typed_id_forms_and_the_sidebar_follows_their_roles():
+    from backoffice.reports.pages import REPORT_ROLES
+
+    assert OFFICE_MATRIX["reports"] == REPORT_ROLES
+    assert not {"Новый договор", "Возврат платежа", "Оплата в кассе", "Корректировка баланса",
+                "Начисление абонентской платы", "Сброс пароля абонента", "Просмотр кабинета абонента",
+                "История договора"} & {f.name for f in FORMS}
+    assert sidebar_links(Role.OPERATOR) == {
+        "Офис: сегодня и поиск абонента": "/office/", "Новый договор": "/office/contracts/new",
+        "Сайт и кабинет": "/"}
+    assert set(sidebar_links(Role.CASHIER)) == {"Офис: сегодня и поиск абонента", "Сверка с агентами",
+                                                "Сайт и кабинет"}
+    assert set(sidebar_links(Role.MANAGER)) == {"Офис: сегодня и поиск абонента", "Рассылка абонентам",
+                                                "Сверка с агентами", "Отчёты", "Сайт и кабинет"}
+    assert set(sidebar_links(Role.ADMINISTRATOR)) == set(SIDEBAR_LINKS)
 
 
 async def _login_as(client, role: Role) -> None:
@@ -374,8 +383,8 @@ async def test_mfa_required_for_every_role_that_reads_personal_data(client, sete
     await admin_login(client, username)
     refused = await client.get("/admin/api/tables/subscriber/")
     assert refused.status_code == 403 and "двухфакторная" in refused.text
-    history = next(f for f in FORMS if f.name == "История договора")
-    form = await client.post(f"/admin/api/forms/{history.slug}/", json=FORM_SAMPLES[history.name])
+    ratings = next(f for f in FORMS if f.name == "Оценки кабинета")
+    form = await client.post(f"/admin/api/forms/{ratings.slug}/", json=FORM_SAMPLES[ratings.name])
     assert form.status_code == 403 and "двухфакторная" in form.text
     # The office pages (subscriber search and card) follow the same rule.
     office = await client.get("/office/search", params={"q": "Петров"})

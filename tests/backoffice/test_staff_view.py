@@ -16,8 +16,9 @@ async def test_operator_views_cabinet_read_only(client, app):
     s = await make_subscriber()
     await make_staff("oper", role="operator")
     await admin_login(client, "oper")
-    response = await client.post("/admin/api/forms/просмотр-кабинета-абонента/",
-                                 json={"contract_number": s.contract_number})
+    card = f"/office/subscribers/{s.contract_number}"
+    response = await client.post(f"{card}/view", data={
+        "_csrf_token": csrf_from((await client.get(card)).text)})
     assert response.status_code == 200, response.text
     link = re.search(r"/staff-view/[A-Za-z0-9_\-]+", response.text).group(0)
     assert await AuditEntry.exists().where(AuditEntry.action == "subscriber.viewed_by_staff")
@@ -64,9 +65,13 @@ async def test_cashier_cannot_open_a_view(client):
     s = await make_subscriber()
     await make_staff("cash", role="cashier")
     await admin_login(client, "cash")
-    response = await client.post("/admin/api/forms/просмотр-кабинета-абонента/",
-                                 json={"contract_number": s.contract_number})
+    card = f"/office/subscribers/{s.contract_number}"
+    page = await client.get(card)
+    assert "Кабинет глазами абонента" not in page.text
+    token = csrf_from((await client.get(f"{card}/payment")).text)  # a form the cashier has
+    response = await client.post(f"{card}/view", data={"_csrf_token": token})
     assert response.status_code == 403
+    assert not await AuditEntry.exists().where(AuditEntry.action == "subscriber.viewed_by_staff")
 
 
 async def test_view_link_is_not_a_session_cookie(client):

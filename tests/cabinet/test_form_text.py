@@ -15,7 +15,7 @@ from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tables.text import clean_text
 from tests.factories import make_subscriber
-from tests.request_factories import post_form
+from tests.request_factories import filed, post_form
 from tests.test_support import admin_login, csrf_from, make_staff, sign_in
 
 DIRTY = "Нет\x00 сигнала\x07\x1b\x7f с утра"
@@ -97,12 +97,14 @@ async def test_admin_table_edits(client):
 
 async def test_admin_form(client):
     subscriber = await make_subscriber()
+    request = await filed(subscriber.id)
     await make_staff()
     await admin_login(client)
-    response = await client.post("/admin/api/forms/корректировка-баланса/", **as_json({
-        "contract_number": subscriber.contract_number, "amount": "-10", "reason": DIRTY}))
+    response = await client.post("/admin/api/forms/ответить-по-заявке/", **as_json({
+        "number": request.number, "message": DIRTY}))
     assert response.status_code == 200, response.text
-    assert (await LedgerEntry.select(LedgerEntry.comment).first())["comment"] == CLEAN
+    event = await RequestEvent.objects().where(RequestEvent.author_kind == "staff").first()
+    assert event.message == CLEAN
 
 
 async def test_office_form(client):

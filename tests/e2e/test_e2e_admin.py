@@ -1,8 +1,8 @@
 """The admin as each role sees it in Chromium: every table and form the role may use, walked
 from the admin's configuration (a table or form added later is covered without editing this).
 
-For each role: log in through the admin's login screen; the sidebar lists exactly the tables
-and forms of the role (``backoffice.roles``); every such table's list renders rows, headers in
+For each role: log in through the admin's login screen; the sidebar lists exactly the tables,
+forms and office links of the role (``backoffice.roles``); every such table's list renders rows, headers in
 Russian and money as roubles; its first row's edit page renders its fields in Russian; every
 form renders; no script error and no failed request of ours on the way. Then the operator's
 documented right: edit a subscriber's phone on the edit page (stored), and Russian refusals
@@ -22,7 +22,7 @@ from playwright.async_api import Page, expect
 from backoffice.admin import STAFF_TABLES
 from backoffice.forms import FORMS
 from backoffice.labels import column_title, has_cyrillic
-from backoffice.roles import FORM_MATRIX, R, table_allows
+from backoffice.roles import FORM_MATRIX, R, sidebar_links, table_allows
 from backoffice.tables import TABLE_CONFIGS
 from tables.money import is_kopecks
 from tables.staff import Role
@@ -106,17 +106,18 @@ async def _check_form(page: Page, form: Any) -> None:
     await expect(page.get_by_role("button", name="Отправить")).to_be_visible()
 
 
-async def _sidebar(page: Page, form_count: int) -> tuple[set[str], set[str]]:
+async def _sidebar(page: Page, form_count: int, link_count: int) -> tuple[set[str], set[str], dict]:
     await page.goto("/admin/#/")
     await expect(page.locator("div.sidebar")).to_contain_text("Абоненты")
-    # The forms come from a request of their own, after the tables: wait for them.
+    # The forms and the links come from requests of their own, after the tables: wait for them.
     await expect(page.locator("div.sidebar a[href^='#/forms/']")).to_have_count(form_count)
+    await expect(page.locator("div.sidebar a[href^='/']")).to_have_count(link_count)
     links = await page.locator("div.sidebar a").evaluate_all(
         "els => els.map(a => [a.getAttribute('href') || '', a.textContent.trim()])")
     tables = {re.sub(r"^#/|/$", "", href) for href, _ in links
               if re.match(r"^#/[a-z_]+/?$", href) and not href.startswith("#/forms")}
     forms = {text for href, text in links if href.startswith("#/forms/")}
-    return tables, forms
+    return tables, forms, {text: href for href, text in links if href.startswith("/")}
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda r: r.value)
@@ -126,10 +127,12 @@ async def test_every_table_and_form_of_the_role_opens_in_russian(role, staff_pag
     page = staff_page
     await staff_login(page, f"e2e_{role.value}", STAFF_PASSWORD)
     problems = _watch(page)  # the login screen's own 401s come before this
-    tables, forms = _tables_of(role), _forms_of(role)
-    shown_tables, shown_forms = await _sidebar(page, len(forms))
+    tables, forms, links = _tables_of(role), _forms_of(role), sidebar_links(role)
+    shown_tables, shown_forms, shown_links = await _sidebar(page, len(forms), len(links))
     assert shown_tables == {t._meta.tablename for t in tables}, role
     assert shown_forms == {f.name for f in forms}, role
+    # The office pages that replaced the typed-id forms, for the roles that may use them.
+    assert shown_links == links, role
     for table in tables:
         await _check_list(page, table)
         await _check_edit(page, table)
@@ -173,6 +176,51 @@ async def test_operator_changes_a_phone_on_the_edit_page(staff_page, live_server
         "Вашей роли нельзя открывать таблицу «Журнал действий».")
     ours = [p for p in problems if "403" not in p]  # the refusals themselves are logged by Chromium
     assert not ours, "errors in the admin:\n" + "\n".join(ours)
+
+
+async def test_rows_that_name_a_contract_open_its_card(staff_page, live_server):
+    """A clerk reaches the subscriber card from every list row that names a contract: a
+    payment's contract, a request's contract number, an audit entry's object, and the
+    subscriber list's own rows (beside their edit link, without «Добавить строку»)."""
+    from tables.audit import Actor
+    from tables.ledger import post_adjustment
+    from tables.payments.office import book_office_payment
+    from tables.requests.filing import file_request
+
+    smirnov = await make_subscriber(full_name="Смирнов Дмитрий Иванович")
+    other = await make_subscriber(full_name="Кузнецова Анна Сергеевна")
+    await book_office_payment(smirnov.id, 140050, actor=Actor(name="касса"))
+    await post_adjustment(other.id, 1000, "проверка", actor=Actor(name="касса"))
+    await file_request(other.id, kind="question", text="Вопрос по счёту")
+    await make_staff("e2e_card", role="administrator")
+    page = staff_page
+    await staff_login(page, "e2e_card", STAFF_PASSWORD)
+    problems = _watch(page)
+    card = page.get_by_role("heading", level=1)
+
+    await _open(page, "/admin/#/payment/")
+    await page.get_by_role("link", name=f"{smirnov.contract_number} Смирнов Д. И.").click()
+    await expect(page).to_have_url(re.compile(rf"/office/subscribers/{smirnov.contract_number}$"))
+    await expect(card).to_have_text(f"Договор {smirnov.contract_number} — Смирнов Дмитрий Иванович")
+
+    await _open(page, "/admin/#/service_request/")
+    await page.get_by_role("link", name=other.contract_number, exact=True).click()
+    await expect(card).to_contain_text(f"Договор {other.contract_number}")
+
+    await _open(page, "/admin/#/audit_entry/?action=ledger.adjusted")
+    await page.get_by_role("link", name=other.contract_number, exact=True).click()
+    await expect(card).to_contain_text(f"Договор {other.contract_number}")
+
+    await _open(page, "/admin/#/subscriber/")
+    await expect(page.get_by_role("link", name=smirnov.contract_number, exact=True)).to_have_attribute(
+        "href", re.compile(r"^#/subscriber/\d+/?$"))  # the edit page, as before
+    await expect(page.get_by_role("link", name=re.compile("Добавить строку"))).to_have_count(0)
+    await page.get_by_role("link", name=f"Карточка договора {smirnov.contract_number}").click()
+    await expect(card).to_contain_text(f"Договор {smirnov.contract_number}")
+    # A table where the role may add rows still offers it.
+    await _open(page, "/admin/#/tariff/")
+    await expect(page.get_by_role("link", name=re.compile("Добавить строку"))).to_have_count(1)
+    assert not problems, "errors in the admin:\n" + "\n".join(problems)
 
 
 async def test_subscriber_list_screenshot(staff_page, live_server):
