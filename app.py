@@ -40,6 +40,7 @@ from cabinet.requests import RequestsController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
+from cabinet.tariff import TariffController
 from cabinet.webhook import payment_webhook
 from db.engine import keep_pooled_session
 from db.lanes import back_office_reads
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             QuickPayController,
             RecoveryController,
             ContactsController,
+            TariffController,
             payment_webhook,
             agent_endpoint,
             RequestsController,

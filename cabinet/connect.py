@@ -84,7 +84,7 @@ class ConnectController(Controller):
                 apartment=fields.get("apartment", ""),
                 tariff_id=_optional_id(fields.get("tariff_id", "")),
                 contact_time=fields.get("contact_time", ""), comment=fields.get("comment", ""),
-                consent=fields.get("consent") == "yes",
+                consent=fields.get("consent") == "yes", router=fields.get("router") == "yes",
             )
         except ValueError as exc:
             await attempt.release()

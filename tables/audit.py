@@ -62,6 +62,7 @@ ACTION_LABELS = {
     "subscriber.termination_scheduled": "Расторжение назначено",
     "subscriber.terminated": "Договор расторгнут",
     "tariff.change_scheduled": "Смена тарифа назначена",
+    "tariff.change_cancelled": "Смена тарифа отменена",
     "ledger.adjusted": "Корректировка баланса",
     "billing.charged": "Начисление абонентской платы",
     "billing.termination_settled": "Расчёт при расторжении",

@@ -2,7 +2,8 @@
 
 The rule (:func:`tariff_fee`, :func:`monthly_fee`): a month costs the tariff's fee plus the
 router rent when the contract rents a router, at the tariff the next charge (the 1st of
-next month, local) will follow — a booked tariff change effective by then counts.  The
+next month, local) will follow — a booked tariff change effective by then counts, and so
+does the router rent it books (``TariffChange.router_rented``: start or end it; empty: as is).  The
 dashboard's advice and forecast, the top-up page's suggested amount, the promised payment
 and the office card all read it from here; the charge run's SQL writes the same sum
 (:func:`fee_sql`).
@@ -41,17 +42,19 @@ def tariff_fee(tariff: Tariff | Mapping[str, Any] | None, router_rented: bool) -
     return int(get("monthly_fee") or 0) + (int(get("router_fee") or 0) if router_rented else 0)
 
 
-def fee_sql(tariff: str, subscriber: str) -> str:
-    """:func:`tariff_fee` in SQL, for the charge run (``tariff`` and ``subscriber`` are aliases)."""
-    return (f"({tariff}.monthly_fee + CASE WHEN {subscriber}.router_rented "
+def fee_sql(tariff: str, subscriber: str, router: str | None = None) -> str:
+    """:func:`tariff_fee` in SQL, for the charge run (``tariff`` and ``subscriber`` are aliases;
+    ``router`` an expression for the router flag, by default the contract's)."""
+    return (f"({tariff}.monthly_fee + CASE WHEN {router or f'{subscriber}.router_rented'} "
             f"THEN {tariff}.router_fee ELSE 0 END)")
 
 
 def next_fee_sql(subscriber: str, tariff: str, on: str = ":charge_on") -> str:
     """:attr:`MonthlyFee.next` in SQL, for set-based passes over many contracts: the fee at the
     tariff of the latest booked change not yet switched to that is effective by ``on`` (the next
-    charge's date), else at the contract's ``tariff``."""
-    return (f"COALESCE((SELECT {fee_sql('nt', subscriber)} FROM tariff_change nc"
+    charge's date), with the router rent it books (if it says), else at the contract's ``tariff``."""
+    router = f"COALESCE(nc.router_rented, {subscriber}.router_rented)"
+    return (f"COALESCE((SELECT {fee_sql('nt', subscriber, router)} FROM tariff_change nc"
             f" JOIN tariff nt ON nt.id = nc.tariff WHERE nc.subscriber = {subscriber}.id"
             f" AND nc.applied_at IS NULL AND nc.effective_from <= {on}"
             f" ORDER BY nc.effective_from DESC LIMIT 1), {fee_sql(tariff, subscriber)})")
@@ -76,6 +79,7 @@ class MonthlyFee:
 # by the next charge (if any), in one read: the dashboard asks on every view.
 _FEE_SQL = (
     "SELECT t.id, t.name, t.monthly_fee, t.router_fee, c.effective_from AS next_from,"
+    " c.router_rented AS next_router,"
     " n.id AS next_id, n.name AS next_name, n.monthly_fee AS next_monthly_fee,"
     " n.router_fee AS next_router_fee"
     " FROM tariff t LEFT JOIN tariff_change c ON c.id = ("
@@ -120,9 +124,12 @@ async def monthly_fee_for(subscriber_id: int, tariff_id: int | None, router_rent
         return MonthlyFee(tariff, current, 0, next_charge_on)
     if row["next_id"] is None:
         return MonthlyFee(tariff, current, current, next_charge_on)
+    # A change may also start or end the router rent (the cabinet's tariff change books both).
+    next_router = router_rented if row["next_router"] is None else bool(row["next_router"])
     fee = tariff_fee({"monthly_fee": row["next_monthly_fee"], "router_fee": row["next_router_fee"]},
-                     router_rented)
-    change = {"name": row["next_name"], "fee": fee, "from": _date(row["next_from"])}
+                     next_router)
+    change = {"name": row["next_name"], "fee": fee, "from": _date(row["next_from"]),
+              "router_rented": next_router}
     return MonthlyFee(tariff, current, fee, next_charge_on, change)
 
 

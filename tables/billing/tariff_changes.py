@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from piccolo.columns import (
+    Boolean,
     Date,
     ForeignKey,
     OnDelete,
@@ -33,6 +34,8 @@ class TariffChange(Table, help_text="Смены тарифа с даты: цеп
                              help_text="Прежний тариф")
     tariff = ForeignKey(Tariff, null=False, on_delete=OnDelete.restrict, help_text="Новый тариф")
     effective_from = Date(help_text="Действует с даты (включительно)")
+    router_rented = Boolean(null=True, default=None,
+                            help_text="Аренда роутера с этой даты (пусто — без изменений)")
     applied_at = Timestamptz(null=True, default=None,
                              help_text="Когда тариф договора переключён")
     comment = Text(default="", help_text="Основание, например номер заявки")
@@ -48,13 +51,15 @@ async def schedule_tariff_change(
     *,
     comment: str = "",
     now: dt.datetime | None = None,
+    router_rented: bool | None = None,
 ) -> TariffChange:
     """Book a tariff change from a date (called when staff complete a tariff-change request).
 
     Changes of a contract form a chain in date order, each remembering the tariff it
     replaces, so any period can be (re)computed.  The new tariff is billed from
     ``effective_from`` (inclusive); a period already charged cannot change.
-    ``Subscriber.tariff`` switches when the date comes (at once if it has).
+    ``Subscriber.tariff`` switches when the date comes (at once if it has), and with it
+    ``Subscriber.router_rented`` when ``router_rented`` is given (None: the rent stays as is).
 
     >>> await schedule_tariff_change(sub.id, tariff.id, dt.date(2027, 1, 1), staff_actor)
 
@@ -86,6 +91,8 @@ async def schedule_tariff_change(
             raise ValueError(TEXTS["tariff_order"].format(
                 date=latest.effective_from.strftime("%d.%m.%Y")))
         from_tariff = latest.tariff if latest is not None else subscriber.tariff
+        router_now = bool(subscriber.router_rented if latest is None or latest.router_rented is None
+                          else latest.router_rented)
         if from_tariff == tariff_id:
             since = latest.effective_from if latest is not None else subscriber.connected_on
             raise ValueError(TEXTS["tariff_same"].format(date=since.strftime("%d.%m.%Y")))
@@ -101,13 +108,15 @@ async def schedule_tariff_change(
                 date=last_charged.next.first_day.strftime("%d.%m.%Y")))
         change = TariffChange(subscriber=subscriber_id, from_tariff=from_tariff, tariff=tariff_id,
                               effective_from=effective_from, comment=comment.strip(),
-                              created_at=now, created_by=actor.name)
+                              created_at=now, created_by=actor.name, router_rented=router_rented)
         await change.save()
+        after = {"tariff": tariff_id, "effective_from": effective_from.isoformat()}
+        if router_rented is not None:
+            after["router_rented"] = router_rented
         await write_audit(action="tariff.change_scheduled", object_type="subscriber",
                           object_id=subscriber_id, object_repr=subscriber.contract_number,
                           actor=actor, message=comment.strip(),
-                          before={"tariff": from_tariff},
-                          after={"tariff": tariff_id, "effective_from": effective_from.isoformat()})
+                          before={"tariff": from_tariff, "router_rented": router_now}, after=after)
         if effective_from <= local_date(now):
             await apply_due_tariff_changes(local_date(now), now=now)
             change.applied_at = now
@@ -157,9 +166,64 @@ async def apply_due_tariff_changes(on: dt.date, *, now: dt.datetime | None = Non
             f"WHERE id IN (SELECT c.subscriber {due})",
             on=on,
         )
+        # The router rent a change books starts or ends with it (the latest due change that says).
+        await q.run(
+            "UPDATE subscriber SET router_rented = COALESCE(("
+            " SELECT c.router_rented FROM tariff_change c"
+            " WHERE c.subscriber = subscriber.id AND c.effective_from <= :on AND c.applied_at IS NULL"
+            " AND c.router_rented IS NOT NULL ORDER BY c.effective_from DESC LIMIT 1), router_rented) "
+            f"WHERE id IN (SELECT c.subscriber {due})",
+            on=on,
+        )
         await q.run(f"UPDATE tariff_change SET applied_at = :now WHERE id IN (SELECT c.id {due})",
                     on=on, now=now)
     return int(count[0]["n"])
+
+
+async def cancel_tariff_change(subscriber_id: int, change_id: int, actor: Actor, *,
+                               now: dt.datetime | None = None) -> TariffChange:
+    """Cancel a booked change before its day: only the contract's latest change, not yet applied,
+    booked by the same ``actor`` (a subscriber cancels what they booked). Audited; the row goes,
+    so billing and the fee rule never see it.
+
+    :raises ValueError: with a Russian message when it cannot be cancelled.
+    """
+    now = now or utcnow()
+    q = Sql()
+    async with write_transaction():
+        await lock_billing(q)
+        await lock_subscriber(subscriber_id)
+        latest = await (TariffChange.objects().where(TariffChange.subscriber == subscriber_id)
+                        .order_by(TariffChange.effective_from, ascending=False).first())
+        if (latest is None or latest.id != change_id or latest.applied_at is not None
+                or latest.created_by != actor.name):
+            raise ValueError(TEXTS["tariff_cancel_none"])
+        if latest.effective_from <= local_date(now):
+            raise ValueError(TEXTS["tariff_cancel_late"])
+        await TariffChange.delete().where(TariffChange.id == latest.id)
+        subscriber = await Subscriber.select(Subscriber.contract_number).where(
+            Subscriber.id == subscriber_id).first()
+        await write_audit(action="tariff.change_cancelled", object_type="subscriber",
+                          object_id=subscriber_id, object_repr=subscriber["contract_number"],
+                          actor=actor, message=latest.comment,
+                          before={"tariff": latest.tariff, "router_rented": latest.router_rented,
+                                  "effective_from": latest.effective_from.isoformat()},
+                          after={"tariff": latest.from_tariff})
+    return latest
+
+
+async def booked_change(subscriber_id: int, *, today: dt.date) -> dict | None:
+    """The contract's latest change still ahead (tariff name, fee, date, router, who booked it)."""
+    rows = await TariffChange.raw(
+        "SELECT c.id, c.effective_from, c.router_rented, c.created_by, t.name, t.monthly_fee,"
+        " t.router_fee FROM tariff_change c JOIN tariff t ON t.id = c.tariff"
+        " WHERE c.subscriber = {} AND c.applied_at IS NULL AND c.effective_from > {}"
+        " ORDER BY c.effective_from DESC LIMIT 1", subscriber_id, today)
+    if not rows:
+        return None
+    row = dict(rows[0])
+    row["effective_from"] = _as_date(row["effective_from"])
+    return row
 
 
 def _as_date(value: dt.date | str) -> dt.date:

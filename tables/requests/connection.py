@@ -39,6 +39,7 @@ MESSAGES = {
     "duplicate_application": "С этого номера телефона уже подана заявка на подключение — "
                              "мы позвоним вам в ближайшее время.",
     "application_tariff": "Укажите тариф для договора.",
+    "no_router": "На этом тарифе роутер в аренду не предлагается: снимите отметку «С роутером».",
     "address_missing": "Адрес не найден в справочнике.",
 }
 NOTIFY_CONVERTED = "по заявке {number} оформлен договор № {contract}. Добро пожаловать в Centra!"
@@ -65,12 +66,15 @@ def _clean_address(street: str, house: str, apartment: str) -> tuple[str, str, s
     return street, house, apartment
 
 
-async def _offered_tariff(tariff_id: int | None) -> None:
-    """No tariff chosen, or one that is offered."""
+async def _offered_tariff(tariff_id: int | None, *, router: bool = False) -> None:
+    """No tariff chosen, or one that is offered (with a router only where the tariff offers one)."""
     if tariff_id is not None:
-        tariff = await Tariff.select(Tariff.active).where(Tariff.id == tariff_id).first()
+        tariff = await Tariff.select(Tariff.active, Tariff.router_option).where(
+            Tariff.id == tariff_id).first()
         if tariff is None or not tariff["active"]:
             raise ValueError(QUEUE_MESSAGES["tariff_unavailable"])
+        if router and not tariff["router_option"]:
+            raise ValueError(MESSAGES["no_router"])
 
 
 async def file_connection_application(
@@ -85,6 +89,7 @@ async def file_connection_application(
     contact_time: str = "",
     comment: str = "",
     consent: bool = False,
+    router: bool = False,
     now: dt.datetime | None = None,
 ) -> ServiceRequest:
     """A visitor of the public site applies for a connection (no login).
@@ -107,7 +112,7 @@ async def file_connection_application(
         town = await Town.select(Town.id, Town.name).where(Town.id == (town_id or 0)).first()
         if town is None:
             raise ValueError(MESSAGES["town"])
-        await _offered_tariff(tariff_id)
+        await _offered_tariff(tariff_id, router=router)
         duplicate = await ServiceRequest.exists().where(
             (ServiceRequest.kind == RequestKind.CONNECTION)
             & (ServiceRequest.applicant_phone == normalized)
@@ -120,7 +125,7 @@ async def file_connection_application(
             kind=RequestKind.CONNECTION, applicant_name=name, applicant_phone=normalized,
             town=town["id"], street_name=street, house=house, apartment=apartment,
             address=address_id, address_text=format_address(town["name"], street, house, apartment),
-            requested_tariff=tariff_id, contact_time=contact_time, text=comment,
+            requested_tariff=tariff_id, wants_router=router, contact_time=contact_time, text=comment,
             created_at=now, updated_at=now,
         ), conflict_message=MESSAGES["duplicate_application"])
         actor = Actor(name=f"заявитель {name}")
@@ -128,7 +133,8 @@ async def file_connection_application(
                         status_to=RequestStatus.NEW, message=comment)
         await write_audit(action="request.application_filed", object_type="service_request",
                           object_id=request.id, object_repr=request.number, actor=actor,
-                          after={"town": town["id"], "tariff": tariff_id, "address": address_id})
+                          after={"town": town["id"], "tariff": tariff_id, "router": router,
+                                 "address": address_id})
     return request
 
 
@@ -176,7 +182,7 @@ async def convert_application(
         tariff_id = tariff_id or row["requested_tariff"]
         if not tariff_id:
             raise ValueError(MESSAGES["application_tariff"])
-        tariff = await Tariff.select(Tariff.id).where(Tariff.id == tariff_id).first()
+        tariff = await Tariff.select(Tariff.id, Tariff.router_option).where(Tariff.id == tariff_id).first()
         if tariff is None:
             raise ValueError(QUEUE_MESSAGES["tariff_unavailable"])
         address_id = address_id or row["address"] or await _add_to_directory(row)
@@ -186,6 +192,8 @@ async def convert_application(
         subscriber, one_time = await create_subscriber(
             full_name=name, address_id=address_id, tariff_id=tariff_id,
             phone=row["applicant_phone"], connected_on=connected_on or local_date(now), actor=actor,
+            # The router asked for on the form, where the contract's tariff offers one.
+            router_rented=bool(row["wants_router"]) and bool(tariff["router_option"]),
         )
         reason = f"Оформлен договор № {subscriber.contract_number}."
         await ServiceRequest.update({

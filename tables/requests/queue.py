@@ -174,6 +174,8 @@ class ServiceRequest(Table, help_text="Заявки: абонентов и на 
     text = Text(default="", help_text="Текст заявки")
     requested_tariff = ForeignKey(Tariff, null=True, default=None, on_delete=OnDelete.restrict,
                                   help_text="Желаемый тариф")
+    wants_router = Boolean(default=False,
+                           help_text="С роутером: аренда роутера по тарифу (заявка на подключение)")
     desired_date = Date(null=True, default=None, help_text="Желаемая дата")
     applicant_name = Varchar(length=200, default="", help_text="Имя заявителя или абонента")
     applicant_phone = Varchar(length=20, default="", help_text="Телефон, +7XXXXXXXXXX")

@@ -42,8 +42,10 @@ async def test_list_offers_every_kind(client):
     await logged_in(client)
     page = await client.get("/cabinet/requests")
     assert page.status_code == 200 and "Заявок пока нет" in page.text
-    for kind in ("repair", "service", "tariff_change", "termination", "question"):
+    for kind in ("repair", "service", "termination", "question"):
         assert f"/cabinet/requests/new?kind={kind}" in page.text
+    # A tariff change needs no request now: the subscriber books it (issue 29).
+    assert 'href="/cabinet/tariff/"' in page.text
 
 
 VALID = {

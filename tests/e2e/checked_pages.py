@@ -51,6 +51,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("receipt", "/cabinet/receipts/{receipt_id}", who=SUBSCRIBER),
     CheckedPage("top-up", "/cabinet/pay", who=SUBSCRIBER),
     CheckedPage("requests", "/cabinet/requests", who=SUBSCRIBER),
+    CheckedPage("tariff", "/cabinet/tariff/", who=SUBSCRIBER),
     CheckedPage("request-new", "/cabinet/requests/new?kind=repair", who=SUBSCRIBER),
     CheckedPage("request", "/cabinet/requests/{request_id}", who=SUBSCRIBER),
     CheckedPage("quick-pay", "/pay"),
