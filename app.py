@@ -41,6 +41,7 @@ from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
 from cabinet.statement import StatementController
 from cabinet.tariff import TariffController
+from cabinet.unsubscribe import UnsubscribeController
 from cabinet.webhook import payment_webhook
 from db.engine import keep_pooled_session
 from db.lanes import back_office_reads
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ContentController,
             StatementController,
             PreferencesController,
+            UnsubscribeController,
             CabinetPaymentsController,
             PromisedPaymentController,
             QuickPayController,

@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     sms_api_url: str = _env("CENTRA_SMS_API_URL", "https://sms.ru")
     sms_api_id: SecretStr = _env("CENTRA_SMS_API_ID", SecretStr(""))
     sms_sender: str = _env("CENTRA_SMS_SENDER", "")
+    # The site's address as subscribers reach it, for links in messages (unsubscribe).
+    public_url: str = _env("CENTRA_PUBLIC_URL", "http://127.0.0.1:8000")
     # Fiscal receipts (54-FZ, tables/payments/receipts.py): the seller printed on every receipt
     # and the online cash register (ATOL Online v5) they are sent to. Without a login, group
     # and INN receipts are built and shown as «не фискализирован», and nothing is sent.

@@ -64,7 +64,7 @@ class Letter:
 def build_message(letter: Letter, config: SmtpConfig) -> EmailMessage:
     """A multipart/alternative message (plain + HTML) with our headers.
 
-    ``List-Unsubscribe`` (and one-click, RFC 8058) only when an unsubscribe link is given,
+    ``List-Unsubscribe`` only when an unsubscribe link is given,
     i.e. for optional (non-transactional) mail.
     """
     context = {"subject": letter.subject, "text": letter.text,
@@ -78,8 +78,9 @@ def build_message(letter: Letter, config: SmtpConfig) -> EmailMessage:
     domain = email.utils.parseaddr(config.from_address)[1].rpartition("@")[2] or "centra.local"
     message["Message-ID"] = email.utils.make_msgid(idstring=letter.message_key or None, domain=domain)
     if letter.unsubscribe_url:
+        # A page with a confirmation button (a form with its CSRF token), not RFC 8058's one-click
+        # POST: that would need a form that anyone may post without a token.
         message["List-Unsubscribe"] = f"<{letter.unsubscribe_url}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(TEMPLATES.get_template("email/message.txt").render(context))
     message.add_alternative(TEMPLATES.get_template("email/message.html").render(context),
                             subtype="html")

@@ -25,6 +25,7 @@ from tables.choices import choices
 from tables.money import format_amount, read_rubles
 from tables.notifications import (
     BROADCAST_TOPIC,
+    NEWS_TOPIC,
     Channel,
     MessagePreference,
     Notification,
@@ -232,7 +233,8 @@ async def send_broadcast(segment: Segment, text: str, kind: BroadcastKind | str,
         subject = "Новости Centra" if kind == BroadcastKind.NEWS else "Сообщение Centra"
         rows = [Notification(
             channel=r.channel, recipient=r.recipient[:200], subscriber=r.subscriber_id,
-            topic=BROADCAST_TOPIC, reference=reference, subject=subject,
+            topic=NEWS_TOPIC if kind == BroadcastKind.NEWS else BROADCAST_TOPIC,
+            reference=reference, subject=subject,
             body=one_segment(f"Centra: {text}") if r.channel == Channel.SMS else f"Centra: {text}",
             status=NotificationStatus.PENDING if r.channel else NotificationStatus.SKIPPED,
             last_error=r.reason, created_at=now,

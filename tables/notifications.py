@@ -65,7 +65,11 @@ DEFAULT_SENDER = "tables.notifications:GatewaySender"
 #: The topic of staff broadcasts (``tables.broadcasts``): sent after the other due messages of a
 #: pass, at most this many per pass (the throttle: 15 s passes make 200 a minute).
 BROADCAST_TOPIC = "broadcast"
+#: News and offers (a broadcast of that kind): optional mail, with an unsubscribe link.
+NEWS_TOPIC = "broadcast.news"
+BROADCAST_TOPICS = (BROADCAST_TOPIC, NEWS_TOPIC)
 BROADCAST_PER_PASS = 50
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
 #: Messages carrying a one-time code (``tables.codes``): their text is blanked once the message
 #: is out of the queue (sent, refused, maybe sent), so staff reading the outbox never see a code.
 SECRET_TOPIC_PREFIX = "code."
@@ -564,13 +568,13 @@ async def send_pending(sender: Sender | None = None, *, limit: int = 100,
         # Transactional messages first; a mass send takes what is left, throttled.
         candidates = await Notification.select(
             Notification.id, Notification.channel, Notification.urgent
-        ).where(_is_due(now) & (Notification.topic != BROADCAST_TOPIC)
+        ).where(_is_due(now) & Notification.topic.not_in(list(BROADCAST_TOPICS))
                 ).order_by(Notification.id).limit(limit)
         room = min(limit - len(candidates), BROADCAST_PER_PASS)
         if room > 0:
             candidates += await Notification.select(
                 Notification.id, Notification.channel, Notification.urgent
-            ).where(_is_due(now) & (Notification.topic == BROADCAST_TOPIC)
+            ).where(_is_due(now) & Notification.topic.is_in(list(BROADCAST_TOPICS))
                     ).order_by(Notification.id).limit(room)
         for candidate in candidates:
             if morning and candidate["channel"] == Channel.SMS and not candidate["urgent"]:
@@ -594,9 +598,12 @@ async def send_pending(sender: Sender | None = None, *, limit: int = 100,
 
 
 async def _send_one(sender: Sender, row: dict, attempt_id: int, now: dt.datetime) -> str:
+    unsubscribe = ""
+    if row["topic"] == NEWS_TOPIC and row["subscriber"]:
+        unsubscribe = unsubscribe_url(row["subscriber"])
     message = OutgoingMessage(id=row["id"], channel=row["channel"], recipient=row["recipient"],
                               subject=row["subject"], body=row["body"],
-                              key=f"centra-n{row['id']}")
+                              key=f"centra-n{row['id']}", unsubscribe_url=unsubscribe)
     try:
         result = await sender.send(message) or SendResult()
     except PermanentFailure as exc:
@@ -698,6 +705,54 @@ async def problem_notifications(subscriber_id: int, *, limit: int = 10) -> list[
     ).where((Notification.subscriber == subscriber_id)
             & Notification.status.is_in(list(PROBLEM_STATUSES))
             ).order_by(Notification.id, ascending=False).limit(limit)
+
+
+# --- unsubscribing from news ------------------------------------------------------------------
+def _signature(payload: str) -> str:
+    """The cabinet's signing scheme (``cabinet/signing.py``: HMAC-SHA256 of ``purpose:payload``
+    with ``CENTRA_SECRET_KEY``, 24 hex), here because the outbox writes the links."""
+    import hashlib
+    import hmac
+
+    from settings import get_settings
+
+    key = get_settings().secret_key.get_secret_value().encode()
+    return hmac.new(key, f"{UNSUBSCRIBE_PURPOSE}:{payload}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def unsubscribe_token(subscriber_id: int) -> str:
+    return f"{subscriber_id}.{_signature(str(subscriber_id))}"
+
+
+def unsubscribe_url(subscriber_id: int) -> str:
+    from settings import get_settings
+
+    return f"{get_settings().public_url.rstrip('/')}/unsubscribe/{unsubscribe_token(subscriber_id)}"
+
+
+def subscriber_of_unsubscribe_token(token: str) -> int | None:
+    import hmac
+
+    payload, _, digest = (token or "").rpartition(".")
+    if not payload.isdigit() or len(payload) > 10 or not hmac.compare_digest(_signature(payload), digest):
+        return None
+    return int(payload)
+
+
+async def unsubscribe_from_news(token: str) -> bool:
+    """Switch news off for the contract a (signed) unsubscribe link names; audited.
+
+    :returns: False for a link that is not ours (changed, cut, forged).
+    """
+    from tables.audit import SYSTEM
+
+    subscriber_id = subscriber_of_unsubscribe_token(token)
+    if subscriber_id is None or not await Subscriber.exists().where(Subscriber.id == subscriber_id):
+        return False
+    chosen = await message_preferences(subscriber_id)
+    if chosen["news"] != "none":
+        await save_message_preferences(subscriber_id, {**chosen, "news": "none"}, actor=SYSTEM)
+    return True
 
 
 def _configured_sender() -> str:

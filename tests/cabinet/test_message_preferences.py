@@ -85,3 +85,46 @@ async def test_a_login_from_a_new_device_is_told_only_to_who_asked_and_not_from_
     [row] = await Notification.select(Notification.body, Notification.urgent).where(
         Notification.subscriber == s.id)
     assert row["urgent"] and row["body"].startswith("Centra: новый вход в кабинет ")
+
+
+async def test_news_mail_carries_a_working_unsubscribe_link_and_a_forged_one_is_refused(client):
+    from providers.mail_catcher import MailCatcher
+    from settings import get_settings
+    from tables.audit import Actor
+    from tables.broadcasts import Segment, send_broadcast
+    from tables.notifications import ConsoleSender, GatewaySender, send_pending, unsubscribe_token
+
+    s = await make_subscriber(phone="", email="news@example.ru")
+    other = await make_subscriber(phone="", email="other@example.ru")
+    for who in (s, other):
+        await MessagePreference.insert(MessagePreference(
+            subscriber=who.id, news="email", updated_at=dt.datetime.now(dt.UTC),
+            news_consent_at=dt.datetime.now(dt.UTC)))
+    await send_broadcast(Segment(), "Новый тариф «Турбо»", "news", actor=Actor("boss"))
+    await send_broadcast(Segment(), "Работы на линии 10.12", "notice", actor=Actor("boss"))
+    mailbox = MailCatcher().start()
+    try:
+        sender = GatewaySender(get_settings().replace(
+            smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none"), console=ConsoleSender())
+        await send_pending(sender, now=dt.datetime(2026, 12, 7, 12, tzinfo=LOCAL_TZ))
+        letters = {(m["To"], m["Subject"]): m for m in mailbox.messages}
+    finally:
+        mailbox.stop()
+    news = letters[("news@example.ru", "Новости Centra")]
+    notice = letters[("news@example.ru", "Сообщение Centra")]
+    assert "List-Unsubscribe" not in notice  # a service notice is not optional mail
+    link = str(news["List-Unsubscribe"]).strip().strip("<>")
+    assert link.endswith(f"/unsubscribe/{unsubscribe_token(s.id)}") and link in news.get_body(
+        ("plain",)).get_content()
+    path = link[link.index("/unsubscribe/"):]
+    page = await client.get(path)
+    assert page.status_code == 200 and "Отписаться" in page.text
+    done = await client.post(path, data={"_csrf_token": csrf_from(page.text)})
+    assert done.status_code == 200 and "больше не придут" in done.text
+    rows = {r["subscriber"]: r["news"] for r in await MessagePreference.select(
+        MessagePreference.subscriber, MessagePreference.news)}
+    assert rows == {s.id: "none", other.id: "email"}
+    forged = f"/unsubscribe/{other.id}.{'0' * 24}"
+    assert (await client.get(forged)).status_code == 404
+    refused = await client.post(forged, data={"_csrf_token": csrf_from(page.text)})
+    assert refused.status_code == 404 and rows[other.id] == "email"

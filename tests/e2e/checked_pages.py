@@ -44,6 +44,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("password", "/cabinet/password", who=SUBSCRIBER),
     CheckedPage("profile", "/cabinet/profile", who=SUBSCRIBER),
     CheckedPage("notifications", "/cabinet/notifications", who=SUBSCRIBER),
+    CheckedPage("unsubscribe", "/unsubscribe/{unsubscribe_token}", who=SUBSCRIBER),
     CheckedPage("contact-phone", "/cabinet/profile/contacts/phone", who=SUBSCRIBER),
     CheckedPage("contact-email", "/cabinet/profile/contacts/email", who=SUBSCRIBER),
     CheckedPage("statement", "/cabinet/statement", who=SUBSCRIBER),
@@ -117,6 +118,9 @@ async def seed_site(who: str) -> dict[str, Any]:
         )
         seed["subscriber_id"] = subscriber.id
         seed["contract_number"] = subscriber.contract_number
+        from tables.notifications import unsubscribe_token
+
+        seed["unsubscribe_token"] = unsubscribe_token(subscriber.id)
         if who in (SUBSCRIBER, STAFF):
             seed["request_id"] = await _subscriber_history(subscriber.id)
             seed["receipt_id"] = await _fiscal_receipt(subscriber.id)
