@@ -17,6 +17,7 @@ from litestar.params import FromPath
 
 from settings import get_settings
 from tables.payments.agents import AgentAnswer, AgentResult, agent_allows, agent_check, agent_pay
+from tables.text import clean_text
 
 log = logging.getLogger("centra.payments.agents")
 
@@ -31,7 +32,8 @@ async def _params(request: Request) -> dict[str, str]:
     if request.method == "POST":
         form = await request.form()
         items += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-    return {str(k): str(v)[:MAX_VALUE] for k, v in items}
+    # Without NUL and other control characters, as every form of the site (tables.text).
+    return {clean_text(str(k)): clean_text(str(v))[:MAX_VALUE] for k, v in items}
 
 
 @route("/payments/agents/{agent:str}", http_method=["GET", "POST"], name="payments:agent")

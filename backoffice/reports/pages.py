@@ -23,6 +23,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 
+from backoffice.office import _fields
 from backoffice.reports.charts import draw
 from backoffice.roles import MFA_MESSAGE, mfa_missing
 from backoffice.sessions import staff_account
@@ -35,7 +36,6 @@ from tables.reports import REPORTS, Filters, ReportSpec, build_report, filter_ch
 from tables.reports.exports import XLSX_MEDIA_TYPE, export_filename, report_csv, report_xlsx
 from tables.reports.raw import RAW_EXPORTS, raw_csv, raw_xlsx
 from tables.staff import Role, role_of
-from tables.text import clean_text
 from web.errors import UserFacingError
 
 
@@ -172,9 +172,7 @@ class ReportsController(Controller):
     @post("/jobs", name="reports:start_job")
     async def start_job(self, request: Request) -> Response:
         """Start an export in the background and go to its page (which returns at once)."""
-        form = await request.form()
-        fields = {clean_text(k): clean_text(v)[:200].strip() for k, v in form.multi_items()
-                  if isinstance(v, str)}
+        fields = await _fields(request)
         kind, slug, fmt = fields.get("kind", ""), fields.get("slug", ""), fields.get("fmt", "")
         params = {k: fields[k] for k in EXPORT_FIELDS if fields.get(k)}
         spec = REPORTS.get(slug) if kind == "report" else None

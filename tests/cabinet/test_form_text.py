@@ -123,7 +123,7 @@ async def test_office_form(client):
 # payment webhook (it verifies its signature on the raw body) and the admin's role check
 # (it reads the names of the fields only; the values go through the admin's hooks).
 BODY_READERS = {("cabinet/forms.py", "form_fields"), ("backoffice/office.py", "_fields"),
-                ("cabinet/webhook.py", "payment_webhook"),
+                ("cabinet/webhook.py", "payment_webhook"), ("cabinet/agents.py", "_params"),
                 ("backoffice/roles.py", "_field_validator"), ("backoffice/roles.py", "check_fields")}
 
 
