@@ -9,6 +9,7 @@ from litestar.response import Template
 
 from tables.calendar import utcnow
 from tables.content import Page, news_page
+from tables.subscriber_pages import SECTION, SECTION_SLUGS
 from tables.tariffs import TARIFF_KIND_LABELS, Tariff
 
 
@@ -38,4 +39,19 @@ class PublicController(Controller):
         page = await Page.objects().where((Page.slug == slug) & (Page.published == True)).first()  # noqa: E712
         if page is None:
             raise NotFoundException()
-        return Template("public/page.html", context={"page": page})
+        section = await _section() if slug in SECTION_SLUGS else None
+        return Template("public/page.html", context={"page": page, "section": section})
+
+    @get("/subscribers", name="subscribers")
+    async def subscribers(self) -> Template:
+        """The "Абонентам" section: its pages, as edited in the admin, in the section's order."""
+        return Template("public/subscribers.html", context={"section": await _section()})
+
+
+async def _section() -> list[dict]:
+    """The section's published pages in order: slug, title (as edited) and what it is about."""
+    rows = await Page.select(Page.slug, Page.title).where(
+        Page.slug.is_in(SECTION_SLUGS) & (Page.published == True))  # noqa: E712
+    titles = {r["slug"]: r["title"] for r in rows}
+    return [{"slug": slug, "title": titles[slug], "about": about}
+            for slug, _, about in SECTION if slug in titles]

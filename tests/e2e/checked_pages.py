@@ -34,6 +34,8 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("news", "/news"),
     CheckedPage("news-item", "/news/{news_id}"),
     CheckedPage("content-page", "/pages/{page_slug}"),
+    CheckedPage("subscribers", "/subscribers"),
+    CheckedPage("faq", "/pages/faq"),
     CheckedPage("rate", "/rate"),
     CheckedPage("not-found", "/pages/no-such-page", status=404),
     CheckedPage("login", "/cabinet/login"),
