@@ -26,6 +26,7 @@ from backoffice.reports.pages import ReportsController
 from cabinet.account import AccountController, staff_view
 from cabinet.agents import agent_endpoint
 from cabinet.auth import AUTH_EXCEPTION_HANDLERS, refuse_staff_view_actions, resolve_session
+from cabinet.autopay import AutopayController
 from cabinet.connect import ConnectController
 from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StatementController,
             PreferencesController,
             UnsubscribeController,
+            AutopayController,
             CabinetPaymentsController,
             PromisedPaymentController,
             QuickPayController,

@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     atol_login: str = _env("CENTRA_ATOL_LOGIN", "")
     atol_password: SecretStr = _env("CENTRA_ATOL_PASSWORD", SecretStr(""))
     atol_group_code: str = _env("CENTRA_ATOL_GROUP_CODE", "")
+    # Where subscribers reach the site, for links in messages (autopay's pay link).
+    site_url: str = _env("CENTRA_SITE_URL", "http://127.0.0.1:8000")
+    # Autopay: off-session charges of a saved card per contract and month, at most this many
+    # attempts (one a day) before the subscriber is left to pay by hand.
+    autopay_attempts: int = _env("CENTRA_AUTOPAY_ATTEMPTS", 2, ge=1, le=5)
     # Days before the monthly charge when a balance that will not cover it is reported.
     balance_reminder_days: int = _env("CENTRA_BALANCE_REMINDER_DAYS", 3, ge=1, le=28)
     # How long pages may show (and the quick-pay search may use) directory and site data read

@@ -33,6 +33,8 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "payment_refund": {CA: {R}, MA: {R}, AD: {R}},
     "receipt": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
+    "autopay": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
+    "autopay_charge": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "billing_run": {CA: {R}, MA: {R}, AD: {R}},
     "tariff_change": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "promised_payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},

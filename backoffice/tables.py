@@ -16,6 +16,7 @@ from tables.ledger import LedgerEntry
 from tables.network import Nas, NetworkAccess, RadiusSession
 from tables.notifications import Notification, NotificationAttempt
 from tables.payments.agents import AgentTransaction
+from tables.payments.autopay import Autopay, AutopayCharge
 from tables.payments.card_flow import PaymentCustomer
 from tables.payments.events import ProviderEvent
 from tables.payments.payment import Payment
@@ -161,6 +162,26 @@ TABLE_CONFIGS: list[TableConfig] = [
         menu_group=CONTENT,
         order_by=[OrderBy(CabinetRating.id, ascending=False)],
         visible_filters=[CabinetRating.score, CabinetRating.period, CabinetRating.subscriber],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        Autopay,
+        menu_group=MONEY,
+        visible_columns=[Autopay.id, Autopay.subscriber, Autopay.enabled, Autopay.card_brand,
+                         Autopay.card_last4, Autopay.exp_month, Autopay.exp_year, Autopay.days_before,
+                         Autopay.amount_mode, Autopay.monthly_limit, Autopay.updated_at],
+        visible_filters=[Autopay.subscriber, Autopay.enabled],
+        order_by=[OrderBy(Autopay.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        AutopayCharge,
+        menu_group=MONEY,
+        visible_columns=[AutopayCharge.id, AutopayCharge.created_at, AutopayCharge.subscriber,
+                         AutopayCharge.period, AutopayCharge.attempt, AutopayCharge.amount,
+                         AutopayCharge.status, AutopayCharge.failure_code, AutopayCharge.payment],
+        visible_filters=[AutopayCharge.subscriber, AutopayCharge.period, AutopayCharge.status],
+        order_by=[OrderBy(AutopayCharge.id, ascending=False)],
         validators=read_only_validators(),
     ),
     TableConfig(

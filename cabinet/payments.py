@@ -79,15 +79,16 @@ def card_page(payment: Payment, *, submit_url: str, back_url: str, error: str | 
               status_code: int = 200) -> Template:
     return Template("payments/card.html", status_code=status_code, context={
         "payment": payment, "submit_url": submit_url, "back_url": back_url, "error": error,
+        "can_save_card": payment.channel == PaymentChannel.CABINET,
         **provider_context(),
     })
 
 
 async def card_answer(payment: Payment, token: str, *, submit_url: str, back_url: str,
-                      result_url: str) -> Response:
+                      result_url: str, save_card: bool = False) -> Response:
     """Submit the token; show the confirmation-code step when due, else go to the result page."""
     try:
-        outcome: CardOutcome = await submit_card(payment.id, token)
+        outcome: CardOutcome = await submit_card(payment.id, token, save_card=save_card)
     except ValueError as exc:
         return card_page(payment, submit_url=submit_url, back_url=back_url, error=str(exc),
                          status_code=400)
@@ -189,7 +190,8 @@ class CabinetPaymentsController(Controller):
         fields = await form_fields(request)
         return await card_answer(payment, fields.get("token", ""),
                                  submit_url=f"/cabinet/pay/{payment.id}/card", back_url="/cabinet/pay",
-                                 result_url=f"/cabinet/pay/result/{payment.id}")
+                                 result_url=f"/cabinet/pay/result/{payment.id}",
+                                 save_card=bool(fields.get("save_card")))
 
     @get("/pay/result/{payment_id:int}")
     async def result(self, request: Request, subscriber: NamedDependency[Subscriber],

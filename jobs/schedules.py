@@ -11,6 +11,7 @@
 | ``messages.remind`` | 10:00 daily | messages |
 | ``messages.maintenance`` | every 10 minutes | messages |
 | ``receipts.send`` | every 30 seconds | receipts |
+| ``payments.autopay`` | 09:30 daily | payments |
 | ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
 
 The billing tasks share a lock: they run one at a time, in the order of their ticks (the
@@ -144,6 +145,16 @@ async def send_receipts(timestamp: int) -> dict[str, int]:
     from tables.payments.receipts import fiscalize_receipts
 
     return await fiscalize_receipts()
+
+
+@local_periodic("30 9 * * *", "daily")
+@app.task(name="payments.autopay", queue="payments", queueing_lock="payments.autopay", retry=RETRY)
+async def autopay(timestamp: int) -> dict[str, int]:
+    """Charge the saved cards of contracts whose chosen day before the 1st has come (once per
+    contract, month and attempt; after the quiet hours, so a failure's message goes at once)."""
+    from tables.payments.autopay import run_autopay
+
+    return await run_autopay(now=tick_time(timestamp))
 
 
 #: Finished jobs stay this long in the queue's tables, then are removed: succeeded ones two days

@@ -119,6 +119,20 @@ class PaymentProvider:
                     "metadata": metadata},
             options={"idempotency_key": key})))
 
+    async def charge_saved_card(self, *, amount: int, currency: str, customer: str,
+                                payment_method: str, metadata: dict[str, str],
+                                key: str) -> dict[str, Any]:
+        """Charge a saved card with the customer away (``off_session``, confirmed at once).
+
+        Answers ``succeeded``, or ``requires_action`` when the bank wants its code (the
+        customer must come back); a decline raises :class:`ProviderRefused`.
+        """
+        return _plain(await self._call(self._client.v1.payment_intents.create_async(
+            params={"amount": amount, "currency": currency, "customer": customer,
+                    "payment_method": payment_method, "payment_method_types": ["card"],
+                    "metadata": metadata, "confirm": True, "off_session": True},
+            options={"idempotency_key": key})))
+
     async def confirm_intent(self, intent_id: str, *, key: str) -> dict[str, Any]:
         return _plain(await self._call(self._client.v1.payment_intents.confirm_async(
             intent_id, options={"idempotency_key": key})))

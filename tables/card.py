@@ -22,6 +22,7 @@ from tables.billing.promised import PromisedPayment
 from tables.calendar import LOCAL_TZ, as_utc, local_date, utcnow
 from tables.month import Month
 from tables.notifications import CHANNEL_LABELS, NOTIFICATION_STATUS_LABELS, problem_notifications
+from tables.payments.autopay import autopay_summary
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PAYMENT_STATUS_LABELS, Payment
 from tables.requests.queue import (
     REQUEST_KIND_LABELS,
@@ -141,6 +142,8 @@ class SubscriberCard:
     history: list[dict[str, Any]]
     #: Messages that did not (surely) reach the subscriber: failed, maybe sent, nowhere to send.
     undelivered: list[dict[str, Any]] = field(default_factory=list)
+    #: The saved card and autopay settings with the latest charges (None: no card saved).
+    autopay: dict[str, Any] | None = None
 
 
 async def subscriber_card(contract_number: str, *, now: dt.datetime | None = None,
@@ -212,6 +215,7 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
         fee=fee.current, booked_change=upcoming, forecast=forecast(s["balance"], fee.next, today),
         statements=list(reversed(statements)), payments=payments, requests=requests,
         promised=promised, history=history, undelivered=undelivered,
+        autopay=await autopay_summary(s["id"]),
     )
 
 

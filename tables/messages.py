@@ -30,6 +30,9 @@ TEXTS = {
     "new_login": "новый вход в кабинет {at}. Не вы? Смените пароль",
     "maintenance_eve": "{window} плановые работы, возможны перебои",
     "password_recovered": "пароль кабинета изменён по коду. Не вы? Позвоните нам",
+    "autopay_failed": "автоплатёж не прошёл, оплатите: {link}",
+    "autopay_action": "подтвердите автоплатёж: {link}",
+    "autopay_card_expired": "срок карты автоплатежа истёк, обновите карту в кабинете",
 }
 #: Optional kinds (the subscriber chooses); every other message is transactional (account).
 KINDS = {"low_balance": MessageKind.REMINDERS, "promised_ending": MessageKind.REMINDERS,
@@ -48,6 +51,9 @@ SUBJECTS = {
     "new_login": "Вход в личный кабинет",
     "maintenance_eve": "Завтра плановые работы",
     "password_recovered": "Пароль изменён",
+    "autopay_failed": "Автоплатёж не прошёл",
+    "autopay_action": "Подтвердите автоплатёж",
+    "autopay_card_expired": "Карта автоплатежа просрочена",
 }
 
 
@@ -130,3 +136,15 @@ async def new_device_login(subscriber_id: int, session_id: int, at: dt.datetime)
     urgent: it may be someone else."""
     return await _tell(subscriber_id, "new_login", str(session_id), urgent=True,
                        at=as_utc(at).astimezone(LOCAL_TZ).strftime("%d.%m %H:%M"))
+
+
+async def autopay_failed(subscriber_id: int, key: str, *, link: str) -> bool:
+    return await _tell(subscriber_id, "autopay_failed", key, link=link)
+
+
+async def autopay_action(subscriber_id: int, key: str, *, link: str) -> bool:
+    return await _tell(subscriber_id, "autopay_action", key, link=link)
+
+
+async def autopay_card_expired(subscriber_id: int, key: str) -> bool:
+    return await _tell(subscriber_id, "autopay_card_expired", key)

@@ -28,6 +28,7 @@ APP_CONFIG = AppConfig(
             "tables.payments.refunds",
             "tables.payments.agents",
             "tables.payments.receipts",
+            "tables.payments.autopay",
             "tables.requests.queue",
             "tables.content",
             "tables.ratings",

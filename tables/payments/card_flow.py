@@ -185,10 +185,12 @@ async def _customer_for(payment: Payment, p: PaymentProvider) -> str:
     return row["provider_customer_id"]
 
 
-async def submit_card(payment_id: int, token: str) -> CardOutcome:
+async def submit_card(payment_id: int, token: str, *, save_card: bool = False) -> CardOutcome:
     """Pay an open payment with a card token from Stripe.js (the card number never comes here).
 
     Safe to call twice: only the first call for a payment talks to the provider.
+
+    :param save_card: keep the card for autopay (cabinet payments that did not fail).
     """
     if not TOKEN_RE.match(token or ""):
         raise ValueError(CARD_MISSING)
@@ -229,6 +231,10 @@ async def submit_card(payment_id: int, token: str) -> CardOutcome:
             return CardOutcome(await _status(payment.id))
     settlement = await settle_payment(intent)
     status = settlement.status or await _status(payment.id)
+    if save_card and payment.channel == PaymentChannel.CABINET and status != PaymentStatus.FAILED:
+        from tables.payments.autopay import save_card as keep_card  # autopay builds on this module
+
+        await keep_card(payment.subscriber, customer_id=customer, card=card)
     secret = intent.get("client_secret") if intent.get("status") == "requires_action" else None
     message = ""
     if status == PaymentStatus.FAILED:

@@ -60,6 +60,7 @@ class PaymentChannel(enum.StrEnum):
     OFFICE = "office"
     AGENT = "agent"
     BANK = "bank"
+    AUTOPAY = "autopay"
 
 
 PAYMENT_CHANNEL_LABELS = {
@@ -68,12 +69,13 @@ PAYMENT_CHANNEL_LABELS = {
     "office": "Касса офиса",
     "agent": "Платёжный агент, терминал",
     "bank": "Банковский перевод",
+    "autopay": "Автоплатёж с карты",
 }
 
 
 #: Channels paid by card through the provider: only these have an intent to settle, reconcile
 #: or refund. Office, agent and bank payments are booked once, already succeeded.
-CARD_CHANNELS = (PaymentChannel.CABINET, PaymentChannel.QUICK_PAY)
+CARD_CHANNELS = (PaymentChannel.CABINET, PaymentChannel.QUICK_PAY, PaymentChannel.AUTOPAY)
 
 
 CURRENCY = "rub"

@@ -110,6 +110,13 @@ async def _one_row_each() -> None:
 
     refund = await PaymentRefund.objects().first()
     await issue_receipt(payment.id, refund_id=refund.id, amount=100)
+    from tables.payments.autopay import AutopayCharge, save_card
+
+    await save_card(subscriber.id, customer_id="cus_1", card={"id": "card_1", "brand": "visa",
+                                                              "last4": "4242", "exp_month": 1,
+                                                              "exp_year": 2030})
+    await AutopayCharge(subscriber=subscriber.id, period="2026-12", key="x:2026-12:1", amount=100,
+                        status="failed", failure_code="card_declined", created_at=utcnow()).save()
     from tables.notifications import Notification, NotificationAttempt
 
     notification = Notification(channel="sms", recipient="+79130000000", body="x", status="pending",

@@ -52,6 +52,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("statement", "/cabinet/statement", who=SUBSCRIBER),
     CheckedPage("payments", "/cabinet/payments", who=SUBSCRIBER),
     CheckedPage("receipt", "/cabinet/receipts/{receipt_id}", who=SUBSCRIBER),
+    CheckedPage("autopay", "/cabinet/autopay", who=SUBSCRIBER),
     CheckedPage("top-up", "/cabinet/pay", who=SUBSCRIBER),
     CheckedPage("requests", "/cabinet/requests", who=SUBSCRIBER),
     CheckedPage("tariff", "/cabinet/tariff/", who=SUBSCRIBER),
@@ -126,6 +127,11 @@ async def seed_site(who: str) -> dict[str, Any]:
         if who in (SUBSCRIBER, STAFF):
             seed["request_id"] = await _subscriber_history(subscriber.id)
             seed["receipt_id"] = await _fiscal_receipt(subscriber.id)
+            from tables.payments.autopay import save_card
+
+            # A saved card: the autopay page's form and the office card's autopay line are drawn.
+            await save_card(subscriber.id, customer_id="cus_a11y", card={
+                "id": "card_a11y", "brand": "Visa", "last4": "4242", "exp_month": 12, "exp_year": 2034})
         if who == STAFF:
             seed.update(await _office_rows(subscriber.id))
     return seed

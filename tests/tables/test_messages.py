@@ -40,7 +40,8 @@ def local(*args) -> dt.datetime:
 def test_every_text_fits_one_sms_segment_with_large_values(kind):
     values = {"amount": "99999,99", "balance": "-99999,99", "debt": "99999,99", "fee": "9999,99",
               "date": "31.12", "until": "31.12 23:59", "tariff": "Интернет 100",
-              "window": "с 31.12 23:00 до 01.01 06:00", "at": "31.12 23:59"}
+              "window": "с 31.12 23:00 до 01.01 06:00", "at": "31.12 23:59",
+              "link": "centra.example/cabinet/pay"}
     text = "Centra: " + TEXTS[kind].format(**values)
     assert sms_segments(text) == 1, (len(text), text)
 
