@@ -40,6 +40,7 @@ from cabinet.recovery import ContactsController, RecoveryController
 from cabinet.requests import RequestsController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
+from cabinet.sms_callback import SMS_CALLBACK_PATH, sms_status_callback
 from cabinet.statement import StatementController
 from cabinet.tariff import TariffController
 from cabinet.unsubscribe import UnsubscribeController
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PreferencesController,
             UnsubscribeController,
             AutopayController,
+            sms_status_callback,
             CabinetPaymentsController,
             PromisedPaymentController,
             QuickPayController,
@@ -197,8 +199,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.production,
             cookie_httponly=True,
             # The webhook is signed, the agents' endpoint address-bound; FreeRADIUS's calls carry
-            # the RADIUS API key.
-            exclude=[ADMIN_PATH, "/payments/webhook", "/payments/agents/", RADIUS_PATH],
+            # the RADIUS API key; the SMS gateway's delivery reports a secret key in the path.
+            exclude=[ADMIN_PATH, "/payments/webhook", "/payments/agents/", RADIUS_PATH,
+                     SMS_CALLBACK_PATH],
         ),
         allowed_hosts=AllowedHostsConfig(allowed_hosts=list(settings.allowed_hosts))
         if settings.allowed_hosts else None,

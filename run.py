@@ -74,6 +74,10 @@ def start_message_sandboxes(settings: Settings) -> list[str]:
                      f"{MAIL_DIR / 'outbox.mbox'} (mutt -f …, or any mail client)")
     if not settings.sms_api_id.get_secret_value():
         gateway = SmsSandbox(log_path=MAIL_DIR / "sms.log", auto_deliver=True).start()
+        from tables.notifications import SMS_CALLBACK_PATH, sms_callback_key
+
+        host = settings.host if settings.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        gateway.callback_url = f"http://{host}:{settings.port}{SMS_CALLBACK_PATH}/{sms_callback_key()}"
         os.environ.update({"CENTRA_SMS_API_URL": gateway.base_url, "CENTRA_SMS_API_ID": SANDBOX_API_ID})
         lines.append(f"    SMS: local gateway at {gateway.base_url}, texts in {MAIL_DIR / 'sms.log'}")
     get_settings.cache_clear()

@@ -708,7 +708,7 @@ async def problem_notifications(subscriber_id: int, *, limit: int = 10) -> list[
 
 
 # --- unsubscribing from news ------------------------------------------------------------------
-def _signature(payload: str) -> str:
+def _signature(payload: str, purpose: str = UNSUBSCRIBE_PURPOSE) -> str:
     """The cabinet's signing scheme (``cabinet/signing.py``: HMAC-SHA256 of ``purpose:payload``
     with ``CENTRA_SECRET_KEY``, 24 hex), here because the outbox writes the links."""
     import hashlib
@@ -717,7 +717,22 @@ def _signature(payload: str) -> str:
     from settings import get_settings
 
     key = get_settings().secret_key.get_secret_value().encode()
-    return hmac.new(key, f"{UNSUBSCRIBE_PURPOSE}:{payload}".encode(), hashlib.sha256).hexdigest()[:24]
+    return hmac.new(key, f"{purpose}:{payload}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+SMS_CALLBACK_PATH = "/notifications/sms-status"
+
+
+def sms_callback_key() -> str:
+    """The secret last segment of the delivery-report URL given to the SMS gateway."""
+    return _signature("gateway", purpose="sms-callback")
+
+
+def sms_callback_url() -> str:
+    """Where the gateway posts delivery reports (set it in the gateway's account)."""
+    from settings import get_settings
+
+    return f"{get_settings().public_url.rstrip('/')}{SMS_CALLBACK_PATH}/{sms_callback_key()}"
 
 
 def unsubscribe_token(subscriber_id: int) -> str:

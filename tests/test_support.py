@@ -85,7 +85,8 @@ async def sign_in(client: httpx.AsyncClient, subscriber_id: int) -> None:
 
 
 #: Routes excluded from CSRF on purpose (app.py's CSRFConfig), each guarded otherwise.
-SIGNED_ROUTES = ("/payments/webhook", "/payments/agents/{agent:str}")
+SIGNED_ROUTES = ("/payments/webhook", "/payments/agents/{agent:str}",
+                 "/notifications/sms-status/{key:str}")
 
 
 def unsafe_routes(app: Litestar) -> list[str]:

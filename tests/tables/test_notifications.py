@@ -307,3 +307,22 @@ def test_normalised_phones_are_canonical_and_stable(text):
     if result is not None:
         assert len(result) == 12 and result.startswith("+7") and result[2:].isdigit()
         assert normalize_phone(result) == result
+
+
+async def test_delivery_reports_by_the_gateways_callback(client, gateway):
+    from tables.notifications import sms_callback_key, sms_callback_url
+
+    row = await enqueue(channel="sms", recipient="+79130000010", body="x")
+    sender = gateway_sender(gateway)
+    await send_pending(sender, now=NOON)
+    await sender.aclose()
+    sms_id = gateway.sent_to("+79130000010")[0].sms_id
+    url = sms_callback_url()
+    assert url.endswith(f"/notifications/sms-status/{sms_callback_key()}")
+    path = url[url.index("/notifications/"):]
+    report = {"data[0]": f"sms_status\n{sms_id}\n103\n1765000000", "data[1]": "sms_status\nnope\n103\n1"}
+    assert (await client.post("/notifications/sms-status/" + "0" * 24, data=report)).status_code == 404
+    answer = await client.post(path, data=report)  # no CSRF token: the key is the credential
+    assert answer.status_code == 200 and answer.text == "100"
+    row = await Notification.objects().get(Notification.id == row.id)
+    assert (row.delivery_code, row.delivery_status) == (103, "доставлено")
