@@ -141,3 +141,25 @@ async def test_quick_pay_by_address_without_login(page, viewport):
     assert await balance_of(subscriber.id) == 55000
     payment = await Payment.objects().where(Payment.subscriber == subscriber.id).first()
     assert payment is not None and payment.channel == "quick_pay" and payment.period == chosen
+
+
+async def test_cabinet_top_up_saves_the_card_for_autopay(page, live_server, viewport):
+    from tables.payments.autopay import Autopay
+
+    subscriber = await cabinet_subscriber(page, live_server)
+    await start_topup(page, "300")
+    await page.get_by_label(re.compile("Сохранить карту для автоплатежа")).check()
+    await enter_card(page, CARD_OK)
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Оплата прошла")
+    row = await Autopay.select().where(Autopay.subscriber == subscriber.id).first()
+    assert row is not None and row["card_last4"] == "4242" and row["enabled"]
+
+    await page.goto("/cabinet/autopay")
+    await expect(page.get_by_text(re.compile(r"•••• 4242, действует до 12/34"))).to_be_visible()
+    await page.get_by_label("За сколько дней до списания").select_option("5")
+    await page.get_by_label("Абонентскую плату за месяц").check()
+    await page.get_by_role("button", name="Сохранить").click()
+    await expect(page.get_by_role("status")).to_have_text("Настройки автоплатежа сохранены.")
+    await check_layout(page)
+    row = await Autopay.select().where(Autopay.subscriber == subscriber.id).first()
+    assert (row["days_before"], row["amount_mode"]) == (5, "fee")
