@@ -35,6 +35,7 @@ from cabinet.payments import CabinetPaymentsController
 from cabinet.preferences import PreferencesController
 from cabinet.promised import PromisedPaymentController
 from cabinet.public import PublicController
+from cabinet.pwa import PwaController
 from cabinet.quickpay import QuickPayController
 from cabinet.recovery import ContactsController, RecoveryController
 from cabinet.requests import RequestsController
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RecoveryController,
             ContactsController,
             TariffController,
+            PwaController,
             payment_webhook,
             agent_endpoint,
             RequestsController,

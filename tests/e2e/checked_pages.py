@@ -35,6 +35,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("news-item", "/news/{news_id}"),
     CheckedPage("content-page", "/pages/{page_slug}"),
     CheckedPage("subscribers", "/subscribers"),
+    CheckedPage("offline", "/offline"),
     CheckedPage("faq", "/pages/faq"),
     CheckedPage("rate", "/rate"),
     CheckedPage("not-found", "/pages/no-such-page", status=404),
