@@ -20,6 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from piccolo.engine.postgres import PostgresEngine
 
 from backoffice.admin import create_backoffice
+from backoffice.bank import BankController
 from backoffice.broadcasts import BroadcastController
 from backoffice.office import OfficeController
 from backoffice.reports.pages import ReportsController
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ConnectController,
             ReportsController,
             OfficeController,
+            BankController,
             BroadcastController,
             healthz,
             *RADIUS_ROUTES,

@@ -199,6 +199,16 @@ class Settings(BaseSettings):
     embedded_queues: Annotated[tuple[str, ...], NoDecode] = _env("CENTRA_EMBEDDED_QUEUES", ())
     # Hours a finished export's file can be downloaded (tables/background.py).
     export_ttl_hours: int = _env("CENTRA_EXPORT_TTL_HOURS", 24, gt=0)
+    # The provider's bank details: bank statements are checked against the account, payment
+    # slips and their QR code (GOST R 56042-2014) carry all of them.
+    payee_name: str = _env("CENTRA_PAYEE_NAME", "ООО «Центра»")
+    payee_inn: str = _env("CENTRA_PAYEE_INN", "4217000000", pattern=r"^(\d{10}|\d{12})$")
+    payee_kpp: str = _env("CENTRA_PAYEE_KPP", "421701001", pattern=r"^(\d{9})?$")
+    payee_account: str = _env("CENTRA_PAYEE_ACCOUNT", "40702810900000012345", pattern=r"^\d{20}$")
+    payee_bank: str = _env("CENTRA_PAYEE_BANK", "Кемеровское отделение № 8615 ПАО Сбербанк")
+    payee_bic: str = _env("CENTRA_PAYEE_BIC", "043207612", pattern=r"^\d{9}$")
+    payee_corr_account: str = _env("CENTRA_PAYEE_CORR_ACCOUNT", "30101810200000000612",
+                                   pattern=r"^\d{20}$")
     # `make run` only (run.py): the local Stripe sandbox's preferred port and uvicorn's log level.
     stripe_sandbox_port: int = _env("STRIPE_SANDBOX_PORT", 8420, ge=0, le=65535)
     log_level: str = _env("LOG_LEVEL", "info")

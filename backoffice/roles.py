@@ -41,6 +41,8 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "provider_event": {CA: {R}, MA: {R}, AD: {R}},
     "payment_customer": {CA: {R}, MA: {R}, AD: {R}},
     "agent_transaction": {CA: {R}, MA: {R}, AD: {R}},
+    "bank_statement": {CA: {R}, MA: {R}, AD: {R}},
+    "bank_line": {CA: {R}, MA: {R}, AD: {R}},
     "service_request": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "request_event": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "notification": {OP: {R}, MA: {R}, AD: {R}},
@@ -102,6 +104,8 @@ OFFICE_MATRIX: dict[str, set[Role]] = {
     "broadcast": {MA, AD},
     # The daily reconciliation with payment agents: who reads the payment totals.
     "agents": FORM_MATRIX["Итоги по платежам"],
+    # Bank statements: upload, confirm, resolve the queue — money booked, like the cash desk.
+    "bank": {CA, AD},
     # Managers' reports (/reports/, backoffice/reports/pages.py REPORT_ROLES; a test keeps them equal).
     "reports": {MA, AD},
 }
@@ -114,6 +118,7 @@ SIDEBAR_LINKS: dict[str, tuple[str, str | None]] = {
     "Начисление абонентской платы": ("/office/charge", "charge"),
     "Рассылка абонентам": ("/office/broadcasts", "broadcast"),
     "Сверка с агентами": ("/office/agents", "agents"),
+    "Банковские выписки": ("/office/bank/", "bank"),
     "Отчёты": ("/reports/", "reports"),
     "Сайт и кабинет": ("/", None),
 }

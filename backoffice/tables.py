@@ -17,6 +17,7 @@ from tables.network import Nas, NetworkAccess, RadiusSession
 from tables.notifications import Notification, NotificationAttempt
 from tables.payments.agents import AgentTransaction
 from tables.payments.autopay import Autopay, AutopayCharge
+from tables.payments.bank import BankLine, BankStatement
 from tables.payments.card_flow import PaymentCustomer
 from tables.payments.events import ProviderEvent
 from tables.payments.payment import Payment
@@ -100,7 +101,8 @@ TABLE_CONFIGS: list[TableConfig] = [
     ),
     *[TableConfig(table, menu_group=MONEY, order_by=[OrderBy(table.id, ascending=False)],
                   validators=read_only_validators())
-      for table in (PaymentRefund, ProviderEvent, PaymentCustomer, AgentTransaction)],
+      for table in (PaymentRefund, ProviderEvent, PaymentCustomer, AgentTransaction, BankStatement,
+                    BankLine)],
     # The staff queue: filter by kind, status, town, assignee and age (created_at range);
     # search by contract number, phone, address (substring); sort by any column.
     TableConfig(

@@ -72,6 +72,10 @@ def security_middleware(settings: Settings):
     site = site_csp(settings).encode()
     admin = ADMIN_CSP.encode()
     limit = settings.max_body_bytes
+    # Bank statements are uploaded whole (tables.payments.bank.MAX_STATEMENT_BYTES, 64 MB): the
+    # one path with a larger cap (its handler sets the same one), staff only.
+    upload_paths = {"/office/bank", "/office/bank/"}
+    upload_limit = 64 * 1024 * 1024 + 64 * 1024
 
     async def too_large(send: Send) -> None:
         await send({"type": "http.response.start", "status": 413,
@@ -84,8 +88,9 @@ def security_middleware(settings: Settings):
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
+            cap = upload_limit if scope["path"] in upload_paths else limit
             length = dict(scope["headers"]).get(b"content-length")
-            if length and length.isdigit() and int(length) > limit:
+            if length and length.isdigit() and int(length) > cap:
                 await too_large(send)
                 return
             csp = admin if scope["path"].startswith("/admin") else site
@@ -119,7 +124,7 @@ def security_middleware(settings: Settings):
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > limit:
+                    if received > cap:
                         if not state["started"]:
                             await too_large(send)
                         state["refused"] = True

@@ -29,6 +29,7 @@ APP_CONFIG = AppConfig(
             "tables.payments.agents",
             "tables.payments.receipts",
             "tables.payments.autopay",
+            "tables.payments.bank",
             "tables.requests.queue",
             "tables.content",
             "tables.ratings",

@@ -149,6 +149,11 @@ async def _one_row_each() -> None:
 
     await agent_pay("qiwi", "QIWI", {"txn_id": "1", "txn_date": "20261207101500",
                                      "account": subscriber.contract_number, "sum": "10.00"})
+    from tables.payments.bank import import_statement
+    from tests.bank_support import document, statement
+
+    paid = document("1", "05.12.2026", "10.00", f"Договор {subscriber.contract_number}")
+    await import_statement(statement(paid), file_name="v.txt", actor=actor)
 
 
 def _table(name: str):

@@ -77,6 +77,9 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-broadcasts", "/office/broadcasts", who=STAFF),
     CheckedPage("office-contract", "/office/contracts/new", who=STAFF),
     CheckedPage("office-agents", "/office/agents", who=STAFF),
+    CheckedPage("office-bank", "/office/bank", who=STAFF),
+    CheckedPage("office-bank-statement", "/office/bank/statements/{bank_statement_id}", who=STAFF),
+    CheckedPage("office-bank-queue", "/office/bank/queue", who=STAFF),
     # The managers' reports (backoffice/reports/): the index, a report with a stacked chart and
     # one with a wide table of contacts.
     CheckedPage("reports", "/reports/", who=STAFF),
@@ -144,9 +147,11 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
     from tables.audit import Actor
     from tables.calendar import LOCAL_TZ, utcnow
     from tables.payments.agents import agent_pay
+    from tables.payments.bank import confirm_statement, import_statement
     from tables.payments.office import book_office_payment
     from tables.payments.payment import Payment
     from tables.subscribers import Subscriber
+    from tests.bank_support import document, statement
 
     def local_now():
         return utcnow().astimezone(LOCAL_TZ)
@@ -181,8 +186,20 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
 
     await Broadcast(kind="notice", segment="улица «Металлургов»", text="Работы на линии 10.12",
                     recipients=2, created_at=now, created_by="a11y-admin").save()
+    # Bank statements: one confirmed (a document waits in the queue), one draft to look at.
+    contract = (await Subscriber.objects().get(Subscriber.id == subscriber_id)).contract_number
+    done = await import_statement(statement(
+        document("1", "01.12.2026", "500.00", f"Оплата по договору {contract} за декабрь"),
+        document("2", "01.12.2026", "250.00", "Оплата за интернет", payer="Некто Неизвестный")),
+        file_name="kl_to_1c.txt", actor=Actor("a11y-admin"))
+    await confirm_statement(done.statement_id, actor=Actor("a11y-admin"))
+    draft = await import_statement(statement(
+        document("3", "02.12.2026", "600.00", f"л/с {contract}"),
+        document("4", "02.12.2026", "100.00", "Оплата", payer="Другой Неизвестный")),
+        file_name="kl_to_1c (2).txt", actor=Actor("a11y-admin"))
     return {"staff_id": staff.id, "office_payment_id": office.id, "card_payment_id": card.id,
-            "export_job_id": await _finished_export(Actor("a11y-admin", staff_id=staff.id))}
+            "export_job_id": await _finished_export(Actor("a11y-admin", staff_id=staff.id)),
+            "bank_statement_id": draft.statement_id}
 
 
 async def _finished_export(actor: Any) -> int:

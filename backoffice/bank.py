@@ -1,0 +1,180 @@
+"""Office pages for bank statements (``/office/bank``): upload a 1CClientBankExchange file, see
+each incoming document matched, ambiguous or unmatched with the reason, confirm; then resolve
+the queue of what was not matched (pick the contract, or mark as not ours).
+
+The same guard, layout and role rule as the rest of the office (``backoffice.office``): the
+action ``bank`` follows the form «Оплата в кассе» (cashiers and administrators). Every write is
+one domain function of ``tables.payments.bank``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import CacheControlHeader, UploadFile
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from backoffice.office import (
+    OfficeDenied,
+    _actor,
+    _denied,
+    _fields,
+    _login_required,
+    _page,
+    _require,
+    _row_id,
+    _signed,
+    office_guard,
+)
+from settings import get_settings
+from tables.card import contract_label
+from tables.payments.bank import (
+    LINE_STATE_LABELS,
+    MAX_STATEMENT_BYTES,
+    STATEMENT_STATUS_LABELS,
+    BankLine,
+    BankStatement,
+    StatementError,
+    assign_line,
+    confirm_statement,
+    import_statement,
+    queued_count,
+    queued_lines,
+    reject_line,
+    statement_lines,
+)
+from tables.subscribers import find_by_contract
+
+#: Where the upload is posted; the body cap there is the statement's (cabinet.security).
+UPLOAD_PATH = "/office/bank"
+
+DONE = {
+    "confirmed": "Выписка проведена: найденные платежи зачислены, остальные ждут разбора в очереди.",
+    "assigned": "Платёж зачислен на выбранный договор.",
+    "rejected": "Платёж отмечен как не наш.",
+}
+
+
+def _lines_summary(lines: list[dict]) -> list[tuple[str, str, int, int]]:
+    counts: dict[str, list[int]] = {}
+    for line in lines:
+        c = counts.setdefault(line["state"], [0, 0])
+        c[0] += 1
+        c[1] += line["amount"]
+    order = list(LINE_STATE_LABELS)
+    return [(state, LINE_STATE_LABELS[state], n, amount)
+            for state, (n, amount) in sorted(counts.items(), key=lambda kv: order.index(kv[0]))]
+
+
+class BankController(Controller):
+    path = "/office/bank"
+    guards = [office_guard]
+    cache_control = CacheControlHeader(no_store=True)
+    exception_handlers = {NotAuthorizedException: _login_required, OfficeDenied: _denied}
+
+    async def _upload_page(self, request: Request, error: str = "", status_code: int = 200) -> Template:
+        statements = await BankStatement.select().order_by(BankStatement.id, ascending=False).limit(20)
+        return _page(request, "bank", status_code=status_code, error=error, statements=statements,
+                     queued=await queued_count(), status_labels=STATEMENT_STATUS_LABELS,
+                     account=get_settings().payee_account)
+
+    @get("/", name="office:bank")
+    async def upload_form(self, request: Request) -> Template:
+        _require(request, "bank")
+        return await self._upload_page(request)
+
+    @post("/", request_max_body_size=MAX_STATEMENT_BYTES + 64 * 1024)
+    async def upload(self, request: Request) -> Response:
+        _require(request, "bank")
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return await self._upload_page(request, "Выберите файл выписки", status_code=422)
+        data = await upload.read()
+        if not data:
+            return await self._upload_page(request, "Файл пуст", status_code=422)
+        try:
+            result = await import_statement(data, file_name=upload.filename, actor=_actor(request),
+                                            company_account=get_settings().payee_account)
+        except StatementError as exc:
+            return await self._upload_page(request, f"Выписка не загружена: {exc}", status_code=422)
+        return Redirect(f"/office/bank/statements/{result.statement_id}")
+
+    @get("/statements/{statement_id:int}", name="office:bank-statement")
+    async def statement(self, request: Request, statement_id: FromPath[int],
+                        done: FromQuery[str] = "") -> Template:
+        _require(request, "bank")
+        st = await BankStatement.objects().where(BankStatement.id == _row_id(statement_id)).first()
+        if st is None:
+            raise NotFoundException()
+        lines = await statement_lines(st.id)
+        return _page(request, "bank_statement", st=st, lines=lines, summary=_lines_summary(lines),
+                     labels=LINE_STATE_LABELS, status_labels=STATEMENT_STATUS_LABELS,
+                     done=DONE.get(done, ""))
+
+    @post("/statements/{statement_id:int}/confirm")
+    async def confirm(self, request: Request, statement_id: FromPath[int]) -> Response:
+        _require(request, "bank")
+        try:
+            await confirm_statement(_row_id(statement_id), actor=_actor(request))
+        except ValueError as exc:
+            raise NotFoundException() from exc
+        return Redirect(f"/office/bank/statements/{statement_id}?done=confirmed")
+
+    @get("/queue", name="office:bank-queue")
+    async def queue(self, request: Request, done: FromQuery[str] = "") -> Template:
+        _require(request, "bank")
+        return _page(request, "bank_queue", lines=await queued_lines(), total=await queued_count(),
+                     done=DONE.get(done, ""), error="")
+
+    async def _queued(self, line_id: int) -> dict[str, Any]:
+        line = await BankLine.select().where(BankLine.id == _row_id(line_id)).first()
+        if line is None:
+            raise NotFoundException()
+        return line
+
+    @post("/lines/{line_id:int}/assign")
+    async def assign_check(self, request: Request, line_id: FromPath[int]) -> Template:
+        _require(request, "bank")
+        line = await self._queued(line_id)
+        fields = await _fields(request)
+        s = await find_by_contract(fields.get("contract", ""))
+        if s is None:
+            return _page(request, "bank_queue", status_code=422, lines=await queued_lines(),
+                         total=await queued_count(), done="",
+                         error=f"Договор № {fields.get('contract', '')[:20]} не найден")
+        label = contract_label(s.contract_number, s.full_name)
+        return _page(request, "confirm", title="Зачисление банковского платежа",
+                     summary=f"{label}, {_signed(line['amount'])}",
+                     details=[("Платёжное поручение", f"№ {line['number']} от {line['doc_date']:%d.%m.%Y}"),
+                              ("Плательщик", line["payer"] or "—"),
+                              ("Назначение платежа", line["purpose"] or "—")],
+                     action=f"/office/bank/lines/{line['id']}/assign/confirm",
+                     hidden={"contract": s.contract_number, "key": secrets.token_urlsafe(8)},
+                     back="/office/bank/queue", button="Зачислить")
+
+    @post("/lines/{line_id:int}/assign/confirm")
+    async def assign(self, request: Request, line_id: FromPath[int]) -> Response:
+        _require(request, "bank")
+        fields = await _fields(request)
+        try:
+            await assign_line(_row_id(line_id), fields.get("contract", ""), actor=_actor(request))
+        except ValueError as exc:
+            return _page(request, "bank_queue", status_code=422, lines=await queued_lines(),
+                         total=await queued_count(), done="", error=str(exc))
+        return Redirect("/office/bank/queue?done=assigned")
+
+    @post("/lines/{line_id:int}/reject")
+    async def reject(self, request: Request, line_id: FromPath[int]) -> Response:
+        _require(request, "bank")
+        fields = await _fields(request)
+        try:
+            await reject_line(_row_id(line_id), fields.get("reason", ""), actor=_actor(request))
+        except ValueError as exc:
+            return _page(request, "bank_queue", status_code=422, lines=await queued_lines(),
+                         total=await queued_count(), done="", error=str(exc))
+        return Redirect("/office/bank/queue?done=rejected")

@@ -1,0 +1,94 @@
+"""The office's bank statement pages over HTTP: a cashier uploads a 1CClientBankExchange file
+(windows-1251), sees each document's match with its reason, confirms, and resolves the queue."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tables.ledger import LedgerEntry
+from tables.payments.bank import BankLine, BankStatement
+from tables.subscribers import Subscriber
+from tests.bank_support import document, statement
+from tests.factories import make_subscriber
+from tests.test_support import admin_login, csrf_from, make_staff
+
+
+async def upload(client: httpx.AsyncClient, data: bytes, name: str = "kl_to_1c.txt") -> httpx.Response:
+    token = csrf_from((await client.get("/office/bank/")).text)
+    return await client.post("/office/bank", data={"_csrf_token": token},
+                             files={"file": (name, data, "text/plain")})
+
+
+async def post_form(client: httpx.AsyncClient, page: str, url: str, data: dict) -> httpx.Response:
+    html = (await client.get(page)).text
+    return await client.post(url, data={**data, "_csrf_token": csrf_from(html)})
+
+
+async def test_upload_confirm_and_resolve_the_queue(client):
+    a = await make_subscriber(full_name="Смирнов Дмитрий Иванович")
+    b = await make_subscriber(full_name="Кузнецова Анна Петровна")
+    await make_staff("kassa", role="cashier")
+    await admin_login(client, "kassa")
+    data = statement(
+        document("101", "05.12.2026", "1500.00", f"Оплата по договору {a.contract_number} за декабрь"),
+        document("102", "05.12.2026", "700.00", "Оплата за интернет", payer="Некто Неизвестный"),
+        document("103", "06.12.2026", "200.00", "Оплата за интернет", payer="Другой Неизвестный"),
+    )
+    uploaded = await upload(client, data)
+    assert uploaded.status_code in (302, 303), uploaded.text
+    page_url = uploaded.headers["location"]
+    page = await client.get(page_url)
+    assert page.status_code == 200
+    assert f"номер договора в назначении платежа: договор {a.contract_number}" in page.text
+    assert "в назначении платежа нет номера договора, плательщик не найден" in page.text
+    assert await LedgerEntry.count() == 0
+
+    confirmed = await post_form(client, page_url, f"{page_url}/confirm", {})
+    assert confirmed.status_code in (302, 303)
+    assert "Выписка проведена" in (await client.get(confirmed.headers["location"])).text
+    assert (await Subscriber.objects().get(Subscriber.id == a.id)).balance == 1500_00
+
+    queue = await client.get("/office/bank/queue")
+    assert "Неразобранные банковские платежи: 2" in queue.text
+    lines = {r["number"]: r["id"] for r in await BankLine.select().where(BankLine.state == "queued")}
+    check = await post_form(client, "/office/bank/queue", f"/office/bank/lines/{lines['102']}/assign",
+                            {"contract": b.contract_number})
+    assert check.status_code == 200 and "+700,00 ₽" in check.text  # shown before it is done
+    assert await LedgerEntry.count() == 1
+    hidden = dict(re.findall(r'name="(contract|key)" value="([^"]*)"', check.text))
+    booked = await client.post(f"/office/bank/lines/{lines['102']}/assign/confirm",
+                               data={**hidden, "_csrf_token": csrf_from(check.text)})
+    assert booked.status_code in (302, 303)
+    assert (await Subscriber.objects().get(Subscriber.id == b.id)).balance == 700_00
+    rejected = await post_form(client, "/office/bank/queue", f"/office/bank/lines/{lines['103']}/reject",
+                               {"reason": "Платёж другой компании"})
+    assert rejected.status_code in (302, 303)
+    assert "Очередь пуста" in (await client.get("/office/bank/queue")).text
+
+    again = await upload(client, data)
+    assert "Уже загружен" in (await client.get(again.headers["location"])).text
+    assert await LedgerEntry.count() == 2
+
+
+async def test_a_malformed_file_gets_a_russian_message_naming_the_line(client):
+    await make_staff("kassa", role="cashier")
+    await admin_login(client, "kassa")
+    text = statement(document("1", "05.12.2026", "10.00", "x")).decode("cp1251")
+    bad = await upload(client, text.replace("Сумма=10.00", "Сумма=десять").encode("cp1251"))
+    assert bad.status_code == 422
+    assert "Выписка не загружена: Строка 19: сумма «десять» не распознана" in bad.text
+    foreign = await upload(client, statement(document("1", "05.12.2026", "10.00", "x"),
+                                             account="40702810000000000001"))
+    assert foreign.status_code == 422 and "счёт компании" in foreign.text
+    empty = await upload(client, b"")
+    assert empty.status_code == 422
+    assert await BankStatement.count() == 0
+
+
+async def test_only_cashiers_and_administrators_open_the_bank_pages(client):
+    await make_staff("op", role="operator")
+    await admin_login(client, "op")
+    assert (await client.get("/office/bank/")).status_code == 403
+    assert (await client.get("/office/bank/queue")).status_code == 403
