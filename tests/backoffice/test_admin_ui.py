@@ -175,14 +175,15 @@ async def test_refusals_reach_the_screen_as_russian_text(client):
     ("cashier", {"payment_refund", "subscriber"}, {"audit_entry", "notification"},
      {"Выплатить остаток"}, {"Взять заявку в работу"},
      {"Офис: сегодня и поиск абонента": "/office/", "Сверка с агентами": "/office/agents",
-      "Сайт и кабинет": "/"}),
+      "Банковские выписки": "/office/bank/", "Сайт и кабинет": "/"}),
     ("manager", {"audit_entry", "piccolo_user"}, set(), {"Итоги по платежам"}, {"Выплатить остаток"},
      {"Офис: сегодня и поиск абонента": "/office/", "Рассылка абонентам": "/office/broadcasts",
       "Сверка с агентами": "/office/agents", "Отчёты": "/reports/", "Сайт и кабинет": "/"}),
     ("administrator", {"audit_entry", "subscriber"}, set(), {"Выплатить остаток"}, set(),
      {"Офис: сегодня и поиск абонента": "/office/", "Новый договор": "/office/contracts/new",
       "Начисление абонентской платы": "/office/charge", "Рассылка абонентам": "/office/broadcasts",
-      "Сверка с агентами": "/office/agents", "Отчёты": "/reports/", "Сайт и кабинет": "/"}),
+      "Сверка с агентами": "/office/agents", "Банковские выписки": "/office/bank/", "Отчёты": "/reports/",
+      "Сайт и кабинет": "/"}),
 ])
 async def test_sidebar_lists_only_what_the_role_may_open(client, role, shown, hidden, forms, no_forms,
                                                          links):

@@ -73,7 +73,7 @@ def test_office_pages_replaced_the_typed_id_forms_and_the_sidebar_follows_their_
         "Офис: сегодня и поиск абонента": "/office/", "Новый договор": "/office/contracts/new",
         "Сайт и кабинет": "/"}
     assert set(sidebar_links(Role.CASHIER)) == {"Офис: сегодня и поиск абонента", "Сверка с агентами",
-                                                "Сайт и кабинет"}
+                                                "Банковские выписки", "Сайт и кабинет"}
     assert set(sidebar_links(Role.MANAGER)) == {"Офис: сегодня и поиск абонента", "Рассылка абонентам",
                                                 "Сверка с агентами", "Отчёты", "Сайт и кабинет"}
     assert set(sidebar_links(Role.ADMINISTRATOR)) == set(SIDEBAR_LINKS)

@@ -20,6 +20,7 @@ from tables.payments.bank import (
     reject_line,
 )
 from tables.payments.payment import Payment
+from tables.payments.receipts import Receipt
 from tables.subscribers import Subscriber, SubscriberStatus
 from tests.bank_support import COMPANY_ACCOUNT, document, statement
 from tests.factories import make_subscriber
@@ -100,6 +101,7 @@ async def test_matched_ambiguous_unmatched_with_reasons_then_booked_once():
     assert (done.booked, done.booked_amount, done.queued) == (2, 1800_00, 4)
     assert await balance(a.id) == 1500_00 and await balance(b.id) == 300_00
     assert {p.channel for p in await Payment.objects()} == {"bank"}
+    assert await Receipt.count() == 2  # every credited payment gets its fiscal receipt
     again = await confirm_statement(result.statement_id, actor=CLERK)
     assert again.already_confirmed and await LedgerEntry.count() == 2
 
