@@ -21,7 +21,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from backoffice.roles import MFA_MESSAGE, OFFICE_MATRIX, mfa_missing
@@ -184,7 +184,7 @@ class OfficeController(Controller):
                                    "&__order=-id")
 
     @get("/search", name="office:search")
-    async def search(self, request: Request, q: str = "") -> Response:
+    async def search(self, request: Request, q: FromQuery[str] = "") -> Response:
         _require(request, "card")
         rows = await search_subscribers(q[:100])
         if len(rows) == 1 and q.strip():
@@ -194,7 +194,7 @@ class OfficeController(Controller):
     # --- the card ----------------------------------------------------------------------
 
     @get("/subscribers/{number:str}", name="office:card")
-    async def card(self, request: Request, number: str, done: str = "") -> Template:
+    async def card(self, request: Request, number: FromPath[str], done: FromQuery[str] = "") -> Template:
         _require(request, "card")
         card = await subscriber_card(number)
         if card is None:
@@ -205,14 +205,14 @@ class OfficeController(Controller):
     # --- cash payment ------------------------------------------------------------------
 
     @get("/subscribers/{number:str}/payment", name="office:payment")
-    async def payment_form(self, request: Request, number: str) -> Template:
+    async def payment_form(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "payment")
         s = await _contract(number)
         return _page(request, "payment", s=s, label=contract_label(s.contract_number, s.full_name),
                      fields={}, error="", periods=_periods())
 
     @post("/subscribers/{number:str}/payment")
-    async def payment_check(self, request: Request, number: str) -> Template:
+    async def payment_check(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "payment")
         s = await _contract(number)
         fields = await _fields(request)
@@ -234,7 +234,7 @@ class OfficeController(Controller):
                      back=f"{_card_url(s.contract_number)}/payment", button="Принять оплату")
 
     @post("/subscribers/{number:str}/payment/confirm")
-    async def payment_book(self, request: Request, number: str) -> Response:
+    async def payment_book(self, request: Request, number: FromPath[str]) -> Response:
         _require(request, "payment")
         s = await _contract(number)
         fields = await _fields(request)
@@ -250,7 +250,7 @@ class OfficeController(Controller):
         return Redirect(f"/office/receipts/{payment.id}")
 
     @get("/receipts/{payment_id:int}", name="office:receipt")
-    async def receipt_page(self, request: Request, payment_id: int) -> Template:
+    async def receipt_page(self, request: Request, payment_id: FromPath[int]) -> Template:
         _require(request, "payment")
         row = await receipt(_row_id(payment_id))
         if row is None:
@@ -260,14 +260,14 @@ class OfficeController(Controller):
     # --- adjustment --------------------------------------------------------------------
 
     @get("/subscribers/{number:str}/adjustment", name="office:adjustment")
-    async def adjustment_form(self, request: Request, number: str) -> Template:
+    async def adjustment_form(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "adjustment")
         s = await _contract(number)
         return _page(request, "adjustment", s=s, label=contract_label(s.contract_number, s.full_name),
                      fields={}, error="")
 
     @post("/subscribers/{number:str}/adjustment")
-    async def adjustment_check(self, request: Request, number: str) -> Template:
+    async def adjustment_check(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "adjustment")
         s = await _contract(number)
         fields = await _fields(request)
@@ -287,7 +287,7 @@ class OfficeController(Controller):
                      back=f"{_card_url(s.contract_number)}/adjustment", button="Провести корректировку")
 
     @post("/subscribers/{number:str}/adjustment/confirm")
-    async def adjustment_post(self, request: Request, number: str) -> Response:
+    async def adjustment_post(self, request: Request, number: FromPath[str]) -> Response:
         _require(request, "adjustment")
         s = await _contract(number)
         fields = await _fields(request)
@@ -303,13 +303,13 @@ class OfficeController(Controller):
     # --- card refund -------------------------------------------------------------------
 
     @get("/payments/{payment_id:int}/refund", name="office:refund")
-    async def refund_form(self, request: Request, payment_id: int) -> Template:
+    async def refund_form(self, request: Request, payment_id: FromPath[int]) -> Template:
         _require(request, "refund")
         p = await _refundable(payment_id)
         return _page(request, "refund", p=p, fields={"amount": format_plain(p["refundable"])}, error="")
 
     @post("/payments/{payment_id:int}/refund")
-    async def refund_check(self, request: Request, payment_id: int) -> Template:
+    async def refund_check(self, request: Request, payment_id: FromPath[int]) -> Template:
         _require(request, "refund")
         p = await _refundable(payment_id)
         fields = await _fields(request)
@@ -328,7 +328,7 @@ class OfficeController(Controller):
                      back=f"/office/payments/{p['id']}/refund", button="Вернуть на карту")
 
     @post("/payments/{payment_id:int}/refund/confirm")
-    async def refund_post(self, request: Request, payment_id: int) -> Response:
+    async def refund_post(self, request: Request, payment_id: FromPath[int]) -> Response:
         _require(request, "refund")
         p = await _refundable(payment_id)
         fields = await _fields(request)
@@ -344,7 +344,7 @@ class OfficeController(Controller):
     # --- a request on the subscriber's behalf ------------------------------------------
 
     @get("/subscribers/{number:str}/request", name="office:request")
-    async def request_form(self, request: Request, number: str) -> Template:
+    async def request_form(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "request")
         s = await _contract(number)
         return self._request_page(request, s, {}, "")
@@ -359,7 +359,7 @@ class OfficeController(Controller):
                      fields=fields, error=error)
 
     @post("/subscribers/{number:str}/request")
-    async def request_post(self, request: Request, number: str) -> Response:
+    async def request_post(self, request: Request, number: FromPath[str]) -> Response:
         _require(request, "request")
         s = await _contract(number)
         fields = await _fields(request)
@@ -377,7 +377,7 @@ class OfficeController(Controller):
     # --- password reset and staff view (no money: one confirmation step) --------------
 
     @get("/subscribers/{number:str}/password", name="office:password")
-    async def password_form(self, request: Request, number: str) -> Template:
+    async def password_form(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "password")
         s = await _contract(number)
         label = contract_label(s.contract_number, s.full_name)
@@ -389,7 +389,7 @@ class OfficeController(Controller):
                      back=_card_url(s.contract_number), button="Выдать новый пароль")
 
     @post("/subscribers/{number:str}/password")
-    async def password_post(self, request: Request, number: str) -> Template:
+    async def password_post(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "password")
         s = await _contract(number)
         one_time = await reset_password(s.id, actor=_actor(request))
@@ -398,7 +398,7 @@ class OfficeController(Controller):
                      secret=one_time, back=_card_url(s.contract_number))
 
     @post("/subscribers/{number:str}/view")
-    async def view_post(self, request: Request, number: str) -> Template:
+    async def view_post(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "view")
         s = await _contract(number)
         token = await start_staff_view(s.id, actor=_actor(request))
@@ -413,7 +413,7 @@ class OfficeController(Controller):
     # --- termination ---------------------------------------------------------------------
 
     @get("/subscribers/{number:str}/terminate", name="office:terminate")
-    async def terminate_form(self, request: Request, number: str) -> Template:
+    async def terminate_form(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "terminate")
         s = await _contract(number)
         return self._terminate_page(request, s, {"terminated_on": local_date(utcnow()).isoformat()}, "")
@@ -437,7 +437,7 @@ class OfficeController(Controller):
         return {"day": ended, "balance": after["balance"], "settled": after["balance"] - s.balance}
 
     @post("/subscribers/{number:str}/terminate")
-    async def terminate_check(self, request: Request, number: str) -> Template:
+    async def terminate_check(self, request: Request, number: FromPath[str]) -> Template:
         _require(request, "terminate")
         s = await _contract(number)
         fields = await _fields(request)
@@ -458,7 +458,7 @@ class OfficeController(Controller):
                      back=f"{_card_url(s.contract_number)}/terminate", button="Расторгнуть договор")
 
     @post("/subscribers/{number:str}/terminate/confirm")
-    async def terminate_post(self, request: Request, number: str) -> Response:
+    async def terminate_post(self, request: Request, number: FromPath[str]) -> Response:
         _require(request, "terminate")
         s = await _contract(number)
         fields = await _fields(request)

@@ -1,6 +1,7 @@
-"""Configuration is read in one place: only settings.py reads the environment (typed, validated,
-read once); everything else asks ``get_settings()``. Writing the environment for a child process
-or for the settings themselves (run.py's sandboxes) is allowed."""
+"""Rules of the house that a grep would check: only settings.py reads the environment (typed,
+validated, read once; everything else asks ``get_settings()``; writing the environment for a
+child process, as run.py does for its sandboxes, is allowed), and the pytest filter that makes our
+DeprecationWarnings errors names every package of ours."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ["app.py", "piccolo_conf.py", "run.py", "tables", "backoffice", "cabinet", "db", "providers",
-        "web", "jobs"]
+
+
+def application_code() -> list[Path]:
+    """The project's own modules and packages: every top-level module and every folder with an
+    ``__init__.py`` (tests and benchmarks set the environment for what they start)."""
+    return sorted([*ROOT.glob("*.py"), *(p.parent for p in ROOT.glob("*/__init__.py"))])
 
 
 def _is_environ(node: ast.AST) -> bool:
@@ -42,12 +47,32 @@ def test_the_check_sees_each_way_of_reading():
 
 def test_only_settings_reads_the_environment():
     found = []
-    for entry in CODE:
-        path = ROOT / entry
+    for path in application_code():
+        if path.name == "settings.py":
+            continue
         files = [path] if path.suffix == ".py" else sorted(path.rglob("*.py"))
         for file in files:
-            if "piccolo_migrations" in file.parts or not file.exists():
+            if "piccolo_migrations" in file.parts:
                 continue
             for line in environment_reads(file.read_text()):
                 found.append(f"{file.relative_to(ROOT)}:{line}")
     assert not found, f"read the setting through settings.get_settings(): {found}"
+
+
+def test_the_warnings_filter_names_every_package_of_ours():
+    """pyproject's filter that turns our DeprecationWarnings into errors names our packages by
+    a module regex: a new package must be in it."""
+    import re
+    import tomllib
+
+    filters = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"][
+        "filterwarnings"]
+    ours = [f.split(":", 3)[3] for f in filters if f.startswith("error::DeprecationWarning:")]
+    assert len(ours) == 1
+    for path in application_code():
+        name = path.stem if path.suffix == ".py" else path.name
+        assert re.match(ours[0], name) and re.match(ours[0], f"{name}.module"), name
+    for name in ("tests.support.helpers", "test_app", "conftest"):
+        assert re.match(ours[0], name)
+    for name in ("litestar", "piccolo.table", "tablesx", "settingsx"):
+        assert not re.match(ours[0], name), name
