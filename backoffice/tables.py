@@ -11,6 +11,7 @@ from backoffice.billing import BILLING_TABLE_CONFIGS
 from tables.addresses import Address, Street, Town
 from tables.audit import AuditEntry
 from tables.background import BackgroundJob
+from tables.coa import CoaRequest
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
 from tables.network import Nas, NetworkAccess, RadiusSession
@@ -273,6 +274,18 @@ TABLE_CONFIGS: list[TableConfig] = [
                          RadiusSession.nas_address, RadiusSession.framed_ip,
                          RadiusSession.started_at],
         order_by=[OrderBy(RadiusSession.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        CoaRequest,
+        menu_group=NETWORK,
+        visible_columns=[CoaRequest.id, CoaRequest.created_at, CoaRequest.subscriber,
+                         CoaRequest.nas_address, CoaRequest.acct_session_id, CoaRequest.cause,
+                         CoaRequest.status, CoaRequest.attempts, CoaRequest.last_result,
+                         CoaRequest.finished_at],
+        visible_filters=[CoaRequest.subscriber, CoaRequest.status, CoaRequest.nas_address,
+                         CoaRequest.created_at],
+        order_by=[OrderBy(CoaRequest.id, ascending=False)],
         validators=read_only_validators(),
     ),
 ]

@@ -12,6 +12,7 @@
 | ``messages.maintenance`` | every 10 minutes | messages |
 | ``receipts.send`` | every 30 seconds | receipts |
 | ``payments.autopay`` | 09:30 daily | payments |
+| ``network.coa`` | every 5 seconds | network |
 | ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
 
 The billing tasks share a lock: they run one at a time, in the order of their ticks (the
@@ -110,6 +111,17 @@ async def send_messages(timestamp: int) -> dict[str, int]:
     from tables.notifications import deliver_notifications
 
     return await deliver_notifications()
+
+
+@local_periodic("* * * * * */5", "every-5-s")
+@app.task(name="network.coa", queue="network", queueing_lock="network.coa", lock="network.coa",
+          retry=RETRY)
+async def send_coa(timestamp: int) -> dict[str, int]:
+    """Send the NAS commands due (Disconnect-Request when a payment lifts a suspension,
+    docs/network.md): the subscriber's speed comes back within seconds, not at the next login."""
+    from tables.coa import deliver_coa
+
+    return await deliver_coa()
 
 
 @local_periodic("0 10 * * *", "daily")

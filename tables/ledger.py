@@ -13,6 +13,7 @@ from tables import messages
 from tables.audit import Actor, write_audit
 from tables.calendar import utcnow
 from tables.choices import choices
+from tables.coa import queue_disconnects
 from tables.money import kopecks
 from tables.subscribers import Subscriber, SubscriberStatus
 
@@ -129,6 +130,10 @@ async def post_entry(
                 (Subscriber.id == subscriber_id)
                 & (Subscriber.status == SubscriberStatus.SUSPENDED)
             ).returning(Subscriber.id)
+        if back:
+            # The walled garden is lifted at once: the NAS cuts the debtor's session and the
+            # router logs in again at full speed (tables.coa, sent by the worker).
+            await queue_disconnects(subscriber_id, "reactivated", reference)
         if kind == EntryKind.PAYMENT and amount > 0:
             await messages.payment_received(subscriber_id, amount, balance, reference,
                                             reactivated=bool(back))

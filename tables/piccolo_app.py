@@ -45,6 +45,7 @@ APP_CONFIG = AppConfig(
             "tables.billing.promised",
             "tables.background",
             "tables.network",
+            "tables.coa",
         ],
         exclude_imported=True,
     ),

@@ -178,13 +178,18 @@ async def account(attrs: dict[str, str], nas_address: str) -> str:
     cause = attrs.get("Acct-Terminate-Cause", "")[:40] if status == "Stop" else ""
     user = (attrs.get("User-Name") or "")[:100]
     access = await _find_access(attrs)
+    restricted = False
+    if access:  # authorised a moment ago from the contract's state: a debtor's is the garden
+        state = await Subscriber.select(Subscriber.status).where(
+            Subscriber.id == access["subscriber"]).first()
+        restricted = bool(state) and state["status"] == SubscriberStatus.SUSPENDED
     async with write_transaction():
         inserted = await RadiusSession.insert(RadiusSession(
             session_key=key, acct_session_id=session_id, nas_address=nas_address,
             subscriber=access["subscriber"] if access else None, username=user,
             framed_ip=attrs.get("Framed-IP-Address", "")[:45],
             calling_station=attrs.get("Calling-Station-Id", "")[:64],
-            restricted=bool(attrs.get("Mikrotik-Address-List") or attrs.get("Framed-Pool")),
+            restricted=restricted,
             started_at=started, updated_at=now, stopped_at=stopped,
             upload_bytes=upload, download_bytes=download, terminate_cause=cause,
         )).on_conflict(target=RadiusSession.session_key, action="DO NOTHING").returning(RadiusSession.id)

@@ -145,6 +145,10 @@ async def _one_row_each() -> None:
     await Nas(name="nas", address="192.0.2.1", secret="s").save()
     await RadiusSession(session_key="192.0.2.1/1", acct_session_id="1", nas_address="192.0.2.1",
                         subscriber=subscriber.id, started_at=utcnow(), updated_at=utcnow()).save()
+    from tables.coa import CoaRequest
+
+    await CoaRequest(event_key="k", nas_address="192.0.2.1", acct_session_id="1", cause="reactivated",
+                     next_attempt_at=utcnow(), created_at=utcnow()).save()
     from tables.payments.agents import agent_pay
 
     await agent_pay("qiwi", "QIWI", {"txn_id": "1", "txn_date": "20261207101500",
