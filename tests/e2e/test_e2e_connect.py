@@ -38,7 +38,7 @@ async def test_connection_application_becomes_a_contract(page, staff_page, viewp
     await page.get_by_label("Улица").fill("улица Победы")
     await page.get_by_label("Дом", exact=True).fill("3")
     await page.get_by_label("Квартира").fill("8")
-    await page.get_by_label("Тариф").select_option(value=str(tariff.id))
+    await page.get_by_label("Тариф", exact=True).select_option(value=str(tariff.id))
     await page.get_by_label("Когда вам удобно ответить на звонок").fill("после 18:00")
     await page.get_by_label(re.compile("Согласен на обработку персональных данных")).check()
     assert await page.locator("input[name=website]").input_value() == ""

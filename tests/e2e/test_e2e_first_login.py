@@ -34,7 +34,7 @@ async def test_new_contract_one_time_password_then_own_password(page, staff_page
     await staff_page.get_by_label("Найти адрес").fill("бардина 7 12")
     await staff_page.get_by_role("button", name="Найти адрес").click()
     await expect(staff_page.get_by_label(re.compile("проспект Бардина, д. 7, кв. 12"))).to_be_checked()
-    await staff_page.get_by_label("Тариф").select_option(value=str(tariff.id))
+    await staff_page.get_by_label("Тариф", exact=True).select_option(value=str(tariff.id))
     await staff_page.get_by_label("Телефон").fill("+79039876543")
     await staff_page.get_by_role("button", name="Далее: проверить").click()
     await staff_page.get_by_role("button", name="Оформить договор").click()

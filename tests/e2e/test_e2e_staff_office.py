@@ -152,7 +152,7 @@ async def test_request_on_behalf_and_new_contract_to_first_login(staff_page, pag
     await clerk.get_by_label("Найти адрес").fill("ленина 12 7")
     await clerk.get_by_role("button", name="Найти адрес").click()
     await expect(clerk.get_by_label(re.compile("улица Ленина, д. 12, кв. 7"))).to_be_checked()
-    await clerk.get_by_label("Тариф").select_option(value=str(tariff.id))
+    await clerk.get_by_label("Тариф", exact=True).select_option(value=str(tariff.id))
     await clerk.get_by_label("Телефон").fill("8 913 700-00-01")
     await shot(clerk, "office-contract")
     await clerk.get_by_role("button", name="Далее: проверить").click()
