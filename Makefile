@@ -55,6 +55,7 @@ $(AXE_STAMP):
 
 e2e-deps: $(STAMP) $(AXE_STAMP)
 	@$(call apt_install,test -x $(CHROMIUM),chromium)
+	@$(call apt_install,ldconfig -p | grep -q libzbar.so.0,libzbar0)
 
 # Only the browser tests.
 e2e: e2e-deps

@@ -42,6 +42,7 @@ from cabinet.recovery import ContactsController, RecoveryController
 from cabinet.requests import RequestsController
 from cabinet.security import security_middleware
 from cabinet.site import refresh_site_info, site
+from cabinet.slip import SlipController
 from cabinet.sms_callback import SMS_CALLBACK_PATH, sms_status_callback
 from cabinet.statement import StatementController
 from cabinet.tariff import TariffController
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DashboardController,
             ContentController,
             StatementController,
+            SlipController,
             PreferencesController,
             UnsubscribeController,
             AutopayController,

@@ -51,6 +51,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("contact-phone", "/cabinet/profile/contacts/phone", who=SUBSCRIBER),
     CheckedPage("contact-email", "/cabinet/profile/contacts/email", who=SUBSCRIBER),
     CheckedPage("statement", "/cabinet/statement", who=SUBSCRIBER),
+    CheckedPage("slip", "/cabinet/slip", who=SUBSCRIBER),
     CheckedPage("payments", "/cabinet/payments", who=SUBSCRIBER),
     CheckedPage("receipt", "/cabinet/receipts/{receipt_id}", who=SUBSCRIBER),
     CheckedPage("autopay", "/cabinet/autopay", who=SUBSCRIBER),
