@@ -24,12 +24,14 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 from litestar import Controller, Litestar, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 
 from cabinet.auth import current_subscriber
 from tables.calendar import utcnow
 from tables.payments.payment import Payment
+from tables.payments.receipts import issue_receipt
 from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, post_at
@@ -74,9 +76,16 @@ async def owners_payment(owner: Subscriber) -> Target:
     return Target(payment.id, (payment.provider_intent_id,))
 
 
+async def owners_receipt(owner: Subscriber) -> Target:
+    payment = await owners_payment(owner)
+    receipt_id = await issue_receipt(payment.value)
+    return Target(receipt_id, (f"Услуги связи по договору № {owner.contract_number}",))
+
+
 PARAM_FACTORIES: dict[str, ParamFactory] = {
     "request_id": owners_request,
     "payment_id": owners_payment,
+    "receipt_id": owners_receipt,
 }
 async def owners_final_statement(owner: Subscriber) -> dict[str, Target]:
     """A completed termination request: only then the final statement page exists."""
@@ -247,7 +256,7 @@ class LeakyController(Controller):
     dependencies = {"subscriber": Provide(current_subscriber)}
 
     @get("/{request_id:int}", media_type="text/plain")
-    async def show(self, subscriber: Subscriber, request_id: int) -> str:
+    async def show(self, subscriber: NamedDependency[Subscriber], request_id: FromPath[int]) -> str:
         row = await ServiceRequest.select(ServiceRequest.text).where(
             ServiceRequest.id == request_id).first()
         if row is None:
@@ -255,7 +264,7 @@ class LeakyController(Controller):
         return row["text"]
 
     @post("/{request_id:int}/cancel", media_type="text/plain", status_code=200)
-    async def cancel(self, subscriber: Subscriber, request_id: int) -> str:
+    async def cancel(self, subscriber: NamedDependency[Subscriber], request_id: FromPath[int]) -> str:
         await ServiceRequest.update({ServiceRequest.status: "cancelled"}).where(
             ServiceRequest.id == request_id)
         return "ok"
@@ -268,7 +277,7 @@ class ScopedController(Controller):
     dependencies = {"subscriber": Provide(current_subscriber)}
 
     @get("/{request_id:int}", media_type="text/plain")
-    async def show(self, subscriber: Subscriber, request_id: int) -> str:
+    async def show(self, subscriber: NamedDependency[Subscriber], request_id: FromPath[int]) -> str:
         row = await ServiceRequest.select(ServiceRequest.text).where(
             (ServiceRequest.id == request_id) & (ServiceRequest.subscriber == subscriber.id)).first()
         if row is None:
@@ -280,7 +289,7 @@ class UncheckedController(Controller):
     path = "/cabinet/unchecked"
 
     @get("/{thing_id:int}", media_type="text/plain")
-    async def show(self, thing_id: int) -> str:
+    async def show(self, thing_id: FromPath[int]) -> str:
         return "?"
 
 
