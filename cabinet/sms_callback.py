@@ -17,6 +17,7 @@ from litestar.response import Response
 
 from providers.sms import parse_callback
 from tables.notifications import SMS_CALLBACK_PATH, Delivery, record_delivery, sms_callback_key
+from tables.text import clean_text
 
 MAX_REPORTS = 100
 
@@ -26,7 +27,9 @@ async def sms_status_callback(request: Request, key: FromPath[str]) -> Response:
     if not hmac.compare_digest(key, sms_callback_key()):
         raise NotFoundException()
     form = await request.form()
-    items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)][:MAX_REPORTS]
+    # Without NUL and other control characters, as every form of the site (tables.text).
+    items = [(clean_text(k), clean_text(v)) for k, v in form.multi_items()
+             if isinstance(v, str)][:MAX_REPORTS]
     for sms_id, status in parse_callback(items):
         await record_delivery(sms_id[:200], Delivery(status.code, status.text, status.delivered,
                                                      status.failed))

@@ -124,6 +124,7 @@ async def test_office_form(client):
 # (it reads the names of the fields only; the values go through the admin's hooks).
 BODY_READERS = {("cabinet/forms.py", "form_fields"), ("backoffice/office.py", "_fields"),
                 ("cabinet/webhook.py", "payment_webhook"), ("cabinet/agents.py", "_params"),
+                ("cabinet/sms_callback.py", "sms_status_callback"),
                 ("backoffice/roles.py", "_field_validator"), ("backoffice/roles.py", "check_fields")}
 
 
