@@ -63,6 +63,7 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "nas": {AD: ALL},
     "radius_session": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "coa_request": {OP: {R}, MA: {R}, AD: {R}},
+    "traffic_day": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "staff_role": {MA: {R}, AD: ALL},
     # Piccolo Admin lets only superusers write staff accounts; administrators set roles.
     "piccolo_user": {MA: {R}, AD: {R}},

@@ -14,7 +14,7 @@ from tables.background import BackgroundJob
 from tables.coa import CoaRequest
 from tables.content import MaintenanceArea, NewsItem, Page, SiteSetting
 from tables.ledger import LedgerEntry
-from tables.network import Nas, NetworkAccess, RadiusSession
+from tables.network import Nas, NetworkAccess, RadiusSession, TrafficDay
 from tables.notifications import Notification, NotificationAttempt
 from tables.payments.agents import AgentTransaction
 from tables.payments.autopay import Autopay, AutopayCharge
@@ -274,6 +274,15 @@ TABLE_CONFIGS: list[TableConfig] = [
                          RadiusSession.nas_address, RadiusSession.framed_ip,
                          RadiusSession.started_at],
         order_by=[OrderBy(RadiusSession.id, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        TrafficDay,
+        menu_group=NETWORK,
+        visible_columns=[TrafficDay.id, TrafficDay.subscriber, TrafficDay.day,
+                         TrafficDay.download_bytes, TrafficDay.upload_bytes],
+        visible_filters=[TrafficDay.subscriber, TrafficDay.day],
+        order_by=[OrderBy(TrafficDay.id, ascending=False)],
         validators=read_only_validators(),
     ),
     TableConfig(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 import secrets
 
-from piccolo.columns import BigInt, Boolean, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, Date, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
@@ -112,6 +112,16 @@ class RadiusSession(Table, help_text="Сессии доступа (учёт RADI
     upload_bytes = BigInt(default=0, help_text="Отправлено абонентом, байт")
     download_bytes = BigInt(default=0, help_text="Получено абонентом, байт")
     terminate_cause = Varchar(length=40, default="", help_text="Причина окончания")
+
+
+class TrafficDay(Table, help_text="Трафик по дням (из учёта RADIUS). Только чтение."):
+    # "<subscriber id>:<YYYY-MM-DD>": one row per contract and local day.
+    day_key = Varchar(length=40, unique=True, help_text="Ключ (договор и день)")
+    subscriber = ForeignKey(Subscriber, null=False, on_delete=OnDelete.restrict, index=True,
+                            help_text="Договор")
+    day = Date(help_text="День (по Новокузнецку)")
+    upload_bytes = BigInt(default=0, help_text="Отправлено абонентом, байт")
+    download_bytes = BigInt(default=0, help_text="Получено абонентом, байт")
 
 
 def generate_pppoe_password() -> str:

@@ -14,8 +14,9 @@ import datetime as dt
 import re
 
 from db.engine import is_sqlite, write_transaction
-from tables.calendar import utcnow
-from tables.network import NasKind, NetworkAccess, RadiusSession
+from tables.calendar import local_date, utcnow
+from tables.month import Month
+from tables.network import NasKind, NetworkAccess, RadiusSession, TrafficDay
 from tables.subscribers import Subscriber, SubscriberStatus
 from tables.tariffs import Tariff
 
@@ -114,6 +115,8 @@ async def authorize(attrs: dict[str, str], nas: dict | None) -> Decision:
     if down <= 0:
         return Decision("reject", "Тариф без интернета", subscriber_id=subscriber["id"])
 
+    if access["kind"] == "pppoe" and not access["password"]:
+        return Decision("reject", "Пароль PPPoE не задан", subscriber_id=subscriber["id"])
     control = ({"control:Cleartext-Password": access["password"]} if access["kind"] == "pppoe"
                else {"control:Auth-Type": "Accept"})
     mikrotik = nas["kind"] == NasKind.MIKROTIK
@@ -194,6 +197,8 @@ async def account(attrs: dict[str, str], nas_address: str) -> str:
             upload_bytes=upload, download_bytes=download, terminate_cause=cause,
         )).on_conflict(target=RadiusSession.session_key, action="DO NOTHING").returning(RadiusSession.id)
         if inserted:
+            if access:
+                await _add_traffic(access["subscriber"], now, upload, download)
             return "created"
         query = RadiusSession.select(
             RadiusSession.id, RadiusSession.upload_bytes, RadiusSession.download_bytes,
@@ -214,4 +219,39 @@ async def account(attrs: dict[str, str], nas_address: str) -> str:
         if len(values) == 1:
             return "unchanged"
         await RadiusSession.update(values).where(RadiusSession.id == row["id"])
+        if access:
+            # What the counters grew by since the last record counts for the day it arrived.
+            await _add_traffic(access["subscriber"], now, max(0, upload - row["upload_bytes"]),
+                               max(0, download - row["download_bytes"]))
         return "updated"
+
+
+async def _add_traffic(subscriber_id: int, now: dt.datetime, upload: int, download: int) -> None:
+    """Add to the contract's local day (inside the accounting transaction)."""
+    if upload <= 0 and download <= 0:
+        return
+    day = local_date(now)
+    key = f"{subscriber_id}:{day.isoformat()}"
+    await TrafficDay.insert(TrafficDay(day_key=key, subscriber=subscriber_id, day=day)).on_conflict(
+        target=TrafficDay.day_key, action="DO NOTHING")
+    await TrafficDay.update({TrafficDay.upload_bytes: TrafficDay.upload_bytes + upload,
+                             TrafficDay.download_bytes: TrafficDay.download_bytes + download}).where(
+        TrafficDay.day_key == key)
+
+
+async def traffic_by_day(subscriber_id: int, month: Month) -> list[dict]:
+    """The month's days with traffic: ``{"day", "upload_bytes", "download_bytes"}``, in order
+    (for the cabinet and the subscriber card)."""
+    return await TrafficDay.select(TrafficDay.day, TrafficDay.upload_bytes,
+                                   TrafficDay.download_bytes).where(
+        (TrafficDay.subscriber == subscriber_id) & (TrafficDay.day >= month.first_day)
+        & (TrafficDay.day <= month.last_day)).order_by(TrafficDay.day)
+
+
+async def current_session(subscriber_id: int) -> dict | None:
+    """The contract's open session (the latest): IP, NAS, start, counters; None when offline."""
+    return await RadiusSession.select(
+        RadiusSession.framed_ip, RadiusSession.nas_address, RadiusSession.started_at,
+        RadiusSession.upload_bytes, RadiusSession.download_bytes, RadiusSession.restricted,
+    ).where((RadiusSession.subscriber == subscriber_id) & RadiusSession.stopped_at.is_null()
+            ).order_by(RadiusSession.started_at, ascending=False).first()

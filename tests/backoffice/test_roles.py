@@ -145,6 +145,9 @@ async def _one_row_each() -> None:
     await Nas(name="nas", address="192.0.2.1", secret="s").save()
     await RadiusSession(session_key="192.0.2.1/1", acct_session_id="1", nas_address="192.0.2.1",
                         subscriber=subscriber.id, started_at=utcnow(), updated_at=utcnow()).save()
+    from tables.network import TrafficDay
+
+    await TrafficDay(day_key="1:2026-12-01", subscriber=subscriber.id, day=dt.date(2026, 12, 1)).save()
     from tables.coa import CoaRequest
 
     await CoaRequest(event_key="k", nas_address="192.0.2.1", acct_session_id="1", cause="reactivated",

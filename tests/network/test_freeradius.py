@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 
 from network.freeradius import FREERADIUS, RADCLIENT, Client, installed, write_config
+from tables.month import Month
 from tables.network import Nas, NetworkAccess, RadiusSession
+from tables.radius import current_session, traffic_by_day
 from tables.subscribers import Subscriber
 from tests.factories import make_subscriber, make_tariff
 from tests.live_server import live_server
@@ -202,6 +204,7 @@ async def test_accounting_is_stored_once_under_retransmission(radius):
         code, _ = await send(radius, "acct", {**base, "Acct-Status-Type": "Start"})
         assert code == "Accounting-Response", code
     assert await RadiusSession.count() == 1
+    assert (await current_session(subscriber.id))["framed_ip"] == "100.64.0.7"
     interim = {**base, "Acct-Status-Type": "Interim-Update", "Acct-Session-Time": 300,
                "Acct-Input-Octets": 1000, "Acct-Output-Octets": 5, "Acct-Output-Gigawords": 1}
     for _ in range(2):
@@ -219,6 +222,12 @@ async def test_accounting_is_stored_once_under_retransmission(radius):
     assert row["framed_ip"] == "100.64.0.7" and row["username"] == "u100001"
     assert row["upload_bytes"] == 2000 and row["download_bytes"] == (1 << 32) + 5
     assert row["stopped_at"] is not None and row["terminate_cause"] == "User-Request"
+    # Traffic by day: what the counters grew by, counted once however often a packet came.
+    month = Month.of(row["updated_at"])
+    days = await traffic_by_day(subscriber.id, month)
+    assert sum(d["upload_bytes"] for d in days) == 2000
+    assert sum(d["download_bytes"] for d in days) == (1 << 32) + 5
+    assert await current_session(subscriber.id) is None  # stopped
 
 
 async def test_the_endpoint_answers_only_freeradius(client, setenv):
@@ -237,5 +246,9 @@ async def test_the_endpoint_answers_only_freeradius(client, setenv):
     answer = await client.post(url, json=body, headers=auth(API_KEY))
     assert answer.status_code == 200, answer.text
     assert answer.json()["control:Cleartext-Password"] == "s3cret-pw"
+    # A login whose password was never set lets nobody in.
+    await NetworkAccess.update({NetworkAccess.password: ""}).where(NetworkAccess.login == "u100001")
+    refused = await client.post(url, json=body, headers=auth(API_KEY))
+    assert refused.status_code == 401 and refused.json() == {"reply:Reply-Message": "Пароль PPPoE не задан"}
     setenv("CENTRA_RADIUS_CLIENTS", "192.0.2.10")  # the test client calls from 127.0.0.1
     assert (await client.post(url, json=body, headers=auth(API_KEY))).status_code == 404
