@@ -32,6 +32,7 @@ from cabinet.connect import ConnectController
 from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.health import healthz
+from cabinet.internet import InternetController
 from cabinet.payments import CabinetPaymentsController
 from cabinet.preferences import PreferencesController
 from cabinet.promised import PromisedPaymentController
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DashboardController,
             ContentController,
             StatementController,
+            InternetController,
             SlipController,
             PreferencesController,
             UnsubscribeController,

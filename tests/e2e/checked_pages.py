@@ -58,6 +58,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("top-up", "/cabinet/pay", who=SUBSCRIBER),
     CheckedPage("requests", "/cabinet/requests", who=SUBSCRIBER),
     CheckedPage("tariff", "/cabinet/tariff/", who=SUBSCRIBER),
+    CheckedPage("internet", "/cabinet/internet", who=SUBSCRIBER),
     CheckedPage("request-new", "/cabinet/requests/new?kind=repair", who=SUBSCRIBER),
     CheckedPage("request", "/cabinet/requests/{request_id}", who=SUBSCRIBER),
     CheckedPage("quick-pay", "/pay"),
@@ -137,9 +138,23 @@ async def seed_site(who: str) -> dict[str, Any]:
             # A saved card: the autopay page's form and the office card's autopay line are drawn.
             await save_card(subscriber.id, customer_id="cus_a11y", card={
                 "id": "card_a11y", "brand": "Visa", "last4": "4242", "exp_month": 12, "exp_year": 2034})
+            await _online(subscriber.id)
         if who == STAFF:
             seed.update(await _office_rows(subscriber.id))
     return seed
+
+
+async def _online(subscriber_id: int) -> None:
+    """A PPPoE login with a session open now and some traffic (the connection page's rows)."""
+    from tables.network import NetworkAccess
+    from tables.radius import account
+
+    await NetworkAccess(subscriber=subscriber_id, login="anna45", password="a11y-pass",
+                        static_ip="203.0.113.45").save()
+    session = {"User-Name": "anna45", "Acct-Session-Id": "a11y-1", "Framed-IP-Address": "203.0.113.45"}
+    await account({**session, "Acct-Status-Type": "Start"}, "127.0.0.1")
+    await account({**session, "Acct-Status-Type": "Interim-Update", "Acct-Session-Time": "7300",
+                   "Acct-Input-Octets": "52428800", "Acct-Output-Octets": "1288490188"}, "127.0.0.1")
 
 
 async def _office_rows(subscriber_id: int) -> dict[str, Any]:

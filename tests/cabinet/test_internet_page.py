@@ -1,0 +1,45 @@
+"""The cabinet's connection page: login, the session now and this month's traffic (issue 32)."""
+
+from __future__ import annotations
+
+from cabinet.internet import format_bytes, format_uptime
+from tables.network import NetworkAccess
+from tables.radius import account
+from tests.factories import make_subscriber
+from tests.test_support import sign_in
+
+
+def test_sizes_and_times_read_in_russian():
+    assert format_bytes(0) == "0\u00a0Б"
+    assert format_bytes(1288490188) == "1,2\u00a0ГБ"
+    assert format_bytes(52428800) == "50,0\u00a0МБ"
+    assert format_uptime(7300) == "2 ч 1 мин" and format_uptime(90061) == "1 дн. 1 ч"
+
+
+async def test_the_page_shows_the_own_session_and_traffic_only(client):
+    me = await make_subscriber()
+    other = await make_subscriber(phone="+79137654321")
+    await NetworkAccess(subscriber=me.id, login="me-login", password="pw").save()
+    await NetworkAccess(subscriber=other.id, login="other-login", password="pw",
+                        static_ip="198.51.100.9").save()
+    for login, ip, octets in (("me-login", "100.64.0.1", "1288490188"), ("other-login", "100.64.0.2", "999")):
+        base = {"User-Name": login, "Acct-Session-Id": f"s-{login}", "Framed-IP-Address": ip}
+        await account({**base, "Acct-Status-Type": "Start"}, "127.0.0.1")
+        await account({**base, "Acct-Status-Type": "Interim-Update", "Acct-Output-Octets": octets},
+                      "127.0.0.1")
+    await sign_in(client, me.id)
+    page = await client.get("/cabinet/internet")
+    assert page.status_code == 200
+    assert "me-login" in page.text and "100.64.0.1" in page.text and "1,2\u00a0ГБ" in page.text
+    assert "other-login" not in page.text and "100.64.0.2" not in page.text
+    assert "198.51.100.9" not in page.text
+
+
+async def test_without_access_data_the_page_says_whom_to_call(client):
+    me = await make_subscriber()
+    await sign_in(client, me.id)
+    page = await client.get("/cabinet/internet")
+    assert page.status_code == 200 and "ещё не выданы" in page.text and "не в сети" in page.text
+    assert (await client.get("/cabinet/internet", follow_redirects=False)).status_code == 200
+    client.cookies.clear()
+    assert (await client.get("/cabinet/internet", follow_redirects=False)).status_code in (302, 303)
