@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from litestar import Controller, get
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.response import Template
 
-from cabinet.auth import current_subscriber
+from cabinet.auth import current_subscriber, staff_viewer, writable_subscriber
+from tables.accounts import subscriber_actor
 from tables.calendar import as_utc, utcnow
 from tables.month import Month
-from tables.network import ACCESS_KIND_LABELS, NetworkAccess
+from tables.network import ACCESS_KIND_LABELS, NetworkAccess, regenerate_pppoe_password
 from tables.radius import current_session, traffic_by_day
 from tables.subscribers import Subscriber
 
@@ -41,24 +42,38 @@ class InternetController(Controller):
     dependencies = {"subscriber": Provide(current_subscriber)}
 
     @get("/internet", name="internet")
-    async def internet(self, subscriber: NamedDependency[Subscriber]) -> Template:
-        now = utcnow()
-        month = Month.of(now)
-        access = await NetworkAccess.select(NetworkAccess.kind, NetworkAccess.login,
-                                            NetworkAccess.static_ip).where(
-            NetworkAccess.subscriber == subscriber.id).first()
-        session = await current_session(subscriber.id)
-        if session:
-            started = as_utc(session["started_at"])
-            session = {**session, "started_at": started,
-                       "uptime": format_uptime((now - started) / dt.timedelta(seconds=1))}
-        days = await traffic_by_day(subscriber.id, month)
-        rows = [{"day": d["day"], "down": format_bytes(d["download_bytes"]),
-                 "up": format_bytes(d["upload_bytes"])} for d in days]
-        total = {"down": format_bytes(sum(d["download_bytes"] for d in days)),
-                 "up": format_bytes(sum(d["upload_bytes"] for d in days))}
-        return Template("cabinet/internet.html", context={
-            "subscriber": subscriber, "access": access,
-            "kind_label": ACCESS_KIND_LABELS.get(access["kind"], "") if access else "",
-            "session": session, "month": month, "rows": rows, "total": total, "nav": "tariff",
-        })
+    async def internet(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Template:
+        return await _page(request, subscriber)
+
+    @post("/internet/password", dependencies={"subscriber": Provide(writable_subscriber)},
+          status_code=200)
+    async def new_password(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Template:
+        """A new PPPoE password, shown on this answer only (never stored readable elsewhere
+        for the subscriber: the page reloaded shows the login alone)."""
+        password = await regenerate_pppoe_password(subscriber.id, actor=subscriber_actor(subscriber))
+        return await _page(request, subscriber, new_password=password)
+
+
+async def _page(request: Request, subscriber: Subscriber, *,
+                new_password: str | None = None) -> Template:
+    now = utcnow()
+    month = Month.of(now)
+    access = await NetworkAccess.select(NetworkAccess.kind, NetworkAccess.login,
+                                        NetworkAccess.static_ip).where(
+        NetworkAccess.subscriber == subscriber.id).first()
+    session = await current_session(subscriber.id)
+    if session:
+        started = as_utc(session["started_at"])
+        session = {**session, "started_at": started,
+                   "uptime": format_uptime((now - started) / dt.timedelta(seconds=1))}
+    days = await traffic_by_day(subscriber.id, month)
+    rows = [{"day": d["day"], "down": format_bytes(d["download_bytes"]),
+             "up": format_bytes(d["upload_bytes"])} for d in days]
+    total = {"down": format_bytes(sum(d["download_bytes"] for d in days)),
+             "up": format_bytes(sum(d["upload_bytes"] for d in days))}
+    return Template("cabinet/internet.html", context={
+        "subscriber": subscriber, "access": access,
+        "kind_label": ACCESS_KIND_LABELS.get(access["kind"], "") if access else "",
+        "session": session, "month": month, "rows": rows, "total": total, "nav": "tariff",
+        "new_password": new_password, "read_only": bool(staff_viewer(request)),
+    })

@@ -51,6 +51,7 @@ ACTION_LABELS = {
     "subscriber.login_failed": "Неверный пароль в кабинете",
     "subscriber.locked": "Вход в кабинет заблокирован",
     "subscriber.password_changed": "Пароль изменён абонентом",
+    "network_access.password_regenerated": "Новый пароль PPPoE выдан в кабинете",
     "subscriber.message_preferences": "Изменены настройки уведомлений",
     "autopay.card_saved": "Сохранена карта для автоплатежа",
     "autopay.settings": "Изменены настройки автоплатежа",

@@ -128,3 +128,22 @@ def generate_pppoe_password() -> str:
     """Ten characters a subscriber can type into a router: no look-alikes (0/O, 1/l/I)."""
     alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
     return "".join(secrets.choice(alphabet) for _ in range(10))
+
+
+async def regenerate_pppoe_password(subscriber_id: int, *, actor) -> str | None:
+    """A new PPPoE password for the contract's login; returns it (shown once) or None when
+    the contract has no PPPoE login. The session up now stays up; the router needs the new
+    password at its next login."""
+    from db.engine import write_transaction
+    from tables.audit import write_audit
+
+    password = generate_pppoe_password()
+    async with write_transaction():
+        rows = await NetworkAccess.update({NetworkAccess.password: password}).where(
+            (NetworkAccess.subscriber == subscriber_id) & (NetworkAccess.kind == AccessKind.PPPOE)
+            & NetworkAccess.login.is_not_null()).returning(NetworkAccess.id, NetworkAccess.login)
+        if not rows:
+            return None
+        await write_audit(action="network_access.password_regenerated", object_type="network_access",
+                          object_id=rows[0]["id"], object_repr=rows[0]["login"], actor=actor)
+    return password

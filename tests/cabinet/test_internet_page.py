@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from cabinet.internet import format_bytes, format_uptime
+from tables.audit import AuditEntry
 from tables.network import NetworkAccess
 from tables.radius import account
-from tests.factories import make_subscriber
-from tests.test_support import sign_in
+from tests.factories import make_subscriber, make_tariff
+from tests.test_support import csrf_from, sign_in
 
 
 def test_sizes_and_times_read_in_russian():
@@ -43,3 +44,26 @@ async def test_without_access_data_the_page_says_whom_to_call(client):
     assert (await client.get("/cabinet/internet", follow_redirects=False)).status_code == 200
     client.cookies.clear()
     assert (await client.get("/cabinet/internet", follow_redirects=False)).status_code in (302, 303)
+
+
+async def test_a_new_pppoe_password_is_shown_once_and_works_at_once(client):
+    me = await make_subscriber(tariff=await make_tariff(speed_mbps=100))
+    await NetworkAccess(subscriber=me.id, login="me-login", password="old-password").save()
+    await sign_in(client, me.id)
+    page = await client.get("/cabinet/internet")
+    assert "old-password" not in page.text  # the page never shows the password itself
+    answer = await client.post("/cabinet/internet/password", data={"_csrf_token": csrf_from(page.text)})
+    assert answer.status_code == 200, answer.text
+    stored = (await NetworkAccess.select(NetworkAccess.password).first())["password"]
+    assert stored != "old-password" and len(stored) == 10
+    assert stored in answer.text
+    assert stored not in (await client.get("/cabinet/internet")).text  # once
+    entry = await AuditEntry.objects().where(
+        AuditEntry.action == "network_access.password_regenerated").first()
+    assert entry is not None and stored not in str(entry.after) + str(entry.message)
+    # FreeRADIUS is asked for the new one (tables.radius reads the same row).
+    from tables.radius import authorize
+
+    decision = await authorize({"User-Name": "me-login"}, {"kind": "mikrotik", "restricted_list": "d",
+                                                           "active": True})
+    assert decision.control == {"control:Cleartext-Password": stored}
