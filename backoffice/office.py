@@ -52,6 +52,7 @@ from tables.payments.agents import agent_daily_totals
 from tables.payments.office import book_office_payment
 from tables.payments.refunds import refund_payment
 from tables.phones import normalize_phone
+from tables.radius import connection_summary, disconnect_by_staff
 from tables.requests.filing import KIND_TOPICS, SUBSCRIBER_KINDS, file_request
 from tables.requests.queue import REQUEST_KIND_LABELS, REQUEST_TOPIC_LABELS
 from tables.requests.termination import complete_termination
@@ -149,6 +150,8 @@ DONE_MESSAGES = {
                        "зарезервирована; сверка платежей завершит возврат."),
     "request": "Заявка подана от имени абонента.",
     "terminated": "Расторжение оформлено.",
+    "disconnect": "Команда разрыва сессии отправлена NAS: абонент переподключится в течение минуты.",
+    "disconnect_none": "Открытых сессий нет: разрывать нечего.",
 }
 
 
@@ -200,7 +203,15 @@ class OfficeController(Controller):
         if card is None:
             raise NotFoundException()
         return _page(request, "card", card=card, s=card.subscriber,
-                     done=DONE_MESSAGES.get(done, ""), kind_labels=REQUEST_KIND_LABELS)
+                     done=DONE_MESSAGES.get(done, ""), kind_labels=REQUEST_KIND_LABELS,
+                     network=await connection_summary(card.subscriber["id"]))
+
+    @post("/subscribers/{number:str}/disconnect")
+    async def disconnect(self, request: Request, number: FromPath[str]) -> Response:
+        _require(request, "disconnect")
+        s = await _contract(number)
+        queued = await disconnect_by_staff(s.id, s.contract_number, actor=_actor(request))
+        return Redirect(_card_url(s.contract_number, "disconnect" if queued else "disconnect_none"))
 
     # --- cash payment ------------------------------------------------------------------
 

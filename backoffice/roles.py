@@ -96,6 +96,8 @@ OFFICE_MATRIX: dict[str, set[Role]] = {
     "contract": {OP, AD},
     "password": {OP, AD},
     "view": {OP, AD},
+    # Cut a subscriber's network session (the NAS is told by the worker, docs/network.md).
+    "disconnect": {OP, AD},
     "request": FORM_MATRIX["Ответить по заявке"],
     "terminate": FORM_MATRIX["Выполнить расторжение"],
     "payment": {CA, AD},

@@ -52,6 +52,7 @@ ACTION_LABELS = {
     "subscriber.locked": "Вход в кабинет заблокирован",
     "subscriber.password_changed": "Пароль изменён абонентом",
     "network_access.password_regenerated": "Новый пароль PPPoE выдан в кабинете",
+    "network_access.disconnected": "Сессия доступа разорвана из офиса",
     "subscriber.message_preferences": "Изменены настройки уведомлений",
     "autopay.card_saved": "Сохранена карта для автоплатежа",
     "autopay.settings": "Изменены настройки автоплатежа",

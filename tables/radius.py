@@ -255,3 +255,36 @@ async def current_session(subscriber_id: int) -> dict | None:
         RadiusSession.upload_bytes, RadiusSession.download_bytes, RadiusSession.restricted,
     ).where((RadiusSession.subscriber == subscriber_id) & RadiusSession.stopped_at.is_null()
             ).order_by(RadiusSession.started_at, ascending=False).first()
+
+
+async def connection_summary(subscriber_id: int, now: dt.datetime | None = None) -> dict:
+    """What the subscriber card shows: the access data, the open session, this month's traffic."""
+    from tables.network import ACCESS_KIND_LABELS
+
+    now = now or utcnow()
+    access = await NetworkAccess.select(NetworkAccess.kind, NetworkAccess.login, NetworkAccess.mac,
+                                        NetworkAccess.static_ip).where(
+        NetworkAccess.subscriber == subscriber_id).first()
+    days = await traffic_by_day(subscriber_id, Month.of(now))
+    return {
+        "access": access,
+        "kind_label": ACCESS_KIND_LABELS.get(access["kind"], "") if access else "",
+        "session": await current_session(subscriber_id),
+        "download_bytes": sum(d["download_bytes"] for d in days),
+        "upload_bytes": sum(d["upload_bytes"] for d in days),
+    }
+
+
+async def disconnect_by_staff(subscriber_id: int, contract_number: str, *, actor) -> int:
+    """A clerk cuts the contract's open sessions (the worker tells the NAS); returns how many."""
+    import uuid
+
+    from tables.audit import write_audit
+    from tables.coa import queue_disconnects
+
+    async with write_transaction():
+        queued = await queue_disconnects(subscriber_id, "staff", uuid.uuid4().hex)
+        await write_audit(action="network_access.disconnected", object_type="subscriber",
+                          object_id=subscriber_id, object_repr=contract_number, actor=actor,
+                          after={"sessions": queued})
+    return queued
