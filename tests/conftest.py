@@ -1,6 +1,6 @@
 """Test set-up (never import this module from tests: it would run twice and
 point the environment at a second database; shared helpers live in
-tests/test_support.py): a fresh database per session (SQLite file, or PostgreSQL when
+tests/support/helpers.py): a fresh database per session (SQLite file, or PostgreSQL when
 ``CENTRA_TEST_PG`` names a server's admin URL), built by the real migrations.
 
 The engine is chosen here, before anything imports ``piccolo_conf``.
@@ -66,7 +66,7 @@ from piccolo.engine.postgres import PostgresEngine  # noqa: E402
 from piccolo.utils.sync import run_sync  # noqa: E402, F401
 
 from piccolo_conf import DB  # noqa: E402
-from tests.payments_support import stripe_sandbox  # noqa: E402, F401
+from tests.support.payments import stripe_sandbox  # noqa: E402, F401
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -95,7 +95,7 @@ async def database() -> AsyncIterator[None]:
 async def clean_tables() -> AsyncIterator[None]:
     """Every test starts on an empty schema."""
     yield
-    from tests.test_support import app_tables
+    from tests.support.helpers import app_tables
 
     tables = app_tables()
     if isinstance(DB, PostgresEngine):

@@ -10,8 +10,8 @@ from tables.audit import AuditEntry
 from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
-from tests.factories import make_subscriber
-from tests.test_support import admin_login, make_staff
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, make_staff
 
 
 async def test_admin_redirects_to_trailing_slash(client):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_subscriber
-from tests.test_support import admin_login, make_staff
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, make_staff
 
 HUGE = ["99999999999999999999", str(2**31), str(2**63), str(10**30), "-99999999999999999999", "12abc"]
 TABLES = ["subscriber", "ledger_entry", "payment", "audit_entry", "tariff"]

@@ -16,8 +16,8 @@ from tables.audit import Actor, AuditEntry
 from tables.ledger import LedgerEntry, post_adjustment, post_entry
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
-from tests.factories import make_address, make_subscriber
-from tests.test_support import admin_login, make_staff
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import admin_login, make_staff
 
 CONFIGS = [*TABLE_CONFIGS, *STAFF_TABLES]
 RUBLES = re.compile(r"^-?\d{1,3}([\u00a0 ]\d{3})*,\d{2}$")

@@ -10,9 +10,9 @@ import httpx
 from tables.ledger import LedgerEntry
 from tables.payments.bank import BankLine, BankStatement
 from tables.subscribers import Subscriber
-from tests.bank_support import document, statement
-from tests.factories import make_subscriber
-from tests.test_support import admin_login, csrf_from, make_staff
+from tests.support.bank import document, statement
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, csrf_from, make_staff
 
 
 async def upload(client: httpx.AsyncClient, data: bytes, name: str = "kl_to_1c.txt") -> httpx.Response:

@@ -14,8 +14,8 @@ from tables.billing.promised import grant_promised_payment
 from tables.billing.tariff_changes import schedule_tariff_change
 from tables.ledger import EntryKind, LedgerEntry
 from tables.month import Month
-from tests.factories import make_subscriber, make_tariff
-from tests.test_support import admin_login, csrf_from, make_staff
+from tests.support.factories import make_subscriber, make_tariff
+from tests.support.helpers import admin_login, csrf_from, make_staff
 
 PAGE = "/office/charge"
 

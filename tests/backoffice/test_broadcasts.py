@@ -18,8 +18,8 @@ from tables.notifications import (
     enqueue,
     send_pending,
 )
-from tests.factories import make_address, make_subscriber
-from tests.test_support import admin_login, csrf_from, make_staff
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import admin_login, csrf_from, make_staff
 
 NOON = dt.datetime(2026, 12, 7, 12, 0, tzinfo=LOCAL_TZ)
 CLERK = Actor("manager", staff_id=None)

@@ -18,8 +18,8 @@ from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment
 from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_address, make_subscriber
-from tests.test_support import admin_login, csrf_from, make_staff
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import admin_login, csrf_from, make_staff
 
 
 async def office(client: httpx.AsyncClient, role: str = "administrator", name: str = "clerk") -> None:
@@ -228,7 +228,7 @@ async def test_landing_page_counts_today(client):
 
 
 async def test_new_contract_takes_address_and_tariff_by_search_not_by_id(client):
-    from tests.factories import make_tariff
+    from tests.support.factories import make_tariff
 
     tariff = await make_tariff(name="Интернет 300", fee=79000)
     await make_tariff(name="Архивный", fee=1000, active=False)

@@ -8,8 +8,8 @@ from tables.addresses import Street
 from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem, active_maintenance_for_address
 from tables.ratings import CabinetRating, rate_cabinet, rating_period
-from tests.factories import make_address, make_subscriber
-from tests.test_support import admin_login, make_staff
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import admin_login, make_staff
 
 REPORT = "/admin/api/forms/оценки-кабинета/"
 

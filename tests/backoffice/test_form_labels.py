@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from backoffice.forms import FORMS
-from tests.test_support import admin_login, make_staff
+from tests.support.helpers import admin_login, make_staff
 
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 

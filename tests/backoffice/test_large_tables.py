@@ -6,8 +6,8 @@ import pytest
 
 from backoffice import crud
 from tables.ledger import LedgerEntry, post_entry
-from tests.factories import make_subscriber
-from tests.test_support import admin_login, make_staff
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, make_staff
 
 
 async def _ledger(periods: list[str]) -> int:
@@ -121,7 +121,7 @@ async def test_admin_finds_a_phone_typed_as_people_say_it(client):
 async def test_choice_filters_match_the_chosen_value_exactly(client):
     """The admin's choice filter sends the value and an operator, never a match type: "tv"
     must not also find "internet_tv", and "Not Equal" must leave the value out."""
-    from tests.factories import make_tariff
+    from tests.support.factories import make_tariff
 
     await make_tariff("ТВ", kind="tv")
     await make_tariff("Интернет + ТВ", kind="internet_tv")

@@ -12,9 +12,9 @@ from tables.payments.card_flow import start_payment, submit_card
 from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
-from tests.factories import make_address, make_subscriber
-from tests.payments_support import card_token
-from tests.test_support import admin_login, csrf_from, make_staff
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import admin_login, csrf_from, make_staff
+from tests.support.payments import card_token
 
 REJECT = "/admin/api/forms/отклонить-заявку/"
 REPORT = "/admin/api/forms/итоги-по-платежам/"

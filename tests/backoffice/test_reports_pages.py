@@ -14,8 +14,8 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
 from tables.reports import REPORTS
-from tests import report_data
-from tests.test_support import admin_login, make_staff
+from tests.support import report_data
+from tests.support.helpers import admin_login, make_staff
 
 ROUTES = ["/reports/", "/reports/payments", "/reports/debtors?on=2026-11-20",
           "/reports/payments/export.csv", "/reports/payments/export.xlsx",
@@ -94,8 +94,8 @@ async def test_staff_without_the_manager_role_gets_no_report(client, role):
 
 
 async def test_a_subscriber_session_gets_no_report(client):
-    from tests.factories import make_subscriber
-    from tests.test_support import sign_in
+    from tests.support.factories import make_subscriber
+    from tests.support.helpers import sign_in
 
     subscriber = await make_subscriber()
     await sign_in(client, subscriber.id)

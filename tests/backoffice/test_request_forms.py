@@ -16,9 +16,9 @@ from tables.billing.tariff_changes import TariffChange
 from tables.calendar import utcnow
 from tables.requests.queue import RequestEvent, ServiceRequest, take_request
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber, make_tariff
-from tests.request_factories import application, cabinet_login, filed, staff_actor
-from tests.test_support import admin_login, make_staff, row_counts
+from tests.support.factories import make_subscriber, make_tariff
+from tests.support.helpers import admin_login, make_staff, row_counts
+from tests.support.request_factories import application, cabinet_login, filed, staff_actor
 
 FORMS = "/admin/api/forms"
 

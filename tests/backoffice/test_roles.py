@@ -32,8 +32,8 @@ from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.staff import Role
 from tables.subscribers import Subscriber
 from tables.tariffs import Tariff
-from tests.factories import make_subscriber
-from tests.test_support import STAFF_PASSWORD, admin_login, make_staff
+from tests.support.factories import make_subscriber
+from tests.support.helpers import STAFF_PASSWORD, admin_login, make_staff
 
 ROLES = list(Role)
 
@@ -157,7 +157,7 @@ async def _one_row_each() -> None:
     await agent_pay("qiwi", "QIWI", {"txn_id": "1", "txn_date": "20261207101500",
                                      "account": subscriber.contract_number, "sum": "10.00"})
     from tables.payments.bank import import_statement
-    from tests.bank_support import document, statement
+    from tests.support.bank import document, statement
 
     paid = document("1", "05.12.2026", "10.00", f"Договор {subscriber.contract_number}")
     await import_statement(statement(paid), file_name="v.txt", actor=actor)

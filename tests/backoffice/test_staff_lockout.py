@@ -12,8 +12,8 @@ from backoffice.mfa import mfa_provider
 from backoffice.ui import LOGIN_FAILED_RU
 from tables.audit import AuditEntry
 from tables.staff_logins import MAX_FAILED_LOGINS, StaffLoginLock
-from tests.live_server import live_server
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.helpers import STAFF_PASSWORD, make_staff
+from tests.support.live_server import live_server
 
 
 async def _post(client: httpx.AsyncClient, username: str, password: str, **extra) -> httpx.Response:

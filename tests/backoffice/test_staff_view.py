@@ -8,8 +8,8 @@ import httpx
 
 from tables.audit import AuditEntry
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.test_support import admin_login, concrete_path, csrf_from, make_staff, unsafe_routes
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, concrete_path, csrf_from, make_staff, unsafe_routes
 
 
 async def test_operator_views_cabinet_read_only(client, app):
@@ -54,7 +54,7 @@ async def test_operator_views_cabinet_read_only(client, app):
     # The subscriber sees the view in their login history.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://testserver") as own:
-        from tests.test_support import sign_in
+        from tests.support.helpers import sign_in
 
         await sign_in(own, s.id)
         profile = await own.get("/cabinet/profile")

@@ -14,8 +14,8 @@ from tables.accounts import (
 )
 from tables.audit import AuditEntry
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
-from tests.test_support import cabinet_login, concrete_path, csrf_from, unsafe_routes
+from tests.support.factories import make_subscriber
+from tests.support.helpers import cabinet_login, concrete_path, csrf_from, unsafe_routes
 
 PASSWORD = "correct-horse-1"
 

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from tables.payments.autopay import Autopay, save_card
-from tests.factories import make_subscriber
-from tests.test_support import cabinet_login, csrf_from
+from tests.support.factories import make_subscriber
+from tests.support.helpers import cabinet_login, csrf_from
 
 PASSWORD = "correct-horse-1"
 

@@ -14,8 +14,8 @@ from tables.content import MaintenanceArea, NewsItem
 from tables.ledger import LedgerEntry, post_entry
 from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment
-from tests.factories import make_subscriber
-from tests.test_support import admin_login, csrf_from, make_staff, sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, csrf_from, make_staff, sign_in
 
 FAR_END = dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC)  # local time would be year 10000
 

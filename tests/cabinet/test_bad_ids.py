@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_subscriber
-from tests.test_support import csrf_from, sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import csrf_from, sign_in
 
 HUGE = ["99999999999999999999", str(2**31), str(2**63)]
 

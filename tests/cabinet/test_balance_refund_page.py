@@ -15,9 +15,9 @@ from tables.ledger import EntryKind, post_entry
 from tables.requests.balance_refund import complete_balance_refund
 from tables.requests.queue import ServiceRequest
 from tables.requests.termination import complete_termination
-from tests.factories import make_subscriber
-from tests.request_factories import cabinet_login, filed, post_form, staff_actor
-from tests.test_support import row_counts
+from tests.support.factories import make_subscriber
+from tests.support.helpers import row_counts
+from tests.support.request_factories import cabinet_login, filed, post_form, staff_actor
 
 
 def local_noon(day: int) -> dt.datetime:

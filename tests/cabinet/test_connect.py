@@ -10,9 +10,9 @@ from cabinet.connect import sign_number
 from cabinet.limits import PUBLIC_FORM_PER_IP
 from tables.addresses import Town
 from tables.requests.queue import ServiceRequest
-from tests.factories import make_tariff
-from tests.request_factories import post_form
-from tests.test_support import row_counts
+from tests.support.factories import make_tariff
+from tests.support.helpers import row_counts
+from tests.support.request_factories import post_form
 
 
 async def _valid(phone: str = "8 (913) 222-33-44") -> dict:

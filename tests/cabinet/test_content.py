@@ -14,8 +14,8 @@ from tables.calendar import utcnow
 from tables.content import MaintenanceArea, NewsItem, Page
 from tables.ratings import CabinetRating
 from tables.tariffs import Tariff
-from tests.factories import make_address, make_subscriber, make_tariff
-from tests.test_support import csrf_from
+from tests.support.factories import make_address, make_subscriber, make_tariff
+from tests.support.helpers import csrf_from
 
 
 def title_of(html: str) -> str:

@@ -16,8 +16,8 @@ from tables.ledger import ledger_sum
 from tables.money import format_csv as csv_amount
 from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
-from tests.factories import make_address, make_subscriber, make_tariff, post_at
-from tests.test_support import row_counts, sign_in
+from tests.support.factories import make_address, make_subscriber, make_tariff, post_at
+from tests.support.helpers import row_counts, sign_in
 from web.formatting import rub
 
 NSK = ZoneInfo("Asia/Novokuznetsk")

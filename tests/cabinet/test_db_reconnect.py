@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 
 from db.engine import is_sqlite
-from tests.factories import make_subscriber, make_tariff
-from tests.test_support import sign_in
+from tests.support.factories import make_subscriber, make_tariff
+from tests.support.helpers import sign_in
 
 pytestmark = pytest.mark.skipif(is_sqlite(), reason="PostgreSQL's server-side connections")
 

@@ -14,9 +14,9 @@ from tables.ratings import CabinetRating
 from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
 from tables.text import clean_text
-from tests.factories import make_subscriber
-from tests.request_factories import filed, post_form
-from tests.test_support import admin_login, csrf_from, make_staff, sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, csrf_from, make_staff, sign_in
+from tests.support.request_factories import filed, post_form
 
 DIRTY = "Нет\x00 сигнала\x07\x1b\x7f с утра"
 CLEAN = "Нет сигнала с утра"

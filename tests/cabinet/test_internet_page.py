@@ -6,8 +6,8 @@ from cabinet.internet import format_bytes, format_uptime
 from tables.audit import AuditEntry
 from tables.network import NetworkAccess
 from tables.radius import account
-from tests.factories import make_subscriber, make_tariff
-from tests.test_support import csrf_from, sign_in
+from tests.support.factories import make_subscriber, make_tariff
+from tests.support.helpers import csrf_from, sign_in
 
 
 def test_sizes_and_times_read_in_russian():

@@ -34,8 +34,8 @@ from tables.payments.payment import Payment
 from tables.payments.receipts import issue_receipt
 from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber, post_at
-from tests.test_support import app_tables, csrf_from, sign_in
+from tests.support.factories import make_subscriber, post_at
+from tests.support.helpers import app_tables, csrf_from, sign_in
 
 CABINET = "/cabinet"
 # Tables that legitimately change on any request (the sliding session expiry).

@@ -18,8 +18,8 @@ from tables.addresses import Town
 from tables.audit import AuditEntry
 from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.live_server import csrf_client, live_server, redis_up
+from tests.support.factories import make_subscriber
+from tests.support.live_server import csrf_client, live_server, redis_up
 
 REDIS_DB = 13
 BURST = 150

@@ -13,9 +13,9 @@ from tables.accounts import MAX_FAILED_LOGINS
 from tables.ratings import CabinetRating
 from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.request_factories import post_form
-from tests.test_support import admin_login, cabinet_login, csrf_from, make_staff, sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, cabinet_login, csrf_from, make_staff, sign_in
+from tests.support.request_factories import post_form
 
 PASSWORD = "correct-horse-1"
 
@@ -123,7 +123,7 @@ async def test_a_subscriber_on_a_one_time_password_cannot_rate(client):
 def dead_redis(setenv, monkeypatch):
     """REDIS_URL names a port nothing listens on; the limiter is built anew from it."""
     from cabinet import limits
-    from tests.live_server import free_port
+    from tests.support.live_server import free_port
 
     setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     monkeypatch.setattr(limits, "_counters", None)
@@ -163,7 +163,7 @@ async def test_a_dead_redis_degrades_every_limited_form_instead_of_failing(dead_
 
 async def test_healthz_says_ok_when_redis_answers(setenv, monkeypatch, client):
     from cabinet import limits
-    from tests.live_server import redis_up
+    from tests.support.live_server import redis_up
 
     if not redis_up():
         pytest.skip("no Redis server on 127.0.0.1:6379")

@@ -9,9 +9,9 @@ from tables.billing.reminders import remind_low_balances
 from tables.calendar import LOCAL_TZ
 from tables.ledger import EntryKind, post_entry
 from tables.notifications import MessagePreference, Notification
-from tests.factories import make_subscriber
-from tests.request_factories import cabinet_login, post_form
-from tests.test_support import csrf_from
+from tests.support.factories import make_subscriber
+from tests.support.helpers import csrf_from
+from tests.support.request_factories import cabinet_login, post_form
 
 
 async def _channels(subscriber_id: int) -> list[tuple[str, str]]:

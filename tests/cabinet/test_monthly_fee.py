@@ -18,8 +18,8 @@ from tables.card import subscriber_card
 from tables.month import Month
 from tables.statements import dashboard
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber, make_tariff, post_at
-from tests.test_support import sign_in
+from tests.support.factories import make_subscriber, make_tariff, post_at
+from tests.support.helpers import sign_in
 from web.formatting import rub
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.factories import make_subscriber
-from tests.test_support import concrete_path, sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import concrete_path, sign_in
 
 
 def _get_routes(app) -> list[str]:

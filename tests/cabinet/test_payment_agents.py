@@ -17,8 +17,8 @@ from tables.ledger import LedgerEntry
 from tables.payments.agents import AgentTransaction, agent_daily_totals, request_signature
 from tables.payments.payment import Payment
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
-from tests.live_server import live_server
+from tests.support.factories import make_subscriber
+from tests.support.live_server import live_server
 
 SECRET = "agent-secret-2026"
 AGENTS = {
@@ -206,7 +206,7 @@ async def test_daily_totals_follow_the_agents_days(client):
 
 
 async def test_the_accountant_reads_the_daily_reconciliation_in_the_office(client):
-    from tests.test_support import admin_login, make_staff
+    from tests.support.helpers import admin_login, make_staff
 
     s = await make_subscriber()
     for txn, day, amount in [("1", "20261205101010", "100.00"), ("2", "20261205111111", "50.50")]:

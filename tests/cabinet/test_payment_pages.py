@@ -14,8 +14,9 @@ from tables.ledger import LedgerEntry
 from tables.payments.events import ProviderEvent
 from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
-from tests.factories import make_address, make_subscriber
-from tests.payments_support import (
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import app_tables, cabinet_login, csrf_from
+from tests.support.payments import (
     CARD_3DS,
     CARD_DECLINED,
     CARD_OK,
@@ -24,7 +25,6 @@ from tests.payments_support import (
     fetch_intent,
     signed_event,
 )
-from tests.test_support import app_tables, cabinet_login, csrf_from
 
 pytestmark = pytest.mark.usefixtures("stripe_sandbox")
 PASSWORD = "correct-horse-1"

@@ -9,8 +9,8 @@ from settings import get_settings
 from tables.month import Month
 from tables.payments.slip import parse_st00012, payment_slip, st00012
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.test_support import sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import sign_in
 
 
 def test_the_separator_never_reaches_a_value():

@@ -14,8 +14,8 @@ from tables.audit import Actor
 from tables.billing.promised import PromisedPayment, grant_promised_payment, reverse_expired_promised_payments
 from tables.ledger import ledger_sum
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
-from tests.test_support import csrf_from, row_counts, sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import csrf_from, row_counts, sign_in
 from web.formatting import datetime_ru, rub
 
 NOW = dt.datetime(2026, 12, 10, 5, 0, tzinfo=dt.UTC)  # 10 December, 12:00 in Novokuznetsk

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tables.calendar import utcnow
 from tables.content import NewsItem, Page
-from tests.factories import make_tariff
+from tests.support.factories import make_tariff
 
 
 async def test_home_shows_active_tariffs_and_news(client):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import struct
 
-from tests.factories import make_subscriber
-from tests.test_support import sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import sign_in
 
 
 async def test_the_manifest_names_the_provider_and_its_icons_exist_at_their_sizes(client):

@@ -9,8 +9,8 @@ import httpx
 from tables.audit import Actor
 from tables.payments.office import book_office_payment
 from tables.payments.receipts import Receipt
-from tests.factories import make_subscriber
-from tests.test_support import cabinet_login
+from tests.support.factories import make_subscriber
+from tests.support.helpers import cabinet_login
 
 PASSWORD = "correct-horse-1"
 

@@ -28,9 +28,9 @@ from tables.notifications import (
 )
 from tables.recovery import CODE_WRONG, request_password_recovery
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.live_server import csrf_client, live_server
-from tests.test_support import csrf_from, sign_in
+from tests.support.factories import make_subscriber
+from tests.support.helpers import csrf_from, sign_in
+from tests.support.live_server import csrf_client, live_server
 
 PHONE = "+79131234567"
 EMAIL = "anna.k@example.ru"

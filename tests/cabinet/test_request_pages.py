@@ -13,9 +13,9 @@ from tables.requests.connection import convert_application
 from tables.requests.queue import RequestEvent, ServiceRequest, reply
 from tables.requests.tariff_change import next_period_start
 from tables.requests.termination import apply_due_terminations, complete_termination
-from tests.factories import make_subscriber, make_tariff
-from tests.request_factories import application, cabinet_login, filed, post_form, staff_actor
-from tests.test_support import row_counts
+from tests.support.factories import make_subscriber, make_tariff
+from tests.support.helpers import row_counts
+from tests.support.request_factories import application, cabinet_login, filed, post_form, staff_actor
 
 TODAY = local_date(utcnow())
 

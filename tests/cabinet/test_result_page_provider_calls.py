@@ -26,7 +26,7 @@ import pytest
 from cabinet.payments import PROVIDER_REFRESH_PER_IP, PROVIDER_REFRESH_PER_PAYMENT
 from tables.payments.card_flow import start_payment
 from tables.payments.payment import Payment, PaymentChannel, PaymentStatus
-from tests.factories import make_subscriber
+from tests.support.factories import make_subscriber
 
 ROOT = Path(__file__).resolve().parents[2]
 

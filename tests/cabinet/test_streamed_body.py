@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live_server import live_server
+from tests.support.live_server import live_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CAP = 64 * 1024

@@ -14,8 +14,8 @@ from tables.calendar import LOCAL_TZ, local_date, utcnow
 from tables.ledger import LedgerEntry
 from tables.month import Month
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber, make_tariff, post_at
-from tests.test_support import csrf_from, sign_in
+from tests.support.factories import make_subscriber, make_tariff, post_at
+from tests.support.helpers import csrf_from, sign_in
 
 
 async def _setup(client, *, router_rented: bool = False):

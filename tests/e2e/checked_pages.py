@@ -99,7 +99,7 @@ async def seed_site(who: str) -> dict[str, Any]:
     from tables.commands.demo import PAGES, TARIFFS
     from tables.content import NewsItem, Page
     from tables.tariffs import Tariff
-    from tests.factories import make_address, make_subscriber
+    from tests.support.factories import make_address, make_subscriber
 
     tariffs = []
     for spec in TARIFFS:
@@ -167,12 +167,12 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
     from tables.payments.office import book_office_payment
     from tables.payments.payment import Payment
     from tables.subscribers import Subscriber
-    from tests.bank_support import document, statement
+    from tests.support.bank import document, statement
 
     def local_now():
         return utcnow().astimezone(LOCAL_TZ)
-    from tests.factories import make_address, make_subscriber
-    from tests.test_support import make_staff
+    from tests.support.factories import make_address, make_subscriber
+    from tests.support.helpers import make_staff
 
     staff = await make_staff("a11y-admin")
     # A neighbour on the same street: the search page lists two contracts (one would open the card).

@@ -26,7 +26,8 @@ import httpx
 import pytest
 
 from providers.stripe_sandbox import Sandbox
-from tests.e2e.browser_support import (
+from tests.e2e.checked_pages import E2E_AGENTS
+from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     DESKTOP,
@@ -37,7 +38,6 @@ from tests.e2e.browser_support import (
     save_screenshot,
     unavailable,
 )
-from tests.e2e.checked_pages import E2E_AGENTS
 
 HERE = Path(__file__).resolve().parent
 SERVER_START_SECONDS = 30

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.browser_support import (
+from tests.e2e.checked_pages import CHECKED_PAGES, GUEST, STAFF, CheckedPage, seed_site
+from tests.support.browser import (
     AXE_JS,
     OUTPUT_DIR,
     SERIOUS_IMPACTS,
@@ -24,7 +25,6 @@ from tests.e2e.browser_support import (
     unavailable,
     unlabelled_fields,
 )
-from tests.e2e.checked_pages import CHECKED_PAGES, GUEST, STAFF, CheckedPage, seed_site
 
 
 @pytest.mark.parametrize("checked", CHECKED_PAGES, ids=lambda c: c.name)

@@ -28,9 +28,9 @@ from tables.money import is_kopecks
 from tables.staff import Role
 from tables.subscribers import Subscriber
 from tests.backoffice.test_roles import _one_row_each
-from tests.e2e.browser_support import ROOT, staff_login
-from tests.factories import make_address, make_subscriber
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.browser import ROOT, staff_login
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import STAFF_PASSWORD, make_staff
 
 CONFIGS = [*TABLE_CONFIGS, *STAFF_TABLES]
 RUBLES = re.compile(r"^-?\d{1,3}([\u00a0 ]\d{3})*,\d{2}$")

@@ -10,8 +10,8 @@ from playwright.async_api import expect
 
 from tables.calendar import utcnow
 from tables.ratings import CabinetRating
-from tests.e2e.browser_support import staff_login
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.browser import staff_login
+from tests.support.helpers import STAFF_PASSWORD, make_staff
 
 FORMULA = '=HYPERLINK("http://x","y")'
 

@@ -14,9 +14,9 @@ from playwright.async_api import Page, expect
 
 from tables.payments.payment import Payment
 from tables.subscribers import Subscriber
-from tests.e2e.browser_support import add_subscriber_session, check_layout
-from tests.factories import make_address, make_subscriber, make_tariff
-from tests.payments_support import CARD_3DS, CARD_OK
+from tests.support.browser import add_subscriber_session, check_layout
+from tests.support.factories import make_address, make_subscriber, make_tariff
+from tests.support.payments import CARD_3DS, CARD_OK
 
 # The sandbox's real webhooks reach the server too (about a second later, finding the payment
 # already settled by the result page, or settling it first: either way it is credited once).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.browser_support import (
+from tests.support.browser import (
     AXE_JS,
     PHONE,
     SERIOUS_IMPACTS,

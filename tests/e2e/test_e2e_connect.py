@@ -15,9 +15,9 @@ from playwright.async_api import expect
 
 from tables.requests.queue import ServiceRequest
 from tables.subscribers import Subscriber
-from tests.e2e.browser_support import check_layout, staff_login, submit_admin_form
-from tests.factories import make_address, make_tariff
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.browser import check_layout, staff_login, submit_admin_form
+from tests.support.factories import make_address, make_tariff
+from tests.support.helpers import STAFF_PASSWORD, make_staff
 
 CONVERTED = re.compile(r"По заявке (\S+) оформлен договор № (\d+)\. Одноразовый пароль для входа: (\S+) —")
 NEW_PASSWORD = "Сосна-на-горе-2026"

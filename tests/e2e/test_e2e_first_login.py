@@ -13,9 +13,9 @@ from playwright.async_api import expect
 from tables.ledger import post_entry
 from tables.month import Month
 from tables.subscribers import Subscriber
-from tests.e2e.browser_support import check_layout, staff_login
-from tests.factories import make_address, make_tariff
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.browser import check_layout, staff_login
+from tests.support.factories import make_address, make_tariff
+from tests.support.helpers import STAFF_PASSWORD, make_staff
 
 NEW_PASSWORD = "Кедр-у-реки-2026"
 

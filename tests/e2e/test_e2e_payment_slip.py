@@ -11,8 +11,8 @@ import pytest
 
 from tables.payments.slip import parse_st00012
 from tables.subscribers import Subscriber
-from tests.e2e.browser_support import add_subscriber_session, unavailable
-from tests.factories import make_address, make_subscriber
+from tests.support.browser import add_subscriber_session, unavailable
+from tests.support.factories import make_address, make_subscriber
 
 
 def png_to_gray(data: bytes) -> tuple[bytes, int, int]:

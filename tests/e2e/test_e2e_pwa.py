@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import tempfile
 
-from tests.e2e.browser_support import (
+from tests.support.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PHONE,
@@ -15,7 +15,7 @@ from tests.e2e.browser_support import (
     check_layout,
     save_screenshot,
 )
-from tests.factories import make_subscriber
+from tests.support.factories import make_subscriber
 
 CONTROLLED = "navigator.serviceWorker.ready.then(() => !!navigator.serviceWorker.controller)"
 CACHED = """async () => {

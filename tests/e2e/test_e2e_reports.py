@@ -11,9 +11,9 @@ from playwright.async_api import expect
 
 from tables.audit import Actor
 from tables.payments.office import book_office_payment
-from tests.e2e.browser_support import check_layout, staff_login
-from tests.factories import make_subscriber
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.browser import check_layout, staff_login
+from tests.support.factories import make_subscriber
+from tests.support.helpers import STAFF_PASSWORD, make_staff
 
 
 async def test_manager_opens_a_report_and_downloads_xlsx(page, viewport):

@@ -8,9 +8,9 @@ import re
 from playwright.async_api import expect
 
 from tables.requests.queue import ServiceRequest
-from tests.e2e.browser_support import add_subscriber_session, check_layout, staff_login, submit_admin_form
-from tests.factories import make_subscriber
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.browser import add_subscriber_session, check_layout, staff_login, submit_admin_form
+from tests.support.factories import make_subscriber
+from tests.support.helpers import STAFF_PASSWORD, make_staff
 
 REPLY = "Мастер придёт завтра с 10:00 до 12:00, проверит кабель в подъезде."
 RESULT = "Заменён разъём на линии в подъезде, скорость восстановлена."

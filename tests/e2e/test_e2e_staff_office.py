@@ -20,9 +20,9 @@ from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.month import Month
 from tables.payments.payment import Payment
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.e2e.browser_support import ROOT, staff_login
-from tests.factories import make_address, make_subscriber
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.browser import ROOT, staff_login
+from tests.support.factories import make_address, make_subscriber
+from tests.support.helpers import STAFF_PASSWORD, make_staff
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -101,7 +101,7 @@ async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
     from tables.payments.card_flow import start_payment, submit_card
     from tables.requests.filing import file_request
     from tables.requests.queue import reply
-    from tests.payments_support import card_token
+    from tests.support.payments import card_token
 
     s = await smirnov()
     await post_entry(s.id, -75000, EntryKind.CHARGE, f"charge:{s.id}:{Month.current().iso}",
@@ -129,7 +129,7 @@ async def test_card_refund_is_confirmed(staff_page, stripe_sandbox):
 
 
 async def test_request_on_behalf_and_new_contract_to_first_login(staff_page, page):
-    from tests.factories import make_tariff
+    from tests.support.factories import make_tariff
 
     s = await smirnov()
     tariff = await make_tariff(name="Интернет 300", fee=79000)

@@ -20,8 +20,8 @@ from jobs.worker import run_worker
 from tables.audit import SYSTEM, Actor, AuditEntry
 from tables.background import BackgroundJob, JobFileChunk, delete_expired_files, mark_failed
 from tables.staff import set_role
-from tests import report_data
-from tests.test_support import csrf_from
+from tests.support import report_data
+from tests.support.helpers import csrf_from
 
 OCTOBER = {"from": "2026-10", "to": "2026-10"}
 

@@ -33,9 +33,9 @@ from cabinet.limits import LOGIN_PER_IP
 from db.engine import is_sqlite
 from tables.audit import SYSTEM
 from tables.staff import set_role
-from tests import report_data
-from tests.factories import make_subscriber
-from tests.live_server import live_server, redis_up
+from tests.support import report_data
+from tests.support.factories import make_subscriber
+from tests.support.live_server import live_server, redis_up
 
 pytestmark = pytest.mark.skipif(is_sqlite(), reason="several hosts share a PostgreSQL (and Redis)")
 

@@ -16,7 +16,7 @@ from tables.network import Nas, NetworkAccess, RadiusSession
 from tables.payments.office import book_office_payment
 from tables.radius import account
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber, make_tariff
+from tests.support.factories import make_subscriber, make_tariff
 
 SECRET = b"coa-test-secret"
 

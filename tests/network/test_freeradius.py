@@ -26,8 +26,8 @@ from tables.month import Month
 from tables.network import Nas, NetworkAccess, RadiusSession
 from tables.radius import current_session, traffic_by_day
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber, make_tariff
-from tests.live_server import live_server
+from tests.support.factories import make_subscriber, make_tariff
+from tests.support.live_server import live_server
 
 SECRET = "centra-test-secret"
 API_KEY = "test-radius-api-key"

@@ -25,8 +25,8 @@ from tables.payments.card_flow import start_payment, submit_card
 from tables.payments.payment import Payment
 from tables.payments.receipts import Receipt
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.payments_support import CARD_3DS, CARD_DECLINED, CARD_OK, card_token
+from tests.support.factories import make_subscriber
+from tests.support.payments import CARD_3DS, CARD_DECLINED, CARD_OK, card_token
 
 pytestmark = pytest.mark.usefixtures("stripe_sandbox")
 

@@ -25,10 +25,10 @@ from tables.requests.balance_refund import complete_balance_refund, file_balance
 from tables.requests.queue import RequestEvent, RequestStatus, ServiceRequest, close_request
 from tables.requests.termination import complete_termination
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
-from tests.live_server import live_server
-from tests.request_factories import filed, staff_actor
-from tests.test_support import STAFF_PASSWORD, make_staff
+from tests.support.factories import make_subscriber
+from tests.support.helpers import STAFF_PASSWORD, make_staff
+from tests.support.live_server import live_server
+from tests.support.request_factories import filed, staff_actor
 
 ROOT = Path(__file__).resolve().parents[2]
 NSK_NOON = dt.timedelta(hours=5)  # 12:00 in Novokuznetsk is 05:00 UTC

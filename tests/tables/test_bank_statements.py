@@ -22,8 +22,8 @@ from tables.payments.bank import (
 from tables.payments.payment import Payment
 from tables.payments.receipts import Receipt
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.bank_support import COMPANY_ACCOUNT, document, statement
-from tests.factories import make_subscriber
+from tests.support.bank import COMPANY_ACCOUNT, document, statement
+from tests.support.factories import make_subscriber
 
 CLERK = Actor("clerk")
 

@@ -17,7 +17,7 @@ from tables.billing.termination import settle_terminated_charges
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber, make_tariff
+from tests.support.factories import make_subscriber, make_tariff
 
 UTC = dt.UTC
 # 1 December 2026, 10:00 in Novokuznetsk.

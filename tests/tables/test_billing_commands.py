@@ -17,7 +17,7 @@ from tables.commands.charge import charge, reverse_promised
 from tables.ledger import EntryKind, LedgerEntry
 from tables.month import Month
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber, make_tariff
+from tests.support.factories import make_subscriber, make_tariff
 
 
 async def test_charge_command_prints_a_summary(capsys):

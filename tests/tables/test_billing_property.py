@@ -15,7 +15,7 @@ from tables.billing.fee import compute_charge
 from tables.billing.promised import PromisedPayment, grant_promised_payment, reverse_expired_promised_payments
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
+from tests.support.factories import make_subscriber
 
 START = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
 # Up to the current local month: a later one is refused (tables.billing.charge_run.check_chargeable).

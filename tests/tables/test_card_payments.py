@@ -26,8 +26,8 @@ from tables.payments.refunds import PaymentRefund, complete_refund, refund_payme
 from tables.payments.settlement import settle_payment
 from tables.payments.webhook import handle_webhook
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
-from tests.payments_support import (
+from tests.support.factories import make_subscriber
+from tests.support.payments import (
     CARD_3DS,
     CARD_DECLINED,
     authenticate,

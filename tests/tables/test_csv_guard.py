@@ -16,7 +16,7 @@ from tables.ratings import CabinetRating
 from tables.reports import Filters, build_report
 from tables.reports.exports import report_csv
 from tables.reports.raw import raw_csv
-from tests.factories import make_address, make_subscriber
+from tests.support.factories import make_address, make_subscriber
 
 FORMULA = '=HYPERLINK("http://x","y")'
 SAFE = "'" + FORMULA

@@ -7,7 +7,7 @@ from piccolo.apps.user.tables import BaseUser
 from tables.commands.demo import DEMO_SUBSCRIBER, load_demo
 from tables.ledger import LedgerEntry, ledger_sum
 from tables.subscribers import Subscriber
-from tests.test_support import row_counts
+from tests.support.helpers import row_counts
 
 
 async def test_demo_twice_gives_the_same_rows():

@@ -14,7 +14,7 @@ from tables.ledger import LedgerEntry
 from tables.payments.office import book_office_payment
 from tables.payments.payment import Payment, check_payment_period, payable_periods
 from tables.reports import Filters
-from tests.factories import make_address, make_subscriber, make_tariff
+from tests.support.factories import make_address, make_subscriber, make_tariff
 
 NOW = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
 

@@ -16,8 +16,8 @@ from tables.reports import REPORTS, Column, Filters, Report, build_report
 from tables.reports.exports import XlsxWriter, cell_text, report_csv, report_table, write_report_xlsx
 from tables.reports.raw import raw_csv, raw_rows, write_raw_xlsx
 from tables.subscribers import Subscriber
-from tests import report_data
-from tests.report_data import NOW
+from tests.support import report_data
+from tests.support.report_data import NOW
 
 RAW_TIME = "%Y-%m-%d %H:%M:%S"  # raw exports: ISO local time, as the database writes it
 

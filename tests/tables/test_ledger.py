@@ -17,7 +17,7 @@ from tables.ledger import (
     recompute_balance,
 )
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
+from tests.support.factories import make_subscriber
 
 
 async def balance_of(subscriber_id: int) -> int:

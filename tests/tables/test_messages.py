@@ -20,7 +20,7 @@ from tables.messages import TEXTS
 from tables.notifications import Notification, notify_subscriber
 from tables.payments.office import book_office_payment
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber, make_tariff
+from tests.support.factories import make_subscriber, make_tariff
 
 CLERK = Actor("clerk")
 
@@ -165,7 +165,7 @@ async def test_the_daily_reminder_job_queues_each_reminder_once(setenv):
 async def test_maintenance_is_told_at_publication_and_the_evening_before_to_the_building_only():
     from tables.content import MaintenanceArea, NewsItem
     from tables.maintenance_notices import notify_maintenance
-    from tests.factories import make_address
+    from tests.support.factories import make_address
 
     house = await make_address(street="улица Кирова", house="5", apartment="1")
     flat = await make_address(street="улица Кирова", house="5", apartment="2")

@@ -12,7 +12,7 @@ from tables.content import (
     maintenance_area_names,
     news_page,
 )
-from tests.factories import make_address
+from tests.support.factories import make_address
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 10, 12, 0, tzinfo=UTC)

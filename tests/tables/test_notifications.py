@@ -36,8 +36,8 @@ from tables.notifications import (
 )
 from tables.phones import is_mobile, normalize_phone
 from tables.requests.queue import reply
-from tests.factories import make_subscriber
-from tests.request_factories import filed, staff_actor
+from tests.support.factories import make_subscriber
+from tests.support.request_factories import filed, staff_actor
 
 #: 12:00 in Novokuznetsk: outside the quiet hours.
 NOON = dt.datetime(2026, 12, 7, 12, 0, tzinfo=LOCAL_TZ)

@@ -69,7 +69,7 @@ async def test_staff_passwords_follow_the_same_setting(setenv):
     rehash at login of a password stored with fewer) under "standard"."""
     from piccolo.apps.user.tables import BaseUser
 
-    from tests.test_support import STAFF_PASSWORD, make_staff
+    from tests.support.helpers import STAFF_PASSWORD, make_staff
 
     user = await make_staff("hasher")
     assert user.password.startswith("pbkdf2_sha256$1$")

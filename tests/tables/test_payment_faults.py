@@ -18,8 +18,8 @@ from tables.payments.reconcile import reconcile
 from tables.payments.refresh import refresh_payment
 from tables.payments.refunds import PaymentRefund, refund_payment
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.payments_support import CARD_3DS, card_token
+from tests.support.factories import make_subscriber
+from tests.support.payments import CARD_3DS, card_token
 
 pytestmark = pytest.mark.usefixtures("stripe_sandbox")
 LATER = dt.timedelta(hours=1)

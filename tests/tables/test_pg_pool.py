@@ -11,7 +11,7 @@ from db.lanes import back_office_reads
 from db.pg_pool import BACK_OFFICE_SETTINGS, LanedPostgresEngine
 from piccolo_conf import DB
 from tables.tariffs import Tariff
-from tests.factories import make_tariff
+from tests.support.factories import make_tariff
 
 pytestmark = pytest.mark.skipif(is_sqlite(), reason="the pools are the PostgreSQL engine's")
 

@@ -16,7 +16,7 @@ from tables.billing.promised import (
 )
 from tables.ledger import EntryKind, LedgerEntry, ledger_sum, post_entry
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber, make_tariff
+from tests.support.factories import make_subscriber, make_tariff
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 12, 5, 5, 0, tzinfo=UTC)  # 5 December, 12:00 local

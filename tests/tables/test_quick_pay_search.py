@@ -7,7 +7,7 @@ import gc
 from tables import addresses
 from tables.addresses import Street, Town
 from tables.payments.quick_pay import find_payable_contract
-from tests.factories import make_address, make_subscriber
+from tests.support.factories import make_address, make_subscriber
 
 
 async def _town_id(name: str = "Новокузнецк") -> int:

@@ -14,7 +14,7 @@ from tables.ratings import (
     rating_period,
     rating_summary,
 )
-from tests.factories import make_subscriber
+from tests.support.factories import make_subscriber
 
 NOW = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
 

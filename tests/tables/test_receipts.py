@@ -17,7 +17,7 @@ from tables.payments.payment import Payment
 from tables.payments.receipts import Receipt, fiscalize_receipts, receipt_document
 from tables.payments.refunds import complete_refund, reserve_refund
 from tables.payments.settlement import settle_payment
-from tests.factories import make_subscriber
+from tests.support.factories import make_subscriber
 
 CLERK = Actor("clerk", None)
 

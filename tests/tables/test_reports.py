@@ -1,4 +1,5 @@
-"""Each report's figures on the prepared dataset (tests/report_data.py) equal values worked out by hand."""
+"""Each report's figures on the prepared dataset (tests/support/report_data.py) equal values
+worked out by hand."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import pytest
 from tables.reports import REPORTS, Filters, build_report
 from tables.reports.debtors import debt_aging
 from tables.reports.sql import percentile
-from tests import report_data
-from tests.report_data import NOW
+from tests.support import report_data
+from tests.support.report_data import NOW
 
 D = Decimal
 

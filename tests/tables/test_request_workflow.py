@@ -31,9 +31,9 @@ from tables.requests.queue import (
 from tables.requests.tariff_change import complete_tariff_change, next_period_start
 from tables.requests.termination import apply_due_terminations, complete_termination, final_statement
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_address, make_subscriber, make_tariff
-from tests.request_factories import MID_NOVEMBER, application, filed, staff_actor
-from tests.test_support import row_counts
+from tests.support.factories import make_address, make_subscriber, make_tariff
+from tests.support.helpers import row_counts
+from tests.support.request_factories import MID_NOVEMBER, application, filed, staff_actor
 
 LATER = MID_NOVEMBER + dt.timedelta(hours=3)
 

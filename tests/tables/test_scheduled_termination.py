@@ -18,8 +18,8 @@ from tables.requests.filing import file_request
 from tables.requests.queue import ServiceRequest
 from tables.requests.termination import apply_due_terminations, complete_termination
 from tables.subscribers import Subscriber, SubscriberStatus
-from tests.factories import make_subscriber
-from tests.request_factories import filed, staff_actor
+from tests.support.factories import make_subscriber
+from tests.support.request_factories import filed, staff_actor
 
 BILLING = Actor("billing")
 

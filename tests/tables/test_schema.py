@@ -10,8 +10,8 @@ from tables.ledger import EntryKind, LedgerEntry, post_entry
 from tables.payments.payment import Payment
 from tables.ratings import CabinetRating
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
-from tests.test_support import engine_name
+from tests.support.factories import make_subscriber
+from tests.support.helpers import engine_name
 
 EXPECTED_TABLES = {
     "town", "street", "address", "tariff", "subscriber", "ledger_entry", "payment",
@@ -112,7 +112,7 @@ async def test_contracts_created_at_the_same_moment_get_distinct_numbers(monkeyp
     import asyncio
 
     from tables import subscribers
-    from tests.factories import make_address, make_tariff
+    from tests.support.factories import make_address, make_tariff
 
     numbering = subscribers.next_contract_number
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from tables.accounts import SESSION_IDLE, SubscriberSession, session_info, start_session
 from tables.subscribers import Subscriber
-from tests.factories import make_subscriber
+from tests.support.factories import make_subscriber
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 

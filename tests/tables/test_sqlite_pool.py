@@ -10,7 +10,7 @@ from db.engine import is_sqlite, write_transaction
 from db.sqlite_pool import PooledSQLiteEngine
 from piccolo_conf import DB
 from tables.tariffs import Tariff
-from tests.factories import make_tariff
+from tests.support.factories import make_tariff
 
 pytestmark = pytest.mark.skipif(not is_sqlite(), reason="the pool is the SQLite engine's")
 

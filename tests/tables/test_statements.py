@@ -28,7 +28,7 @@ from tables.statements import (
     statement_range,
 )
 from tables.subscribers import Subscriber, mask_email
-from tests.factories import make_address, make_subscriber, make_tariff, post_at
+from tests.support.factories import make_address, make_subscriber, make_tariff, post_at
 
 NSK = ZoneInfo("Asia/Novokuznetsk")
 TODAY = dt.date(2026, 11, 25)

@@ -50,7 +50,7 @@ async def application(*, phone: str = "8 (913) 555-12-34", town: str = "Осин
 
 async def cabinet_login(client, contract: str, password: str = "correct-horse-1"):
     """Log in through the cabinet's form; returns the login response."""
-    from tests.test_support import csrf_from
+    from tests.support.helpers import csrf_from
 
     page = await client.get("/cabinet/login")
     return await client.post("/cabinet/login", data={
@@ -59,7 +59,7 @@ async def cabinet_login(client, contract: str, password: str = "correct-horse-1"
 
 async def post_form(client, path: str, data: dict, *, form_page: str | None = None):
     """POST a cabinet form with the CSRF token taken from ``form_page`` (default: ``path``)."""
-    from tests.test_support import csrf_from
+    from tests.support.helpers import csrf_from
 
     page = await client.get(form_page or path)
     return await client.post(path, data={**data, "_csrf_token": csrf_from(page.text)})

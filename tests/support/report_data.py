@@ -20,7 +20,7 @@ from tables.payments.payment import Payment
 from tables.ratings import CabinetRating
 from tables.requests.queue import RequestEvent, ServiceRequest
 from tables.subscribers import Subscriber
-from tests.factories import make_address, make_tariff
+from tests.support.factories import make_address, make_tariff
 
 TZ = ZoneInfo("Asia/Novokuznetsk")
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)  # 19:00 local
