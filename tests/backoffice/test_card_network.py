@@ -7,8 +7,8 @@ from tables.audit import AuditEntry
 from tables.coa import CoaRequest
 from tables.network import NetworkAccess
 from tables.radius import account
-from tests.factories import make_subscriber
-from tests.test_support import admin_login, csrf_from, make_staff
+from tests.support.factories import make_subscriber
+from tests.support.helpers import admin_login, csrf_from, make_staff
 
 
 async def _online() -> str:
