@@ -21,6 +21,7 @@ from tables.audit import SYSTEM, Actor, write_audit
 from tables.billing.sql import Sql, audit_insert_select, lock_billing, lock_subscriber
 from tables.billing.texts import TEXTS
 from tables.calendar import as_utc, local_date, utcnow
+from tables.coa import queue_disconnects
 from tables.ledger import EntryKind, LedgerEntry
 from tables.month import Month
 from tables.subscribers import Subscriber, SubscriberStatus
@@ -175,6 +176,15 @@ async def apply_due_tariff_changes(on: dt.date, *, now: dt.datetime | None = Non
             f"WHERE id IN (SELECT c.subscriber {due})",
             on=on,
         )
+        # A new speed reaches the network at once: the worker cuts the contract's open sessions
+        # and the router logs in again at the new tariff's rate (tables.coa, docs/network.md).
+        faster_or_slower = await q.run(
+            "SELECT c.id, c.subscriber FROM tariff_change c JOIN tariff t ON t.id = c.tariff "
+            "LEFT JOIN tariff f ON f.id = c.from_tariff "
+            "WHERE c.effective_from <= :on AND c.applied_at IS NULL AND (f.id IS NULL "
+            "OR t.speed_mbps <> f.speed_mbps OR t.upload_mbps <> f.upload_mbps)", on=on)
+        for row in faster_or_slower:
+            await queue_disconnects(row["subscriber"], "tariff", f"tariff_change:{row['id']}")
         await q.run(f"UPDATE tariff_change SET applied_at = :now WHERE id IN (SELECT c.id {due})",
                     on=on, now=now)
     return int(count[0]["n"])

@@ -128,3 +128,28 @@ async def test_a_suspension_cuts_the_full_speed_session(nas_stand_in):
     assert [attrs[44] for attrs in nas.received] == [b"sess-9"]
     assert (await CoaRequest.select(CoaRequest.cause).first())["cause"] == "suspended"
     assert await deliver_coa() == {"done": 0, "failed": 0, "retry": 0}  # once
+
+
+async def test_an_applied_tariff_change_with_another_speed_cuts_the_session(nas_stand_in):
+    import datetime as dt
+
+    from tables.billing.tariff_changes import TariffChange, apply_due_tariff_changes
+    from tables.calendar import utcnow
+
+    nas, _ = await nas_stand_in()
+    slow, fast, fast_tv = (await make_tariff(speed_mbps=50), await make_tariff(speed_mbps=200),
+                           await make_tariff(speed_mbps=200))
+    subscriber = await make_subscriber(tariff=slow)
+    await NetworkAccess(subscriber=subscriber.id, login="u1", password="pw").save()
+    await account({"Acct-Status-Type": "Start", "Acct-Session-Id": "sess-t", "User-Name": "u1"},
+                  "127.0.0.1")
+    await TariffChange(subscriber=subscriber.id, from_tariff=slow.id, tariff=fast.id,
+                       effective_from=dt.date(2026, 12, 1), created_at=utcnow(), created_by="t").save()
+    assert await apply_due_tariff_changes(dt.date(2026, 12, 1)) == 1
+    assert await deliver_coa() == {"done": 1, "failed": 0, "retry": 0}
+    assert [attrs[44] for attrs in nas.received] == [b"sess-t"]
+    # The same speed on another tariff (only the TV differs): the session stays.
+    await TariffChange(subscriber=subscriber.id, from_tariff=fast.id, tariff=fast_tv.id,
+                       effective_from=dt.date(2026, 12, 2), created_at=utcnow(), created_by="t").save()
+    assert await apply_due_tariff_changes(dt.date(2026, 12, 2)) == 1
+    assert await deliver_coa() == {"done": 0, "failed": 0, "retry": 0}
