@@ -120,7 +120,8 @@ async def test_anonymous_gets_no_reports(client, path):
     assert response.status_code == 401
     assert "text/html" in response.headers["content-type"]
     assert "Войти в офис" in response.text
-    assert "Абонент" not in response.text and "report-table" not in response.text
+    # No report data: the contracts' names ("Абонент …"; the site's header tab is «Абонентам»).
+    assert "Абонент " not in response.text and "report-table" not in response.text
 
 
 @pytest.mark.parametrize("cookie", ["forged-token", "", "x" * 500])

@@ -211,7 +211,7 @@ async def test_export_command_writes_files(tmp_path, capsys):
     csv_path, xlsx_path = tmp_path / "p.csv", tmp_path / "p.xlsx"
     assert await run_export("payments", period="2026-10", fmt="csv", output=str(csv_path), now=NOW) == 1
     assert read_csv(csv_path.read_bytes())[1] == ["2026-10", "2", "1150,00", "800,00", "350,00", "0,00",
-                                                  "0,00", "0,00", "300,00", "850,00"]
+                                                  "0,00", "0,00", "0,00", "300,00", "850,00"]
     assert await run_export("payments", period="2026-10", fmt="xlsx", output=str(xlsx_path),
                             now=NOW) == 1
     sheet = openpyxl.load_workbook(xlsx_path).worksheets[0]

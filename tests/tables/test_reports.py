@@ -30,16 +30,17 @@ async def run(slug: str, **params: str):
 async def test_payments_by_month_counts_refunds_and_local_month(data):
     report = await run("payments", **{"from": "2026-08", "to": "2026-11"})
     assert [c.key for c in report.columns] == ["key", "count", "amount", "cabinet", "quick_pay",
-                                               "office", "agent", "bank", "refunded", "net"]
+                                               "office", "agent", "bank", "autopay", "refunded",
+                                               "net"]
     # The 80 000 card payment at 03:30 local on 1 October is 30 September in UTC: October.
     # The failed payment of 4 October is not money received.
     assert report.rows == [
-        ("2026-08", 0, 0, 0, 0, 0, 0, 0, 0, 0),
-        ("2026-09", 1, 75000, 0, 0, 75000, 0, 0, 0, 75000),
-        ("2026-10", 2, 115000, 80000, 35000, 0, 0, 0, 30000, 85000),
-        ("2026-11", 1, 100000, 0, 0, 100000, 0, 0, 0, 100000),
+        ("2026-08", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("2026-09", 1, 75000, 0, 0, 75000, 0, 0, 0, 0, 75000),
+        ("2026-10", 2, 115000, 80000, 35000, 0, 0, 0, 0, 30000, 85000),
+        ("2026-11", 1, 100000, 0, 0, 100000, 0, 0, 0, 0, 100000),
     ]
-    assert report.total == ("Итого", 4, 290000, 80000, 35000, 175000, 0, 0, 30000, 260000)
+    assert report.total == ("Итого", 4, 290000, 80000, 35000, 175000, 0, 0, 0, 30000, 260000)
 
 
 async def test_payments_by_channel_brand_day_and_town(data):
@@ -48,21 +49,22 @@ async def test_payments_by_channel_brand_day_and_town(data):
                             ("Оплата без входа", 1, 35000, 0, 35000),
                             ("Касса офиса", 2, 175000, 0, 175000),
                             ("Платёжный агент, терминал", 0, 0, 0, 0),
-                            ("Банковский перевод", 0, 0, 0, 0)]
+                            ("Банковский перевод", 0, 0, 0, 0),
+                            ("Автоплатёж с карты", 0, 0, 0, 0)]
     brand = await run("payments", **{"from": "2026-09", "to": "2026-11", "group": "brand"})
     assert brand.rows == [("Mastercard", 1, 35000, 0, 35000), ("Visa", 1, 80000, 30000, 50000),
                           ("Без карты", 2, 175000, 0, 175000)]
     day = await run("payments", **{"from": "2026-10", "to": "2026-10", "group": "day"})
     assert len(day.rows) == 31 and day.rows[0][0] == dt.date(2026, 10, 1)
     assert [r for r in day.rows if r[1]] == [
-        (dt.date(2026, 10, 1), 1, 80000, 80000, 0, 0, 0, 0, 30000, 50000),
-        (dt.date(2026, 10, 3), 1, 35000, 0, 35000, 0, 0, 0, 0, 35000),
+        (dt.date(2026, 10, 1), 1, 80000, 80000, 0, 0, 0, 0, 0, 30000, 50000),
+        (dt.date(2026, 10, 3), 1, 35000, 0, 35000, 0, 0, 0, 0, 0, 35000),
     ]
     osinniki = await run("payments", **{"from": "2026-09", "to": "2026-11", "town": str(data.os)})
-    assert osinniki.total == ("Итого", 1, 35000, 0, 35000, 0, 0, 0, 0, 35000)
+    assert osinniki.total == ("Итого", 1, 35000, 0, 35000, 0, 0, 0, 0, 0, 35000)
     base = await run("payments", **{"from": "2026-09", "to": "2026-11",
                                     "tariff": str(data.max_tariff)})
-    assert base.total == ("Итого", 3, 255000, 80000, 0, 175000, 0, 0, 30000, 225000)
+    assert base.total == ("Итого", 3, 255000, 80000, 0, 175000, 0, 0, 0, 30000, 225000)
 
 
 async def test_charges_vs_payments_per_month(data):
