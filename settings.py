@@ -197,6 +197,8 @@ class Settings(BaseSettings):
     # on or off when set. The queues it takes, comma-separated (empty: all).
     embedded_worker: bool | None = _env("CENTRA_EMBEDDED_WORKER", None)
     embedded_queues: Annotated[tuple[str, ...], NoDecode] = _env("CENTRA_EMBEDDED_QUEUES", ())
+    # The queue exports go to: a separate set of hosts (the browser tests' server) can keep its own.
+    export_queue: str = _env("CENTRA_EXPORT_QUEUE", "exports", min_length=1, max_length=60)
     # Hours a finished export's file can be downloaded (tables/background.py).
     export_ttl_hours: int = _env("CENTRA_EXPORT_TTL_HOURS", 24, gt=0)
     # The provider's bank details: bank statements are checked against the account, payment

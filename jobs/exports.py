@@ -21,6 +21,7 @@ import anyio
 import procrastinate
 
 from jobs.engine import RETRY, app, engine_ref, local_periodic
+from settings import get_settings
 from tables.audit import Actor
 
 logger = logging.getLogger("centra.jobs")
@@ -76,7 +77,7 @@ async def start_export(kind: str, slug: str, fmt: str, params: dict[str, str], *
     kwargs = {"kind": kind, "slug": slug, "fmt": fmt, "params": params,
               "parameters": [list(p) for p in parameters or []]}
     job_id = await create_job(title, EXPORT_TASK, kwargs, actor=actor)
-    await run_export.defer_async(job_id=job_id, **kwargs)
+    await run_export.configure(queue=get_settings().export_queue).defer_async(job_id=job_id, **kwargs)
     return job_id
 
 
@@ -86,7 +87,8 @@ async def retry(job_id: int, *, actor: Actor) -> str:
 
     task_name, kwargs = await requeue(job_id, actor=actor)
     try:
-        engine_job = await app.configure_task(task_name).defer_async(**kwargs)
+        queue = get_settings().export_queue if task_name == EXPORT_TASK else None
+        engine_job = await app.configure_task(task_name, queue=queue).defer_async(**kwargs)
     except procrastinate.exceptions.AlreadyEnqueued:
         return "Такая задача уже стоит в очереди: повтор не нужен"
     if task_name != EXPORT_TASK:

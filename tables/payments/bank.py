@@ -36,6 +36,7 @@ from tables.money import kopecks
 from tables.payments.payment import Payment, PaymentChannel, PaymentStatus, town_of
 from tables.payments.receipts import issue_receipt
 from tables.subscribers import Subscriber, SubscriberStatus
+from tables.text import clean_text
 
 
 class LineState(enum.StrEnum):
@@ -173,7 +174,8 @@ def parse_statement(data: bytes) -> ParsedStatement:
     """
     if len(data) > MAX_STATEMENT_BYTES:
         raise StatementError("Файл слишком большой: выписка больше 64 МБ")
-    lines = decode_statement(data).splitlines()
+    # Without NUL and other control characters, as every form of the site (tables.text).
+    lines = clean_text(decode_statement(data)).splitlines()
     first = next((i for i, text in enumerate(lines) if text.strip()), None)
     if first is None or lines[first].strip() != "1CClientBankExchange":
         raise StatementError("Строка 1: это не выписка 1CClientBankExchange (первая строка должна "

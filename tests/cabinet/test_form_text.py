@@ -125,6 +125,8 @@ async def test_office_form(client):
 BODY_READERS = {("cabinet/forms.py", "form_fields"), ("backoffice/office.py", "_fields"),
                 ("cabinet/webhook.py", "payment_webhook"), ("cabinet/agents.py", "_params"),
                 ("cabinet/sms_callback.py", "sms_status_callback"),
+                # A statement file: its text is cleaned by tables.payments.bank.parse_statement.
+                ("backoffice/bank.py", "upload"),
                 ("backoffice/roles.py", "_field_validator"), ("backoffice/roles.py", "check_fields")}
 
 

@@ -102,7 +102,10 @@ def live_server(database: None, e2e_tools: None, e2e_output: Path,
     # No site-wide cache: each test's rows are gone before the next test starts.
     # Its job worker runs the exports the pages start, not the schedules (messages, billing).
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "CENTRA_SITE_CACHE_SECONDS": "0",
-           "CENTRA_DEBUG": "1", "CENTRA_EMBEDDED_WORKER": "1", "CENTRA_EMBEDDED_QUEUES": "exports",
+           "CENTRA_DEBUG": "1", "CENTRA_EMBEDDED_WORKER": "1", "CENTRA_EMBEDDED_QUEUES": "e2e-exports",
+           # Its own export queue: on PostgreSQL the queue is shared, and this server, running until
+           # the session ends, would otherwise take the jobs of tests/jobs away from their workers.
+           "CENTRA_EXPORT_QUEUE": "e2e-exports",
            "CENTRA_PAYMENT_AGENTS": E2E_AGENTS}
     for _attempt in range(3):  # a port picked as free may be taken before uvicorn binds it
         port = _free_port()
