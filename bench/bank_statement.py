@@ -36,7 +36,7 @@ def rss_mb() -> float:
 
 
 def build_file(contracts: list[str], documents: int) -> bytes:
-    from tests.bank_support import document, statement
+    from tests.support.bank import document, statement
 
     docs = []
     for i in range(documents):
