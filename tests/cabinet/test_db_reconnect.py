@@ -27,7 +27,7 @@ async def test_pages_survive_connections_terminated_under_load(client):
     pages = ["/", "/tariffs", "/news", "/cabinet/", "/cabinet/statement", "/pay/"]
     killer = await asyncpg.connect(os.environ["DATABASE_URL"])
     try:
-        failed = []
+        failed, kills = [], []
         for round_ in range(6):
             async def kill(delay: float = 0.02 * round_) -> int:
                 await asyncio.sleep(delay)  # while the requests below are in flight
@@ -35,8 +35,11 @@ async def test_pages_survive_connections_terminated_under_load(client):
 
             killed, *responses = await asyncio.gather(
                 kill(), *(client.get(pages[i % len(pages)]) for i in range(30)))
-            assert killed > 0
+            kills.append(killed)
             failed += [(round_, r.url.path, r.status_code) for r in responses if r.status_code != 200]
+        # On a loaded machine a kill can land before the requests have taken their connections
+        # (nothing to kill in that round); most rounds must have cut connections under load.
+        assert sum(1 for k in kills if k) >= 4, kills
         assert failed == []
     finally:
         await killer.close()
