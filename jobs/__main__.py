@@ -15,6 +15,12 @@ def cli(argv: list[str] | None = None) -> None:
     work.add_argument("--queues", default="", help="comma-separated queues (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from settings import UnsafeStart, check_production, get_settings
+
+    try:  # the same refusal as the web process: a worker also writes money and sends messages
+        check_production(get_settings())
+    except UnsafeStart as exc:
+        raise SystemExit(str(exc)) from None
     from jobs.worker import main
 
     overrides = {}

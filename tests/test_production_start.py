@@ -64,6 +64,17 @@ def test_uvicorn_refuses_to_start_and_says_what_is_missing():
         assert name in done.stderr
 
 
+def test_the_job_worker_refuses_to_start_and_says_what_is_missing():
+    """The Procfile's worker with nothing configured exits the same way (one line per setting)."""
+    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_VARS + SUITE_VARS}
+    done = subprocess.run([sys.executable, "-m", "jobs", "worker"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "refuses to start in production" in done.stderr and "Traceback" not in done.stderr
+    for name in PRODUCTION_VARS[1:]:
+        assert name in done.stderr
+
+
 async def test_schema_is_not_public_in_production():
     from app import create_app
 
