@@ -22,6 +22,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_DIR = Path(__file__).resolve().parent
 #: The shortest ``CENTRA_SECRET_KEY`` production accepts (``secrets.token_hex(32)`` gives 64).
 MIN_SECRET_KEY = 32
+#: The demo data's bank details (make run); production refuses to print them on slips.
+DEMO_PAYEE_INN = "4217000000"
+DEMO_PAYEE_ACCOUNT = "40702810900000012345"
 #: ``CENTRA_PASSWORD_HASHING`` for the test suite: argon2id at its minimal cost
 #: (``tables/passwords.py``). Production refuses it.
 TEST_PASSWORD_HASHING = "test-minimal"
@@ -204,9 +207,9 @@ class Settings(BaseSettings):
     # The provider's bank details: bank statements are checked against the account, payment
     # slips and their QR code (GOST R 56042-2014) carry all of them.
     payee_name: str = _env("CENTRA_PAYEE_NAME", "ООО «Центра»")
-    payee_inn: str = _env("CENTRA_PAYEE_INN", "4217000000", pattern=r"^(\d{10}|\d{12})$")
+    payee_inn: str = _env("CENTRA_PAYEE_INN", DEMO_PAYEE_INN, pattern=r"^(\d{10}|\d{12})$")
     payee_kpp: str = _env("CENTRA_PAYEE_KPP", "421701001", pattern=r"^(\d{9})?$")
-    payee_account: str = _env("CENTRA_PAYEE_ACCOUNT", "40702810900000012345", pattern=r"^\d{20}$")
+    payee_account: str = _env("CENTRA_PAYEE_ACCOUNT", DEMO_PAYEE_ACCOUNT, pattern=r"^\d{20}$")
     payee_bank: str = _env("CENTRA_PAYEE_BANK", "Кемеровское отделение № 8615 ПАО Сбербанк")
     payee_bic: str = _env("CENTRA_PAYEE_BIC", "043207612", pattern=r"^\d{9}$")
     payee_corr_account: str = _env("CENTRA_PAYEE_CORR_ACCOUNT", "30101810200000000612",
@@ -256,6 +259,10 @@ class Settings(BaseSettings):
         if not self.allowed_hosts:
             problems.append("CENTRA_ALLOWED_HOSTS is not set (comma-separated host names the "
                             "site answers to; without it any Host header is accepted)")
+        if self.payee_account == DEMO_PAYEE_ACCOUNT or self.payee_inn == DEMO_PAYEE_INN:
+            problems.append("CENTRA_PAYEE_ACCOUNT / CENTRA_PAYEE_INN are the demo's: payment slips "
+                            "(their QR code) and bank statements would name a made-up account "
+                            "(set the provider's bank details, CENTRA_PAYEE_*)")
         if self.password_hashing != "standard":
             problems.append(f"CENTRA_PASSWORD_HASHING is {self.password_hashing!r}: passwords "
                             "hashed at the test suite's minimal cost (unset it)")

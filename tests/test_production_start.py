@@ -22,7 +22,8 @@ def production(**changes) -> Settings:
     """Complete production settings (the database URL is only checked, never opened here)."""
     complete = {"debug": False, "allowed_hosts": ("centra.example",),
                 "database_url": "postgresql://db.example/centra", "secret_key": "k" * 64,
-                "password_hashing": "standard"}
+                "password_hashing": "standard", "payee_inn": "4217012345",
+                "payee_account": "40702810100000054321"}
     return get_settings().replace(**{**complete, **changes})
 
 
@@ -33,7 +34,7 @@ def test_debug_is_off_unless_asked_for(monkeypatch):
     assert settings.debug is False and settings.production
     # No per-host key file is made up for production: the key must come from the environment.
     assert settings.secret_key.get_secret_value() == ""
-    assert len(settings.production_problems()) == 3
+    assert len(settings.production_problems()) == 4  # key, database, hosts, bank details
 
 
 @pytest.mark.parametrize(("change", "named"), [
@@ -42,6 +43,8 @@ def test_debug_is_off_unless_asked_for(monkeypatch):
     ({"database_url": None}, "DATABASE_URL"),
     ({"allowed_hosts": ()}, "CENTRA_ALLOWED_HOSTS"),
     ({"password_hashing": "test-minimal"}, "CENTRA_PASSWORD_HASHING"),
+    ({"payee_account": "40702810900000012345"}, "CENTRA_PAYEE_ACCOUNT"),
+    ({"payee_inn": "4217000000"}, "CENTRA_PAYEE_INN"),
 ])
 def test_each_missing_setting_refuses_the_app(change, named):
     from app import create_app

@@ -22,7 +22,8 @@ async def test_hsts_only_in_production():
 
     prod = get_settings().replace(debug=False, allowed_hosts=("testserver",),
                                   database_url="postgresql://db.example/centra", secret_key="k" * 64,
-                                  password_hashing="standard")
+                                  password_hashing="standard", payee_inn="4217012345",
+                                  payee_account="40702810100000054321")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(prod)),
                                  base_url="https://testserver") as c:
         response = await c.get("/")
