@@ -8,6 +8,7 @@ prints where to open the system and how to log in, then serves it with uvicorn.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -118,6 +119,9 @@ def main() -> None:
     for line in message_lines:
         print(line)
     print(flush=True)
+    # The engine logs every job it starts and ends (the outbox every 15 s, the NAS queue every 5 s):
+    # the console keeps its warnings and errors; the jobs themselves are in the admin.
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
     # uvicorn re-raises SIGTERM after its shutdown; make that an exception so `finally` runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
