@@ -155,19 +155,22 @@ class LanedPostgresEngine(PostgresEngine):
 
     async def _run_in_pool(self, query: str, args: Sequence[Any] | None = None) -> Any:
         """Piccolo's, except that a lost connection is closed (the pool opens a new one in its
-        place) and a read on it is run once more on another connection."""
+        place) and a read on it is run again on another connection."""
         if not self.pool:
             raise ValueError("A pool isn't currently running.")
-        for attempt in (1, 2):
+        # Up to three tries: a terminate that cut many connections at once may also have cut the
+        # one the first retry got (its backend dies a moment after the terminate is issued).
+        for attempt in (1, 2, 3):
             pool = self.pool
             connection = await pool.acquire()
             try:
                 return await connection.fetch(query, *(args or []))
             except CONNECTION_LOST:
                 await drop_lost(pool, connection)
-                if attempt == 2 or not is_read(query):
+                if attempt == 3 or not is_read(query):
                     raise
-                log.warning("database connection lost during a read: retrying it once")
+                log.warning("database connection lost during a read: retrying it (try %d of 3)",
+                            attempt + 1)
             finally:
                 await pool.release(connection)
         raise AssertionError("unreachable")
