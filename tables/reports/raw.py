@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import io
 import os
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 import anyio
 
 from db.engine import engine, is_sqlite
+from db.replica import dollar_params
 from tables.calendar import LOCAL_TZ_NAME
 from tables.csvfile import (
     BOM,
@@ -184,17 +184,6 @@ RAW_EXPORTS: dict[str, RawExport] = {r.slug: r for r in [
 ]}
 
 
-def _dollar_params(sql: str) -> str:
-    count = 0
-
-    def number(_match: re.Match[str]) -> str:
-        nonlocal count
-        count += 1
-        return f"${count}"
-
-    return re.sub(r"\?", number, sql)
-
-
 @contextlib.asynccontextmanager
 async def _pg_connection() -> AsyncIterator[Any]:
     """A connection whose session time zone is local (the pool resets it on release): on the
@@ -300,7 +289,7 @@ async def _pg_copy(export: RawExport, f: Filters) -> AsyncIterator[bytes]:
 
         async def run() -> None:
             try:
-                await connection.copy_from_query(_dollar_params(sql), *args, output=sink, format="csv",
+                await connection.copy_from_query(dollar_params(sql), *args, output=sink, format="csv",
                                                  delimiter=DELIMITER)
             except Exception as exc:
                 await queue.put(exc)
@@ -332,7 +321,7 @@ async def raw_rows(slug: str, f: Filters) -> AsyncIterator[list[tuple]]:
         return
     async with _pg_connection() as connection, connection.transaction(readonly=True):
         sql, args = export.sql(f, formatted=False, lookup=await _pg_lookup_fits(connection))
-        cursor = await connection.cursor(_dollar_params(sql), *args)
+        cursor = await connection.cursor(dollar_params(sql), *args)
         while batch := await cursor.fetch(BATCH):
             yield [tuple(r) for r in batch]
 
@@ -376,4 +365,4 @@ async def raw_count(slug: str, f: Filters) -> int:
             connection.close()
         return int(row[0])
     async with _pg_connection() as connection:
-        return int(await connection.fetchval(_dollar_params(sql), *args))
+        return int(await connection.fetchval(dollar_params(sql), *args))
