@@ -38,6 +38,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("offline", "/offline"),
     CheckedPage("faq", "/pages/faq"),
     CheckedPage("rate", "/rate"),
+    CheckedPage("rate-thanks", "/rate/thanks"),
     CheckedPage("not-found", "/pages/no-such-page", status=404),
     CheckedPage("login", "/cabinet/login"),
     CheckedPage("recover", "/cabinet/recover/"),
@@ -63,6 +64,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("request", "/cabinet/requests/{request_id}", who=SUBSCRIBER),
     CheckedPage("quick-pay", "/pay"),
     CheckedPage("connect", "/connect"),
+    CheckedPage("connect-done", "/connect/done/{connect_token}"),
     # Staff pages beside the admin (backoffice/office.py); tests/backoffice/test_card_registry.py
     # fails when an /office page is missing here.
     CheckedPage("office-home", "/office/", who=STAFF),
@@ -117,8 +119,11 @@ async def seed_site(who: str) -> dict[str, Any]:
                    body="Возможны перерывы в работе интернета до 30 минут.", kind="maintenance",
                    published_at=now - dt.timedelta(hours=2), starts_at=now + dt.timedelta(days=1),
                    ends_at=now + dt.timedelta(days=1, hours=3)).save()
+    from cabinet.connect import sign_number
+    from tables.requests.queue import format_number
+
     seed: dict[str, Any] = {"news_id": news.id, "page_slug": PAGES[0][0], "subscriber_id": None,
-                            "request_id": None}
+                            "request_id": None, "connect_token": sign_number(format_number(123))}
     if who != GUEST:
         subscriber = await make_subscriber(
             full_name="Кузнецова Анна Сергеевна", tariff=tariffs[0],
