@@ -10,7 +10,6 @@ from starlette.requests import Request
 
 from backoffice.access import staff_actor
 from backoffice.forms.request_common import REQUESTS_GROUP, number_field
-from db.engine import MAX_ROW_ID
 from tables.requests.connection import convert_application
 from tables.requests.queue import request_id_by_number
 
@@ -19,10 +18,6 @@ class ConvertModel(BaseModel):
     number: str = number_field()
     full_name: str = Field(default="", max_length=200, title="ФИО абонента",
                            description="Пусто — имя из заявки")
-    tariff_id: int | None = Field(default=None, title="ID тарифа", ge=1, le=MAX_ROW_ID,
-                                  description="Пусто — тариф из заявки")
-    address_id: int | None = Field(default=None, title="ID адреса", ge=1, le=MAX_ROW_ID,
-                                   description="Пусто — адрес из заявки (добавится в справочник)")
     connected_on: dt.date | None = Field(default=None, title="Дата подключения",
                                          description="Пусто — сегодня")
 
@@ -31,7 +26,7 @@ async def convert(request: Request, data: ConvertModel) -> str:
     request_id = await request_id_by_number(data.number)
     subscriber, one_time = await convert_application(
         request_id, actor=staff_actor(request), full_name=data.full_name,
-        tariff_id=data.tariff_id, address_id=data.address_id, connected_on=data.connected_on,
+        connected_on=data.connected_on,
     )
     return (f"По заявке {data.number.strip()} оформлен договор № {subscriber.contract_number}. "
             f"Одноразовый пароль для входа: {one_time} — распечатайте его для абонента, "
@@ -42,6 +37,8 @@ FORM = FormConfig(
     name="Оформить договор по заявке",
     pydantic_model=ConvertModel,
     endpoint=convert,
-    description="Создаёт договор по заявке на подключение: номер и одноразовый пароль.",
+    description=("Создаёт договор по заявке на подключение: номер и одноразовый пароль. Тариф, "
+                 "роутер и адрес — из заявки (адрес добавится в справочник); другой тариф — после "
+                 "оформления, сменой тарифа на карточке абонента."),
     form_group=REQUESTS_GROUP,
 )
