@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     # Days after connection during which a new contract is charged but not suspended for debt
     # (its first bill must be payable before service stops); 0 turns the grace off.
     new_contract_grace_days: int = _env("CENTRA_NEW_CONTRACT_GRACE_DAYS", 10, ge=0)
+    # Voluntary pause (добровольная блокировка, tables/billing/pauses.py): its length in days,
+    # the days a contract may be paused per calendar year, and the fee a paused month costs
+    # (kopecks, prorated by paused days; 0: a pause costs nothing).
+    pause_min_days: int = _env("CENTRA_PAUSE_MIN_DAYS", 7, ge=1)
+    pause_max_days: int = _env("CENTRA_PAUSE_MAX_DAYS", 90, ge=1)
+    pause_days_per_year: int = _env("CENTRA_PAUSE_DAYS_PER_YEAR", 90, ge=0)
+    pause_fee_kopecks: int = _env("CENTRA_PAUSE_FEE_KOPECKS", 0, ge=0)
     # Seconds a payment's last answer from the provider is reused by its result page
     # (anonymous GETs of an open quick-pay page must not each call the provider).
     provider_refresh_cache_seconds: float = _env("CENTRA_PROVIDER_REFRESH_CACHE_SECONDS", 5.0, ge=0)

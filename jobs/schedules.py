@@ -4,6 +4,7 @@
 |---|---|---|
 | ``billing.apply_tariff_changes`` | 00:01 daily | billing / lock ``billing`` |
 | ``billing.apply_terminations`` | 00:02 daily | billing / lock ``billing`` |
+| ``billing.apply_pauses`` | 00:03 daily | billing / lock ``billing`` |
 | ``billing.charge`` | 00:05 on the 1st (month), 00:05 other days (new contracts) | billing / ``billing`` |
 | ``billing.reverse_promised`` | every 10 minutes | billing / lock ``billing`` |
 | ``payments.reconcile`` | every 5 minutes | payments |
@@ -16,7 +17,7 @@
 | ``jobs.remove_old_jobs`` | 03:30 daily | housekeeping |
 
 The billing tasks share a lock: they run one at a time, in the order of their ticks (the
-tariff switch and the terminations before the month's charge). Each tick is deferred once
+tariff switch, the terminations and the pauses before the month's charge). Each tick is deferred once
 however many workers run (procrastinate's unique periodic defer); a tick still queued keeps
 the next one of the frequent tasks out (``queueing_lock``), so a stopped worker does not come
 back to a pile of reconciliations. Every task calls one idempotent domain function: a retry
@@ -63,6 +64,19 @@ async def apply_terminations(timestamp: int) -> int:
 
     now = tick_time(timestamp)
     return await apply_due_terminations(local_date(now), now=now)
+
+
+@local_periodic("3 0 * * *", "daily")
+@app.task(name="billing.apply_pauses", queue="billing", lock="billing", retry=RETRY)
+async def apply_pauses(timestamp: int) -> dict[str, int]:
+    """Start the voluntary pauses booked from this local day and end those whose last day has
+    passed (each pause claimed once: a retry changes nothing more)."""
+    from tables.audit import Actor
+    from tables.billing.pauses import apply_due_pauses
+    from tables.calendar import local_date
+
+    now = tick_time(timestamp)
+    return await apply_due_pauses(local_date(now), now=now, actor=Actor(WORKER_NAME))
 
 
 @local_periodic("5 0 1 * *", "month-start")

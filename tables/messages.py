@@ -33,6 +33,10 @@ TEXTS = {
     "autopay_failed": "автоплатёж не прошёл, оплатите: {link}",
     "autopay_action": "подтвердите автоплатёж: {link}",
     "autopay_card_expired": "срок карты автоплатежа истёк, обновите карту в кабинете",
+    "pause_booked": "блокировка договора с {start} по {end} оформлена",
+    "pause_started": "услуги приостановлены по вашему заявлению до {end}",
+    "pause_ended": "блокировка окончена, услуги снова подключены",
+    "pause_cancelled": "запланированная блокировка договора отменена",
 }
 #: Optional kinds (the subscriber chooses); every other message is transactional (account).
 KINDS = {"low_balance": MessageKind.REMINDERS, "promised_ending": MessageKind.REMINDERS,
@@ -54,6 +58,10 @@ SUBJECTS = {
     "autopay_failed": "Автоплатёж не прошёл",
     "autopay_action": "Подтвердите автоплатёж",
     "autopay_card_expired": "Карта автоплатежа просрочена",
+    "pause_booked": "Добровольная блокировка оформлена",
+    "pause_started": "Добровольная блокировка началась",
+    "pause_ended": "Добровольная блокировка окончена",
+    "pause_cancelled": "Добровольная блокировка отменена",
 }
 
 
@@ -148,3 +156,18 @@ async def autopay_action(subscriber_id: int, key: str, *, link: str) -> bool:
 
 async def autopay_card_expired(subscriber_id: int, key: str) -> bool:
     return await _tell(subscriber_id, "autopay_card_expired", key)
+
+
+async def pause_booked(subscriber_id: int, pause_id: int, starts_on: dt.date, ends_on: dt.date) -> bool:
+    """A voluntary pause was booked; keyed by the pause (each event of a pause once)."""
+    return await _tell(subscriber_id, "pause_booked", str(pause_id), start=_date(starts_on),
+                       end=_date(ends_on))
+
+
+async def pause_started(subscriber_id: int, pause_id: int, ends_on: dt.date) -> bool:
+    return await _tell(subscriber_id, "pause_started", str(pause_id), end=_date(ends_on))
+
+
+async def pause_ended(subscriber_id: int, pause_id: int, *, cancelled: bool = False) -> bool:
+    """The pause is over (or a booked one was cancelled): service is back."""
+    return await _tell(subscriber_id, "pause_cancelled" if cancelled else "pause_ended", str(pause_id))

@@ -43,6 +43,7 @@ APP_CONFIG = AppConfig(
             "tables.billing.charge_run",
             "tables.billing.tariff_changes",
             "tables.billing.promised",
+            "tables.billing.pauses",
             "tables.background",
             "tables.network",
             "tables.coa",

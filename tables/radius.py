@@ -92,12 +92,19 @@ async def _find_access(attrs: dict[str, str]) -> dict | None:
     return None
 
 
+#: Contracts let into the walled garden only, and why: a debtor (the pay page is reachable) and a
+#: voluntary pause (the cabinet is reachable, to end it early; docs/network.md).
+RESTRICTED_STATES = {SubscriberStatus.SUSPENDED: "Приостановлен за долг",
+                     SubscriberStatus.PAUSED: "Добровольная блокировка"}
+
+
 async def authorize(attrs: dict[str, str], nas: dict | None) -> Decision:
     """The answer to one Access-Request from ``nas`` (a ``Nas`` row as a dict, or None).
 
     An unknown or switched-off NAS and an unknown login are refused; a terminated contract or a
-    tariff without internet is rejected; a suspended contract is let into the walled garden
-    (the NAS's debtors' list or pool, where the site's «пополните счёт» page is reachable);
+    tariff without internet is rejected; a suspended or paused contract is let into the walled
+    garden (the NAS's debtors' list or pool, where the site's «пополните счёт» page and the
+    cabinet are reachable);
     an active one gets its tariff's speed and static IP.
     """
     if nas is None or not nas["active"]:
@@ -121,7 +128,7 @@ async def authorize(attrs: dict[str, str], nas: dict | None) -> Decision:
                else {"control:Auth-Type": "Accept"})
     mikrotik = nas["kind"] == NasKind.MIKROTIK
     reply: dict[str, str] = {"reply:Acct-Interim-Interval": str(ACCT_INTERIM_INTERVAL)}
-    if subscriber["status"] == SubscriberStatus.SUSPENDED:
+    if subscriber["status"] in RESTRICTED_STATES:
         reply["reply:Session-Timeout"] = str(RESTRICTED_SESSION_TIMEOUT)
         if mikrotik:
             # The address list is filtered and its HTTP redirected to the pay page (docs/network.md).
@@ -130,7 +137,8 @@ async def authorize(attrs: dict[str, str], nas: dict | None) -> Decision:
                 reply["reply:Framed-IP-Address"] = access["static_ip"]
         else:
             reply["reply:Framed-Pool"] = nas["restricted_list"]
-        return Decision("restricted", "Приостановлен за долг", control, reply, subscriber["id"])
+        return Decision("restricted", RESTRICTED_STATES[subscriber["status"]], control, reply,
+                        subscriber["id"])
 
     reply["reply:Session-Timeout"] = str(SESSION_TIMEOUT)
     if mikrotik:
@@ -185,7 +193,7 @@ async def account(attrs: dict[str, str], nas_address: str) -> str:
     if access:  # authorised a moment ago from the contract's state: a debtor's is the garden
         state = await Subscriber.select(Subscriber.status).where(
             Subscriber.id == access["subscriber"]).first()
-        restricted = bool(state) and state["status"] == SubscriberStatus.SUSPENDED
+        restricted = bool(state) and state["status"] in RESTRICTED_STATES
     async with write_transaction():
         inserted = await RadiusSession.insert(RadiusSession(
             session_key=key, acct_session_id=session_id, nas_address=nas_address,

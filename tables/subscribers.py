@@ -31,12 +31,15 @@ from tables.tariffs import Tariff
 class SubscriberStatus(enum.StrEnum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+    #: A voluntary pause (tables.billing.pauses): no access, no subscription fee; not a debt.
+    PAUSED = "paused"
     TERMINATED = "terminated"
 
 
 SUBSCRIBER_STATUS_LABELS = {
     "active": "Активен",
     "suspended": "Приостановлен за долг",
+    "paused": "Добровольная блокировка",
     "terminated": "Расторгнут",
 }
 

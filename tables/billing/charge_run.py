@@ -34,6 +34,7 @@ from tables import messages
 from tables.audit import Actor, write_audit
 from tables.billing.debt import GRACE_SWEEP_DAYS, debt_threshold, grace_until
 from tables.billing.fee import due_cte, period_params
+from tables.billing.pauses import apply_due_pauses
 from tables.billing.sql import Sql, lock_billing
 from tables.billing.tariff_changes import apply_due_tariff_changes
 from tables.billing.texts import TEXTS
@@ -72,7 +73,10 @@ class BillingRun(Table, help_text="Запуски начисления абон�
 
 _ENTRY_SELECT = """
     SELECT id, -charge, 'charge', :period, 'charge:' || CAST(id AS TEXT) || ':' || :period,
-           CASE WHEN billed_days < :days
+           CASE WHEN paused_days > 0
+                THEN :comment || :pause_open || CAST(paused_days AS TEXT) || :days_of
+                     || CAST(:days AS TEXT) || :days_close
+                WHEN billed_days < :days
                 THEN :comment || :days_open || CAST(billed_days AS TEXT) || :days_of
                      || CAST(:days AS TEXT) || :days_close
                 ELSE :comment END,
@@ -271,6 +275,8 @@ async def run_charges(
         async with write_transaction():
             await lock_billing(q)
             applied = await apply_due_tariff_changes(period.first_day, now=now)
+            # Pauses due by today start first, so the month's charge already leaves their days out.
+            await apply_due_pauses(local_date(now), now=now, actor=actor)
             bounds = await q.run("SELECT MIN(id) AS lo, MAX(id) AS hi FROM subscriber")
             audit_before = (await q.run("SELECT COALESCE(MAX(id), 0) AS m FROM audit_entry"))[0]["m"]
             lo, hi = bounds[0]["lo"], bounds[0]["hi"]
@@ -284,7 +290,8 @@ async def run_charges(
                         "message": TEXTS["suspended_message"].format(period=period.iso),
                         "comment": TEXTS["charge_comment"].format(month=period.title),
                         "days_open": TEXTS["charge_days_open"], "days_of": TEXTS["charge_days_of"],
-                        "days_close": TEXTS["charge_days_close"]}
+                        "days_close": TEXTS["charge_days_close"],
+                        "pause_open": TEXTS["charge_pause_open"]}
                 for start in range(lo, hi + 1, chunk_size):
                     end = min(start + chunk_size - 1, hi)
                     n, kopecks, debtors = await _charge_chunk(q, {**base, "lo": start, "hi": end})

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from settings import get_settings
 from tables.billing.sql import Sql
 from tables.month import Month
 from tables.subscribers import Subscriber
@@ -133,22 +134,49 @@ async def monthly_fee_for(subscriber_id: int, tariff_id: int | None, router_rent
     return MonthlyFee(tariff, current, fee, next_charge_on, change)
 
 
-def due_cte(q: Sql) -> str:
-    """``WITH … due(id, charge, billed_days)`` for subscribers ``:lo``..``:hi`` in a period.
+#: Pause rows the charge counts: a booked pause costs nothing until it starts (the run on the
+#: 1st charges the month in full and the start books the credit), an ended one counts up to the
+#: day it really ended (``ends_on`` is moved back by an early end).
+PAUSE_COUNTED = "('active', 'ended')"
 
-    Parameters: ``:first``, ``:last``, ``:days`` (days in the month), ``:lo``, ``:hi``.
+
+def _end_day(q: Sql, s: str) -> str:
+    """The last billed day of the period for contract alias ``s`` (``terminated_on`` or the end)."""
+    return (f"CASE WHEN {s}.terminated_on IS NULL OR {s}.terminated_on > :last THEN :days "
+            f"ELSE {q.day(f'{s}.terminated_on')} END")
+
+
+def _paused_days(q: Sql, s: str, from_day: str, to_day: str) -> str:
+    """Paused days of contract alias ``s`` between the period's days ``from_day``..``to_day``
+    (inclusive; SQL expressions), over its counted pauses: an indexed look-up per contract."""
+    lo = q.greatest(f"CASE WHEN p.starts_on < :first THEN 1 ELSE {q.day('p.starts_on')} END", from_day)
+    hi = q.least(f"CASE WHEN p.ends_on > :last THEN :days ELSE {q.day('p.ends_on')} END", to_day)
+    # SUM is NUMERIC on PostgreSQL: cast back, or the charge's integer division turns decimal.
+    return (f"COALESCE((SELECT CAST(SUM(CASE WHEN {hi} >= {lo} THEN {hi} - {lo} + 1 ELSE 0 END) AS BIGINT)"
+            f" FROM pause p WHERE p.subscriber = {s}.id AND p.status IN {PAUSE_COUNTED}"
+            f" AND p.starts_on <= :last AND p.ends_on >= :first AND p.ends_on >= p.starts_on), 0)")
+
+
+def due_cte(q: Sql) -> str:
+    """``WITH … due(id, charge, billed_days, paused_days)`` for subscribers ``:lo``..``:hi``.
+
+    Parameters: ``:first``, ``:last``, ``:days`` (days in the month), ``:lo``, ``:hi``,
+    ``:pause_fee`` (a paused month's fee).
     The start tariff is the ``from_tariff`` of the first change inside the period,
     else the tariff of the latest earlier change, else the contract's tariff; each
-    change inside the period then moves the daily fee from its day to the end.
+    change inside the period then moves the daily fee from its day to the end, except on
+    paused days.  A paused day (a started pause, ``tables.billing.pauses``) costs the pause
+    fee's daily rate instead of the tariff's; the month is still rounded once.
     """
     day = q.day
+    end = _end_day(q, "s")
+    start = f"CASE WHEN s.connected_on < :first THEN 1 ELSE {day('s.connected_on')} END"
     return f"""
 WITH steps AS (
     SELECT s.id,
            -- SUM(bigint) is NUMERIC on PostgreSQL, so cast back for the integer division below
-           CAST(SUM((CASE WHEN s.terminated_on IS NULL OR s.terminated_on > :last THEN :days
-                          ELSE {day('s.terminated_on')} END
-                     - {day('c.effective_from')} + 1)
+           CAST(SUM(({end} - {day('c.effective_from')} + 1
+                     - {_paused_days(q, 's', day('c.effective_from'), end)})
                     * ({fee_sql('tn', 's')} - {fee_sql('tp', 's')})) AS BIGINT) AS delta
     FROM tariff_change c
     JOIN subscriber s ON s.id = c.subscriber
@@ -161,9 +189,9 @@ WITH steps AS (
 ),
 billable AS (
     SELECT s.id, s.router_rented,
-           CASE WHEN s.connected_on < :first THEN 1 ELSE {day('s.connected_on')} END AS d0,
-           CASE WHEN s.terminated_on IS NULL OR s.terminated_on > :last THEN :days
-                ELSE {day('s.terminated_on')} END AS d1,
+           {start} AS d0,
+           {end} AS d1,
+           {_paused_days(q, 's', start, end)} AS paused,
            COALESCE((SELECT c.from_tariff FROM tariff_change c
                      WHERE c.subscriber = s.id AND c.effective_from > :first
                      ORDER BY c.effective_from LIMIT 1),
@@ -178,8 +206,9 @@ billable AS (
       AND (s.status <> 'terminated' OR s.terminated_on IS NOT NULL)
 ),
 due AS (
-    SELECT b.id, b.d1 - b.d0 + 1 AS billed_days,
-           (2 * ((b.d1 - b.d0 + 1) * {fee_sql('t', 'b')} + COALESCE(st.delta, 0)) + :days)
+    SELECT b.id, b.d1 - b.d0 + 1 AS billed_days, b.paused AS paused_days,
+           (2 * ((b.d1 - b.d0 + 1 - b.paused) * {fee_sql('t', 'b')} + COALESCE(st.delta, 0)
+                 + b.paused * :pause_fee) + :days)
                / (2 * :days) AS charge
     FROM billable b
     JOIN tariff t ON t.id = b.tariff
@@ -188,7 +217,8 @@ due AS (
 
 
 def period_params(period: Month) -> dict[str, Any]:
-    return {"first": period.first_day, "last": period.last_day, "days": period.days}
+    return {"first": period.first_day, "last": period.last_day, "days": period.days,
+            "pause_fee": get_settings().pause_fee_kopecks}
 
 
 async def compute_charge(subscriber_id: int, period: Month | str) -> int:

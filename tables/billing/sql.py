@@ -26,6 +26,12 @@ class Sql:
             return f"CAST(EXTRACT(DAY FROM {expr}) AS INTEGER)"
         return f"CAST(strftime('%d', {expr}) AS INTEGER)"
 
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.pg else f"MAX({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
+
     @property
     def json_object(self) -> str:
         return "json_build_object" if self.pg else "json_object"
