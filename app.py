@@ -33,6 +33,7 @@ from cabinet.content import ContentController
 from cabinet.dashboard import DashboardController
 from cabinet.health import healthz
 from cabinet.internet import InternetController
+from cabinet.pause import PauseController
 from cabinet.payments import CabinetPaymentsController
 from cabinet.preferences import PreferencesController
 from cabinet.promised import PromisedPaymentController
@@ -179,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RecoveryController,
             ContactsController,
             TariffController,
+            PauseController,
             PwaController,
             payment_webhook,
             agent_endpoint,

@@ -33,8 +33,8 @@ TEXTS = {
     "autopay_failed": "автоплатёж не прошёл, оплатите: {link}",
     "autopay_action": "подтвердите автоплатёж: {link}",
     "autopay_card_expired": "срок карты автоплатежа истёк, обновите карту в кабинете",
-    "pause_booked": "блокировка договора с {start} по {end} оформлена",
-    "pause_started": "услуги приостановлены по вашему заявлению до {end}",
+    "pause_booked": "блокировка договора с {date} по {until} оформлена",
+    "pause_started": "услуги приостановлены по вашему заявлению по {date}",
     "pause_ended": "блокировка окончена, услуги снова подключены",
     "pause_cancelled": "запланированная блокировка договора отменена",
 }
@@ -160,12 +160,12 @@ async def autopay_card_expired(subscriber_id: int, key: str) -> bool:
 
 async def pause_booked(subscriber_id: int, pause_id: int, starts_on: dt.date, ends_on: dt.date) -> bool:
     """A voluntary pause was booked; keyed by the pause (each event of a pause once)."""
-    return await _tell(subscriber_id, "pause_booked", str(pause_id), start=_date(starts_on),
-                       end=_date(ends_on))
+    return await _tell(subscriber_id, "pause_booked", str(pause_id), date=_date(starts_on),
+                       until=_date(ends_on))
 
 
 async def pause_started(subscriber_id: int, pause_id: int, ends_on: dt.date) -> bool:
-    return await _tell(subscriber_id, "pause_started", str(pause_id), end=_date(ends_on))
+    return await _tell(subscriber_id, "pause_started", str(pause_id), date=_date(ends_on))
 
 
 async def pause_ended(subscriber_id: int, pause_id: int, *, cancelled: bool = False) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from tables.addresses import Address, format_address
 from tables.billing.fee import monthly_fee, tariff_fee
 from tables.billing.forecast import Forecast, forecast
+from tables.billing.pauses import pause_upcoming
 from tables.billing.promised import PromisedPaymentOffer, promised_offer_for
 from tables.calendar import as_utc, local_date
 from tables.content import MAINTENANCE_LEAD, NewsItem, NewsKind, active_maintenance_for_address
@@ -359,7 +360,9 @@ async def dashboard(subscriber: Subscriber, *, now: dt.datetime,
         tariff=fee.tariff,
         fee=fee.current,
         # The next charge is at the new tariff's fee when a booked change applies by then.
-        forecast=forecast(subscriber.balance, fee.next, today),
+        # ... and less in the months a voluntary pause covers.
+        forecast=forecast(subscriber.balance, fee.next, today,
+                          await pause_upcoming(subscriber.id, fee.next, today)),
         upcoming_tariff=fee.change,
         requests=await open_requests(subscriber.id),
         maintenance=await maintenance_for(subscriber, now),

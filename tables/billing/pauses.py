@@ -363,3 +363,13 @@ def pause_effect(starts_on: dt.date, ends_on: dt.date, monthly_fee: int) -> list
         effects.append(MonthEffect(month, paused, monthly_fee,
                                    (2 * num + month.days) // (2 * month.days)))
     return effects
+
+
+async def pause_upcoming(subscriber_id: int, monthly_fee: int, today: dt.date) -> dict[Month, int]:
+    """The coming months' charges a booked or running pause changes (for ``forecast``)."""
+    pause = await current_pause(subscriber_id)
+    if pause is None:
+        return {}
+    current = Month.of(today)
+    return {e.month: e.with_pause for e in pause_effect(pause.starts_on, pause.ends_on, monthly_fee)
+            if e.month > current}

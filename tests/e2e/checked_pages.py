@@ -59,6 +59,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("top-up", "/cabinet/pay", who=SUBSCRIBER),
     CheckedPage("requests", "/cabinet/requests", who=SUBSCRIBER),
     CheckedPage("tariff", "/cabinet/tariff/", who=SUBSCRIBER),
+    CheckedPage("pause", "/cabinet/pause/", who=SUBSCRIBER),
     CheckedPage("internet", "/cabinet/internet", who=SUBSCRIBER),
     CheckedPage("request-new", "/cabinet/requests/new?kind=repair", who=SUBSCRIBER),
     CheckedPage("request", "/cabinet/requests/{request_id}", who=SUBSCRIBER),

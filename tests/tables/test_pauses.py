@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -29,7 +30,8 @@ def local(day: dt.date, hour: int = 12) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=LOCAL_TZ)
 
 
-def oracle(monthly: int, days_in_month: int, paused: int, pause_fee: int = 0, billed: int | None = None) -> int:
+def oracle(monthly: int, days_in_month: int, paused: int, pause_fee: int = 0,
+           billed: int | None = None) -> int:
     """Σ days × daily rate, rounded once, half up — independent of the SQL."""
     billed = days_in_month if billed is None else billed
     amount = (Decimal(billed - paused) * monthly + Decimal(paused) * pause_fee) / days_in_month
@@ -119,7 +121,7 @@ async def test_a_pause_across_months_with_a_pause_fee_prorates_both_ends(pause_f
     entry = await LedgerEntry.objects().where(LedgerEntry.reference == f"charge:{s.id}:2027-04").first()
     assert entry.comment == "Абонентская плата за апрель 2027 (добровольная блокировка 13 из 30 дн.)"
     await apply_due_pauses(dt.date(2027, 4, 14), now=local(dt.date(2027, 4, 14), 0))
-    assert (await row(s.id)).balance == 300000 - 75000 - (75000 - march) * -1 - april == await ledger_sum(s.id)
+    assert (await row(s.id)).balance == 300000 - march - april == await ledger_sum(s.id)
 
 
 async def test_early_resume_charges_the_days_given_back_and_staff_end_is_audited():
@@ -132,8 +134,8 @@ async def test_early_resume_charges_the_days_given_back_and_staff_end_is_audited
     pause = await end_pause(s.id, actor=clerk, now=local(dt.date(2027, 3, 15)))
     assert (pause.status, pause.ends_on) == (PauseStatus.ENDED, dt.date(2027, 3, 14))
     assert await compute_charge(s.id, "2027-03") == oracle(75000, 31, 5)
-    assert await charges(s.id, "2027-03") == [-75000, 75000 - oracle(75000, 31, 14),
-                                              oracle(75000, 31, 14) - oracle(75000, 31, 5)]
+    assert await charges(s.id, "2027-03") == [
+        -75000, 75000 - oracle(75000, 31, 14), oracle(75000, 31, 14) - oracle(75000, 31, 5)]
     assert sum(await charges(s.id, "2027-03")) == -oracle(75000, 31, 5)
     assert (await row(s.id)).status == SubscriberStatus.ACTIVE
     ended = await AuditEntry.objects().where(AuditEntry.action == "subscriber.pause_ended").first()
@@ -158,14 +160,15 @@ async def test_refusals_in_russian():
     s = await paid_contract()
     today = dt.date(2027, 3, 5)
     now = local(today)
-    with pytest.raises(ValueError, match="не раньше завтрашнего дня \\(06.03.2027\\)"):
+    with pytest.raises(ValueError, match=re.escape("не раньше завтрашнего дня (06.03.2027)")):
         await book_pause(s.id, today, 7, actor=ME, now=now)
-    with pytest.raises(ValueError, match="Срок блокировки — от 7 до 90 дней"):
+    with pytest.raises(ValueError, match=re.escape("Срок блокировки — от 7 до 90 дней")):
         await book_pause(s.id, dt.date(2027, 3, 10), 6, actor=ME, now=now)
-    with pytest.raises(ValueError, match="Срок блокировки — от 7 до 90 дней"):
+    with pytest.raises(ValueError, match=re.escape("Срок блокировки — от 7 до 90 дней")):
         await book_pause(s.id, dt.date(2027, 3, 10), 91, actor=ME, now=now)
     await book_pause(s.id, dt.date(2027, 3, 10), 7, actor=ME, now=now)
-    with pytest.raises(ValueError, match="пересекаются с уже оформленной блокировкой с 10.03.2027 по 16.03.2027"):
+    with pytest.raises(ValueError, match=re.escape(
+            "пересекаются с уже оформленной блокировкой с 10.03.2027 по 16.03.2027")):
         await book_pause(s.id, dt.date(2027, 3, 15), 7, actor=ME, now=now)
     with pytest.raises(ValueError, match="Уже оформлена блокировка"):
         await book_pause(s.id, dt.date(2027, 4, 15), 7, actor=ME, now=now)
@@ -183,8 +186,8 @@ async def test_yearly_allowance_counts_days_in_each_calendar_year():
     await apply_due_pauses(dt.date(2027, 3, 10), now=local(dt.date(2027, 3, 10), 0))
     await apply_due_pauses(dt.date(2027, 5, 9), now=local(dt.date(2027, 5, 9), 0))
     # … so 31 more are refused, 30 fit.
-    with pytest.raises(ValueError, match="В 2027 году можно приостановить договор не больше чем на 90 дн.; "
-                                         "осталось 30 дн."):
+    with pytest.raises(ValueError, match=re.escape(
+            "В 2027 году можно приостановить договор не больше чем на 90 дн.; осталось 30 дн.")):
         await book_pause(s.id, dt.date(2027, 7, 1), 31, actor=ME, now=local(dt.date(2027, 6, 1)))
     await book_pause(s.id, dt.date(2027, 7, 1), 30, actor=ME, now=local(dt.date(2027, 6, 1)))
     await end_pause(s.id, actor=ME, now=local(dt.date(2027, 6, 2)))  # cancelled: the days come back
