@@ -6,6 +6,7 @@ from piccolo_admin.endpoints import OrderBy, TableConfig
 
 from backoffice.access import read_only_validators
 from tables.billing.charge_run import BillingRun
+from tables.billing.pauses import Pause
 from tables.billing.promised import PromisedPayment
 from tables.billing.tariff_changes import TariffChange
 
@@ -44,6 +45,15 @@ BILLING_TABLE_CONFIGS: list[TableConfig] = [
         visible_filters=[TariffChange.subscriber, TariffChange.tariff, TariffChange.effective_from,
                          TariffChange.applied_at],
         order_by=[OrderBy(TariffChange.effective_from, ascending=False)],
+        validators=read_only_validators(),
+    ),
+    TableConfig(
+        Pause,
+        menu_group=SUBSCRIBERS,
+        visible_columns=[Pause.id, Pause.subscriber, Pause.starts_on, Pause.ends_on,
+                         Pause.planned_ends_on, Pause.status, Pause.booked_by, Pause.ended_by],
+        visible_filters=[Pause.subscriber, Pause.status, Pause.starts_on],
+        order_by=[OrderBy(Pause.starts_on, ascending=False)],
         validators=read_only_validators(),
     ),
 ]

@@ -31,6 +31,7 @@ from settings import get_settings
 from tables.accounts import VIEW_LINK_TTL, reset_password, start_staff_view
 from tables.audit import Actor
 from tables.billing.charge_run import check_chargeable, preview_charges, run_charges
+from tables.billing.pauses import end_pause
 from tables.calendar import local_date, utcnow
 from tables.card import (
     active_tariffs,
@@ -152,6 +153,8 @@ DONE_MESSAGES = {
     "terminated": "Расторжение оформлено.",
     "disconnect": "Команда разрыва сессии отправлена NAS: абонент переподключится в течение минуты.",
     "disconnect_none": "Открытых сессий нет: разрывать нечего.",
+    "pause_ended": "Блокировка окончена: услуги подключены, абоненту отправлено сообщение.",
+    "pause_cancelled": "Запланированная блокировка отменена.",
 }
 
 
@@ -214,6 +217,18 @@ class OfficeController(Controller):
         return Redirect(_card_url(s.contract_number, "disconnect" if queued else "disconnect_none"))
 
     # --- cash payment ------------------------------------------------------------------
+
+    @post("/subscribers/{number:str}/pause/end")
+    async def pause_end(self, request: Request, number: FromPath[str]) -> Response:
+        """End the subscriber's running pause today, or cancel a booked one (audited)."""
+        _require(request, "pause")
+        s = await _contract(number)
+        try:
+            pause = await end_pause(s.id, actor=_actor(request))
+        except ValueError as exc:
+            raise OfficeDenied(detail=str(exc)) from exc
+        return Redirect(_card_url(s.contract_number, "pause_cancelled" if pause.status == "cancelled"
+                                  else "pause_ended"))
 
     @get("/subscribers/{number:str}/payment", name="office:payment")
     async def payment_form(self, request: Request, number: FromPath[str]) -> Template:

@@ -38,6 +38,7 @@ TABLE_MATRIX: dict[str, dict[Role, set[str]]] = {
     "billing_run": {CA: {R}, MA: {R}, AD: {R}},
     "tariff_change": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "promised_payment": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
+    "pause": {OP: {R}, CA: {R}, MA: {R}, AD: {R}},
     "provider_event": {CA: {R}, MA: {R}, AD: {R}},
     "payment_customer": {CA: {R}, MA: {R}, AD: {R}},
     "agent_transaction": {CA: {R}, MA: {R}, AD: {R}},
@@ -98,6 +99,8 @@ OFFICE_MATRIX: dict[str, set[Role]] = {
     "view": {OP, AD},
     # Cut a subscriber's network session (the NAS is told by the worker, docs/network.md).
     "disconnect": {OP, AD},
+    # End (or cancel) a subscriber's voluntary pause from the card (tables.billing.pauses).
+    "pause": {OP, AD},
     "request": FORM_MATRIX["Ответить по заявке"],
     "terminate": FORM_MATRIX["Выполнить расторжение"],
     "payment": {CA, AD},

@@ -18,6 +18,7 @@ from tables.addresses import format_address
 from tables.audit import action_label, contract_history
 from tables.billing.fee import monthly_fee_for
 from tables.billing.forecast import forecast
+from tables.billing.pauses import PAUSE_STATUS_LABELS, Pause, PauseStatus, pause_upcoming
 from tables.billing.promised import PromisedPayment
 from tables.calendar import LOCAL_TZ, as_utc, local_date, utcnow
 from tables.month import Month
@@ -144,6 +145,8 @@ class SubscriberCard:
     undelivered: list[dict[str, Any]] = field(default_factory=list)
     #: The saved card and autopay settings with the latest charges (None: no card saved).
     autopay: dict[str, Any] | None = None
+    #: Voluntary pauses, latest first (the booked or running one, if any, is ``pauses[0]``).
+    pauses: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def subscriber_card(contract_number: str, *, now: dt.datetime | None = None,
@@ -212,11 +215,23 @@ async def subscriber_card(contract_number: str, *, now: dt.datetime | None = Non
         subscriber=s, label=contract_label(s["contract_number"], s["full_name"]),
         address=format_address(s["town"], s["street"], s["house"], s["apartment"]),
         tariff={"id": s["tariff_id"], "name": s["tariff"], "monthly_fee": s["monthly_fee"]},
-        fee=fee.current, booked_change=upcoming, forecast=forecast(s["balance"], fee.next, today),
+        fee=fee.current, booked_change=upcoming,
+        forecast=forecast(s["balance"], fee.next, today, await pause_upcoming(s["id"], fee.next, today)),
         statements=list(reversed(statements)), payments=payments, requests=requests,
         promised=promised, history=history, undelivered=undelivered,
         autopay=await autopay_summary(s["id"]),
+        pauses=await _pauses(s["id"]),
     )
+
+
+async def _pauses(subscriber_id: int) -> list[dict[str, Any]]:
+    rows = await Pause.select(Pause.id, Pause.starts_on, Pause.ends_on, Pause.planned_ends_on,
+                              Pause.status, Pause.booked_by, Pause.ended_by).where(
+        Pause.subscriber == subscriber_id).order_by(Pause.starts_on, ascending=False).limit(6)
+    for row in rows:
+        row["status_label"] = PAUSE_STATUS_LABELS.get(row["status"], row["status"])
+        row["open"] = row["status"] in (PauseStatus.BOOKED, PauseStatus.ACTIVE)
+    return rows
 
 
 def refundable(payment: dict[str, Any]) -> int:
