@@ -137,6 +137,10 @@ async def _one_row_each() -> None:
                        effective_from=dt.date(2026, 12, 1), created_at=utcnow(), created_by="t").save()
     await PromisedPayment(subscriber=subscriber.id, amount=100, period="2026-11", granted_at=utcnow(),
                           expires_at=utcnow()).save()
+    from tables.billing.pauses import Pause
+
+    await Pause(subscriber=subscriber.id, starts_on=dt.date(2026, 12, 10), ends_on=dt.date(2026, 12, 16),
+                planned_ends_on=dt.date(2026, 12, 16), booked_at=utcnow(), booked_by="t").save()
     await PaymentCustomer(subscriber=subscriber.id, provider_customer_id="cus_1",
                           created_at=utcnow()).save()
     from tables.network import Nas, NetworkAccess, RadiusSession
