@@ -15,7 +15,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader
 from litestar.exceptions import (
-    HTTPException,
     NotAuthorizedException,
     NotFoundException,
 )
@@ -28,12 +27,15 @@ from backoffice.reports.charts import draw
 from backoffice.roles import MFA_MESSAGE, mfa_missing
 from backoffice.sessions import staff_account
 from jobs.exports import start_export
+from settings import get_settings
 from tables.audit import Actor
 from tables.background import FINAL, JOB_STATUS_LABELS, JobStatus, file_chunks, get_job
 from tables.calendar import utcnow
 from tables.csvfile import CSV_MEDIA_TYPE
 from tables.reports import REPORTS, Filters, ReportSpec, build_report, filter_choices, local_today
+from tables.reports.accounting import ACCOUNTING, ONEC_ENCODING_NAME, accounting_onec, onec_filename
 from tables.reports.exports import XLSX_MEDIA_TYPE, export_filename, report_csv, report_xlsx
+from tables.reports.filters import CHANNEL_FILTERS
 from tables.reports.raw import RAW_EXPORTS, raw_csv, raw_xlsx
 from tables.staff import Role, role_of
 from web.errors import UserFacingError
@@ -70,7 +72,8 @@ def _filters(request: Request, spec: ReportSpec | None) -> Filters:
     try:
         return Filters.parse(dict(request.query_params), today=local_today(utcnow()), spec=spec)
     except ValueError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
+        # shown on the error page (a plain HTTPException's detail is not)
+        raise UserFacingError(detail=str(exc)) from None
 
 
 def _parameters(spec_title: str, filters: Filters, uses: frozenset[str],
@@ -86,6 +89,8 @@ def _parameters(spec_title: str, filters: Filters, uses: frozenset[str],
         out.append(("Город", names["towns"].get(filters.town, "все") if filters.town else "все"))
     if "tariff" in uses:
         out.append(("Тариф", names["tariffs"].get(filters.tariff, "все") if filters.tariff else "все"))
+    if "channel" in uses:
+        out.append(("Канал оплаты", CHANNEL_FILTERS.get(filters.channel, "все")))
     out.append(("Сформирован", utcnow().strftime("%d.%m.%Y %H:%M UTC")))
     return out
 
@@ -96,7 +101,7 @@ def _download(content: Any, media_type: str, filename: str) -> Stream:
 
 
 #: Filter fields an export form may carry (everything else is ignored).
-EXPORT_FIELDS = ("from", "to", "town", "tariff", "group", "on")
+EXPORT_FIELDS = ("from", "to", "town", "tariff", "group", "on", "channel")
 
 
 async def _job_for(request: Request, job_id: int) -> dict[str, Any]:
@@ -137,7 +142,7 @@ class ReportsController(Controller):
         spec = _spec(slug)
         choices = await filter_choices()
         context: dict[str, Any] = {"spec": spec, "reports": REPORTS.values(), "choices": choices,
-                                   "staff": request.state.get("staff")}
+                                   "channels": CHANNEL_FILTERS, "staff": request.state.get("staff")}
         try:
             filters = Filters.parse(dict(request.query_params), today=local_today(utcnow()), spec=spec)
         except ValueError as exc:
@@ -168,6 +173,16 @@ class ReportsController(Controller):
         parameters = _parameters(spec.title, filters, spec.uses, await filter_choices())
         return _download(report_xlsx(report, parameters), XLSX_MEDIA_TYPE,
                          export_filename(slug, filters, "xlsx", period="period" in spec.uses))
+
+    @get("/{slug:str}/export.1c", name="reports:onec")
+    async def export_onec(self, request: Request, slug: FromPath[str]) -> Response:
+        """The accounting export as a 1CClientBankExchange file (windows-1251)."""
+        if slug != ACCOUNTING:
+            raise NotFoundException()
+        filters = _filters(request, _spec(slug))
+        content = await accounting_onec(filters, get_settings(), utcnow())
+        return Response(content, media_type="text/plain", encoding=ONEC_ENCODING_NAME,
+                        headers={"Content-Disposition": f'attachment; filename="{onec_filename(filters)}"'})
 
     @post("/jobs", name="reports:start_job")
     async def start_job(self, request: Request) -> Response:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tables.calendar import LOCAL_TZ, local_date
 from tables.month import WORKING_YEARS, Month
+from tables.payments.payment import CARD_CHANNELS, PAYMENT_CHANNEL_LABELS
 
 if TYPE_CHECKING:
     from tables.reports.report import ReportSpec
@@ -19,7 +20,9 @@ MAX_MONTHS = 60
 FIRST_ON = dt.date(2000, 1, 1)
 ON_DAYS_AHEAD = 366
 #: The URL parameters a report may read, beside the period (``from``, ``to``).
-OPTIONAL = ("town", "tariff", "group", "on")
+OPTIONAL = ("town", "tariff", "group", "on", "channel")
+#: ``channel``: one payment channel, or ``card`` for every channel paid by card.
+CHANNEL_FILTERS = {"card": "Картой (все карточные каналы)", **PAYMENT_CHANNEL_LABELS}
 
 def parse_month(text: str, what: str = "Месяц") -> str:
     message = f"{what}: укажите месяц в виде ГГГГ-ММ, например 2026-11"
@@ -88,10 +91,24 @@ def _parse_group(text: str | None, spec: ReportSpec | None) -> str:
     return next(iter(spec.groups))
 
 
+def _parse_channel(text: str | None) -> str:
+    channel = (text or "").strip()
+    if channel and channel not in CHANNEL_FILTERS:
+        raise ValueError("Канал оплаты: выберите один из списка")
+    return channel
+
+
+def channel_values(channel: str) -> list[str]:
+    """The payment channels a ``channel`` filter stands for (empty: no filter)."""
+    if channel == "card":
+        return [c.value for c in CARD_CHANNELS]
+    return [channel] if channel else []
+
+
 @dataclass(frozen=True)
 class Filters:
     """A report's selection, read from the URL (``from``, ``to``, ``town``, ``tariff``,
-    ``group``, ``on``) or the CLI (``period``: ``2026-11`` or ``2026-01..2026-06``)."""
+    ``group``, ``on``, ``channel``) or the CLI (``period``: ``2026-11`` or ``2026-01..2026-06``)."""
 
     month_from: str
     month_to: str
@@ -99,6 +116,7 @@ class Filters:
     tariff: int | None = None
     group: str = ""
     on: dt.date | None = None
+    channel: str = ""
 
     @property
     def start_utc(self) -> dt.datetime:
@@ -143,4 +161,4 @@ class Filters:
         return cls(month_from=month_from, month_to=month_to,
                    town=_parse_id(params.get("town"), "Город"),
                    tariff=_parse_id(params.get("tariff"), "Тариф"),
-                   group=group, on=on)
+                   group=group, on=on, channel=_parse_channel(params.get("channel")))

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS, PaymentStatus
-from tables.reports.filters import Filters
+from tables.reports.filters import Filters, channel_values
 from tables.reports.report import TOTAL, Chart, Column, Report, spec
 from tables.reports.sql import as_int, fetch, in_scope, sql_local_day, sql_local_month
 
@@ -40,6 +40,22 @@ def _shown(group: str, key: Any) -> Any:
     return key
 
 
+def paid_payments(f: Filters) -> tuple[str, list[Any]]:
+    """``FROM payment p WHERE …``: the money received in the selection (status succeeded or
+    refunded, created in the period, the town's/tariff's contracts, the channel).
+
+    The payments report and the accounting export (``tables.reports.accounting``) both read
+    through it, so their totals cannot differ.
+    """
+    scope, args = in_scope(f, "p.subscriber")
+    channels = channel_values(f.channel)
+    if channels:
+        scope += f" AND p.channel IN ({', '.join('?' * len(channels))})"
+        args = [*args, *channels]
+    return (f" FROM payment p WHERE p.status IN ('{_PAID[0]}', '{_PAID[1]}')"
+            f" AND p.created_at >= ? AND p.created_at < ?{scope}", [f.start_utc, f.end_utc, *args])
+
+
 async def payments_report(f: Filters, now: dt.datetime) -> Report:
     """Received card and office payments (status succeeded or refunded) by their creation time.
 
@@ -49,13 +65,11 @@ async def payments_report(f: Filters, now: dt.datetime) -> Report:
     group = f.group or "month"
     key_sql = {"day": sql_local_day("p.created_at"), "month": sql_local_month("p.created_at"),
                "channel": "p.channel", "brand": "p.card_brand"}[group]
-    scope, args = in_scope(f, "p.subscriber")
+    source, args = paid_payments(f)
     rows = await fetch(
         f"SELECT {key_sql} AS k, p.channel AS channel, COUNT(*) AS n, SUM(p.amount) AS amount,"
-        f" SUM(p.refunded_amount) AS refunded FROM payment p"
-        f" WHERE p.status IN ('{_PAID[0]}', '{_PAID[1]}') AND p.created_at >= ? AND p.created_at < ?"
-        f"{scope} GROUP BY {key_sql}, p.channel",
-        f.start_utc, f.end_utc, *args,
+        f" SUM(p.refunded_amount) AS refunded{source} GROUP BY {key_sql}, p.channel",
+        *args,
     )
     time_based = group in ("day", "month")
     keys, key_col = _keys(group, f, rows)
@@ -94,4 +108,4 @@ def charts(report: Report, f: Filters) -> list[Chart]:
 
 
 SPEC = spec("payments", "Платежи", "Оплаты по дням или месяцам, каналам и платёжным системам; возвраты.",
-            payments_report, "period town tariff group", PAYMENT_GROUPS, charts)
+            payments_report, "period town tariff channel group", PAYMENT_GROUPS, charts)

@@ -8,6 +8,7 @@ from typing import Any
 
 from tables.calendar import utcnow
 from tables.reports import (
+    accounting,
     arpu,
     backlog,
     billing,
@@ -24,7 +25,8 @@ from tables.reports.report import Report, ReportSpec
 from tables.reports.sql import fetch
 
 REPORTS: dict[str, ReportSpec] = {m.SPEC.slug: m.SPEC for m in (
-    payments, billing, debtors, arpu, subscribers, churn, requests, backlog, ratings, comments)}
+    payments, accounting, billing, debtors, arpu, subscribers, churn, requests, backlog, ratings,
+    comments)}
 
 
 async def build_report(slug: str, filters: Filters, now: dt.datetime | None = None) -> Report:
