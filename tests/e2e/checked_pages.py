@@ -90,6 +90,8 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("reports", "/reports/", who=STAFF),
     CheckedPage("report-payments", "/reports/payments", who=STAFF),
     CheckedPage("report-debtors", "/reports/debtors", who=STAFF),
+    # The accounting export (1C file, CSV, XLSX) with its channel filter.
+    CheckedPage("report-accounting", "/reports/accounting", who=STAFF),
     # An export made in the background (jobs/exports.py), finished: its file offered.
     CheckedPage("report-job", "/reports/jobs/{export_job_id}", who=STAFF),
 ]

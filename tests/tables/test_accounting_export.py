@@ -169,3 +169,18 @@ def test_a_payee_name_outside_windows_1251_does_not_break_the_file():
 def test_bad_filters_are_refused_in_russian(params, message):
     with pytest.raises(ValueError, match=message):
         filters(**params)
+
+
+async def test_the_cli_writes_the_same_file(mixed, tmp_path):
+    from tables.commands.export import run_export
+
+    output = tmp_path / "1c.txt"
+    lines = await run_export("accounting", period="2026-11", fmt="1c", output=str(output),
+                             channel="card", now=CREATED)
+    assert lines == 3  # 5 Nov: cabinet, quick pay, autopay
+    f = filters(**{"from": "2026-11", "to": "2026-11", "channel": "card"})
+    assert output.read_bytes() == await accounting_onec(f, get_settings(), CREATED)
+    with pytest.raises(ValueError, match="Формат 1c — только для отчёта accounting"):
+        await run_export("payments", period="2026-11", fmt="1c", output=str(output))
+    with pytest.raises(ValueError, match="Для 1c укажите файл"):
+        await run_export("accounting", period="2026-11", fmt="1c")
