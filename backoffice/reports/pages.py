@@ -174,7 +174,7 @@ class ReportsController(Controller):
         return _download(report_xlsx(report, parameters), XLSX_MEDIA_TYPE,
                          export_filename(slug, filters, "xlsx", period="period" in spec.uses))
 
-    @get("/{slug:str}/export.1c", name="reports:onec")
+    @get("/{slug:str}/export.1c.txt", name="reports:onec")
     async def export_onec(self, request: Request, slug: FromPath[str]) -> Response:
         """The accounting export as a 1CClientBankExchange file (windows-1251)."""
         if slug != ACCOUNTING:

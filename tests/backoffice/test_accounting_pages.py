@@ -38,9 +38,9 @@ async def test_the_page_offers_the_1c_file_and_it_reads_back(client):
     assert page.status_code == 200
     assert '<select id="f-channel" name="channel">' in page.text
     assert '<option value="card" selected>' in page.text
-    assert "/reports/accounting/export.1c?from=2026-10&amp;to=2026-10&amp;channel=card" in page.text
+    assert "/reports/accounting/export.1c.txt?from=2026-10&amp;to=2026-10&amp;channel=card" in page.text
 
-    response = await client.get("/reports/accounting/export.1c", params={**OCTOBER, "channel": "card"})
+    response = await client.get("/reports/accounting/export.1c.txt", params={**OCTOBER, "channel": "card"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; charset=windows-1251"
     assert 'filename="centra-1c-2026-10-card.txt"' in response.headers["content-disposition"]
@@ -57,26 +57,26 @@ async def test_the_page_offers_the_1c_file_and_it_reads_back(client):
 
 async def test_refusals(client):
     await report_data.build()
-    assert (await client.get("/reports/accounting/export.1c")).status_code == 401
+    assert (await client.get("/reports/accounting/export.1c.txt")).status_code == 401
     await make_staff("operator_1c", role="operator")
     await admin_login(client, "operator_1c")
-    response = await client.get("/reports/accounting/export.1c", params=OCTOBER)
+    response = await client.get("/reports/accounting/export.1c.txt", params=OCTOBER)
     assert response.status_code == 403 and "1CClientBankExchange" not in response.text
 
 
 async def test_bad_filters_get_a_russian_message(client):
     await _manager(client)
     for query in ({"channel": "cash"}, {"from": "2026-13"}, {"town": "москва"}):
-        response = await client.get("/reports/accounting/export.1c", params=query)
+        response = await client.get("/reports/accounting/export.1c.txt", params=query)
         assert response.status_code == 400, query
         assert "text/html" in response.headers["content-type"]
         assert "1CClientBankExchange" not in response.text
-    response = await client.get("/reports/accounting/export.1c", params={"channel": "cash"})
+    response = await client.get("/reports/accounting/export.1c.txt", params={"channel": "cash"})
     assert "Канал оплаты: выберите один из списка" in response.text
     page = await client.get("/reports/accounting", params={"channel": "cash"})
     assert page.status_code == 400 and "Канал оплаты: выберите один из списка" in page.text
     # Only the accounting report has a 1C file.
-    assert (await client.get("/reports/payments/export.1c")).status_code == 404
+    assert (await client.get("/reports/payments/export.1c.txt")).status_code == 404
 
 
 @pytest.fixture
