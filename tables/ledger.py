@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from piccolo.columns import BigInt, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.table import Table
@@ -174,3 +176,78 @@ async def post_adjustment(subscriber_id: int, amount: int, comment: str, *, acto
                           object_id=subscriber_id, actor=actor, message=comment.strip(),
                           after={"entry": entry.id, "amount": amount, "balance": balance})
     return balance
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One incoming payment for :func:`post_credits`."""
+
+    subscriber_id: int
+    amount: int
+    reference: str
+    comment: str = ""
+
+
+async def post_credits(credits: Sequence[Credit], *, kind: EntryKind | str = EntryKind.PAYMENT,
+                       created_by: str = "system") -> set[str]:
+    """:func:`post_entry` for many credits at once, set-based, with the same rules.
+
+    One ``INSERT … ON CONFLICT DO NOTHING`` for the entries, one ``UPDATE`` for the cached
+    balances, one for the contracts a credit brings back to zero or above (re-activated, with
+    the NAS told, as :func:`post_entry` does); each credit's message says the balance after it,
+    in the order given. A reference booked before (or twice in ``credits``) changes nothing.
+
+    :returns: the references booked by this call.
+    """
+    kind = EntryKind(kind)
+    for credit in credits:
+        if not isinstance(credit.amount, int) or isinstance(credit.amount, bool) or credit.amount <= 0:
+            raise ValueError("Сумма зачисления должна быть положительным целым числом копеек")
+        if not credit.reference:
+            raise ValueError("У проводки должна быть ссылка")
+    unique = list({c.reference: c for c in reversed(credits)}.values())[::-1]  # first of each
+    if not unique:
+        return set()
+    now = utcnow()
+    async with write_transaction():
+        rows = await LedgerEntry.insert(*[
+            LedgerEntry(subscriber=c.subscriber_id, amount=c.amount, kind=kind, period=None,
+                        reference=c.reference, comment=c.comment, created_at=now, created_by=created_by)
+            for c in unique]).on_conflict(target=LedgerEntry.reference, action="DO NOTHING").returning(
+            LedgerEntry.reference)
+        booked = {r["reference"] for r in rows}
+        posted = [c for c in unique if c.reference in booked]
+        totals: dict[int, int] = {}
+        for c in posted:
+            totals[c.subscriber_id] = totals.get(c.subscriber_id, 0) + c.amount
+        if not totals:
+            return set()
+        ids = list(totals)
+        cases = " ".join("WHEN {} THEN CAST({} AS BIGINT)" for _ in ids)
+        rows = await Subscriber.raw(
+            f"UPDATE subscriber SET balance = balance + CASE id {cases} END "
+            f"WHERE id IN ({', '.join('{}' for _ in ids)}) RETURNING id, balance",
+            *[v for sid in ids for v in (sid, totals[sid])], *ids)
+        final = {r["id"]: int(r["balance"]) for r in rows}
+        if len(final) != len(ids):
+            raise ValueError("Договор не найден")
+        back: set[int] = set()
+        if any(balance >= 0 for balance in final.values()):
+            rows = await Subscriber.update({Subscriber.status: SubscriberStatus.ACTIVE}).where(
+                Subscriber.id.is_in([sid for sid, b in final.items() if b >= 0])
+                & (Subscriber.status == SubscriberStatus.SUSPENDED)).returning(Subscriber.id)
+            back = {r["id"] for r in rows}
+        running = {sid: final[sid] - totals[sid] for sid in ids}
+        for c in posted:
+            running[c.subscriber_id] = balance = running[c.subscriber_id] + c.amount
+            # The credit that reached zero re-activated the contract (as post_entry would).
+            came_back = c.subscriber_id in back and balance >= 0
+            if came_back:
+                back.discard(c.subscriber_id)
+                await queue_disconnects(c.subscriber_id, "reactivated", c.reference)
+            if kind == EntryKind.PAYMENT:
+                await messages.payment_received(c.subscriber_id, c.amount, balance, c.reference,
+                                                reactivated=came_back)
+            elif came_back:
+                await messages.reactivated(c.subscriber_id, balance, c.reference)
+    return booked

@@ -18,20 +18,25 @@ confirmation or two clerks at once books nothing twice.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import enum
+import io
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
+import anyio
 from piccolo.columns import BigInt, Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.query.functions.aggregate import Count, Sum
 from piccolo.table import Table
 
-from db.engine import write_transaction
+from db.engine import is_sqlite, write_transaction
 from tables.audit import Actor, write_audit
 from tables.calendar import utcnow
 from tables.choices import choices
-from tables.ledger import DuplicateEntryError, EntryKind, post_entry
+from tables.ledger import Credit, DuplicateEntryError, EntryKind, post_credits, post_entry
 from tables.money import kopecks
 from tables.payments.payment import Payment, PaymentChannel, PaymentStatus, town_of
 from tables.payments.receipts import issue_receipt
@@ -61,11 +66,20 @@ LINE_STATE_LABELS = {
 
 
 class StatementStatus(enum.StrEnum):
+    IMPORTING = "importing"
+    FAILED = "failed"
     DRAFT = "draft"
+    CONFIRMING = "confirming"
     CONFIRMED = "confirmed"
 
 
-STATEMENT_STATUS_LABELS = {"draft": "Загружена, не проведена", "confirmed": "Проведена"}
+STATEMENT_STATUS_LABELS = {
+    "importing": "Загружается",
+    "failed": "Не загружена: ошибка в файле",
+    "draft": "Загружена, не проведена",
+    "confirming": "Проводится",
+    "confirmed": "Проведена",
+}
 
 
 class BankStatement(Table, help_text="Банковские выписки: загруженные файлы 1CClientBankExchange"):
@@ -81,6 +95,9 @@ class BankStatement(Table, help_text="Банковские выписки: за�
     uploaded_by = Varchar(length=150, default="", help_text="Кто загрузил")
     confirmed_at = Timestamptz(null=True, default=None, help_text="Проведена")
     confirmed_by = Varchar(length=150, default="", help_text="Кто провёл")
+    job = Integer(null=True, default=None,
+                  help_text="Фоновое задание: № задания, которое загружает или проводит выписку")
+    error = Text(default="", help_text="Ошибка в файле: почему выписка не загружена")
 
 
 class BankLine(Table, help_text="Строки банковских выписок: входящие платежи и их разбор"):
@@ -127,25 +144,61 @@ class ParsedStatement:
     documents: list[Document]
 
 
+@dataclass
+class StatementHeader:
+    """What the header says; filled by :func:`read_statement` before its first document."""
+
+    account: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+@dataclass
+class StatementScan:
+    """The first pass over a file (:func:`scan_statement`): the header and what the file holds."""
+
+    encoding: str
+    header: StatementHeader
+    incoming: int
+    outgoing: int
+
+
+#: Opens the statement file for reading from the start (a file on disk or bytes in memory):
+#: the file is read twice, line by line, never whole.
+Opener = Callable[[], BinaryIO]
+
 #: The largest statement accepted, bytes (a 50,000-document statement is about 40 MB).
 MAX_STATEMENT_BYTES = 64 * 1024 * 1024
 
 _AMOUNT = re.compile(r"^\d{1,12}(?:[.,]\d{1,2})?$")
 
 
+def opener_of(data: bytes) -> Opener:
+    return lambda: io.BytesIO(data)
+
+
+def detect_encoding(open_file: Opener) -> str:
+    """UTF-8 (with or without BOM) when the whole file decodes, else windows-1251 — or DOS
+    (cp866) when its header says ``Кодировка=DOS``. Reads the file in pieces."""
+    with open_file() as handle:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while piece := handle.read(1024 * 1024):
+                decoder.decode(piece)
+            decoder.decode(b"", final=True)
+            return "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+        handle.seek(0)
+        head = handle.read(4000).decode("cp1251", errors="replace")
+    if re.search(r"^Кодировка=DOS\s*$", head[:2000], flags=re.M):
+        return "cp866"
+    return "cp1251"
+
+
 def decode_statement(data: bytes) -> str:
-    """The file's text: UTF-8 (with or without BOM) when it decodes, else windows-1251 — or
-    DOS (cp866) when its header says ``Кодировка=DOS``."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    text = data.decode("cp1251", errors="replace")
-    if re.search(r"^Кодировка=DOS\s*$", text[:2000], flags=re.M):
-        return data.decode("cp866", errors="replace")
-    return text
+    """The file's text (see :func:`detect_encoding`)."""
+    return data.decode(detect_encoding(opener_of(data)), errors="replace")
 
 
 def _date(value: str, line: int, name: str) -> dt.date:
@@ -166,84 +219,128 @@ def _amount(value: str, line: int) -> int:
     return amount
 
 
-def parse_statement(data: bytes) -> ParsedStatement:
-    """Read a 1CClientBankExchange file; :class:`StatementError` names the first bad line.
+def _close_header(header: StatementHeader, fields: dict[str, tuple[str, int]], accounts: list[str]) -> None:
+    header.account = accounts[0] if accounts else ""
+    if not re.fullmatch(r"\d{20}", header.account):
+        raise StatementError("В заголовке выписки нет расчётного счёта компании (РасчСчет=, 20 цифр)")
+    for key, attr in (("ДатаНачала", "date_from"), ("ДатаКонца", "date_to")):
+        if fields.get(key) and fields[key][0]:
+            setattr(header, attr, _date(fields[key][0], fields[key][1], key))
 
-    Header keys, the account section and every ``СекцияДокумент … КонецДокумента`` are read;
-    unknown keys are ignored (banks add their own).
+
+def _check_document(doc: Document) -> Document:
+    for name in ("Номер", "Дата", "Сумма"):
+        if not doc.fields.get(name):
+            raise StatementError(f"Строка {doc.line}: в документе нет поля «{name}»")
+    doc.fields["_amount"] = str(_amount(doc.fields["Сумма"], doc.lines["Сумма"]))
+    doc.fields["_date"] = _date(doc.fields["Дата"], doc.lines["Дата"], "дата").isoformat()
+    return doc
+
+
+def read_statement(open_file: Opener, header: StatementHeader, encoding: str | None = None
+                   ) -> Iterator[Document]:
+    """The documents of a 1CClientBankExchange file, one at a time, read line by line (memory
+    stays the same whatever the file's size); :class:`StatementError` names the first bad line.
+
+    ``header`` is filled before the first document is yielded. Header keys, the account section
+    and every ``СекцияДокумент … КонецДокумента`` are read; unknown keys are ignored (banks add
+    their own).
     """
+    encoding = encoding or detect_encoding(open_file)
+    with open_file() as raw, io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline=None) as text:
+        fields: dict[str, tuple[str, int]] = {}
+        accounts: list[str] = []
+        current: Document | None = None
+        in_account = started = finished = header_closed = False
+        number = 0
+        for number, line in enumerate(text, start=1):
+            # Without NUL and other control characters, as every form of the site (tables.text).
+            line = clean_text(line).strip()
+            if not line:
+                continue
+            if not started:
+                if line != "1CClientBankExchange":
+                    raise StatementError("Строка 1: это не выписка 1CClientBankExchange (первая строка "
+                                         "должна быть «1CClientBankExchange»)")
+                started = True
+                continue
+            if finished:
+                raise StatementError(f"Строка {number}: текст после «КонецФайла»")
+            key, sep, value = line.partition("=")
+            key = key.strip()
+            if key == "СекцияДокумент":
+                if current is not None:
+                    raise StatementError(f"Строка {number}: новый документ, а документ со строки "
+                                         f"{current.line} не закрыт строкой «КонецДокумента»")
+                if not header_closed:
+                    _close_header(header, fields, accounts)
+                    header_closed = True
+                current = Document(number)
+                continue
+            if key == "КонецДокумента":
+                if current is None:
+                    raise StatementError(f"Строка {number}: «КонецДокумента» без «СекцияДокумент»")
+                yield _check_document(current)
+                current = None
+                continue
+            if key == "СекцияРасчСчет":
+                in_account = True
+                continue
+            if key == "КонецРасчСчет":
+                in_account = False
+                continue
+            if key == "КонецФайла":
+                if current is not None:
+                    raise StatementError(f"Строка {number}: файл закончился, а документ со строки "
+                                         f"{current.line} не закрыт строкой «КонецДокумента»")
+                finished = True
+                continue
+            if not sep:
+                raise StatementError(f"Строка {number}: ожидается «Ключ=значение», а не «{line[:40]}»")
+            if current is not None:
+                current.fields[key] = value.strip()
+                current.lines[key] = number
+            elif in_account or key == "РасчСчет":
+                if key == "РасчСчет" and value.strip():
+                    accounts.append(value.strip())
+                fields.setdefault(key, (value.strip(), number))
+            else:
+                fields[key] = (value.strip(), number)
+        if not started:
+            raise StatementError("Строка 1: это не выписка 1CClientBankExchange (первая строка "
+                                 "должна быть «1CClientBankExchange»)")
+        if not finished:
+            raise StatementError(f"Строка {number}: файл оборван — нет строки «КонецФайла»")
+        if not header_closed:
+            _close_header(header, fields, accounts)
+
+
+def _incoming(doc: Document, account: str) -> bool:
+    return doc.fields.get("ПолучательСчет", account) == account
+
+
+def scan_statement(open_file: Opener) -> StatementScan:
+    """Read the whole file once without keeping it: refuses a malformed one (naming the line),
+    counts incoming and outgoing documents."""
+    encoding = detect_encoding(open_file)
+    header = StatementHeader()
+    incoming = outgoing = 0
+    for doc in read_statement(open_file, header, encoding):
+        if _incoming(doc, header.account):
+            incoming += 1
+        else:
+            outgoing += 1
+    return StatementScan(encoding, header, incoming, outgoing)
+
+
+def parse_statement(data: bytes) -> ParsedStatement:
+    """A whole 1CClientBankExchange file in memory (small files, tests; the import itself reads
+    line by line, :func:`read_statement`)."""
     if len(data) > MAX_STATEMENT_BYTES:
         raise StatementError("Файл слишком большой: выписка больше 64 МБ")
-    # Without NUL and other control characters, as every form of the site (tables.text).
-    lines = clean_text(decode_statement(data)).splitlines()
-    first = next((i for i, text in enumerate(lines) if text.strip()), None)
-    if first is None or lines[first].strip() != "1CClientBankExchange":
-        raise StatementError("Строка 1: это не выписка 1CClientBankExchange (первая строка должна "
-                             "быть «1CClientBankExchange»)")
-    header: dict[str, str] = {}
-    accounts: list[str] = []
-    documents: list[Document] = []
-    current: Document | None = None
-    in_account = False
-    finished = False
-    for index in range(first + 1, len(lines)):
-        number = index + 1
-        text = lines[index].strip()
-        if not text:
-            continue
-        if finished:
-            raise StatementError(f"Строка {number}: текст после «КонецФайла»")
-        key, sep, value = text.partition("=")
-        key = key.strip()
-        if key == "СекцияДокумент":
-            if current is not None:
-                raise StatementError(f"Строка {number}: новый документ, а документ со строки "
-                                     f"{current.line} не закрыт строкой «КонецДокумента»")
-            current = Document(number)
-            continue
-        if key == "КонецДокумента":
-            if current is None:
-                raise StatementError(f"Строка {number}: «КонецДокумента» без «СекцияДокумент»")
-            documents.append(current)
-            current = None
-            continue
-        if key == "СекцияРасчСчет":
-            in_account = True
-            continue
-        if key == "КонецРасчСчет":
-            in_account = False
-            continue
-        if key == "КонецФайла":
-            if current is not None:
-                raise StatementError(f"Строка {number}: файл закончился, а документ со строки "
-                                     f"{current.line} не закрыт строкой «КонецДокумента»")
-            finished = True
-            continue
-        if not sep:
-            raise StatementError(f"Строка {number}: ожидается «Ключ=значение», а не «{text[:40]}»")
-        if current is not None:
-            current.fields[key] = value.strip()
-            current.lines[key] = number
-        elif in_account or key == "РасчСчет":
-            if key == "РасчСчет" and value.strip():
-                accounts.append(value.strip())
-            header.setdefault(key, value.strip())
-        else:
-            header[key] = value.strip()
-    if not finished:
-        raise StatementError(f"Строка {len(lines)}: файл оборван — нет строки «КонецФайла»")
-    account = accounts[0] if accounts else ""
-    if not re.fullmatch(r"\d{20}", account):
-        raise StatementError("В заголовке выписки нет расчётного счёта компании (РасчСчет=, 20 цифр)")
-    for doc in documents:
-        for name in ("Номер", "Дата", "Сумма"):
-            if not doc.fields.get(name):
-                raise StatementError(f"Строка {doc.line}: в документе нет поля «{name}»")
-        doc.fields["_amount"] = str(_amount(doc.fields["Сумма"], doc.lines["Сумма"]))
-        doc.fields["_date"] = _date(doc.fields["Дата"], doc.lines["Дата"], "дата").isoformat()
-    date_from = _date(header["ДатаНачала"], 0, "ДатаНачала") if header.get("ДатаНачала") else None
-    date_to = _date(header["ДатаКонца"], 0, "ДатаКонца") if header.get("ДатаКонца") else None
-    return ParsedStatement(account, date_from, date_to, documents)
+    header = StatementHeader()
+    documents = list(read_statement(opener_of(data), header))
+    return ParsedStatement(header.account, header.date_from, header.date_to, documents)
 
 
 def document_key(account: str, doc: Document) -> str:
@@ -328,6 +425,15 @@ def _match_one(doc: Document, marked: list[str], loose: list[str], contracts: di
 
 # --- import, confirmation, the queue ----------------------------------------------------------
 
+#: Documents matched and stored per transaction while a statement loads.
+IMPORT_BATCH = 1000
+#: Matched lines booked per transaction while a statement is confirmed.
+CONFIRM_BATCH = 500
+
+#: ``await progress(done, total)`` after each batch (the job's progress bar).
+Progress = Callable[[int, int], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class ImportResult:
     statement_id: int
@@ -335,55 +441,125 @@ class ImportResult:
     outgoing: int
 
 
-async def import_statement(data: bytes, *, file_name: str, actor: Actor,
-                           company_account: str = "") -> ImportResult:
-    """Parse, match and store a statement as a draft (nothing is booked yet).
+async def check_statement(open_file: Opener, company_account: str = "") -> StatementScan:
+    """The first pass (:func:`scan_statement`, in a thread: it is all CPU) and the account check.
 
     :param company_account: our settlement account from settings; when set, a statement of
         another account is refused.
-    :raises StatementError: a malformed file or another account (nothing stored).
+    :raises StatementError: a malformed file or another account.
     """
-    parsed = parse_statement(data)
-    if company_account and parsed.account != company_account:
-        raise StatementError(f"Выписка по счёту {parsed.account}, а счёт компании — {company_account}")
-    incoming = [d for d in parsed.documents
-                if d.fields.get("ПолучательСчет", parsed.account) == parsed.account]
-    outgoing = len(parsed.documents) - len(incoming)
-    matches = await match_documents(incoming)
-    now = utcnow()
-    counts: dict[str, int] = {}
+    scan = await anyio.to_thread.run_sync(scan_statement, open_file)
+    if company_account and scan.header.account != company_account:
+        raise StatementError(f"Выписка по счёту {scan.header.account}, а счёт компании — {company_account}")
+    return scan
+
+
+async def create_statement(file_name: str, *, actor: Actor, job_id: int | None = None) -> int:
+    """A statement that is being loaded (its file is read by :func:`load_statement`)."""
+    rows = await BankStatement.insert(BankStatement(
+        file_name=file_name[:200], account="", status=StatementStatus.IMPORTING, uploaded_at=utcnow(),
+        uploaded_by=actor.name, job=job_id)).returning(BankStatement.id)
+    return rows[0]["id"]
+
+
+async def refuse_statement(statement_id: int, message: str) -> None:
+    """The file could not be read: the statement says why and holds no lines (nothing booked)."""
     async with write_transaction():
-        keys = [document_key(parsed.account, d) for d in incoming]
+        await BankLine.delete().where(BankLine.statement == statement_id)
+        await BankStatement.update({BankStatement.status: StatementStatus.FAILED,
+                                    BankStatement.error: message[:2000]}).where(
+            (BankStatement.id == statement_id) & (BankStatement.status == StatementStatus.IMPORTING))
+
+
+async def load_statement(statement_id: int, open_file: Opener, scan: StatementScan, *, actor: Actor,
+                         progress: Progress | None = None) -> ImportResult:
+    """The second pass: match and store the incoming documents, :data:`IMPORT_BATCH` per
+    transaction, then the statement becomes a draft (nothing is booked yet).
+
+    Memory stays flat: one batch of documents at a time. Run again after a crash, it starts over
+    (the lines of the unfinished attempt are removed first).
+    """
+    header = scan.header
+    async with write_transaction():
+        claimed = await BankStatement.update({
+            BankStatement.account: header.account, BankStatement.date_from: header.date_from,
+            BankStatement.date_to: header.date_to, BankStatement.documents: scan.incoming,
+            BankStatement.outgoing: scan.outgoing, BankStatement.error: "",
+        }).where((BankStatement.id == statement_id) & (BankStatement.status == StatementStatus.IMPORTING)
+                 ).returning(BankStatement.id)
+        if not claimed:
+            raise ValueError("Выписка уже загружена")
+        await BankLine.delete().where(BankLine.statement == statement_id)
+    counts: dict[str, int] = {}
+    done = 0
+    batch: list[Document] = []
+    for doc in read_statement(open_file, StatementHeader(), scan.encoding):
+        if not _incoming(doc, header.account):
+            continue
+        batch.append(doc)
+        if len(batch) >= IMPORT_BATCH:
+            await _store_batch(statement_id, header.account, batch, counts)
+            done += len(batch)
+            batch = []
+            if progress:
+                await progress(done, scan.incoming)
+    if batch:
+        await _store_batch(statement_id, header.account, batch, counts)
+        done += len(batch)
+    async with write_transaction():
+        await BankStatement.update({BankStatement.status: StatementStatus.DRAFT}).where(
+            (BankStatement.id == statement_id) & (BankStatement.status == StatementStatus.IMPORTING))
+        file_name = (await BankStatement.select(BankStatement.file_name).where(
+            BankStatement.id == statement_id).first() or {}).get("file_name", "")
+        await write_audit(action="bank_statement.imported", object_type="bank_statement",
+                          object_id=statement_id, actor=actor, message=file_name,
+                          after={"account": header.account, "documents": scan.incoming,
+                                 "outgoing": scan.outgoing, **counts})
+    if progress:
+        await progress(done, scan.incoming)
+    return ImportResult(statement_id, counts, scan.outgoing)
+
+
+async def _store_batch(statement_id: int, account: str, docs: list[Document], counts: dict[str, int]) -> None:
+    matches = await match_documents(docs)
+    keys = [document_key(account, d) for d in docs]
+    async with write_transaction():
+        # Earlier batches of this file are stored already: a repeat of theirs is found here too.
         seen = await _claimed_keys(keys)
-        statement = BankStatement(file_name=file_name[:200], account=parsed.account,
-                                  date_from=parsed.date_from, date_to=parsed.date_to,
-                                  documents=len(incoming), outgoing=outgoing, status=StatementStatus.DRAFT,
-                                  uploaded_at=now, uploaded_by=actor.name)
-        await statement.save()
         rows = []
-        in_file: set[str] = set()
-        for doc, key, match in zip(incoming, keys, matches, strict=True):
-            if key in seen or key in in_file:
+        in_batch: set[str] = set()
+        for doc, key, match in zip(docs, keys, matches, strict=True):
+            if key in seen or key in in_batch:
+                same_file = key in in_batch or seen[key] == statement_id
                 match = Match(LineState.DUPLICATE, "этот документ уже загружен "
-                                                   + ("выше в этом файле" if key in in_file
+                                                   + ("выше в этом файле" if same_file
                                                       else f"с выпиской № {seen[key]}"))
-            in_file.add(key)
+            in_batch.add(key)
             counts[match.state] = counts.get(match.state, 0) + 1
             f = doc.fields
             rows.append(BankLine(
-                statement=statement.id, position=doc.line, doc_key=key, number=f["Номер"][:40],
+                statement=statement_id, position=doc.line, doc_key=key, number=f["Номер"][:40],
                 doc_date=dt.date.fromisoformat(f["_date"]), amount=int(f["_amount"]),
                 payer=_payer_name(f)[:300], payer_account=f.get("ПлательщикСчет", "")[:20],
                 payer_inn=f.get("ПлательщикИНН", "")[:12], purpose=f.get("НазначениеПлатежа", ""),
                 state=match.state, reason=match.reason, subscriber=match.subscriber_id))
-        for chunk in range(0, len(rows), 1000):
-            if rows[chunk:chunk + 1000]:
-                await BankLine.insert(*rows[chunk:chunk + 1000])
-        await write_audit(action="bank_statement.imported", object_type="bank_statement",
-                          object_id=statement.id, actor=actor, message=file_name[:200],
-                          after={"account": parsed.account, "documents": len(incoming),
-                                 "outgoing": outgoing, **counts})
-    return ImportResult(statement.id, counts, outgoing)
+        if rows:
+            await BankLine.insert(*rows)
+
+
+async def import_statement(data: bytes, *, file_name: str, actor: Actor,
+                           company_account: str = "") -> ImportResult:
+    """Parse, match and store a statement as a draft at once (tests, scripts; the office runs
+    the same steps as a job, ``jobs/bank.py``).
+
+    :raises StatementError: a malformed file or another account (nothing stored).
+    """
+    if len(data) > MAX_STATEMENT_BYTES:
+        raise StatementError("Файл слишком большой: выписка больше 64 МБ")
+    open_file = opener_of(data)
+    scan = await check_statement(open_file, company_account)
+    statement_id = await create_statement(file_name, actor=actor)
+    return await load_statement(statement_id, open_file, scan, actor=actor)
 
 
 async def _claimed_keys(keys: Iterable[str]) -> dict[str, int]:
@@ -404,21 +580,29 @@ def _reference(key: str) -> str:
     return f"bank:{key}"
 
 
+def _comment(line: dict) -> str:
+    return f"Банковский перевод, п/п № {line['number']} от {line['doc_date']:%d.%m.%Y}"
+
+
+async def _new_payment(subscriber_id: int, amount: int, town: int | None, actor: Actor,
+                       now: dt.datetime) -> int:
+    """A ``bank`` payment and its fiscal receipt, in the caller's transaction."""
+    rows = await Payment.insert(Payment(
+        subscriber=subscriber_id, amount=amount, status=PaymentStatus.SUCCEEDED, channel=PaymentChannel.BANK,
+        created_at=now, updated_at=now, created_by=actor.name, town=town)).returning(Payment.id)
+    await issue_receipt(rows[0]["id"], now=now)
+    return rows[0]["id"]
+
+
 async def _book(line: dict, subscriber_id: int, actor: Actor, now: dt.datetime) -> int | None:
     """One ledger entry and one ``bank`` payment for a line; ``None`` when the document was
     booked before (its reference exists)."""
     try:
         await post_entry(subscriber_id, line["amount"], EntryKind.PAYMENT, _reference(line["doc_key"]),
-                         comment=f"Банковский перевод, п/п № {line['number']} от "
-                                 f"{line['doc_date']:%d.%m.%Y}", created_by=actor.name)
+                         comment=_comment(line), created_by=actor.name)
     except DuplicateEntryError:
         return None
-    payment = Payment(subscriber=subscriber_id, amount=line["amount"], status=PaymentStatus.SUCCEEDED,
-                      channel=PaymentChannel.BANK, created_at=now, updated_at=now, created_by=actor.name,
-                      town=await town_of(subscriber_id))
-    await payment.save()
-    await issue_receipt(payment.id, now=now)
-    return payment.id
+    return await _new_payment(subscriber_id, line["amount"], await town_of(subscriber_id), actor, now)
 
 
 @dataclass(frozen=True)
@@ -430,49 +614,150 @@ class ConfirmResult:
     already_confirmed: bool = False
 
 
-async def confirm_statement(statement_id: int, *, actor: Actor) -> ConfirmResult:
-    """Book every matched line and queue the ambiguous and unmatched ones, in one transaction.
+async def start_confirmation(statement_id: int, *, actor: Actor, job_id: int | None = None) -> bool:
+    """A clerk confirms a draft: it becomes ``confirming`` (then :func:`book_statement` books it).
 
-    Confirming a confirmed statement changes nothing. A matched document booked meanwhile from
-    another statement becomes a duplicate here (its ledger reference exists).
+    :returns: False when it was confirmed (or is being confirmed) already — by a second press,
+        or another clerk at the same moment: only one of them gets True.
+    :raises ValueError: no such statement, or it is still loading or could not be read.
     """
+    claimed = await BankStatement.update({
+        BankStatement.status: StatementStatus.CONFIRMING, BankStatement.confirmed_by: actor.name,
+        BankStatement.job: job_id,
+    }).where((BankStatement.id == statement_id) & (BankStatement.status == StatementStatus.DRAFT)
+             ).returning(BankStatement.id)
+    if claimed:
+        return True
+    row = await BankStatement.select(BankStatement.status).where(BankStatement.id == statement_id).first()
+    if row is None:
+        raise ValueError("Выписка не найдена")
+    if row["status"] in (StatementStatus.IMPORTING, StatementStatus.FAILED):
+        raise ValueError("Выписка не загружена до конца: проводить нечего")
+    return False
+
+
+async def set_statement_job(statement_id: int, job_id: int) -> None:
+    """The background job now working on this statement (its progress is shown on its page)."""
+    await BankStatement.update({BankStatement.job: job_id}).where(BankStatement.id == statement_id)
+
+
+async def book_statement(statement_id: int, *, actor: Actor, progress: Progress | None = None,
+                         batch: int = CONFIRM_BATCH) -> ConfirmResult:
+    """Book a confirming statement's matched lines, ``batch`` per transaction, then queue the
+    ambiguous and unmatched ones and mark it confirmed.
+
+    Each batch is one transaction: its ledger entries (set-based, :func:`tables.ledger.post_credits`),
+    payments, receipts and line states together. A crash leaves whole batches booked and the
+    rest matched; running this again books the rest. Two runs at once share the work (on
+    PostgreSQL each skips the lines the other holds; on SQLite writes take turns); a document
+    already booked from another statement becomes a duplicate here.
+    """
+    row = await BankStatement.select(BankStatement.status).where(BankStatement.id == statement_id).first()
+    if row is None:
+        raise ValueError("Выписка не найдена")
+    if row["status"] == StatementStatus.CONFIRMED:
+        return ConfirmResult(0, 0, 0, 0, already_confirmed=True)
+    if row["status"] != StatementStatus.CONFIRMING:
+        raise ValueError("Выписку сначала подтверждают")
+    total = await BankLine.count().where((BankLine.statement == statement_id)
+                                         & (BankLine.state == LineState.MATCHED))
+    booked = booked_amount = duplicates = 0
+    while True:
+        result = await _book_batch(statement_id, actor, batch)
+        if result is None:
+            break
+        booked += result[0]
+        booked_amount += result[1]
+        duplicates += result[2]
+        if progress:
+            await progress(min(booked + duplicates, total), total)
     now = utcnow()
     async with write_transaction():
-        claimed = await BankStatement.update({
+        done = await BankStatement.update({
             BankStatement.status: StatementStatus.CONFIRMED, BankStatement.confirmed_at: now,
-            BankStatement.confirmed_by: actor.name,
-        }).where((BankStatement.id == statement_id) & (BankStatement.status == StatementStatus.DRAFT)
+        }).where((BankStatement.id == statement_id) & (BankStatement.status == StatementStatus.CONFIRMING)
+                 & BankStatement.id.not_in(BankLine.select(BankLine.statement).where(
+                     (BankLine.statement == statement_id) & (BankLine.state == LineState.MATCHED)))
                  ).returning(BankStatement.id)
-        if not claimed:
-            if not await BankStatement.exists().where(BankStatement.id == statement_id):
-                raise ValueError("Выписка не найдена")
-            return ConfirmResult(0, 0, 0, 0, already_confirmed=True)
-        lines = await BankLine.select().where(
-            (BankLine.statement == statement_id) & (BankLine.state == LineState.MATCHED)
-        ).order_by(BankLine.id)
-        booked = booked_amount = duplicates = 0
-        for line in lines:
-            payment_id = await _book(line, line["subscriber"], actor, now)
-            if payment_id is None:
-                duplicates += 1
-                await BankLine.update({BankLine.state: LineState.DUPLICATE,
-                                       BankLine.reason: "этот документ уже зачислен по другой выписке"}
-                                      ).where(BankLine.id == line["id"])
-                continue
-            booked += 1
-            booked_amount += line["amount"]
-            await BankLine.update({BankLine.state: LineState.BOOKED, BankLine.payment: payment_id,
-                                   BankLine.resolved_by: actor.name, BankLine.resolved_at: now}
-                                  ).where(BankLine.id == line["id"])
+        if not done:  # another run still books (or finished first): it writes the rest
+            return ConfirmResult(booked, booked_amount, 0, duplicates)
         queued = await BankLine.update({BankLine.state: LineState.QUEUED}).where(
             (BankLine.statement == statement_id)
             & BankLine.state.is_in([LineState.AMBIGUOUS, LineState.UNMATCHED])
         ).returning(BankLine.id)
+        totals = await BankLine.select(BankLine.state, Count(BankLine.id).as_alias("n"),
+                                       Sum(BankLine.amount).as_alias("amount")).where(
+            BankLine.statement == statement_id).group_by(BankLine.state)
+        by_state = {r["state"]: (r["n"], int(r["amount"] or 0)) for r in totals}
         await write_audit(action="bank_statement.confirmed", object_type="bank_statement",
                           object_id=statement_id, actor=actor,
-                          after={"booked": booked, "amount": booked_amount, "queued": len(queued),
-                                 "duplicates": duplicates})
+                          after={"booked": by_state.get(LineState.BOOKED, (0, 0))[0],
+                                 "amount": by_state.get(LineState.BOOKED, (0, 0))[1],
+                                 "queued": len(queued),
+                                 "duplicates": by_state.get(LineState.DUPLICATE, (0, 0))[0]})
+    if progress:
+        await progress(total, total)
     return ConfirmResult(booked, booked_amount, len(queued), duplicates)
+
+
+async def _claim_matched(statement_id: int, limit: int) -> list[int]:
+    """Take up to ``limit`` matched lines of the statement (in the caller's transaction)."""
+    lock = "" if is_sqlite() else " FOR UPDATE SKIP LOCKED"
+    rows = await BankLine.raw(
+        "UPDATE bank_line SET state = {} WHERE id IN (SELECT id FROM bank_line WHERE statement = {} "
+        f"AND state = {{}} ORDER BY id LIMIT {{}}{lock}) AND state = {{}} RETURNING id",
+        str(LineState.BOOKED), statement_id, str(LineState.MATCHED), limit, str(LineState.MATCHED))
+    return sorted(r["id"] for r in rows)
+
+
+async def _book_batch(statement_id: int, actor: Actor, limit: int) -> tuple[int, int, int] | None:
+    """One transaction: up to ``limit`` lines booked whole (entry, balance, payment, receipt,
+    message, line state) or, when their document was booked before, marked duplicate."""
+    now = utcnow()
+    async with write_transaction():
+        ids = await _claim_matched(statement_id, limit)
+        if not ids:
+            return None
+        lines = await BankLine.select(BankLine.id, BankLine.subscriber, BankLine.amount, BankLine.doc_key,
+                                      BankLine.number, BankLine.doc_date).where(
+            BankLine.id.is_in(ids)).order_by(BankLine.id)
+        booked_refs = await post_credits(
+            [Credit(line["subscriber"], line["amount"], _reference(line["doc_key"]), _comment(line))
+             for line in lines], created_by=actor.name)
+        booked = [line for line in lines if _reference(line["doc_key"]) in booked_refs]
+        duplicates = [line["id"] for line in lines if _reference(line["doc_key"]) not in booked_refs]
+        if duplicates:
+            await BankLine.update({BankLine.state: LineState.DUPLICATE,
+                                   BankLine.reason: "этот документ уже зачислен по другой выписке"}
+                                  ).where(BankLine.id.is_in(duplicates))
+        if booked:
+            towns = await _towns({line["subscriber"] for line in booked})
+            payments = [(line["id"], await _new_payment(line["subscriber"], line["amount"],
+                                                        towns.get(line["subscriber"]), actor, now))
+                        for line in booked]
+            cases = " ".join("WHEN {} THEN CAST({} AS INTEGER)" for _ in payments)
+            await BankLine.raw(
+                f"UPDATE bank_line SET payment = CASE id {cases} END, resolved_by = {{}}, resolved_at = {{}} "
+                f"WHERE id IN ({', '.join('{}' for _ in payments)})",
+                *[v for pair in payments for v in pair], actor.name, now, *[p[0] for p in payments])
+    return len(booked), sum(line["amount"] for line in booked), len(duplicates)
+
+
+async def _towns(subscriber_ids: set[int]) -> dict[int, int | None]:
+    rows = await Subscriber.select(Subscriber.id, Subscriber.address._.street._.town.as_alias("town")).where(
+        Subscriber.id.is_in(list(subscriber_ids)))
+    return {r["id"]: r["town"] for r in rows}
+
+
+async def confirm_statement(statement_id: int, *, actor: Actor) -> ConfirmResult:
+    """Confirm and book at once (tests, scripts; the office books as a job, ``jobs/bank.py``).
+
+    Confirming a confirmed statement changes nothing. A matched document booked meanwhile from
+    another statement becomes a duplicate here (its ledger reference exists).
+    """
+    if not await start_confirmation(statement_id, actor=actor):
+        return ConfirmResult(0, 0, 0, 0, already_confirmed=True)
+    return await book_statement(statement_id, actor=actor)
 
 
 async def assign_line(line_id: int, contract_number: str, *, actor: Actor) -> int:
