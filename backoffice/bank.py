@@ -18,6 +18,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from backoffice.jobs import job_progress
 from backoffice.office import (
     OfficeDenied,
     _actor,
@@ -30,7 +31,9 @@ from backoffice.office import (
     _signed,
     office_guard,
 )
+from jobs.bank import start_booking, start_import
 from settings import get_settings
+from tables.background import CHUNK, get_job
 from tables.card import contract_label
 from tables.payments.bank import (
     LINE_STATE_LABELS,
@@ -38,14 +41,13 @@ from tables.payments.bank import (
     STATEMENT_STATUS_LABELS,
     BankLine,
     BankStatement,
-    StatementError,
+    StatementStatus,
     assign_line,
-    confirm_statement,
-    import_statement,
     queued_count,
     queued_lines,
     reject_line,
     statement_lines,
+    statement_summary,
 )
 from tables.subscribers import find_by_contract
 
@@ -57,17 +59,6 @@ DONE = {
     "assigned": "Платёж зачислен на выбранный договор.",
     "rejected": "Платёж отмечен как не наш.",
 }
-
-
-def _lines_summary(lines: list[dict]) -> list[tuple[str, str, int, int]]:
-    counts: dict[str, list[int]] = {}
-    for line in lines:
-        c = counts.setdefault(line["state"], [0, 0])
-        c[0] += 1
-        c[1] += line["amount"]
-    order = list(LINE_STATE_LABELS)
-    return [(state, LINE_STATE_LABELS[state], n, amount)
-            for state, (n, amount) in sorted(counts.items(), key=lambda kv: order.index(kv[0]))]
 
 
 class BankController(Controller):
@@ -94,15 +85,18 @@ class BankController(Controller):
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return await self._upload_page(request, "Выберите файл выписки", status_code=422)
-        data = await upload.read()
-        if not data:
+        first = await upload.read(CHUNK)
+        if not first:
             return await self._upload_page(request, "Файл пуст", status_code=422)
-        try:
-            result = await import_statement(data, file_name=upload.filename, actor=_actor(request),
-                                            company_account=get_settings().payee_account)
-        except StatementError as exc:
-            return await self._upload_page(request, f"Выписка не загружена: {exc}", status_code=422)
-        return Redirect(f"/office/bank/statements/{result.statement_id}")
+        pieces = [first]
+
+        async def read(size: int) -> bytes:
+            return pieces.pop() if pieces else await upload.read(size)
+
+        # The file is read, matched and stored by a job: the page answers at once and the
+        # statement's page shows the progress (and a malformed file's message, naming the line).
+        statement_id = await start_import(upload.filename, read, actor=_actor(request))
+        return Redirect(f"/office/bank/statements/{statement_id}")
 
     @get("/statements/{statement_id:int}", name="office:bank-statement")
     async def statement(self, request: Request, statement_id: FromPath[int],
@@ -111,16 +105,22 @@ class BankController(Controller):
         st = await BankStatement.objects().where(BankStatement.id == _row_id(statement_id)).first()
         if st is None:
             raise NotFoundException()
-        lines = await statement_lines(st.id)
-        return _page(request, "bank_statement", st=st, lines=lines, summary=_lines_summary(lines),
+        working = st.status in (StatementStatus.IMPORTING, StatementStatus.CONFIRMING)
+        job = await get_job(st.job) if st.job else None
+        # While the statement loads (tens of thousands of lines) only its progress is shown.
+        lines = [] if st.status in (StatementStatus.IMPORTING, StatementStatus.FAILED) else (
+            await statement_lines(st.id))
+        progress = job_progress(job if working or (job and job["status"] != "done") else None,
+                                unit="документов", label="Ход обработки выписки")
+        return _page(request, "bank_statement", st=st, lines=lines, summary=await statement_summary(st.id),
                      labels=LINE_STATE_LABELS, status_labels=STATEMENT_STATUS_LABELS,
-                     done=DONE.get(done, ""))
+                     done=DONE.get(done, "") if not working else "", working=working, **progress)
 
     @post("/statements/{statement_id:int}/confirm")
     async def confirm(self, request: Request, statement_id: FromPath[int]) -> Response:
         _require(request, "bank")
         try:
-            await confirm_statement(_row_id(statement_id), actor=_actor(request))
+            await start_booking(_row_id(statement_id), actor=_actor(request))
         except ValueError as exc:
             raise NotFoundException() from exc
         return Redirect(f"/office/bank/statements/{statement_id}?done=confirmed")

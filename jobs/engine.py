@@ -39,7 +39,7 @@ def _connector() -> procrastinate.BaseConnector:
     return InMemoryConnector()
 
 
-app = procrastinate.App(connector=_connector(), import_paths=["jobs.schedules", "jobs.exports"])
+app = procrastinate.App(connector=_connector(), import_paths=["jobs.schedules", "jobs.exports", "jobs.bank"])
 
 
 def in_memory() -> bool:

@@ -87,7 +87,8 @@ async def retry(job_id: int, *, actor: Actor) -> str:
 
     task_name, kwargs = await requeue(job_id, actor=actor)
     try:
-        queue = get_settings().export_queue if task_name == EXPORT_TASK else None
+        # Long work a person started (exports, bank statements) runs on the exports' queue.
+        queue = get_settings().export_queue if "job_id" in kwargs else None
         engine_job = await app.configure_task(task_name, queue=queue).defer_async(**kwargs)
     except procrastinate.exceptions.AlreadyEnqueued:
         return "Такая задача уже стоит в очереди: повтор не нужен"
@@ -96,7 +97,7 @@ async def retry(job_id: int, *, actor: Actor) -> str:
     return f"Задание №{job_id} снова в очереди"
 
 
-class _Progress:
+class JobProgress:
     """Writes a job's progress at most every ``PROGRESS_EVERY`` seconds."""
 
     def __init__(self, job_id: int, total: int | None) -> None:
@@ -110,8 +111,13 @@ class _Progress:
             self._last = time.monotonic()
             await set_progress(self.job_id, self.done, self.total)
 
+    async def reached(self, done: int, total: int) -> None:
+        """``done`` of ``total`` (for work that counts from the start)."""
+        self.total = total
+        await self.add(done - self.done)
 
-async def _write_raw(slug: str, fmt: str, f: Any, path: str, progress: _Progress,
+
+async def _write_raw(slug: str, fmt: str, f: Any, path: str, progress: JobProgress,
                      parameters: list[tuple[str, str]]) -> None:
     from tables.reports.exports import XlsxWriter
     from tables.reports.raw import RAW_EXPORTS, raw_converters, raw_csv, raw_rows
@@ -153,7 +159,7 @@ async def run_export(context: procrastinate.JobContext, job_id: int, kind: str, 
         if kind == "raw":
             total = await raw_count(slug, f)
             await set_progress(job_id, 0, total)
-            progress = _Progress(job_id, total)
+            progress = JobProgress(job_id, total)
             await _write_raw(slug, fmt, f, path, progress, pairs)
             rows = progress.done
             name = export_filename(slug, f, fmt)

@@ -56,16 +56,17 @@ async def _recovery_loop() -> None:
 async def record_outcome(call_next: Any, context: Any, worker: Any) -> Any:
     """Worker middleware: what staff see of every job's failures (``tables.background``).
 
-    An export has its own row (its ``job_id``): a failure is written there, with whether the
-    engine will try again. Any other task that fails gets a row of its own (one per engine job,
+    Work a person started (an export, a statement's import or booking) has its own row (its
+    ``job_id``): a failure is written there, with whether the engine will try again. Any other
+    task that fails gets a row of its own (one per engine job,
     updated by later attempts), marked done when a later attempt succeeds.
     """
-    from jobs.exports import EXPORT_TASK
     from tables import background
 
     job = context.job
     ref, attempt = engine_ref(job.id), job.attempts + 1
-    tracked = job.task_name == EXPORT_TASK and "job_id" in job.task_kwargs
+    # Work a person started (an export, a bank statement) has its own row, named by ``job_id``.
+    tracked = "job_id" in job.task_kwargs
     try:
         result = await call_next()
     except Exception as exc:

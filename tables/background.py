@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from piccolo.columns import JSON, BigInt, Bytea, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
@@ -156,6 +156,30 @@ async def store_file(job_id: int, path: str, *, file_name: str, media_type: str,
             BackgroundJob.error: "",
         }).where(BackgroundJob.id == job_id)
     return size
+
+
+async def store_upload(job_id: int, read: Callable[[int], Awaitable[bytes]]) -> int:
+    """Keep a file a person uploaded for the job to work on (its input), piece by piece, in the
+    caller's transaction; returns its size. :func:`finish_job` removes it."""
+    size = seq = 0
+    async with write_transaction():
+        await JobFileChunk.delete().where(JobFileChunk.job == job_id)
+        while data := await read(CHUNK):
+            await JobFileChunk.insert(JobFileChunk(job=job_id, seq=seq, data=data))
+            seq += 1
+            size += len(data)
+    return size
+
+
+async def finish_job(job_id: int, *, error: str = "", now: dt.datetime | None = None) -> None:
+    """Work without a file to offer is over: done, or failed for good with ``error`` (a reason
+    to show, not a passing fault: retrying would not help). Its uploaded input is removed."""
+    async with write_transaction():
+        await JobFileChunk.delete().where(JobFileChunk.job == job_id)
+        await BackgroundJob.update({
+            BackgroundJob.status: JobStatus.FAILED if error else JobStatus.DONE,
+            BackgroundJob.finished_at: _now(now), BackgroundJob.error: _error_text(error),
+        }).where(BackgroundJob.id == job_id)
 
 
 async def file_chunks(job_id: int) -> AsyncIterator[bytes]:

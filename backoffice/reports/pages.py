@@ -22,6 +22,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 
+from backoffice.jobs import job_progress
 from backoffice.office import _fields
 from backoffice.reports.charts import draw
 from backoffice.roles import MFA_MESSAGE, mfa_missing
@@ -29,7 +30,7 @@ from backoffice.sessions import staff_account
 from jobs.exports import start_export
 from settings import get_settings
 from tables.audit import Actor
-from tables.background import FINAL, JOB_STATUS_LABELS, JobStatus, file_chunks, get_job
+from tables.background import JobStatus, file_chunks, get_job
 from tables.calendar import utcnow
 from tables.csvfile import CSV_MEDIA_TYPE
 from tables.reports import REPORTS, Filters, ReportSpec, build_report, filter_choices, local_today
@@ -212,12 +213,8 @@ class ReportsController(Controller):
     async def job_page(self, request: Request, job_id: FromPath[int]) -> Template:
         """The export's progress; the page reloads itself every 2 s until the job is over."""
         job = await _job_for(request, job_id)
-        total, done = job["total"], job["progress"] or 0
-        percent = min(100, round(100 * done / total)) if total else (100 if job["status"] == "done" else 0)
         return Template("reports/job.html", context={
-            "job": job, "status_label": JOB_STATUS_LABELS[job["status"]], "percent": percent,
-            "final": job["status"] in FINAL, "reports": REPORTS.values(),
-            "staff": request.state.get("staff"),
+            **job_progress(job), "reports": REPORTS.values(), "staff": request.state.get("staff"),
         })
 
     @get("/jobs/{job_id:int}/file", name="reports:job_file")

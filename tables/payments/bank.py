@@ -820,3 +820,13 @@ async def queued_lines(limit: int = 200) -> list[dict]:
 
 async def queued_count() -> int:
     return await BankLine.count().where(BankLine.state == LineState.QUEUED)
+
+
+async def statement_summary(statement_id: int) -> list[tuple[str, str, int, int]]:
+    """(state, its label, documents, amount) per state, in the labels' order (one query)."""
+    rows = await BankLine.select(BankLine.state, Count(BankLine.id).as_alias("n"),
+                                 Sum(BankLine.amount).as_alias("amount")).where(
+        BankLine.statement == statement_id).group_by(BankLine.state)
+    order = list(LINE_STATE_LABELS)
+    return [(r["state"], LINE_STATE_LABELS[r["state"]], r["n"], int(r["amount"] or 0))
+            for r in sorted(rows, key=lambda r: order.index(r["state"]))]
