@@ -702,11 +702,14 @@ async def book_statement(statement_id: int, *, actor: Actor, progress: Progress 
 
 async def _claim_matched(statement_id: int, limit: int) -> list[int]:
     """Take up to ``limit`` matched lines of the statement (in the caller's transaction)."""
+    # A CTE is evaluated once: as ``id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` PostgreSQL
+    # took all 300 lines of a test statement in one go instead of batches of 3.
     lock = "" if is_sqlite() else " FOR UPDATE SKIP LOCKED"
     rows = await BankLine.raw(
-        "UPDATE bank_line SET state = {} WHERE id IN (SELECT id FROM bank_line WHERE statement = {} "
-        f"AND state = {{}} ORDER BY id LIMIT {{}}{lock}) AND state = {{}} RETURNING id",
-        str(LineState.BOOKED), statement_id, str(LineState.MATCHED), limit, str(LineState.MATCHED))
+        "WITH picked AS (SELECT id FROM bank_line WHERE statement = {} AND state = {} "
+        f"ORDER BY id LIMIT {{}}{lock}) UPDATE bank_line SET state = {{}} "
+        "WHERE id IN (SELECT id FROM picked) AND state = {} RETURNING id",
+        statement_id, str(LineState.MATCHED), limit, str(LineState.BOOKED), str(LineState.MATCHED))
     return sorted(r["id"] for r in rows)
 
 
