@@ -24,7 +24,6 @@ from litestar.response import Redirect, Stream, Template
 
 from backoffice.jobs import job_progress
 from backoffice.office import _fields
-from backoffice.reports.charts import draw
 from backoffice.roles import MFA_MESSAGE, mfa_missing
 from backoffice.sessions import staff_account
 from jobs.exports import start_export
@@ -39,6 +38,7 @@ from tables.reports.exports import XLSX_MEDIA_TYPE, export_filename, report_csv,
 from tables.reports.filters import CHANNEL_FILTERS
 from tables.reports.raw import RAW_EXPORTS, raw_csv, raw_xlsx
 from tables.staff import Role, role_of
+from web.charts import draw
 from web.errors import UserFacingError
 
 

@@ -12,7 +12,7 @@ from tables.reports import REPORTS
 from tables.reports.filters import Filters
 from tables.reports.registry import build_report
 from tests.support import report_data
-from backoffice.reports.charts import draw
+from web.charts import draw
 
 #: (slug, group) → SHA-256 of the report's charts drawn one after another.
 EXPECTED: dict[tuple[str, str], str] = {
