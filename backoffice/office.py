@@ -60,6 +60,7 @@ from tables.requests.termination import complete_termination
 from tables.staff import Role, role_of
 from tables.subscribers import Subscriber, create_subscriber, find_by_contract
 from tables.text import clean_text
+from web.traffic import traffic_view
 
 MAX_FIELD = 2000
 
@@ -200,14 +201,19 @@ class OfficeController(Controller):
     # --- the card ----------------------------------------------------------------------
 
     @get("/subscribers/{number:str}", name="office:card")
-    async def card(self, request: Request, number: FromPath[str], done: FromQuery[str] = "") -> Template:
+    async def card(self, request: Request, number: FromPath[str], done: FromQuery[str] = "",
+                   month: FromQuery[str | None] = None) -> Template:
+        """``?month=2026-11``: the month whose traffic is shown by day (one of the last twelve)."""
         _require(request, "card")
         card = await subscriber_card(number)
         if card is None:
             raise NotFoundException()
-        return _page(request, "card", card=card, s=card.subscriber,
-                     done=DONE_MESSAGES.get(done, ""), kind_labels=REQUEST_KIND_LABELS,
-                     network=await connection_summary(card.subscriber["id"]))
+        traffic = await traffic_view(card.subscriber["id"], month, utcnow())
+        return _page(request, "card", status_code=400 if traffic.error else 200, card=card,
+                     s=card.subscriber, done=DONE_MESSAGES.get(done, ""),
+                     kind_labels=REQUEST_KIND_LABELS,
+                     network=await connection_summary(card.subscriber["id"]), traffic=traffic,
+                     traffic_action=_card_url(card.subscriber["contract_number"]))
 
     @post("/subscribers/{number:str}/disconnect")
     async def disconnect(self, request: Request, number: FromPath[str]) -> Response:

@@ -247,15 +247,6 @@ async def _add_traffic(subscriber_id: int, now: dt.datetime, upload: int, downlo
         TrafficDay.day_key == key)
 
 
-async def traffic_by_day(subscriber_id: int, month: Month) -> list[dict]:
-    """The month's days with traffic: ``{"day", "upload_bytes", "download_bytes"}``, in order
-    (for the cabinet and the subscriber card)."""
-    return await TrafficDay.select(TrafficDay.day, TrafficDay.upload_bytes,
-                                   TrafficDay.download_bytes).where(
-        (TrafficDay.subscriber == subscriber_id) & (TrafficDay.day >= month.first_day)
-        & (TrafficDay.day <= month.last_day)).order_by(TrafficDay.day)
-
-
 async def current_session(subscriber_id: int) -> dict | None:
     """The contract's open session (the latest): IP, NAS, start, counters; None when offline."""
     return await RadiusSession.select(
@@ -268,18 +259,19 @@ async def current_session(subscriber_id: int) -> dict | None:
 async def connection_summary(subscriber_id: int, now: dt.datetime | None = None) -> dict:
     """What the subscriber card shows: the access data, the open session, this month's traffic."""
     from tables.network import ACCESS_KIND_LABELS
+    from tables.traffic import traffic_by_month
 
     now = now or utcnow()
     access = await NetworkAccess.select(NetworkAccess.kind, NetworkAccess.login, NetworkAccess.mac,
                                         NetworkAccess.static_ip).where(
         NetworkAccess.subscriber == subscriber_id).first()
-    days = await traffic_by_day(subscriber_id, Month.of(now))
+    month = await traffic_by_month(subscriber_id, Month.of(now), count=1)
     return {
         "access": access,
         "kind_label": ACCESS_KIND_LABELS.get(access["kind"], "") if access else "",
         "session": await current_session(subscriber_id),
-        "download_bytes": sum(d["download_bytes"] for d in days),
-        "upload_bytes": sum(d["upload_bytes"] for d in days),
+        "download_bytes": month[0].download,
+        "upload_bytes": month[0].upload,
     }
 
 

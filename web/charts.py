@@ -1,8 +1,10 @@
 """Server-rendered SVG charts: bars (grouped or stacked) and lines. No JavaScript, no files.
 
-Each report says what it draws (``tables.reports.Chart``: title, labels, series, kind); this
-module draws it. Values are plotted as floats (pixel geometry only); labels are formatted by
-the report, so money never goes through float arithmetic on its way to the text.
+Shared by both front ends: the managers' reports (``backoffice/reports``) and the traffic charts
+of the cabinet and the subscriber card. The domain says what it draws (``tables.reports.Chart``:
+title, labels, series, kind, money or bytes); this module draws it. Values are plotted as floats
+(pixel geometry only); labels are formatted by the domain, so money never goes through float
+arithmetic on its way to the text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from markupsafe import Markup
 
 from tables.money import to_decimal
 from tables.reports import Chart, Series
+from web.formatting import BYTE_UNITS, byte_unit
 
 PALETTE = ("#0b5cad", "#e07b00", "#2e8540", "#b3261e", "#6b4fbb", "#008c95", "#8a6d3b")
 WIDTH, HEIGHT = 720, 300
@@ -36,7 +39,7 @@ def _number(value: float) -> str:
     return text.replace(",", "\u00a0").replace(".", ",")
 
 
-def _frame(title: str, body: list[str], legend: Sequence[Series]) -> Markup:
+def _frame(title: str, body: list[str], legend: Sequence[Series], description: str = "") -> Markup:
     items = []
     x = LEFT
     for i, s in enumerate(legend if len(legend) > 1 else ()):
@@ -47,6 +50,7 @@ def _frame(title: str, body: list[str], legend: Sequence[Series]) -> Markup:
     svg = (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
            f'font-family="system-ui, sans-serif"><title>{escape(title)}</title>'
+           + (f"<desc>{escape(description)}</desc>" if description else "") +
            f'<text x="{LEFT}" y="16" font-size="14" font-weight="600" fill="#1d2433">{escape(title)}</text>'
            + "".join(body) + "".join(items) + "</svg>")
     return Markup(svg)
@@ -97,7 +101,8 @@ def _bounds(series: Sequence[Series], stacked: bool) -> tuple[float, float]:
 
 
 def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
-              stacked: bool = False, fmt: Callable[[float], str] = _number) -> Markup:
+              stacked: bool = False, fmt: Callable[[float], str] = _number,
+              description: str = "") -> Markup:
     """Vertical bars per label; several series side by side or stacked."""
     top, bottom = _bounds(series, stacked)
     body, y = _axes(top, bottom, fmt)
@@ -119,11 +124,11 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
                         f'<title>{escape(label)}: {escape(s.name)} — {escape(fmt(value))}</title></rect>')
     body.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(0):.1f}" y2="{y(0):.1f}" stroke="#5b6577"/>')
     body += _x_labels(labels, lambda i: LEFT + slot * (i + 0.5))
-    return _frame(title, body, series)
+    return _frame(title, body, series, description)
 
 
 def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
-               fmt: Callable[[float], str] = _number) -> Markup:
+               fmt: Callable[[float], str] = _number, description: str = "") -> Markup:
     """Lines with dots; a missing value breaks the line."""
     top, bottom = _bounds(series, False)
     body, y = _axes(top, bottom, fmt)
@@ -151,7 +156,7 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *,
             body.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                         f'points="{" ".join(segment)}"/>')
     body += _x_labels(labels, x_of)
-    return _frame(title, body, series)
+    return _frame(title, body, series, description)
 
 
 def _roubles(kopecks: int | Decimal | None) -> float | None:
@@ -162,12 +167,26 @@ def _rub_axis(value: float) -> str:
     return f"{value:,.0f}".replace(",", "\u00a0") + "\u00a0₽"
 
 
+def _in_bytes(series: Sequence[Series]) -> tuple[list[Series], Callable[[float], str]]:
+    """Bytes in the one unit the largest value reads best in (the axis needs one unit), at least
+    МБ: an axis of "0,2 Б" steps means nothing to anyone."""
+    peak = max((float(v) for s in series for v in s.values if v is not None), default=0.0)
+    unit = max(byte_unit(peak), BYTE_UNITS.index("МБ"))
+    scale = 1024 ** unit
+    scaled = [Series(s.name, [None if v is None else float(v) / scale for v in s.values])
+              for s in series]
+    return scaled, lambda value: f"{_number(value)}\u00a0{BYTE_UNITS[unit]}"
+
+
 def draw(chart: Chart) -> Markup:
-    """A report's chart as inline SVG (money in roubles, its axis in ₽)."""
+    """A chart as inline SVG (money in roubles, its axis in ₽; bytes in МБ or ГБ)."""
     series, fmt = chart.series, _number
     if chart.money:
         series = [Series(s.name, [_roubles(v) for v in s.values]) for s in series]
         fmt = _rub_axis
+    elif chart.unit == "bytes":
+        series, fmt = _in_bytes(series)
     if chart.kind == "line":
-        return line_chart(chart.title, chart.labels, series, fmt=fmt)
-    return bar_chart(chart.title, chart.labels, series, stacked=chart.stacked, fmt=fmt)
+        return line_chart(chart.title, chart.labels, series, fmt=fmt, description=chart.description)
+    return bar_chart(chart.title, chart.labels, series, stacked=chart.stacked, fmt=fmt,
+                     description=chart.description)

@@ -1,4 +1,4 @@
-"""Formatting for people: roubles, dates, Markdown. Registered as Jinja filters."""
+"""Formatting for people: roubles, dates, Markdown, bytes. Registered as Jinja filters."""
 
 from __future__ import annotations
 
@@ -97,6 +97,27 @@ def report_cell(value: object, column: object) -> str:
     return str(value)
 
 
+#: Binary steps, as routers and operating systems count traffic.
+BYTE_UNITS = ("Б", "КБ", "МБ", "ГБ", "ТБ")
+
+
+def byte_unit(count: float) -> int:
+    """The index in :data:`BYTE_UNITS` a count of bytes reads best in (``1288490188`` → 3, ГБ)."""
+    value, unit = float(count), 0
+    while value >= 1024 and unit < len(BYTE_UNITS) - 1:
+        value, unit = value / 1024, unit + 1
+    return unit
+
+
+def format_bytes(count: int | None) -> str:
+    """``1288490188`` → ``"1,2 ГБ"`` (binary steps, one decimal, a Russian comma)."""
+    count = count or 0
+    unit = byte_unit(count)
+    value = count / 1024 ** unit
+    text = f"{value:.0f}" if unit == 0 else f"{value:.1f}".replace(".", ",")
+    return f"{text}\u00a0{BYTE_UNITS[unit]}"
+
+
 FILTERS = {
     "rub": rub,
     "date_ru": date_ru,
@@ -105,4 +126,5 @@ FILTERS = {
     "month_options": month_options,
     "markdown": markdown,
     "report_cell": report_cell,
+    "bytes_ru": format_bytes,
 }

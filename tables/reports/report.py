@@ -79,6 +79,9 @@ class Chart:
     """One chart of a report: bars (side by side or ``stacked``) or a ``line`` per series.
 
     ``money``: the values are kopecks (drawn in roubles, the axis in ₽); ``None`` is no value.
+    ``unit="bytes"``: the values are bytes (drawn in the unit the largest one reads best in, МБ
+    or ГБ). ``description``: what a screen reader is told besides the title (the SVG's
+    ``<desc>``), e.g. where the numbers are as a table.
     """
 
     title: str
@@ -87,9 +90,12 @@ class Chart:
     kind: str = "bar"
     stacked: bool = False
     money: bool = False
+    unit: str = ""
+    description: str = ""
 
     def __post_init__(self) -> None:
         assert self.kind in ("bar", "line"), self.kind
+        assert self.unit in ("", "bytes"), self.unit
 
 
 # --- the registry's entry ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ async def test_an_operator_sees_the_session_and_cuts_it(client):
     await admin_login(client, "op")
     card = await client.get(f"/office/subscribers/{number}")
     assert card.status_code == 200
-    assert "card-login" in card.text and "198.51.100.7" in card.text and "получено 10.0 МБ" in card.text
+    assert "card-login" in card.text and "198.51.100.7" in card.text and "получено 10,0\u00a0МБ" in card.text
     assert "Разорвать сессию" in card.text
     answer = await client.post(f"/office/subscribers/{number}/disconnect",
                                data={"_csrf_token": csrf_from(card.text)}, follow_redirects=False)
@@ -49,3 +49,21 @@ async def test_a_cashier_sees_the_session_but_may_not_cut_it(client):
                                 data={"_csrf_token": csrf_from(form.text)}, follow_redirects=False)
     assert refused.status_code == 403
     assert await CoaRequest.count() == 0
+
+
+async def test_the_card_draws_the_traffic_by_day_and_month(client):
+    from tables.calendar import utcnow
+    from tables.month import Month
+
+    number = await _online()
+    await make_staff("cash", role="cashier")
+    await admin_login(client, "cash")
+    card = await client.get(f"/office/subscribers/{number}")
+    current = Month.current(utcnow())
+    assert card.text.count('<svg class="chart"') == 2 and card.text.count("<desc>") == 2
+    assert f"<title>Трафик по дням, {current.title}</title>" in card.text
+    assert "<caption>Трафик по месяцам</caption>" in card.text and "10,0\u00a0МБ" in card.text
+    earlier = await client.get(f"/office/subscribers/{number}", params={"month": (current - 1).iso})
+    assert earlier.status_code == 200 and f"Трафик по дням, {(current - 1).title}" in earlier.text
+    bad = await client.get(f"/office/subscribers/{number}", params={"month": "13.2026"})
+    assert bad.status_code == 400 and "Месяц указывается в виде ГГГГ-ММ" in bad.text

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from cabinet.internet import format_bytes, format_uptime
+from cabinet.internet import format_uptime
 from tables.audit import AuditEntry
 from tables.network import NetworkAccess
 from tables.radius import account
 from tests.support.factories import make_subscriber, make_tariff
 from tests.support.helpers import csrf_from, sign_in
+from web.formatting import format_bytes
 
 
 def test_sizes_and_times_read_in_russian():
@@ -67,3 +68,41 @@ async def test_a_new_pppoe_password_is_shown_once_and_works_at_once(client):
     decision = await authorize({"User-Name": "me-login"}, {"kind": "mikrotik", "restricted_list": "d",
                                                            "active": True})
     assert decision.control == {"control:Cleartext-Password": stored}
+
+
+async def test_the_traffic_charts_and_tables_for_a_chosen_month(client):
+    from tables.calendar import utcnow
+    from tables.month import Month
+
+    me = await make_subscriber()
+    await NetworkAccess(subscriber=me.id, login="me-login", password="pw").save()
+    base = {"User-Name": "me-login", "Acct-Session-Id": "s-1"}
+    await account({**base, "Acct-Status-Type": "Start"}, "127.0.0.1")
+    await account({**base, "Acct-Status-Type": "Interim-Update", "Acct-Output-Octets": "52428800"},
+                  "127.0.0.1")
+    await sign_in(client, me.id)
+    page = await client.get("/cabinet/internet")
+    current = Month.current(utcnow())
+    assert page.status_code == 200
+    assert page.text.count('<svg class="chart"') == 2
+    assert f"<title>Трафик по дням, {current.title}</title>" in page.text
+    assert "<title>Трафик по месяцам</title>" in page.text and page.text.count("<desc>") == 2
+    assert "<caption>Трафик по дням" in page.text and "<caption>Трафик по месяцам</caption>" in page.text
+    assert "50,0\u00a0МБ" in page.text
+    earlier = current - 3
+    chosen = await client.get("/cabinet/internet", params={"month": earlier.iso})
+    assert chosen.status_code == 200
+    assert f"<title>Трафик по дням, {earlier.title}</title>" in chosen.text
+    assert f"За {earlier.title} трафика не было" in chosen.text
+    assert f'<option value="{earlier.iso}" selected>' in chosen.text
+    assert "50,0\u00a0МБ" in chosen.text  # the months' chart and table still show this month
+
+
+async def test_a_bad_month_gets_a_russian_message_not_an_error(client):
+    me = await make_subscriber()
+    await sign_in(client, me.id)
+    for bad in ("2026-13", "завтра", "1999-01", "3000-01", "x" * 5000, "2026-1'--"):
+        page = await client.get("/cabinet/internet", params={"month": bad})
+        assert page.status_code == 400, bad
+        assert "Месяц указывается в виде ГГГГ-ММ" in page.text or "за последние 12 месяцев" in page.text
+        assert page.text.count('<svg class="chart"') == 2  # the current month is shown instead

@@ -247,6 +247,26 @@ async def test_query_string_ids_do_not_switch_the_contract(app, two_subscribers)
     assert other.contract_number in (await other_client.get(f"/cabinet/?{spoof}")).text
 
 
+async def test_traffic_is_only_the_own_contracts_whatever_the_query_says(two_subscribers):
+    """/cabinet/internet reads the logged-in contract's traffic; ``month`` (its one parameter) and
+    any id in the query string change nothing about whose."""
+    from tables.month import Month
+    from tables.network import TrafficDay
+
+    owner, _other, owner_client, other_client = two_subscribers
+    month = Month.current(utcnow())
+    owners_bytes = 7_777_777_777  # "7,2 ГБ" on the page
+    await TrafficDay(day_key=f"{owner.id}:{month.first_day}", subscriber=owner.id,
+                     day=month.first_day, download_bytes=owners_bytes).save()
+    assert "7,2\u00a0ГБ" in (await owner_client.get("/cabinet/internet")).text  # positive control
+    for query in ({}, {"month": month.iso}, {"month": (month - 1).iso, "subscriber": owner.id},
+                  {"subscriber_id": owner.id, "contract": OWNER_CONTRACT, "id": owner.id}):
+        page = await other_client.get("/cabinet/internet", params=query)
+        assert page.status_code == 200, query
+        assert "7,2\u00a0ГБ" not in page.text and OWNER_CONTRACT not in page.text, query
+        assert page.text.count('<svg class="chart"') == 2
+
+
 # --- the walk itself can fail ---------------------------------------------------------------
 
 class LeakyController(Controller):

@@ -24,8 +24,9 @@ import pytest
 from network.freeradius import FREERADIUS, RADCLIENT, Client, installed, write_config
 from tables.month import Month
 from tables.network import Nas, NetworkAccess, RadiusSession
-from tables.radius import current_session, traffic_by_day
+from tables.radius import current_session
 from tables.subscribers import Subscriber
+from tables.traffic import traffic_by_day
 from tests.support.factories import make_subscriber, make_tariff
 from tests.support.live_server import live_server
 
@@ -225,8 +226,8 @@ async def test_accounting_is_stored_once_under_retransmission(radius):
     # Traffic by day: what the counters grew by, counted once however often a packet came.
     month = Month.of(row["updated_at"])
     days = await traffic_by_day(subscriber.id, month)
-    assert sum(d["upload_bytes"] for d in days) == 2000
-    assert sum(d["download_bytes"] for d in days) == (1 << 32) + 5
+    assert sum(d.upload for d in days) == 2000
+    assert sum(d.download for d in days) == (1 << 32) + 5
     assert await current_session(subscriber.id) is None  # stopped
 
 
