@@ -77,10 +77,17 @@ class Dataset:
         return [f"bench-{i}" for i in range(1, count + 1)]
 
 
-def generate(engine: str, subscribers: int, months: int, *, rebuild: bool = False) -> Dataset:
-    """Build (or reuse a complete copy of) a dataset with bench/generate.py in a subprocess."""
+def generate(engine: str, subscribers: int, months: int, *, rebuild: bool = False,
+             name: str | None = None) -> Dataset:
+    """Build (or reuse a complete copy of) a dataset with bench/generate.py in a subprocess.
+
+    :param name: a PostgreSQL database of its own (a benchmark that writes, e.g. charges a
+        month, keeps the shared ``centra_bench_<n>x<months>`` untouched).
+    """
     cmd = [PYTHON, str(BENCH / "generate.py"), "--engine", engine, "--subscribers", str(subscribers),
            "--months", str(months), "--pg", pg_admin_url()]
+    if name:
+        cmd += ["--name", name] if engine == "pg" else ["--path", str(Path(tempfile.gettempdir()) / name)]
     if rebuild:
         cmd.append("--rebuild")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CENTRA_SQLITE_PATH")}

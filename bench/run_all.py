@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import GROWTH, SCALES, Dataset, drop, ensure_wrk, generate
 
 BENCHMARKS = ["cabinet_load.py", "quickpay_load.py", "admin_api.py", "login_load.py", "backoffice_load.py",
-              "messages_drain.py"]
+              "messages_drain.py", "first_of_month.py"]
+#: Benchmarks on a database of their own (they write to it): dropped by themselves unless --keep.
+OWN_DATASET = {"first_of_month.py"}
 
 
 def main() -> None:
@@ -43,10 +45,11 @@ def main() -> None:
             months = SCALES[scale][engine][1]
             for subscribers in sorted({SCALES[scale][engine][0], *GROWTH[scale]}):
                 datasets.append(generate(engine, subscribers, months))
-        common = ["--engine", args.engine, "--keep"] + (["--quick"] if args.quick else [])
+        common = ["--engine", args.engine] + (["--quick"] if args.quick else [])
         for script in BENCHMARKS:
             print(f"\n# {script}\n", flush=True)
-            subprocess.run([sys.executable, str(Path(__file__).parent / script), *common], check=True)
+            keep = ["--keep"] if args.keep or script not in OWN_DATASET else []
+            subprocess.run([sys.executable, str(Path(__file__).parent / script), *common, *keep], check=True)
     finally:
         if not args.keep:
             for data in datasets:
