@@ -14,7 +14,7 @@ import datetime as dt
 
 from tables.calendar import LOCAL_TZ, as_utc
 from tables.money import format_plain
-from tables.notifications import MessageKind, notify_subscriber
+from tables.notifications import MessageKind, SubscriberMessage, notify_subscriber, notify_subscribers
 
 TEXTS = {
     "payment": "платёж {amount} ₽ зачислен, баланс {balance} ₽",
@@ -100,6 +100,16 @@ async def reactivated(subscriber_id: int, balance: int, reference: str) -> bool:
 async def suspended(subscriber_id: int, balance: int, audit_id: int) -> bool:
     """Service stopped for debt; keyed by the suspension's audit entry (each suspension once)."""
     return await _tell(subscriber_id, "suspended", str(audit_id), debt=format_plain(max(0, -balance)))
+
+
+async def suspended_many(suspensions: list[tuple[int, int, int]]) -> int:
+    """:func:`suspended` for every (subscriber id, balance, audit id) at once (the charge run's
+    suspensions, in its transaction); the same text and key. :returns: messages queued."""
+    return await notify_subscribers(
+        [SubscriberMessage(subscriber_id, TEXTS["suspended"].format(debt=format_plain(max(0, -balance))),
+                           f"suspended:{audit_id}") for subscriber_id, balance, audit_id in suspensions],
+        topic="message.suspended", subject=SUBJECTS["suspended"],
+        kind=KINDS.get("suspended", MessageKind.ACCOUNT))
 
 
 async def low_balance(subscriber_id: int, *, fee: int, balance: int, charge_on: dt.date,

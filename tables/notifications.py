@@ -367,6 +367,67 @@ async def notify_subscriber(subscriber_id: int, *, topic: str, text: str, event_
     )
 
 
+@dataclass(frozen=True)
+class SubscriberMessage:
+    """One contract's message for :func:`notify_subscribers`."""
+
+    subscriber_id: int
+    text: str
+    event_key: str
+
+
+#: Contracts per round trip of :func:`notify_subscribers` (13 parameters a row stay far below
+#: both engines' limits on bound parameters).
+NOTIFY_BATCH = 1000
+
+
+async def notify_subscribers(messages: list[SubscriberMessage], *, topic: str, subject: str = "",
+                             urgent: bool = False,
+                             kind: MessageKind | str = MessageKind.ACCOUNT) -> int:
+    """:func:`notify_subscriber` for many contracts at once, in the caller's transaction: the
+    same routing, preferences, signature and once-per-``event_key``, in three statements per
+    :data:`NOTIFY_BATCH` contracts instead of three per contract (the charge run suspends
+    thousands of contracts on the 1st inside its transaction).
+
+    :returns: how many messages were queued (an event queued before counts nothing).
+    """
+    queued = 0
+    kind = MessageKind(kind).value
+    default = {k.value: channels[0] for k, channels in KIND_CHANNELS.items()}[kind]
+    for start in range(0, len(messages), NOTIFY_BATCH):
+        batch = messages[start:start + NOTIFY_BATCH]
+        ids = list({m.subscriber_id for m in batch})
+        people = {row["id"]: row for row in await Subscriber.select(
+            Subscriber.id, Subscriber.phone, Subscriber.email, Subscriber.contract_number,
+        ).where(Subscriber.id.is_in(ids))}
+        chosen = {row["subscriber"]: row[kind] for row in await MessagePreference.select(
+            MessagePreference.subscriber, getattr(MessagePreference, kind),
+        ).where(MessagePreference.subscriber.is_in(ids))}
+        rows, now = [], utcnow()
+        for message in batch:
+            person = people.get(message.subscriber_id)
+            preferred = chosen.get(message.subscriber_id, default)
+            if person is None or preferred == "none":
+                continue
+            route = route_for(person["phone"], person["email"], preferred)
+            body = f"Centra: {message.text}"
+            if route.channel == Channel.SMS:
+                body = one_segment(body)
+            rows.append(Notification(
+                channel=route.channel or "", recipient=route.recipient[:200], body=body,
+                subject=(subject or f"Договор № {person['contract_number']}")[:200],
+                subscriber=message.subscriber_id, topic=topic[:60], reference=person["contract_number"][:60],
+                event_key=message.event_key[:150], urgent=urgent, created_at=now,
+                status=NotificationStatus.PENDING if route.channel else NotificationStatus.SKIPPED,
+                last_error="" if route.channel else (route.reason or "некуда отправить"),
+            ))
+        if rows:
+            async with write_transaction():
+                queued += len(await Notification.insert(*rows).on_conflict(
+                    target=Notification.event_key, action="DO NOTHING").returning(Notification.id))
+    return queued
+
+
 # --- senders ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class OutgoingMessage:

@@ -326,8 +326,7 @@ async def _tell_suspended(q: Sql, *, after_audit_id: int) -> None:
         "JOIN subscriber s ON CAST(s.id AS TEXT) = a.object_id "
         "WHERE a.id > :after AND a.action = 'subscriber.suspended' AND a.object_type = 'subscriber' "
         "ORDER BY a.id", after=after_audit_id)
-    for row in rows:
-        await messages.suspended(row["subscriber"], row["balance"], row["id"])
+    await messages.suspended_many([(row["subscriber"], row["balance"], row["id"]) for row in rows])
 
 
 async def _suspend_after_grace(q: Sql, *, now: dt.datetime, actor: Actor) -> int:

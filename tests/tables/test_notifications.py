@@ -15,6 +15,7 @@ from providers.mail_catcher import MailCatcher
 from providers.sms_sandbox import SANDBOX_API_ID, SmsSandbox
 from providers.stripe_sandbox import free_port
 from settings import get_settings
+from tables.audit import SYSTEM
 from tables.calendar import LOCAL_TZ
 from tables.notifications import (
     BACKOFF,
@@ -22,16 +23,20 @@ from tables.notifications import (
     MAX_ATTEMPTS,
     ConsoleSender,
     GatewaySender,
+    MessageKind,
     Notification,
     NotificationAttempt,
     OutgoingMessage,
+    SubscriberMessage,
     deliver_notifications,
     enqueue,
     load_sender,
     notify_subscriber,
+    notify_subscribers,
     problem_notifications,
     quiet_until,
     route_for,
+    save_message_preferences,
     send_pending,
 )
 from tables.phones import is_mobile, normalize_phone
@@ -237,6 +242,35 @@ async def test_one_message_per_event_key():
     again = await notify_subscriber(s.id, topic="t", text="два", event_key="event:1")
     assert first is not None and again is None
     assert [r["body"] for r in await Notification.select(Notification.body)] == ["Centra: раз"]
+
+
+@pytest.mark.parametrize("kind", [MessageKind.ACCOUNT, MessageKind.REMINDERS])
+async def test_many_at_once_queue_what_one_at_a_time_would(kind):
+    everyone = [await make_subscriber(phone="+79131234567", email="a@example.ru"),
+                await make_subscriber(phone="", email="b@example.ru"),
+                await make_subscriber(phone="+73843712345", email=""),
+                await make_subscriber(phone="", email="")]
+    chooser = await make_subscriber(phone="+79131234568", email="c@example.ru")
+    await save_message_preferences(chooser.id, {"account": "email", "reminders": "none", "news": "none",
+                                                "logins": "none"}, actor=SYSTEM)
+    everyone.append(chooser)
+    long_text = "очень длинный текст сообщения, " * 4
+    for s in everyone:
+        await notify_subscriber(s.id, topic="t", text=long_text, event_key=f"one:{s.id}", kind=kind)
+    batch = [SubscriberMessage(s.id, long_text, f"many:{s.id}") for s in everyone]
+    queued = await notify_subscribers(batch, topic="t", kind=kind)
+    again = await notify_subscribers(batch, topic="t", kind=kind)
+
+    columns = [c for c in Notification._meta.columns
+               if c._meta.name not in ("id", "event_key", "created_at")]
+    rows = await Notification.select(*columns, Notification.event_key).order_by(Notification.id)
+    def made(prefix: str) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "event_key"} for r in rows
+                if r["event_key"].startswith(prefix)]
+
+    one, many = made("one:"), made("many:")
+    assert many == one and queued == len(one) and again == 0
+    assert len(one) == (5 if kind == MessageKind.ACCOUNT else 4)  # the chooser said no reminders
 
 
 async def test_delivery_reports_are_polled_and_a_final_failure_is_shown(gateway):
