@@ -271,7 +271,7 @@ def payer(url: str, sandbox_url: str, tokens: list[str], counter: itertools.coun
                                                               "_csrf_token": csrf.group(1)})
                 where = re.fullmatch(r"/cabinet/pay/(\d+)", start.headers.get("location", ""))
                 if start.status_code != 303 or not where:
-                    return {"error": f"POST /cabinet/pay: {start.status_code} {start.text[:200]}"}
+                    return {"error": f"POST /cabinet/pay: {start.status_code} {said(start.text)}"}
                 payment_id = int(where.group(1))
                 card = CARD_DECLINED if n % 10 == 0 else CARD_OK
                 token = await bank.post("/v1/tokens", data={
@@ -282,7 +282,7 @@ def payer(url: str, sandbox_url: str, tokens: list[str], counter: itertools.coun
                     "token": token.json()["id"], "_csrf_token": csrf.group(1)})
                 if submit.status_code not in (303, 400) or (submit.status_code == 400
                                                             and card == CARD_OK):
-                    return {"error": f"POST card: {submit.status_code} {submit.text[:200]}",
+                    return {"error": f"POST card: {submit.status_code} {said(submit.text)}",
                             "payment": payment_id}
                 result = await site.get(f"/cabinet/pay/result/{payment_id}")
                 if result.status_code != 200:
@@ -292,6 +292,12 @@ def payer(url: str, sandbox_url: str, tokens: list[str], counter: itertools.coun
         return asyncio.run(run())
 
     return step
+
+
+def said(html: str) -> str:
+    """The error a form page shows (its ``class="error"`` element), else the page's start."""
+    found = re.search(r'class="[^"]*error[^"]*"[^>]*>([^<]+)<', html)
+    return found.group(1).strip() if found else html[:200]
 
 
 def slices(url: str, requests: list[Request], *, seconds: float, count: int, connections: int,
@@ -441,7 +447,11 @@ def run(data: Dataset, args: argparse.Namespace) -> bool:
                                                        connections=args.quickpay_connections))]
             loads += [Loop(f"clerk{i}", clerk(site.url, tuple(data.info["staff"][:2]), pages, args.think))
                       for i in range(args.clerks)]
-            loads += [Loop(f"payer{i}", payer(site.url, stripe.base_url, tokens, counter))
+            # Payers among the logged-in contracts that are not terminated (a terminated one may
+            # pay its debt only: the form refuses other amounts, rightly).
+            payers = [f"bench-{i}" for (i,) in query(data, "SELECT id FROM subscriber WHERE status <> "
+                                                         f"'terminated' AND id <= {len(tokens)}")]
+            loads += [Loop(f"payer{i}", payer(site.url, stripe.base_url, payers, counter))
                       for i in range(args.payers)]
             for load in loads:
                 load.start()
