@@ -49,6 +49,12 @@ class PwaController(Controller):
         return Response((STATIC / "sw.js").read_bytes(), media_type="text/javascript",
                         headers={"Cache-Control": "no-cache"})
 
+    @get("/favicon.ico", name="favicon", include_in_schema=False)
+    async def favicon(self) -> Response:
+        """Browsers, bookmarks and crawlers ask for /favicon.ico whatever the page says."""
+        return Response((STATIC / "icons" / "icon-192.png").read_bytes(), media_type="image/png",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
     @get("/offline", name="offline")
     async def offline(self) -> Template:
         """Shown by the service worker when there is no network; the same for everyone."""

@@ -48,3 +48,13 @@ async def test_the_offline_page_is_the_same_for_everyone(client):
     assert "Альфасекретов" not in logged_in.text and s.contract_number not in logged_in.text
     strip = re.compile(r'name="_csrf_token" value="[^"]+"')
     assert strip.sub("", logged_in.text) == strip.sub("", anonymous)
+
+
+async def test_favicon_is_the_providers_icon(client):
+    """Browsers ask /favicon.ico on every site, whatever the page links; a 404 there is a console
+    error on every page without a link (the offline page is one)."""
+    response = await client.get("/favicon.ico")
+    assert response.status_code == 200 and response.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "max-age" in response.headers["cache-control"]
+    offline = await client.get("/offline")
+    assert 'rel="icon"' in offline.text

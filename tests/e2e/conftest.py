@@ -35,6 +35,7 @@ from tests.support.browser import (
     PHONE,
     ROOT,
     VIEWPORTS,
+    refused_document,
     save_screenshot,
     unavailable,
 )
@@ -191,14 +192,14 @@ async def page(request: pytest.FixtureRequest, new_context: NewContext, viewport
     """The subscriber's (or visitor's) tab at the test's viewport.
 
     Its final screen is saved as ``test-output/e2e/<test>-<viewport>.png``; script errors and
-    CSP refusals on our pages fail the test.
+    console errors on our pages (CSP refusals, failed assets) fail the test.
     """
     context = await new_context(viewport)
     tab = await context.new_page()
     problems: list[str] = []
     tab.on("pageerror", lambda exc: problems.append(f"{tab.url}: {exc}"))
     tab.on("console", lambda msg: problems.append(f"{tab.url}: {msg.text}")
-           if msg.type == "error" and "Content Security Policy" in msg.text else None)
+           if msg.type == "error" and not refused_document(msg, tab.url) else None)
     yield tab
     if not tab.is_closed():
         await save_screenshot(tab, request.node.name)

@@ -21,6 +21,7 @@ from tests.support.browser import (
     add_subscriber_session,
     axe_violations,
     check_layout,
+    refused_document,
     save_screenshot,
     unavailable,
     unlabelled_fields,
@@ -39,6 +40,10 @@ async def test_page_is_accessible(request, checked: CheckedPage, viewport, new_c
     elif checked.who != GUEST:
         await add_subscriber_session(context, live_server, seed["subscriber_id"])
     page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"script error: {exc}"))
+    page.on("console", lambda msg: errors.append(f"{msg.text} at {msg.location.get('url')}")
+            if msg.type == "error" and not refused_document(msg, page.url) else None)
     path = checked.path.format(**seed)
 
     response = await page.goto(path)
@@ -58,3 +63,4 @@ async def test_page_is_accessible(request, checked: CheckedPage, viewport, new_c
         f"  [{v['impact']}] {v['id']}: {v['help']} — {', '.join(v['nodes'])}" for v in serious
     )
     await save_screenshot(page, f"{request.node.originalname}-{checked.name}-{viewport}")
+    assert errors == [], f"console errors on {path}: {errors}"

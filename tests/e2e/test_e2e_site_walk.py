@@ -35,7 +35,7 @@ ENTRY_PAGES = {
 #: Parts of the site this walk does not open: the admin (its own battery), files served as they
 #: are, the API schema, and machine endpoints (FreeRADIUS, agents' XML, the load balancer's probe).
 NOT_WALKED = ("/admin", "/static/", "/office/static/", "/schema", "/radius/")
-MACHINE_ENDPOINTS = {"/healthz", "/payments/agents/{}", "/manifest.webmanifest", "/sw.js",
+MACHINE_ENDPOINTS = {"/healthz", "/payments/agents/{}", "/manifest.webmanifest", "/sw.js", "/favicon.ico",
                      "/staff-view/{}"}  # a one-time link that logs in and redirects to the cabinet
 DOWNLOAD = re.compile(r"\.(csv|xlsx|pdf|svg|txt|xml)$|/file$")
 

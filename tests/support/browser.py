@@ -240,3 +240,11 @@ async def add_staff_session(context: BrowserContext, base_url: str, staff_id: in
 
     session = await SessionsBase.create_session(staff_id)
     await context.add_cookies([{"name": "id", "value": session.token, "url": base_url}])
+
+
+def refused_document(message: Any, url: str) -> bool:
+    """Chromium logs a page answered 4xx (a form refused with its message, a 404 asked for) as a
+    console error of the document itself; the test checks that status. Any other console error —
+    a script error, a CSP refusal, a failed asset — fails the test."""
+    return (message.text.startswith("Failed to load resource: the server responded with a status of 4")
+            and message.location.get("url") == url)
