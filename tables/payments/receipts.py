@@ -1,10 +1,11 @@
-"""Fiscal receipts (54-FZ): one «приход» per credited payment, one «возврат прихода» per refund.
+"""Fiscal receipts (54-FZ): one «приход» per credited payment, one «возврат прихода» per refund,
+and a «приход» again when a refund bounces after its receipt (the money is an advance once more).
 
 A receipt is built by :func:`issue_receipt` inside the transaction that credits the payment
 (card settlement, the office's cash booking) or posts the refund, keyed by its source
-(``payment:<id>`` / ``refund:<id>``, unique): the crediting itself happens once, and the
-key makes a second receipt impossible even for a caller that gets that wrong. The row keeps
-every field the receipt prints (seller, INN, tax system, place of settlement, item, VAT,
+(``payment:<id>`` / ``refund:<id>`` / ``refund-failed:<id>``, unique): the crediting itself
+happens once, and the key makes a second receipt impossible even for a caller that gets that
+wrong. The row keeps every field the receipt prints (seller, INN, tax system, place of settlement, item, VAT,
 payment type, buyer's contact) as they were when it was issued.
 
 The worker (:func:`fiscalize_receipts`, the job engine's ``receipts.send``) sends due
@@ -160,10 +161,13 @@ def buyer_contact(email: str | None, phone: str | None) -> str:
 
 
 async def issue_receipt(payment_id: int, *, refund_id: int | None = None, amount: int | None = None,
-                        now: dt.datetime | None = None) -> int | None:
+                        now: dt.datetime | None = None, bounced: bool = False) -> int | None:
     """Build the receipt of a credited payment (or of its refund) in the caller's transaction.
 
     :param refund_id: a refund's «возврат прихода» (``amount`` is the refund's).
+    :param bounced: the refund ``refund_id`` bounced after its «возврат прихода» was issued: the
+        money stayed with the provider as an advance, so a «приход» of the same amount restores it
+        (one per refund, source ``refund-failed:N``).
     :returns: the new receipt's id, or None when this payment (refund) has one already.
     """
     from settings import get_settings
@@ -178,10 +182,13 @@ async def issue_receipt(payment_id: int, *, refund_id: int | None = None, amount
         ).where(Payment.id == payment_id).first()
         if payment is None:
             raise ValueError(f"payment {payment_id} not found")
-        source = f"refund:{refund_id}" if refund_id else f"payment:{payment_id}"
+        if bounced and refund_id is None:
+            raise ValueError("a bounced refund's receipt needs the refund")
+        source = (f"refund-failed:{refund_id}" if bounced else f"refund:{refund_id}" if refund_id
+                  else f"payment:{payment_id}")
         row = Receipt(
             payment=payment_id, refund=refund_id, subscriber=payment["subscriber"], source=source,
-            operation=ReceiptOperation.SELL_REFUND if refund_id else ReceiptOperation.SELL,
+            operation=ReceiptOperation.SELL_REFUND if refund_id and not bounced else ReceiptOperation.SELL,
             status=ReceiptStatus.PENDING, amount=amount if amount is not None else payment["amount"],
             item_name=f"Услуги связи по договору № {payment['contract']}"[:128],
             vat=settings.receipt_vat,

@@ -187,6 +187,9 @@ async def reverse_failed_refund(provider_refund_id: str, reason: str, *, event_i
             payment.subscriber, amount, EntryKind.REFUND, f"refund-failed:{provider_refund_id}",
             period=payment.period, created_by=actor.name,
             comment=f"Возврат платежа № {payment_id} на карту не выполнен: сумма возвращена на счёт"[:500])
+        from tables.payments.receipts import issue_receipt  # receipts read PaymentRefund
+
+        await issue_receipt(payment_id, refund_id=refund_id, amount=amount, now=now, bounced=True)
         await Payment.update({
             Payment.refunded_amount: Payment.refunded_amount - amount,
             Payment.status: PaymentStatus.SUCCEEDED, Payment.updated_at: now,

@@ -153,6 +153,15 @@ async def test_refund_bounced_after_acceptance_goes_back_on_the_balance_once(str
     again = signed_event(bounced, "charge.refund.updated", event_id="evt_refund_failed_2")
     assert await handle_webhook(again[0], again[1]["Stripe-Signature"]) == "ignored"
     assert await balance(subscriber.id) == 50000 and len(await entries("refund")) == 2
+    # The «возврат прихода» issued at acceptance is answered by a «приход» of the same amount:
+    # the money is an advance on the balance again (54-FZ), once.
+    from tables.payments.receipts import Receipt
+
+    receipts = await Receipt.select(Receipt.operation, Receipt.amount, Receipt.source).where(
+        Receipt.payment == payment.id).order_by(Receipt.id)
+    assert [(r["operation"], r["amount"], r["source"]) for r in receipts] == [
+        ("sell", 50000, f"payment:{payment.id}"), ("sell_refund", 20000, f"refund:{refund.id}"),
+        ("sell", 20000, f"refund-failed:{refund.id}")]
     # The amount can be refunded again (to another card, say).
     await refund_payment(payment.id, 50000, "полный возврат", actor=CLERK)
     assert await balance(subscriber.id) == 0
