@@ -12,7 +12,7 @@ apt_install = $(1) || { echo "installing Debian's $(2)"; export DEBIAN_FRONTEND=
   { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(2) >/dev/null; }; }
 
 .PHONY: run test test-pg test-dates lint migrate demo clean e2e e2e-deps bench bench-quick bench-tools \
-	radius radius-deps
+	radius radius-deps pdf-deps qr-deps
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,14 +21,27 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-run: $(STAMP)
+# Payment slips as PDF (web/slip_pdf.py): WeasyPrint (pinned in pyproject.toml) needs Debian's
+# Pango with HarfBuzz's subsetter, and fonts with Cyrillic (DejaVu). The site starts without them;
+# a PDF fails.
+PDF_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+pdf-deps:
+	@$(call apt_install,ldconfig -p | grep -q libpangoft2-1.0.so.0 && \
+	  ldconfig -p | grep -q libharfbuzz-subset.so.0 && \
+	  test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf,$(PDF_PACKAGES))
+
+# Tests read the slips' QR codes back with zbar (Debian's libzbar0 through pyzbar).
+qr-deps:
+	@$(call apt_install,ldconfig -p | grep -q libzbar.so.0,libzbar0)
+
+run: $(STAMP) pdf-deps
 	$(PY) run.py
 
-test: $(STAMP)
+test: $(STAMP) pdf-deps qr-deps
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL (a throwaway database on that server).
-test-pg: $(STAMP)
+test-pg: $(STAMP) pdf-deps qr-deps
 	CENTRA_TEST_PG=$${CENTRA_TEST_PG:-postgresql://postgres@127.0.0.1:5432/postgres} $(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Date-bomb check: the suite (browser tests left out) with the clock started at month and year
@@ -36,7 +49,7 @@ test-pg: $(STAMP)
 # date bugs were found only when the calendar got there. libfaketime from Debian's packages.
 DATE_INSTANTS ?= "2026-12-31 18:00:00" "2027-01-01 00:30:00" "2027-02-28 23:50:00" "2027-03-31 17:30:00"
 
-test-dates: $(STAMP)
+test-dates: $(STAMP) pdf-deps qr-deps
 	@$(call apt_install,command -v faketime >/dev/null,faketime)
 	for t in $(DATE_INSTANTS); do echo "== clock started at $$t UTC"; \
 	  TZ=UTC faketime "$$t" $(PY) -m pytest -q -m "not e2e" -p no:cacheprovider $(PYTEST_ARGS) || exit 1; done
@@ -53,9 +66,8 @@ $(AXE_STAMP):
 	rm -f $(E2E_DIR)/.axe-core-*
 	touch $@
 
-e2e-deps: $(STAMP) $(AXE_STAMP)
+e2e-deps: $(STAMP) $(AXE_STAMP) pdf-deps qr-deps
 	@$(call apt_install,test -x $(CHROMIUM),chromium)
-	@$(call apt_install,ldconfig -p | grep -q libzbar.so.0,libzbar0)
 
 # Only the browser tests.
 e2e: e2e-deps

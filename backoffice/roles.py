@@ -115,6 +115,9 @@ OFFICE_MATRIX: dict[str, set[Role]] = {
     "bank": {CA, AD},
     # Managers' reports (/reports/, backoffice/reports/pages.py REPORT_ROLES; a test keeps them equal).
     "reports": {MA, AD},
+    # Payment slips with the bank QR code: one from the card, or a batch for a street or a
+    # building (/office/slips) put in mailboxes — the front desk and the cash desk print them.
+    "slip": {OP, CA, AD},
 }
 
 #: The admin sidebar's links (piccolo_admin's ``sidebar_links``): name → (address, the office
@@ -126,6 +129,7 @@ SIDEBAR_LINKS: dict[str, tuple[str, str | None]] = {
     "Рассылка абонентам": ("/office/broadcasts", "broadcast"),
     "Сверка с агентами": ("/office/agents", "agents"),
     "Банковские выписки": ("/office/bank/", "bank"),
+    "Квитанции по улице и дому": ("/office/slips", "slip"),
     "Отчёты": ("/reports/", "reports"),
     "Сайт и кабинет": ("/", None),
 }

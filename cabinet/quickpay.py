@@ -4,6 +4,12 @@ No page takes a contract or payment id from the visitor: the found contract
 travels in a signed, expiring form field, and a started payment is reached
 only by its unguessable access token.  Every step counts against a per-IP
 limit, and "not found" and bad input give the same answer.
+
+The payment slip (``/pay/slip``, bank QR code) is offered only to a visitor who typed the
+contract number: the slip must carry the number (the bank statement import matches it), and a
+visitor who found the contract by its address never learns it here. It shows what quick pay
+shows — surname and initials, the address without the apartment — and no money of the contract:
+the sum is the visitor's own, or left to the bank app.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from cabinet.limits import QUICK_PAY_PER_IP, client_ip, over_limit
 from cabinet.payments import card_answer, card_page, provider_context, refreshed_for_page, result_page
 from cabinet.signing import signature
 from cabinet.site import address_directory
+from settings import get_settings
 from tables.payments.card_flow import start_payment
 from tables.payments.payment import (
     MAX_AMOUNT,
@@ -32,6 +39,8 @@ from tables.payments.payment import (
     payable_periods,
 )
 from tables.payments.quick_pay import PayableContract, contract_to_pay, find_payable_contract
+from tables.payments.slip import quick_pay_slip, slip_month
+from web.slip_pdf import slips_pdf
 
 TICKET_SECONDS = 30 * 60
 
@@ -43,22 +52,26 @@ MESSAGES = {
 }
 
 
-def _sign(payload: str) -> str:
-    return signature("quickpay", payload, length=32)
+#: Tickets: paying the found contract by card, and its slip (only when the number was typed).
+PAY, SLIP = "quickpay", "quickpay-slip"
 
 
-def issue_ticket(subscriber_id: int, now: float | None = None) -> str:
+def _sign(payload: str, purpose: str = PAY) -> str:
+    return signature(purpose, payload, length=32)
+
+
+def issue_ticket(subscriber_id: int, now: float | None = None, *, purpose: str = PAY) -> str:
     """A signed, expiring reference to the found contract (never a bare id in the form)."""
     payload = f"{subscriber_id}.{int(now if now is not None else time.time())}"
-    return f"{payload}.{_sign(payload)}"
+    return f"{payload}.{_sign(payload, purpose)}"
 
 
-def read_ticket(ticket: str, now: float | None = None) -> int | None:
+def read_ticket(ticket: str, now: float | None = None, *, purpose: str = PAY) -> int | None:
     parts = (ticket or "").split(".")
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
         return None
     payload = f"{parts[0]}.{parts[1]}"
-    if not hmac.compare_digest(_sign(payload), parts[2]):
+    if not hmac.compare_digest(_sign(payload, purpose), parts[2]):
         return None
     age = (now if now is not None else time.time()) - int(parts[1])
     if age < 0 or age > TICKET_SECONDS:
@@ -82,11 +95,12 @@ class QuickPayController(Controller):
 
     async def _page(self, *, fields: dict[str, str] | None = None, error: str | None = None,
                     found: PayableContract | None = None, ticket: str = "", amount: str = "",
-                    period: str = "", status_code: int = 200) -> Template:
+                    period: str = "", slip_ticket: str = "", status_code: int = 200) -> Template:
         periods = payable_periods()
         directory = await address_directory()
         return Template("payments/quickpay.html", status_code=status_code, context={
             "fields": fields or {}, "error": error, "found": found, "ticket": ticket,
+            "slip_ticket": slip_ticket,
             "periods": periods, "period": period or periods[-2], "amount": amount[:20],
             "min_amount": MIN_AMOUNT, "max_amount": MAX_AMOUNT,
             "towns": directory.towns, "street_options": directory.street_options,
@@ -122,7 +136,36 @@ class QuickPayController(Controller):
                                                        "apartment", "by")}
         if found is None:
             return await self._page(fields=shown, error=MESSAGES["not_found"])
-        return await self._page(fields=shown, found=found, ticket=issue_ticket(found.id))
+        by_number = bool(fields.get("contract_number", "").strip())
+        return await self._page(fields=shown, found=found, ticket=issue_ticket(found.id),
+                                slip_ticket=issue_ticket(found.id, purpose=SLIP) if by_number else "")
+
+    @post("/slip", status_code=200)
+    async def slip(self, request: Request) -> Response:
+        """The slip of the contract found by its number, as a page or (``format=pdf``) a PDF."""
+        if limited := await self._limited(request):
+            return limited
+        fields = await form_fields(request)
+        subscriber_id = read_ticket(fields.get("slip_ticket", ""), purpose=SLIP)
+        contract = await contract_to_pay(subscriber_id) if subscriber_id is not None else None
+        if contract is None:
+            return await self._page(error=MESSAGES["expired"], status_code=400)
+        text, period = fields.get("amount", "").strip()[:20], fields.get("period", "")[:20]
+        try:
+            month = slip_month(period or None)
+            amount = parse_payment_amount(text) if text else None
+        except ValueError as exc:
+            return await self._page(found=contract, ticket=issue_ticket(contract.id),
+                                    slip_ticket=fields["slip_ticket"], amount=text, period=period,
+                                    error=str(exc), status_code=400)
+        slip = await quick_pay_slip(contract.id, month, get_settings(), amount=amount)
+        if slip is None:
+            return await self._page(error=MESSAGES["expired"], status_code=400)
+        if fields.get("format") == "pdf":
+            return await slips_pdf([slip], title=f"Квитанция {slip.contract} за {slip.month.title}",
+                                   filename=f"квитанция-{slip.contract}-{slip.month.iso}.pdf")
+        return Template("payments/quickpay_slip.html", context={
+            "slip": slip, "slip_ticket": fields["slip_ticket"], "period": month.iso, "amount": text})
 
     @post("/start")
     async def start(self, request: Request) -> Response:

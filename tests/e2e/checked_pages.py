@@ -85,6 +85,9 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-bank", "/office/bank", who=STAFF),
     CheckedPage("office-bank-statement", "/office/bank/statements/{bank_statement_id}", who=STAFF),
     CheckedPage("office-bank-queue", "/office/bank/queue", who=STAFF),
+    # Payment slips: the card's, and a building's batch listed before its PDF is printed.
+    CheckedPage("office-slip", "/office/subscribers/{contract_number}/slip", who=STAFF),
+    CheckedPage("office-slips", "/office/slips?street={street_id}&house=12", who=STAFF),
     # The managers' reports (backoffice/reports/): the index, a report with a stacked chart and
     # one with a wide table of contacts.
     CheckedPage("reports", "/reports/", who=STAFF),
@@ -128,12 +131,13 @@ async def seed_site(who: str) -> dict[str, Any]:
     seed: dict[str, Any] = {"news_id": news.id, "page_slug": PAGES[0][0], "subscriber_id": None,
                             "request_id": None, "connect_token": sign_number(format_number(123))}
     if who != GUEST:
+        address = await make_address(street="проспект Металлургов", house="12", apartment="45")
         subscriber = await make_subscriber(
-            full_name="Кузнецова Анна Сергеевна", tariff=tariffs[0],
-            address=await make_address(street="проспект Металлургов", house="12", apartment="45"),
+            full_name="Кузнецова Анна Сергеевна", tariff=tariffs[0], address=address,
             must_change=who == FIRST_LOGIN,
         )
         seed["subscriber_id"] = subscriber.id
+        seed["street_id"] = address.street
         seed["contract_number"] = subscriber.contract_number
         from tables.notifications import unsubscribe_token
 

@@ -8,10 +8,17 @@ import struct
 import zlib
 
 import pytest
+from playwright.async_api import expect
 
 from tables.payments.slip import parse_st00012
 from tables.subscribers import Subscriber
-from tests.support.browser import add_subscriber_session, unavailable
+from tests.support.browser import (
+    SERIOUS_IMPACTS,
+    add_subscriber_session,
+    axe_violations,
+    check_layout,
+    unavailable,
+)
 from tests.support.factories import make_address, make_subscriber
 
 
@@ -89,3 +96,36 @@ async def test_the_slip_qr_decodes_to_every_field(new_context, live_server):
         "Purpose": f"Оплата услуг связи по договору № {s.contract_number} за декабрь 2026, без НДС",
         "PersAcc": s.contract_number, "PaymPeriod": "122026",
     }
+
+
+async def test_quick_pay_slip_without_login(new_context, viewport):
+    """A visitor types the contract number on /pay, opens the slip: the code reads back with
+    every payee field and the number, no sum (the bank app asks), nothing of the contract's money
+    on the page, which passes axe-core and the layout checks at both viewports."""
+    try:
+        from pyzbar.pyzbar import decode
+    except (ImportError, OSError):
+        unavailable("zbar is missing: `make qr-deps` installs Debian's libzbar0 (pyzbar is in .[dev])")
+    s = await make_subscriber(full_name="Щукина Юлия Эдуардовна", fee=750_00, address=await make_address(
+        street="проспект Металлургов", house="12", apartment="45"))
+    await Subscriber.update({Subscriber.balance: -123_45}).where(Subscriber.id == s.id)
+    context = await new_context(viewport, bypass_csp=True)
+    page = await context.new_page()
+    await page.goto("/pay")
+    await page.get_by_label("Номер договора").fill(s.contract_number)
+    await page.get_by_role("button", name="Найти по номеру").click()
+    await page.get_by_role("button", name="Показать квитанцию").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Квитанция на оплату")
+    text = await page.inner_text("main")
+    assert "Щукина Ю. Э." in text and "Юлия" not in text and "кв. 45" not in text
+    assert "873,45" not in text and "123,45" not in text and "750,00" not in text
+    await check_layout(page)
+    serious = [v for v in await axe_violations(page) if v["impact"] in SERIOUS_IMPACTS]
+    assert not serious, serious
+    png = await page.locator("#slip-qr svg").screenshot()
+    found = decode(png_to_gray(png))
+    if not found:
+        pytest.fail("zbar found no QR code on the quick-pay slip")
+    fields = parse_st00012(found[0].data.decode("utf-8"))
+    assert fields["PersAcc"] == s.contract_number and "Sum" not in fields
+    assert fields["Name"] == "ООО «Центра»" and fields["BIC"] == "043207612"
