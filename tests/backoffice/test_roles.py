@@ -71,9 +71,10 @@ def test_office_pages_replaced_the_typed_id_forms_and_the_sidebar_follows_their_
                 "История договора"} & {f.name for f in FORMS}
     assert sidebar_links(Role.OPERATOR) == {
         "Офис: сегодня и поиск абонента": "/office/", "Новый договор": "/office/contracts/new",
-        "Сайт и кабинет": "/"}
+        "Квитанции по улице и дому": "/office/slips", "Сайт и кабинет": "/"}
     assert set(sidebar_links(Role.CASHIER)) == {"Офис: сегодня и поиск абонента", "Сверка с агентами",
-                                                "Банковские выписки", "Сайт и кабинет"}
+                                                "Банковские выписки", "Квитанции по улице и дому",
+                                                "Сайт и кабинет"}
     assert set(sidebar_links(Role.MANAGER)) == {"Офис: сегодня и поиск абонента", "Рассылка абонентам",
                                                 "Сверка с агентами", "Отчёты", "Сайт и кабинет"}
     assert set(sidebar_links(Role.ADMINISTRATOR)) == set(SIDEBAR_LINKS)
