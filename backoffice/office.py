@@ -53,7 +53,7 @@ from tables.month import Month
 from tables.payments.agents import agent_daily_totals
 from tables.payments.office import book_office_payment
 from tables.payments.refunds import refund_payment
-from tables.payments.slip import payment_slip, slip_month, street_slips, streets_by_town
+from tables.payments.slip import Slip, payment_slip, slip_month, street_slips, streets_by_town
 from tables.phones import normalize_phone
 from tables.radius import connection_summary, disconnect_by_staff
 from tables.requests.filing import KIND_TOPICS, SUBSCRIBER_KINDS, file_request
@@ -62,7 +62,7 @@ from tables.requests.termination import complete_termination
 from tables.staff import Role, role_of
 from tables.subscribers import Subscriber, create_subscriber, find_by_contract
 from tables.text import clean_text
-from web.slip_pdf import slips_pdf
+from web.slip_pdf import slips_pdf as pdf_of
 from web.traffic import traffic_view
 
 MAX_FIELD = 2000
@@ -175,6 +175,43 @@ def _date(text: str) -> dt.date | None:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise ValueError("Дата указывается как ДД.ММ.ГГГГ") from exc
+
+
+async def _card_slip(request: Request, number: str, period: str) -> tuple[Subscriber, Slip, str]:
+    _require(request, "slip")
+    s = await _contract(number)
+    error, month = "", Month.current()
+    try:
+        month = slip_month(period or None)
+    except ValueError as exc:
+        error = str(exc)
+    return s, await payment_slip(s, month, get_settings(), today=local_date(utcnow())), error
+
+
+async def _batch(request: Request, street: str, house: str, period: str) -> dict[str, Any]:
+    """The batch form's fields and, once a street is chosen, its slips (or a Russian refusal)."""
+    _require(request, "slip")
+    staff = _staff(request)
+    # Names, addresses and debts of a whole street: a second factor for every role, as reports.
+    if await mfa_missing(staff["role"], SimpleNamespace(id=staff["id"]), personal_data=True):
+        raise OfficeDenied(detail=MFA_MESSAGE)
+    towns = await streets_by_town()
+    names = {str(st["id"]): f"{st['name']} ({t['town']})" for t in towns for st in t["streets"]}
+    fields = {"street": street[:12], "house": house.strip()[:20], "period": period[:20]}
+    error, slips, month = "", None, Month.current()
+    if fields["street"]:
+        try:
+            month = slip_month(fields["period"] or None)
+            if fields["street"] not in names:
+                raise ValueError("Выберите улицу из списка")
+            slips = await street_slips(int(fields["street"]), fields["house"], month, get_settings(),
+                                       today=local_date(utcnow()))
+        except ValueError as exc:
+            error, slips = str(exc), None
+    place = names.get(fields["street"], "") + (f", д. {fields['house']}" if fields["house"] else "")
+    return {"towns": towns, "fields": {**fields, "period": fields["period"] or month.iso}, "slips": slips,
+            "error": error, "month": month, "place": place,
+            "pdf_query": urlencode({**fields, "period": month.iso})}
 
 
 class OfficeController(Controller):
@@ -584,52 +621,36 @@ class OfficeController(Controller):
     # --- payment slips: one from the card, a batch for a street or a building --------------
 
     @get("/subscribers/{number:str}/slip", name="office:slip")
-    async def slip(self, request: Request, number: FromPath[str], period: FromQuery[str] = "",
-                   format: FromQuery[str] = "") -> Response:
-        """The contract's slip with the bank QR code (as the cabinet shows it); ``format=pdf``."""
-        _require(request, "slip")
-        s = await _contract(number)
-        error, month = "", Month.current()
-        try:
-            month = slip_month(period or None)
-        except ValueError as exc:
-            error = str(exc)
-        slip = await payment_slip(s, month, get_settings(), today=local_date(utcnow()))
-        if format == "pdf" and not error:
-            return await slips_pdf([slip], title=f"Квитанция {slip.contract} за {slip.month.title}",
-                                   filename=f"квитанция-{slip.contract}-{slip.month.iso}.pdf")
+    async def slip(self, request: Request, number: FromPath[str], period: FromQuery[str] = "") -> Template:
+        """The contract's slip with the bank QR code, as the cabinet shows it."""
+        s, slip, error = await _card_slip(request, number, period)
         return _page(request, "slip", status_code=400 if error else 200, s=s, slip=slip, error=error)
+
+    @get("/subscribers/{number:str}/slip.pdf", name="office:slip_pdf")
+    async def slip_pdf(self, request: Request, number: FromPath[str],
+                       period: FromQuery[str] = "") -> Response:
+        s, slip, error = await _card_slip(request, number, period)
+        if error:
+            return _page(request, "slip", status_code=400, s=s, slip=slip, error=error)
+        return await pdf_of([slip], title=f"Квитанция {slip.contract} за {slip.month.title}",
+                               filename=f"квитанция-{slip.contract}-{slip.month.iso}.pdf")
 
     @get("/slips", name="office:slips")
     async def slips(self, request: Request, street: FromQuery[str] = "", house: FromQuery[str] = "",
-                    period: FromQuery[str] = "", format: FromQuery[str] = "") -> Response:
+                    period: FromQuery[str] = "") -> Template:
         """Slips of every contract in force at a building (or on a whole street) for a month, one
-        per page, for mailboxes: the list to check, and ``format=pdf`` the document to print."""
-        _require(request, "slip")
-        staff = _staff(request)
-        # Names, addresses and debts of a whole street: a second factor for every role, as reports.
-        if await mfa_missing(staff["role"], SimpleNamespace(id=staff["id"]), personal_data=True):
-            raise OfficeDenied(detail=MFA_MESSAGE)
-        towns = await streets_by_town()
-        street_ids = {str(st["id"]): f"{st['name']} ({t['town']})" for t in towns for st in t["streets"]}
-        fields = {"street": street[:12], "house": house.strip()[:20], "period": period[:20]}
-        error, slips, month = "", None, Month.current()
-        if fields["street"]:
-            try:
-                month = slip_month(fields["period"] or None)
-                if fields["street"] not in street_ids:
-                    raise ValueError("Выберите улицу из списка")
-                slips = await street_slips(int(fields["street"]), fields["house"], month, get_settings(),
-                                           today=local_date(utcnow()))
-            except ValueError as exc:
-                error, slips = str(exc), None
-        if format == "pdf" and slips:
-            place = street_ids[fields["street"]] + (f", д. {fields['house']}" if fields["house"] else "")
-            return await slips_pdf(slips, title=f"Квитанции за {month.title}: {place}",
-                                   filename=f"квитанции-{month.iso}-{place}.pdf")
-        return _page(request, "slips", status_code=422 if error else 200, nav="slips", towns=towns,
-                     fields={**fields, "period": fields["period"] or month.iso}, slips=slips, error=error,
-                     pdf_query=urlencode({**fields, "period": month.iso, "format": "pdf"}))
+        per page, for mailboxes: the list to check before the PDF is printed."""
+        batch = await _batch(request, street, house, period)
+        return _page(request, "slips", status_code=422 if batch["error"] else 200, nav="slips", **batch)
+
+    @get("/slips.pdf", name="office:slips_pdf")
+    async def slips_pdf(self, request: Request, street: FromQuery[str] = "", house: FromQuery[str] = "",
+                        period: FromQuery[str] = "") -> Response:
+        batch = await _batch(request, street, house, period)
+        if batch["error"] or not batch["slips"]:
+            return _page(request, "slips", status_code=422 if batch["error"] else 200, nav="slips", **batch)
+        return await pdf_of(batch["slips"], title=f"Квитанции за {batch['month'].title}: {batch['place']}",
+                               filename=f"квитанции-{batch['month'].iso}-{batch['place']}.pdf")
 
     # --- payment agents: the daily reconciliation ------------------------------------------
 

@@ -31,12 +31,19 @@ class SlipController(Controller):
     dependencies = {"subscriber": Provide(current_subscriber)}
 
     @get("/slip", name="slip")
-    async def slip(self, subscriber: NamedDependency[Subscriber], period: FromQuery[str | None] = None,
-                   format: FromQuery[str] = "") -> Response:
-        """The slip as a page, or with ``format=pdf`` as a PDF."""
+    async def slip(self, subscriber: NamedDependency[Subscriber],
+                   period: FromQuery[str | None] = None) -> Template:
         slip, error = await _slip(subscriber, period)
-        if format == "pdf" and not error:
-            return await slips_pdf([slip], title=f"Квитанция {slip.contract} за {slip.month.title}",
-                                   filename=f"квитанция-{slip.contract}-{slip.month.iso}.pdf")
         return Template("cabinet/slip.html", status_code=400 if error else 200,
                         context={"subscriber": subscriber, "slip": slip, "error": error})
+
+    @get("/slip.pdf", name="slip_pdf")
+    async def slip_pdf(self, subscriber: NamedDependency[Subscriber],
+                       period: FromQuery[str | None] = None) -> Response:
+        """The same slip as a PDF (a bad month: the page with the refusal)."""
+        slip, error = await _slip(subscriber, period)
+        if error:
+            return Template("cabinet/slip.html", status_code=400,
+                            context={"subscriber": subscriber, "slip": slip, "error": error})
+        return await slips_pdf([slip], title=f"Квитанция {slip.contract} за {slip.month.title}",
+                               filename=f"квитанция-{slip.contract}-{slip.month.iso}.pdf")

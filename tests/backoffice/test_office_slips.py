@@ -69,7 +69,7 @@ async def test_batch_pdf_one_slip_a_page_each_code_read_back(client):
     assert page.status_code == 200 and "Квитанций: 4" in page.text
     assert "Карпов" not in page.text and "Ли Я." not in page.text and "Орлов" not in page.text
     assert "Ёлкина А. П." in page.text and "Анна" not in page.text
-    pdf = await client.get(f"/office/slips?street={b['street']}&house=12&period=2026-12&format=pdf")
+    pdf = await client.get(f"/office/slips.pdf?street={b['street']}&house=12&period=2026-12")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     pages = read_pdf(pdf.content)
     assert len(pages) == 4 == len([s for s in b["in_force"]])
@@ -94,8 +94,9 @@ async def test_batch_refuses_bad_input_in_russian(client):
     for query, message in ((f"street={b['street']}&period=1999-01", "ГГГГ-ММ"),
                            ("street=999999&period=2026-12", "Выберите улицу из списка"),
                            ("street=abc&period=2026-12", "Выберите улицу из списка")):
-        response = await client.get(f"/office/slips?{query}&format=pdf")
-        assert response.status_code == 422 and message in response.text, query
+        for path in ("/office/slips", "/office/slips.pdf"):
+            response = await client.get(f"{path}?{query}")
+            assert response.status_code == 422 and message in response.text, (path, query)
     empty = await client.get(f"/office/slips?street={b['street']}&house=99")
     assert empty.status_code == 200 and "Квитанций: 0" in empty.text
 
@@ -108,7 +109,7 @@ async def test_card_slip_page_and_pdf(client):
     assert f"/office/subscribers/{s.contract_number}/slip" in card.text
     page = await client.get(f"/office/subscribers/{s.contract_number}/slip?period=2026-12")
     assert page.status_code == 200 and "<svg" in page.text and "723,45" in page.text
-    pdf = await client.get(f"/office/subscribers/{s.contract_number}/slip?period=2026-12&format=pdf")
+    pdf = await client.get(f"/office/subscribers/{s.contract_number}/slip.pdf?period=2026-12")
     [sheet] = read_pdf(pdf.content)
     fields = parse_st00012(sheet.codes[0])
     assert fields["Sum"] == "72345" and fields["PersAcc"] == s.contract_number
@@ -125,7 +126,8 @@ async def test_who_prints_slips(client, role, allowed):
     card = await client.get(f"/office/subscribers/{s.contract_number}")
     assert (f"/office/subscribers/{s.contract_number}/slip" in card.text) is allowed
     for path in (f"/office/subscribers/{s.contract_number}/slip",
-                 f"/office/slips?street={b['street']}&house=12&period=2026-12"):
+                 f"/office/slips?street={b['street']}&house=12&period=2026-12",
+                 f"/office/slips.pdf?street={b['street']}&house=12&period=2026-12"):
         response = await client.get(path)
         assert (response.status_code == 200) is allowed, (role, path, response.status_code)
         if not allowed:
@@ -135,8 +137,8 @@ async def test_who_prints_slips(client, role, allowed):
 
 async def test_slips_need_a_staff_login(client):
     b = await building()
-    for path in (f"/office/subscribers/{b['in_force'][0].contract_number}/slip?format=pdf",
-                 f"/office/slips?street={b['street']}&house=12&format=pdf"):
+    for path in (f"/office/subscribers/{b['in_force'][0].contract_number}/slip.pdf",
+                 f"/office/slips.pdf?street={b['street']}&house=12"):
         response = await client.get(path)
         assert response.status_code == 401 and "Ёлкина" not in response.text
 
@@ -149,7 +151,7 @@ async def test_a_long_batch_is_laid_out_in_a_worker_process(client):
     for apartment in range(20, 20 + PROCESS_FROM):
         await resident("12", str(apartment), f"Жильцов Дом{apartment} Иванович")
     await office(client)
-    pdf = await client.get(f"/office/slips?street={b['street']}&house=12&period=2026-12&format=pdf")
+    pdf = await client.get(f"/office/slips.pdf?street={b['street']}&house=12&period=2026-12")
     pages = read_pdf(pdf.content, scale=2.5)
     assert len(pages) == 4 + PROCESS_FROM
     assert all(len(p.codes) == 1 for p in pages)

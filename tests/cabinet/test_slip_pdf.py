@@ -42,7 +42,7 @@ async def shchukina() -> Subscriber:
 async def test_the_cabinet_slip_as_pdf(client):
     s = await shchukina()
     await sign_in(client, s.id)
-    response = await client.get("/cabinet/slip?period=2026-12&format=pdf")
+    response = await client.get("/cabinet/slip.pdf?period=2026-12")
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
     assert "no-store" in response.headers["cache-control"]
     [page] = read_pdf(response.content)
@@ -59,7 +59,7 @@ async def test_the_cabinet_slip_as_pdf(client):
     assert "Юлия" not in text and "проспект Металлургов, д. 12, кв. 45" in text
     assert "873,45" in text and get_settings().payee_name in text
     # A bad month: the page with the refusal, not a PDF.
-    bad = await client.get("/cabinet/slip?period=1999-01&format=pdf")
+    bad = await client.get("/cabinet/slip.pdf?period=1999-01")
     assert bad.status_code == 400 and "ГГГГ-ММ" in bad.text
 
 
