@@ -99,3 +99,27 @@ async def test_parallel_requests_against_a_running_server_book_one_pause(server)
     assert all("Уже оформлена блокировка" in _text(r) or "пересекаются" in _text(r)
                for r in responses if r.status_code == 400)
     assert await Pause.count() == 1
+
+
+async def test_the_dashboard_forecast_counts_a_pause_in_next_month(client):
+    from tables.billing.forecast import forecast
+    from tables.month import Month
+    from web.formatting import rub
+
+    s = await _paid(client)
+    today = local_date(utcnow())
+    nxt = Month.of(today).next
+    plain = forecast(300000, 75000, today)
+    await _post(client, "/cabinet/pause/book", {"starts_on": nxt.first_day.isoformat(), "days": "14"})
+    reduced = (2 * (nxt.days - 14) * 75000 + nxt.days) // (2 * nxt.days)
+    page = _text(await client.get("/cabinet/"))
+    amount = " ".join(rub(reduced).split())
+    assert f"— {amount} (с учётом блокировки)" in page
+    paused = forecast(300000, 75000, today, {nxt: reduced})
+    assert paused.next_charge_amount == reduced and paused.months_covered >= plain.months_covered
+    # 750 ₽ a month, the first month with the pause costs less: 3000 ₽ still last 4 months; 3750 ₽
+    # minus what the pause saves would cover 5 months only with the pause.
+    longer = forecast(75000 * 4 + reduced - 1, 75000, today, {nxt: reduced})
+    assert longer.months_covered == 4
+    assert forecast(75000 * 4 + reduced, 75000, today, {nxt: reduced}).months_covered == 5
+    assert s.id
