@@ -49,8 +49,8 @@ async def charges(sid: int, period: str) -> list[int]:
     return [r["amount"] for r in rows]
 
 
-async def paid_contract(fee: int = 75000, paid: int = 300000) -> Subscriber:
-    s = await make_subscriber(tariff=await make_tariff(fee=fee))
+async def paid_contract(fee: int = 75000, paid: int = 300000, **tariff) -> Subscriber:
+    s = await make_subscriber(tariff=await make_tariff(fee=fee, **tariff))
     await post_entry(s.id, paid, EntryKind.PAYMENT, f"pay-{s.id}")
     return s
 
@@ -120,6 +120,9 @@ async def test_a_pause_across_months_with_a_pause_fee_prorates_both_ends(pause_f
     assert await charges(s.id, "2027-04") == [-april]
     entry = await LedgerEntry.objects().where(LedgerEntry.reference == f"charge:{s.id}:2027-04").first()
     assert entry.comment == "Абонентская плата за апрель 2027 (добровольная блокировка 13 из 30 дн.)"
+    # A second run of the month (the daily catch-up, a retry) books nothing more.
+    await run_charges("2027-04", actor=SYSTEM, now=local(dt.date(2027, 4, 2), 0))
+    assert await charges(s.id, "2027-04") == [-april]
     await apply_due_pauses(dt.date(2027, 4, 14), now=local(dt.date(2027, 4, 14), 0))
     assert (await row(s.id)).balance == 300000 - march - april == await ledger_sum(s.id)
 
@@ -208,7 +211,7 @@ async def test_concurrent_bookings_book_one():
 async def test_paused_contract_is_not_suspended_and_the_nas_is_told():
     from tables.network import Nas, RadiusSession
 
-    s = await paid_contract(paid=1000)
+    s = await paid_contract(paid=1000, speed_mbps=100)
     await Nas(name="nas", address="10.0.0.1", secret="x", kind="mikrotik", coa_port=3799,
               restricted_list="debtors").save()
     now = local(dt.date(2027, 3, 5))
@@ -221,6 +224,15 @@ async def test_paused_contract_is_not_suspended_and_the_nas_is_told():
 
     assert await queue_cut_offs() == 1
     assert (await CoaRequest.objects().first()).cause == "paused"
+    # The next login gets the walled garden (the cabinet reachable), not the tariff's speed.
+    from tables.network import NetworkAccess
+    from tables.radius import authorize
+
+    await NetworkAccess(subscriber=s.id, login="paused-login", password="pw").save()
+    nas = await Nas.select().where(Nas.address == "10.0.0.1").first()
+    decision = await authorize({"User-Name": "paused-login"}, nas)
+    assert (decision.outcome, decision.reason) == ("restricted", "Добровольная блокировка")
+    assert decision.reply["reply:Mikrotik-Address-List"] == "debtors"
     # April's charge is partly paused and leaves a debt: still paused, not suspended.
     await run_charges("2027-04", actor=SYSTEM, now=local(dt.date(2027, 4, 1), 0))
     assert (await row(s.id)).status == SubscriberStatus.PAUSED and (await row(s.id)).balance < 0
