@@ -106,3 +106,10 @@ async def test_a_bad_month_gets_a_russian_message_not_an_error(client):
         assert page.status_code == 400, bad
         assert "Месяц указывается в виде ГГГГ-ММ" in page.text or "за последние 12 месяцев" in page.text
         assert page.text.count('<svg class="chart"') == 2  # the current month is shown instead
+
+
+async def test_a_repeated_month_parameter_is_not_an_error(client):
+    me = await make_subscriber()
+    await sign_in(client, me.id)
+    page = await client.get("/cabinet/internet?month=2026-01&month=2026-02&month=")
+    assert page.status_code in (200, 400) and '<svg class="chart"' in page.text
