@@ -42,6 +42,9 @@ EXPECTED: dict[tuple[str, str], str] = {
         "08a8d388d49ba32139f12e8679ef85e3129d300ea1727982d04c9d75a180072f",
     ('ratings', ''):
         "28372958dac43a1312b04381d7ee6b75040d1111e3dd6e8c90fb589a49221836",
+    # Added after the move (the accounting export for 1C), pinned as first drawn by web/charts.py.
+    ('accounting', ''):
+        "b17451f8060a491b4a118d63f9fe0dde991626dfd5061a12b568b713ab075840",
     ('comments', ''):
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 }
@@ -64,5 +67,7 @@ async def _drawn() -> dict[tuple[str, str], str]:
 
 
 async def test_every_report_chart_is_drawn_as_before():
+    """A report added later is drawn (its SVG count is checked in ``_drawn``) but not pinned
+    until its digest is added here."""
     drawn = await _drawn()
-    assert drawn == EXPECTED
+    assert {key: drawn.get(key) for key in EXPECTED} == EXPECTED
