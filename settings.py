@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     sms_api_url: str = _env("CENTRA_SMS_API_URL", "https://sms.ru")
     sms_api_id: SecretStr = _env("CENTRA_SMS_API_ID", SecretStr(""))
     sms_sender: str = _env("CENTRA_SMS_SENDER", "")
+    # Messages per second each gateway takes (the SMS gateway's contract limit, the mail relay's),
+    # shared by every worker process through the database (tables/send_rate.py); 0: no limit.
+    sms_rate: int = _env("CENTRA_SMS_RATE", 20, ge=0, le=10_000)
+    email_rate: int = _env("CENTRA_EMAIL_RATE", 20, ge=0, le=10_000)
     # The site's address as subscribers reach it, for links in messages (unsubscribe).
     public_url: str = _env("CENTRA_PUBLIC_URL", "http://127.0.0.1:8000")
     # Fiscal receipts (54-FZ, tables/payments/receipts.py): the seller printed on every receipt

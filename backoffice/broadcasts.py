@@ -1,13 +1,17 @@
 """Staff pages for broadcasts (/office/broadcasts): a segment and a text, a preview of who and
-what, a confirmation, then progress. The rules live in ``tables.broadcasts``."""
+what, a confirmation, then the broadcast's page (/office/broadcasts/<id>): the job queueing its
+messages (progress bar) and the messages' progress, reloading itself every 2 s until done. The
+rules live in ``tables.broadcasts``, the job in ``jobs.broadcasts``."""
 
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import NotAuthorizedException
-from litestar.response import Template
+from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
 
+from backoffice.jobs import job_progress
 from backoffice.office import (
     OfficeDenied,
     _actor,
@@ -18,30 +22,33 @@ from backoffice.office import (
     _require,
     office_guard,
 )
+from jobs.broadcasts import start_broadcast
 from tables.addresses import Town
+from tables.background import get_job
 from tables.broadcasts import (
     BROADCAST_KIND_LABELS,
     STAT_LABELS,
+    Broadcast,
     BroadcastKind,
+    broadcast_stats,
     check_text,
     parse_segment,
     preview_broadcast,
     recent_broadcasts,
-    send_broadcast,
 )
-from tables.notifications import BROADCAST_PER_PASS
+from tables.send_rate import gateway_rate
 from tables.tariffs import Tariff
 
 
-async def _form(request: Request, *, fields: dict, error: str = "", preview=None, sent=None,
+async def _form(request: Request, *, fields: dict, error: str = "", preview=None,
                 status_code: int = 200) -> Template:
     towns = await Town.select(Town.id, Town.name).order_by(Town.name)
     tariffs = await Tariff.select(Tariff.id, Tariff.name).where(Tariff.active == True).order_by(  # noqa: E712
         Tariff.name)
     return _page(request, "broadcasts", status_code=status_code, fields=fields, error=error,
-                 preview=preview, sent=sent, towns=towns, tariffs=tariffs,
+                 preview=preview, towns=towns, tariffs=tariffs,
                  kinds=BROADCAST_KIND_LABELS, stat_labels=STAT_LABELS,
-                 broadcasts=await recent_broadcasts(), per_minute=BROADCAST_PER_PASS * 4)
+                 broadcasts=await recent_broadcasts(), sms_rate=gateway_rate("sms"))
 
 
 def _kind(fields: dict) -> BroadcastKind:
@@ -75,12 +82,28 @@ class BroadcastController(Controller):
                            preview=preview)
 
     @post("/confirm")
-    async def send(self, request: Request) -> Template:
+    async def send(self, request: Request) -> Template | Redirect:
         _require(request, "broadcast")
         fields = await _fields(request)
         try:
-            broadcast = await send_broadcast(parse_segment(fields), fields.get("text", ""),
-                                             _kind(fields), actor=_actor(request))
+            broadcast = await start_broadcast(parse_segment(fields), fields.get("text", ""),
+                                              _kind(fields), actor=_actor(request))
         except ValueError as exc:
             return await _form(request, fields=fields, error=str(exc), status_code=422)
-        return await _form(request, fields={"kind": "notice"}, sent=broadcast)
+        return Redirect(f"/office/broadcasts/{broadcast.id}", status_code=303)
+
+    @get("/{broadcast_id:int}", name="office:broadcast")
+    async def progress(self, request: Request, broadcast_id: FromPath[int]) -> Template:
+        """One broadcast: its messages being queued (the job's progress), then sent and delivered;
+        the page reloads itself every 2 s until nothing is left to happen."""
+        _require(request, "broadcast")
+        broadcast = await Broadcast.select().where(Broadcast.id == broadcast_id).first()
+        if broadcast is None:
+            raise NotFoundException(detail="Рассылка не найдена")
+        job = await get_job(broadcast["job"]) if broadcast["job"] else None
+        stats = await broadcast_stats(broadcast_id)
+        progress = job_progress(job, unit="договоров", label="Постановка сообщений в очередь")
+        return _page(request, "broadcast", broadcast=broadcast, stats=stats, stat_labels=STAT_LABELS,
+                     kind_label=BROADCAST_KIND_LABELS.get(broadcast["kind"], broadcast["kind"]),
+                     done=progress["job_final"] and not stats["queued"], sms_rate=gateway_rate("sms"),
+                     **progress)

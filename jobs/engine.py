@@ -39,7 +39,8 @@ def _connector() -> procrastinate.BaseConnector:
     return InMemoryConnector()
 
 
-app = procrastinate.App(connector=_connector(), import_paths=["jobs.schedules", "jobs.exports", "jobs.bank"])
+app = procrastinate.App(connector=_connector(),
+                        import_paths=["jobs.schedules", "jobs.exports", "jobs.bank", "jobs.broadcasts"])
 
 
 def in_memory() -> bool:

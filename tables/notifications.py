@@ -21,11 +21,13 @@ waits for the morning. E-mail goes at any hour.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import importlib
 import logging
 import sys
+import time
 from dataclasses import dataclass
 from typing import Protocol, TextIO
 
@@ -41,7 +43,7 @@ from piccolo.columns import (
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
-from db.engine import write_transaction
+from db.engine import is_sqlite, write_transaction
 from providers.errors import MaybeSent, PermanentFailure
 from providers.sms import sms_segments
 from tables.calendar import LOCAL_TZ, utcnow
@@ -62,13 +64,17 @@ QUIET_UNTIL = dt.time(9, 0)
 #: How long after sending the gateway is still asked about delivery.
 DELIVERY_WATCH = dt.timedelta(days=2)
 DEFAULT_SENDER = "tables.notifications:GatewaySender"
-#: The topic of staff broadcasts (``tables.broadcasts``): sent after the other due messages of a
-#: pass, at most this many per pass (the throttle: 15 s passes make 200 a minute).
+#: The topic of staff broadcasts (``tables.broadcasts``).
 BROADCAST_TOPIC = "broadcast"
 #: News and offers (a broadcast of that kind): optional mail, with an unsubscribe link.
 NEWS_TOPIC = "broadcast.news"
 BROADCAST_TOPICS = (BROADCAST_TOPIC, NEWS_TOPIC)
-BROADCAST_PER_PASS = 50
+#: The order messages leave in (``Notification.priority``): urgent ones (a password reset, a
+#: login), then the other transactional ones, then a broadcast's backlog.
+PRIORITY_URGENT, PRIORITY_NORMAL, PRIORITY_BULK = 0, 1, 2
+#: Messages one worker claims in one transaction and sends a few at a time.
+SEND_BATCH = 20
+SEND_CONCURRENCY = 8
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 #: Messages carrying a one-time code (``tables.codes``): their text is blanked once the message
 #: is out of the queue (sent, refused, maybe sent), so staff reading the outbox never see a code.
@@ -137,6 +143,8 @@ class Notification(Table, help_text="Исходящие уведомления (
     event_key = Varchar(length=150, null=True, default=None,
                         help_text="Ключ события: по одному уведомлению на событие")
     urgent = Boolean(default=False, help_text="Срочное: SMS уходит и в тихие часы (21:00–09:00)")
+    priority = Integer(default=PRIORITY_NORMAL,
+                       help_text="Очерёдность: 0 срочное, 1 по договору, 2 рассылка (уходит последней)")
     subject = Varchar(length=200, default="", help_text="Тема (для e-mail)")
     body = Text(help_text="Текст уведомления")
     status = Varchar(length=10, choices=choices(NotificationStatus, NOTIFICATION_STATUS_LABELS),
@@ -313,7 +321,7 @@ async def enqueue(*, channel: Channel | str | None, recipient: str, body: str, s
             channel=Channel(channel) if channel else "", recipient=recipient[:200], body=body,
             subject=subject[:200], subscriber=subscriber_id, topic=topic[:60],
             reference=reference[:60], event_key=event_key[:150] if event_key else None,
-            urgent=urgent, created_at=utcnow(),
+            urgent=urgent, priority=PRIORITY_URGENT if urgent else PRIORITY_NORMAL, created_at=utcnow(),
             status=NotificationStatus.PENDING if channel else NotificationStatus.SKIPPED,
             last_error="" if channel else (skipped_reason or "некуда отправить"),
         )
@@ -587,19 +595,142 @@ async def _abandon_stale(now: dt.datetime) -> int:
     return len(ids)
 
 
-async def _claim(row_id: int, now: dt.datetime) -> tuple[dict, int] | None:
-    """Take one row for sending and record the attempt, committed before the gateway is called."""
+async def _defer_quiet(now: dt.datetime) -> int:
+    """In the quiet hours, due non-urgent SMS wait for 09:00 (no attempt used), in one statement."""
+    morning = quiet_until(now)
+    if morning is None:
+        return 0
     async with write_transaction():
-        rows = await Notification.update(
-            {Notification.status: NotificationStatus.SENDING, Notification.claimed_at: now,
-             Notification.attempts: Notification.attempts + 1}
-        ).where((Notification.id == row_id) & _is_due(now)).returning(*Notification.all_columns())
-        if not rows:
-            return None
-        attempt = await NotificationAttempt.insert(NotificationAttempt(
-            notification=row_id, number=rows[0]["attempts"], started_at=now,
-        )).returning(NotificationAttempt.id)
-    return rows[0], attempt[0]["id"]
+        rows = await Notification.update({Notification.next_attempt_at: morning}).where(
+            _is_due(now) & (Notification.channel == Channel.SMS) & (Notification.urgent == False)  # noqa: E712
+        ).returning(Notification.id)
+    return len(rows)
+
+
+_DUE = ("status = 'pending' AND channel = {} AND (next_attempt_at IS NULL OR next_attempt_at <= {})")
+
+
+@dataclass
+class _Batch:
+    """Messages claimed together: (row, attempt id) pairs and the rate slots they hold."""
+
+    rows: list[tuple[dict, int]]
+    slots: list[int]
+    #: Seconds until a gateway with due messages has a free slot (None: nothing is waiting).
+    wait: float | None = None
+
+
+async def _claim_batch(now: dt.datetime, room: int) -> _Batch:
+    """Claim up to ``room`` due messages per gateway, most urgent first, each with a rate slot,
+    and record their attempts: committed before any gateway is called."""
+    from tables.send_rate import BUSY_POLL, gateway_rate, release_slots, seconds_until_free, take_slots
+
+    night = quiet_until(now) is not None
+    skip = "" if is_sqlite() else " FOR UPDATE SKIP LOCKED"
+    claimed: list[dict] = []
+    slots: list[int] = []
+    waits: list[float] = []
+    for channel in (Channel.SMS, Channel.EMAIL):
+        rate = gateway_rate(channel)
+        urgent_only = " AND urgent = {}" if night and channel == Channel.SMS else ""
+        args: list = [channel.value, now] + ([True] if urgent_only else [])
+        async with write_transaction():
+            due = await Notification.raw(
+                f"SELECT id FROM notification WHERE {_DUE}{urgent_only} ORDER BY priority, id "
+                "LIMIT {}", *args, room)
+            if not due:
+                continue
+            wanted, taken = len(due), []
+            if rate:
+                at = time.time()
+                taken = await take_slots(channel, rate, wanted, at=at)
+                if not taken:
+                    waits.append(await seconds_until_free(channel, rate))
+                    continue
+                wanted = len(taken)
+            # The rows are picked once (a materialised CTE): PostgreSQL may run an ``IN (SELECT …
+            # LIMIT n FOR UPDATE SKIP LOCKED)`` again per row and update more than n.
+            rows = await Notification.raw(
+                f"WITH picked AS MATERIALIZED (SELECT id FROM notification WHERE {_DUE}{urgent_only} "
+                f"ORDER BY priority, id LIMIT {{}}{skip}) "
+                "UPDATE notification SET status = 'sending', claimed_at = {}, attempts = attempts + 1 "
+                "WHERE id IN (SELECT id FROM picked) AND status = 'pending' RETURNING *",
+                *args, wanted, now)
+            if rate and len(rows) < len(taken):
+                await release_slots(taken[len(rows):], at=at)
+                taken = taken[:len(rows)]
+            if not rows:  # another worker claimed them first: look again soon
+                waits.append(BUSY_POLL)
+            if rows:
+                attempts = await NotificationAttempt.insert(*[NotificationAttempt(
+                    notification=r["id"], number=r["attempts"], started_at=now) for r in rows]
+                ).returning(NotificationAttempt.id, NotificationAttempt.notification)
+                attempt_of = {a["notification"]: a["id"] for a in attempts}
+                for r in rows:
+                    r["attempt_id"] = attempt_of[r["id"]]
+            claimed += rows
+            slots += taken
+    claimed.sort(key=lambda r: (r["priority"], r["id"]))
+    return _Batch([(r, r.pop("attempt_id")) for r in claimed], slots,
+                  min(waits) if waits else None)
+
+
+async def send_pending(sender: Sender | None = None, *, limit: int = 100,
+                       now: dt.datetime | None = None, budget: float = 0.0) -> SendReport:
+    """Send up to ``limit`` due notifications: urgent ones first, then the other transactional
+    ones, then broadcasts (oldest first within each), within each gateway's rate
+    (``tables.send_rate``). Safe to run in any number of workers at once.
+
+    :param budget: seconds the pass may go on (waiting for a gateway's rate included); 0: until
+        ``limit`` or the first wait for a gateway's rate (what is left goes in the next pass).
+    """
+    own_sender = sender is None
+    sender = sender or load_sender(_configured_sender())
+    now = now or utcnow()
+    unknown = await _abandon_stale(now)
+    deferred = await _defer_quiet(now)
+    counts = dict.fromkeys(("sent", "retry", "failed", "unknown"), 0)
+    deadline = time.monotonic() + budget
+    processed = 0
+    try:
+        while processed < limit:
+            batch = await _claim_batch(now, min(SEND_BATCH, limit - processed))
+            if batch.rows:
+                for outcome in await _send_batch(sender, batch, now):
+                    counts[outcome] += 1
+                processed += len(batch.rows)
+                if budget and time.monotonic() > deadline:
+                    break
+                continue
+            if batch.wait is None or time.monotonic() + batch.wait > deadline:
+                break  # nothing due, or the rate allows no more in this pass
+            await asyncio.sleep(min(max(batch.wait, 0.005), 0.25))
+    finally:
+        if own_sender and hasattr(sender, "aclose"):
+            await sender.aclose()
+    return SendReport(sent=counts["sent"], retried=counts["retry"], failed=counts["failed"],
+                      unknown=unknown + counts["unknown"], deferred=deferred)
+
+
+async def _send_batch(sender: Sender, batch: _Batch, now: dt.datetime) -> list[str]:
+    """Send the claimed messages (a few at a time), then record every result and free their
+    rate slots in one transaction."""
+    from tables.send_rate import slots_done
+
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+    async def one(row: dict) -> tuple[str, NotificationStatus, AttemptOutcome, str, dict]:
+        async with gate:
+            return await _send_one(sender, row, now)
+
+    results = await asyncio.gather(*(one(row) for row, _ in batch.rows))
+    async with write_transaction():
+        for (row, attempt_id), (_, status, outcome, detail, changes) in zip(batch.rows, results,
+                                                                            strict=True):
+            await _finish(row, attempt_id, status=status, outcome=outcome, detail=detail,
+                          changes=changes)
+        await slots_done(batch.slots)
+    return [r[0] for r in results]
 
 
 async def _finish(row: dict, attempt_id: int, *, status: NotificationStatus,
@@ -616,49 +747,9 @@ async def _finish(row: dict, attempt_id: int, *, status: NotificationStatus,
         ).where(NotificationAttempt.id == attempt_id)
 
 
-async def send_pending(sender: Sender | None = None, *, limit: int = 100,
-                       now: dt.datetime | None = None) -> SendReport:
-    """Send up to ``limit`` due notifications, oldest first. Safe to run concurrently."""
-    own_sender = sender is None
-    sender = sender or load_sender(_configured_sender())
-    now = now or utcnow()
-    unknown = await _abandon_stale(now)
-    sent = retried = failed = deferred = 0
-    morning = quiet_until(now)
-    try:
-        # Transactional messages first; a mass send takes what is left, throttled.
-        candidates = await Notification.select(
-            Notification.id, Notification.channel, Notification.urgent
-        ).where(_is_due(now) & Notification.topic.not_in(list(BROADCAST_TOPICS))
-                ).order_by(Notification.id).limit(limit)
-        room = min(limit - len(candidates), BROADCAST_PER_PASS)
-        if room > 0:
-            candidates += await Notification.select(
-                Notification.id, Notification.channel, Notification.urgent
-            ).where(_is_due(now) & Notification.topic.is_in(list(BROADCAST_TOPICS))
-                    ).order_by(Notification.id).limit(room)
-        for candidate in candidates:
-            if morning and candidate["channel"] == Channel.SMS and not candidate["urgent"]:
-                await Notification.update({Notification.next_attempt_at: morning}).where(
-                    (Notification.id == candidate["id"]) & _is_due(now))
-                deferred += 1
-                continue
-            claimed = await _claim(candidate["id"], now)
-            if claimed is None:
-                continue
-            row, attempt_id = claimed
-            outcome = await _send_one(sender, row, attempt_id, now)
-            sent += outcome == "sent"
-            retried += outcome == "retry"
-            failed += outcome == "failed"
-            unknown += outcome == "unknown"
-    finally:
-        if own_sender and hasattr(sender, "aclose"):
-            await sender.aclose()
-    return SendReport(sent=sent, retried=retried, failed=failed, unknown=unknown, deferred=deferred)
-
-
-async def _send_one(sender: Sender, row: dict, attempt_id: int, now: dt.datetime) -> str:
+async def _send_one(sender: Sender, row: dict, now: dt.datetime
+                    ) -> tuple[str, NotificationStatus, AttemptOutcome, str, dict]:
+    """Call the gateway for one claimed message; returns what to record (nothing written here)."""
     unsubscribe = ""
     if row["topic"] == NEWS_TOPIC and row["subscriber"]:
         unsubscribe = unsubscribe_url(row["subscriber"])
@@ -668,35 +759,29 @@ async def _send_one(sender: Sender, row: dict, attempt_id: int, now: dt.datetime
     try:
         result = await sender.send(message) or SendResult()
     except PermanentFailure as exc:
-        await _finish(row, attempt_id, status=NotificationStatus.FAILED,
-                      outcome=AttemptOutcome.REJECTED, detail=str(exc),
-                      changes={Notification.last_error: str(exc)[:1000]})
         log.warning("notification %s refused: %s", row["id"], exc)
-        return "failed"
+        return ("failed", NotificationStatus.FAILED, AttemptOutcome.REJECTED, str(exc),
+                {Notification.last_error: str(exc)[:1000]})
     except MaybeSent as exc:
         text = f"{exc}: сообщение могло уйти, повторно не отправляется"
-        await _finish(row, attempt_id, status=NotificationStatus.UNKNOWN,
-                      outcome=AttemptOutcome.UNKNOWN, detail=str(exc),
-                      changes={Notification.last_error: text[:1000]})
         log.warning("notification %s maybe sent: %s", row["id"], exc)
-        return "unknown"
+        return ("unknown", NotificationStatus.UNKNOWN, AttemptOutcome.UNKNOWN, str(exc),
+                {Notification.last_error: text[:1000]})
     except Exception as exc:  # any other gateway failure may pass later; the batch goes on
         give_up = row["attempts"] >= MAX_ATTEMPTS
         error = f"{type(exc).__name__}: {exc}"[:1000]
         changes = {Notification.last_error: error}
         if not give_up:
             changes[Notification.next_attempt_at] = now + BACKOFF[min(row["attempts"], len(BACKOFF)) - 1]
-        await _finish(row, attempt_id,
-                      status=NotificationStatus.FAILED if give_up else NotificationStatus.PENDING,
-                      outcome=AttemptOutcome.RETRY, detail=error, changes=changes)
         log.warning("notification %s not sent (attempt %s): %s", row["id"], row["attempts"], exc)
-        return "failed" if give_up else "retry"
-    await _finish(row, attempt_id, status=NotificationStatus.SENT, outcome=AttemptOutcome.SENT,
-                  detail=" ".join(filter(None, [result.status, result.gateway_id])),
-                  changes={Notification.sent_at: utcnow(), Notification.last_error: "",
-                           Notification.gateway_id: result.gateway_id[:200],
-                           Notification.delivery_status: result.status[:120]})
-    return "sent"
+        return ("failed" if give_up else "retry",
+                NotificationStatus.FAILED if give_up else NotificationStatus.PENDING,
+                AttemptOutcome.RETRY, error, changes)
+    return ("sent", NotificationStatus.SENT, AttemptOutcome.SENT,
+            " ".join(filter(None, [result.status, result.gateway_id])),
+            {Notification.sent_at: utcnow(), Notification.last_error: "",
+             Notification.gateway_id: result.gateway_id[:200],
+             Notification.delivery_status: result.status[:120]})
 
 
 async def record_delivery(gateway_id: str, report: Delivery) -> bool:
@@ -744,12 +829,13 @@ async def poll_deliveries(sender: Sender, *, now: dt.datetime | None = None,
 
 
 async def deliver_notifications(*, sender: Sender | None = None, limit: int = 100,
-                                now: dt.datetime | None = None) -> dict[str, int]:
-    """One pass of the outbox for the worker's tick: send what is due, then collect delivery reports."""
+                                now: dt.datetime | None = None, budget: float = 0.0) -> dict[str, int]:
+    """One pass of the outbox for the worker's tick: send what is due (going on for up to
+    ``budget`` seconds while a gateway's rate holds messages back), then collect delivery reports."""
     own_sender = sender is None
     sender = sender or load_sender(_configured_sender())
     try:
-        report = await send_pending(sender, limit=limit, now=now)
+        report = await send_pending(sender, limit=limit, now=now, budget=budget)
         polled = await poll_deliveries(sender, now=now)
     finally:
         if own_sender and hasattr(sender, "aclose"):

@@ -39,6 +39,7 @@ APP_CONFIG = AppConfig(
             "tables.staff_logins",
             "tables.notifications",
             "tables.broadcasts",
+            "tables.send_rate",
             "tables.codes",
             "tables.billing.charge_run",
             "tables.billing.tariff_changes",

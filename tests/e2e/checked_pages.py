@@ -80,6 +80,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-terminate", "/office/subscribers/{contract_number}/terminate", who=STAFF),
     CheckedPage("office-charge", "/office/charge", who=STAFF),
     CheckedPage("office-broadcasts", "/office/broadcasts", who=STAFF),
+    CheckedPage("office-broadcast", "/office/broadcasts/{broadcast_id}", who=STAFF),
     CheckedPage("office-contract", "/office/contracts/new", who=STAFF),
     CheckedPage("office-agents", "/office/agents", who=STAFF),
     CheckedPage("office-bank", "/office/bank", who=STAFF),
@@ -212,8 +213,9 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
     # A broadcast in progress: the broadcasts page draws its statistics table.
     from tables.broadcasts import Broadcast
 
-    await Broadcast(kind="notice", segment="улица «Металлургов»", text="Работы на линии 10.12",
-                    recipients=2, created_at=now, created_by="a11y-admin").save()
+    broadcast = Broadcast(kind="notice", segment="улица «Металлургов»", text="Работы на линии 10.12",
+                          recipients=2, created_at=now, created_by="a11y-admin")
+    await broadcast.save()
     # Bank statements: one confirmed (a document waits in the queue), one draft to look at.
     contract = (await Subscriber.objects().get(Subscriber.id == subscriber_id)).contract_number
     done = await import_statement(statement(
@@ -227,7 +229,7 @@ async def _office_rows(subscriber_id: int) -> dict[str, Any]:
         file_name="kl_to_1c (2).txt", actor=Actor("a11y-admin"))
     return {"staff_id": staff.id, "office_payment_id": office.id, "card_payment_id": card.id,
             "export_job_id": await _finished_export(Actor("a11y-admin", staff_id=staff.id)),
-            "bank_statement_id": draft.statement_id}
+            "bank_statement_id": draft.statement_id, "broadcast_id": broadcast.id}
 
 
 async def _finished_export(actor: Any) -> int:
