@@ -426,6 +426,7 @@ async def notify_subscribers(messages: list[SubscriberMessage], *, topic: str, s
                 subject=(subject or f"Договор № {person['contract_number']}")[:200],
                 subscriber=message.subscriber_id, topic=topic[:60], reference=person["contract_number"][:60],
                 event_key=message.event_key[:150], urgent=urgent, created_at=now,
+                priority=PRIORITY_URGENT if urgent else PRIORITY_NORMAL,
                 status=NotificationStatus.PENDING if route.channel else NotificationStatus.SKIPPED,
                 last_error="" if route.channel else (route.reason or "некуда отправить"),
             ))
