@@ -24,12 +24,15 @@ import anyio.to_thread
 import jinja2
 from litestar import Response
 
+from web.errors import UserFacingError
 from web.formatting import FILTERS
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 #: Batches at least this long are laid out in a worker process rather than a thread.
 PROCESS_FROM = 10
 _batches = anyio.CapacityLimiter(1)
+PDF_UNAVAILABLE = ("PDF сейчас не формируется. Откройте квитанцию на странице и распечатайте её "
+                   "из браузера (Ctrl+P) — QR-код на ней тот же.")
 # Seven INFO lines per document ("Step 1 - Fetching and parsing HTML"…) would flood the log.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
@@ -56,11 +59,15 @@ def render_pdf(slips: Sequence[Any], title: str) -> bytes:
 
 async def slips_pdf(slips: Sequence[Any], *, title: str, filename: str) -> Response:
     """A PDF response with ``slips``, one per page, offered as ``filename``."""
-    if len(slips) < PROCESS_FROM:
-        pdf = await anyio.to_thread.run_sync(render_pdf, slips, title)
-    else:
-        async with _batches:
-            pdf = await anyio.to_process.run_sync(render_pdf, list(slips), title, cancellable=True)
+    try:
+        if len(slips) < PROCESS_FROM:
+            pdf = await anyio.to_thread.run_sync(render_pdf, slips, title)
+        else:
+            async with _batches:
+                pdf = await anyio.to_process.run_sync(render_pdf, list(slips), title, cancellable=True)
+    except (ImportError, OSError) as exc:  # WeasyPrint without Pango or fonts on this host
+        logging.getLogger(__name__).error("PDF slips unavailable (make pdf-deps): %s", exc)
+        raise UserFacingError(status_code=503, detail=PDF_UNAVAILABLE) from exc
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f"inline; filename=\"slips.pdf\"; filename*=UTF-8''{quote(filename)}",
         "Cache-Control": "no-store"})

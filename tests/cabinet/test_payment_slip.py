@@ -42,3 +42,20 @@ async def test_the_slip_page(client):
     assert "Петров П. П." in page.text and "Петрович" not in page.text
     bad = await client.get("/cabinet/slip?period=0000-01")
     assert bad.status_code == 400 and "ГГГГ-ММ" in bad.text
+
+
+async def test_a_host_without_pango_answers_the_pdf_with_a_message_not_a_500(client, monkeypatch):
+    """WeasyPrint loads Debian's Pango on the first PDF (``make pdf-deps``); where it cannot
+    (here: the import refused, as on a host without the library), the subscriber is told to
+    print the page instead."""
+    import sys
+
+    from web.slip_pdf import PDF_UNAVAILABLE
+
+    s = await make_subscriber()
+    await sign_in(client, s.id)
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    response = await client.get("/cabinet/slip.pdf")
+    assert response.status_code == 503
+    assert PDF_UNAVAILABLE.split(".")[0] in response.text
+    assert (await client.get("/cabinet/slip")).status_code == 200
