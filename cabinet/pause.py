@@ -20,6 +20,7 @@ from tables.billing.pauses import (
     MAX_LEAD_DAYS,
     PauseStatus,
     book_pause,
+    check_pause,
     current_pause,
     end_pause,
     pause_effect,
@@ -53,7 +54,8 @@ def _parse_days(text: str) -> int:
 
 
 async def _page(request: Request, subscriber: Subscriber, *, error: str | None = None,
-                notice: str | None = None, values: dict | None = None, status_code: int = 200) -> Template:
+                notice: str | None = None, values: dict | None = None, preview: dict | None = None,
+                status_code: int = 200) -> Template:
     today = local_date(utcnow())
     rules = pause_rules()
     pause = await current_pause(subscriber.id)
@@ -71,7 +73,7 @@ async def _page(request: Request, subscriber: Subscriber, *, error: str | None =
         "used": await used_days(subscriber.id, today.year), "year": today.year,
         "tomorrow": tomorrow, "latest": today + dt.timedelta(days=MAX_LEAD_DAYS),
         "values": values or {"starts_on": tomorrow.isoformat(), "days": str(rules.min_days)},
-        "error": error, "notice": notice, "read_only": bool(staff_viewer(request)),
+        "error": error, "notice": notice, "read_only": bool(staff_viewer(request)), "preview": preview,
         "closing": subscriber.terminated_on is not None,
         "in_debt": subscriber.status == SubscriberStatus.SUSPENDED or subscriber.balance < 0,
         "nav": "tariff",
@@ -85,6 +87,27 @@ class PauseController(Controller):
     async def page(self, request: Request, subscriber: NamedDependency[Subscriber],
                    done: FromQuery[str | None] = None) -> Template:
         return await _page(request, subscriber, notice=NOTICES.get(done or ""))
+
+    @post("/preview", dependencies={"subscriber": Provide(writable_subscriber)})
+    async def preview(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Template:
+        """What the pause does to the coming charges and the forecast: checked, nothing booked."""
+        fields = await form_fields(request)
+        values = {"starts_on": fields.get("starts_on", "")[:20], "days": fields.get("days", "")[:10]}
+        try:
+            starts_on, days = _parse_date(values["starts_on"]), _parse_days(values["days"])
+            ends_on = await check_pause(subscriber, starts_on, days)
+        except ValueError as exc:
+            return await _page(request, subscriber, error=str(exc), values=values, status_code=400)
+        today = local_date(utcnow())
+        fee = await monthly_fee(subscriber, today=today)
+        current = Month.of(today)
+        effects = [e for e in pause_effect(starts_on, ends_on, fee.next) if e.month >= current]
+        upcoming = {e.month: e.with_pause for e in effects if e.month > current}
+        preview = {"starts_on": starts_on, "ends_on": ends_on, "days": days, "effects": effects,
+                   "before": forecast(subscriber.balance, fee.next, today),
+                   "after": forecast(subscriber.balance, fee.next, today, upcoming),
+                   "values": {"starts_on": starts_on.isoformat(), "days": str(days)}}
+        return await _page(request, subscriber, values=values, preview=preview)
 
     @post("/book", dependencies={"subscriber": Provide(writable_subscriber)})
     async def book(self, request: Request, subscriber: NamedDependency[Subscriber]) -> Response:

@@ -162,6 +162,49 @@ def _repr(pause: Pause | dict) -> dict:
             "ends_on": str(_as_date(get("ends_on"))), "status": get("status")}
 
 
+def _check_request(starts_on: dt.date, days: int, today: dt.date) -> dt.date:
+    """The request's own rules (length, first day); returns the last paused day."""
+    rules = pause_rules()
+    if not isinstance(days, int) or not rules.min_days <= days <= rules.max_days:
+        raise ValueError(TEXTS["pause_length"].format(min=rules.min_days, max=rules.max_days))
+    tomorrow = today + dt.timedelta(days=1)
+    if starts_on < tomorrow:
+        raise ValueError(TEXTS["pause_start_past"].format(date=_d(tomorrow)))
+    if starts_on > today + dt.timedelta(days=MAX_LEAD_DAYS):
+        raise ValueError(TEXTS["pause_start_far"].format(date=_d(today + dt.timedelta(days=MAX_LEAD_DAYS))))
+    return starts_on + dt.timedelta(days=days - 1)
+
+
+async def _check_contract(subscriber: Subscriber | None, starts_on: dt.date, ends_on: dt.date) -> None:
+    """The contract's rules: not ending, no debt, no other pause, the yearly allowance."""
+    rules = pause_rules()
+    if subscriber is None:
+        raise ValueError(TEXTS["not_found"])
+    if subscriber.status == SubscriberStatus.TERMINATED or subscriber.terminated_on is not None:
+        raise ValueError(TEXTS["pause_terminated"])
+    if subscriber.status == SubscriberStatus.SUSPENDED or subscriber.balance < 0:
+        raise ValueError(TEXTS["pause_debt"].format(debt=format_plain(max(0, -subscriber.balance))))
+    existing = await current_pause(subscriber.id)
+    if existing is not None:
+        key = ("pause_overlap" if existing.starts_on <= ends_on and existing.ends_on >= starts_on
+               else "pause_one_at_a_time")
+        raise ValueError(TEXTS[key].format(start=_d(existing.starts_on), end=_d(existing.ends_on)))
+    for year in range(starts_on.year, ends_on.year + 1):
+        used = await used_days(subscriber.id, year)
+        if used + days_in_year(starts_on, ends_on, year) > rules.days_per_year:
+            raise ValueError(TEXTS["pause_year_limit"].format(
+                year=year, limit=rules.days_per_year, left=max(0, rules.days_per_year - used)))
+
+
+async def check_pause(subscriber: Subscriber, starts_on: dt.date, days: int, *,
+                      now: dt.datetime | None = None) -> dt.date:
+    """Every rule :func:`book_pause` applies, without booking (the cabinet's preview); returns
+    the last paused day. :raises ValueError: the same Russian messages."""
+    ends_on = _check_request(starts_on, days, local_date(now or utcnow()))
+    await _check_contract(subscriber, starts_on, ends_on)
+    return ends_on
+
+
 async def book_pause(subscriber_id: int, starts_on: dt.date, days: int, *, actor: Actor,
                      now: dt.datetime | None = None) -> Pause:
     """Book a pause of ``days`` days from ``starts_on`` (local). It starts in the daily job.
@@ -176,35 +219,11 @@ async def book_pause(subscriber_id: int, starts_on: dt.date, days: int, *, actor
     >>> await book_pause(s.id, dt.date(2026, 12, 10), 14, actor=subscriber_actor(s))
     """
     now = now or utcnow()
-    today = local_date(now)
-    rules = pause_rules()
-    if not isinstance(days, int) or not rules.min_days <= days <= rules.max_days:
-        raise ValueError(TEXTS["pause_length"].format(min=rules.min_days, max=rules.max_days))
-    tomorrow = today + dt.timedelta(days=1)
-    if starts_on < tomorrow:
-        raise ValueError(TEXTS["pause_start_past"].format(date=_d(tomorrow)))
-    if starts_on > today + dt.timedelta(days=MAX_LEAD_DAYS):
-        raise ValueError(TEXTS["pause_start_far"].format(date=_d(today + dt.timedelta(days=MAX_LEAD_DAYS))))
-    ends_on = starts_on + dt.timedelta(days=days - 1)
+    ends_on = _check_request(starts_on, days, local_date(now))
     async with write_transaction():
         await lock_billing(Sql())
         subscriber = await lock_subscriber(subscriber_id)
-        if subscriber is None:
-            raise ValueError(TEXTS["not_found"])
-        if subscriber.status == SubscriberStatus.TERMINATED or subscriber.terminated_on is not None:
-            raise ValueError(TEXTS["pause_terminated"])
-        if subscriber.status == SubscriberStatus.SUSPENDED or subscriber.balance < 0:
-            raise ValueError(TEXTS["pause_debt"].format(debt=format_plain(max(0, -subscriber.balance))))
-        existing = await current_pause(subscriber_id)
-        if existing is not None:
-            key = ("pause_overlap" if existing.starts_on <= ends_on and existing.ends_on >= starts_on
-                   else "pause_one_at_a_time")
-            raise ValueError(TEXTS[key].format(start=_d(existing.starts_on), end=_d(existing.ends_on)))
-        for year in range(starts_on.year, ends_on.year + 1):
-            used = await used_days(subscriber_id, year)
-            if used + days_in_year(starts_on, ends_on, year) > rules.days_per_year:
-                raise ValueError(TEXTS["pause_year_limit"].format(
-                    year=year, limit=rules.days_per_year, left=max(0, rules.days_per_year - used)))
+        await _check_contract(subscriber, starts_on, ends_on)
         pause = Pause(subscriber=subscriber_id, starts_on=starts_on, ends_on=ends_on,
                       planned_ends_on=ends_on, status=PauseStatus.BOOKED, booked_at=now,
                       booked_by=actor.name[:150])

@@ -38,8 +38,13 @@ async def test_book_see_the_effect_and_cancel(client):
     s = await _paid(client)
     page = await client.get("/cabinet/pause/")
     assert page.status_code == 200 and "от 7 до 90 дней" in _text(page)
-    assert "Оформить блокировку" in page.text
+    assert "Посчитать и проверить" in page.text
     start = local_date(utcnow()) + dt.timedelta(days=1)
+    preview = await _post(client, "/cabinet/pause/preview", {"starts_on": start.isoformat(), "days": "14"})
+    text = _text(preview)
+    assert preview.status_code == 200 and "Проверьте и подтвердите" in text
+    assert f"({14} дн.)" in text and "вместо 750,00 ₽" in text and "денег на счёте хватит до" in text
+    assert await Pause.count() == 0  # the preview books nothing
     done = await _post(client, "/cabinet/pause/book", {"starts_on": start.isoformat(), "days": "14"})
     assert done.status_code == 303 and done.headers["location"] == "/cabinet/pause/?done=booked"
     [pause] = await Pause.objects().where(Pause.subscriber == s.id)
@@ -66,8 +71,9 @@ async def test_bad_input_gets_a_russian_message(client, fields, message):
     await _paid(client)
     tomorrow = (local_date(utcnow()) + dt.timedelta(days=1)).isoformat()
     fields = {k: v.replace("TOMORROW", tomorrow) for k, v in fields.items()}
-    response = await _post(client, "/cabinet/pause/book", fields)
-    assert response.status_code == 400 and message in _text(response)
+    for path in ("/cabinet/pause/preview", "/cabinet/pause/book"):
+        response = await _post(client, path, fields)
+        assert response.status_code == 400 and message in _text(response)
     assert await Pause.count() == 0
 
 
