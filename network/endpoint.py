@@ -25,8 +25,7 @@ from litestar import Request, post
 from litestar.response import Response
 
 from settings import Settings, get_settings
-from tables.network import Nas
-from tables.radius import account, authorize
+from tables.radius import account, authorize_request
 
 log = logging.getLogger("centra.radius")
 PATH = "/radius"
@@ -94,8 +93,7 @@ async def radius_authorize(request: Request) -> Response:
     if attrs is None:
         return Response({"error": "bad body"}, status_code=400)
     client = request.query_params.get("client") or attrs.get("NAS-IP-Address", "")
-    nas = await Nas.select(Nas.kind, Nas.restricted_list, Nas.active).where(Nas.address == client).first()
-    decision = await authorize(attrs, nas)
+    decision = await authorize_request(attrs, client)
     if decision.outcome == "unknown":
         log.info("radius: unknown login %r from %s", attrs.get("User-Name", ""), client)
         return Response(b"", status_code=404)
