@@ -147,6 +147,7 @@ class Server:
     ready_path: str = "/healthz"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    output: Path | None = None  # the server's stdout and stderr (default: this process's)
 
     @property
     def url(self) -> str:
@@ -158,7 +159,13 @@ class Server:
         if self.workers > 1:
             cmd += ["--workers", str(self.workers)]
         env = {**os.environ, **self.env}
-        self.process = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+        out = open(self.output, "ab") if self.output else None  # closed once the child has it
+        try:
+            self.process = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=out,
+                                            stderr=subprocess.STDOUT if out else None)
+        finally:
+            if out:
+                out.close()
         deadline = time.monotonic() + 60
         import httpx
 

@@ -77,6 +77,65 @@ def load() -> str:
     return f"{one:.1f}/{five:.1f}"
 
 
+# --- CPU per request (what a shared machine does not skew much) ------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            out.append((int(entry), ppid, cmdline))
+    return out
+
+
+class CpuMeter:
+    """CPU seconds of FreeRADIUS, the app (uvicorn and its workers), the dataset's PostgreSQL
+    backends and this client, between ``start()`` and ``stop()``."""
+
+    def __init__(self, radiusd_pid: int, app_pid: int | None, database: str) -> None:
+        self.radiusd, self.app, self.database = radiusd_pid, app_pid, database
+
+    def _groups(self) -> dict[str, list[int]]:
+        procs = _processes()
+        app = set()
+        if self.app:
+            app.add(self.app)
+            for _ in range(3):
+                app |= {pid for pid, ppid, _ in procs if ppid in app}
+        pg = [pid for pid, _, cmd in procs if cmd.startswith("postgres:") and f" {self.database} " in cmd]
+        return {"radiusd": [self.radiusd], "app": sorted(app), "postgres": pg, "client": [os.getpid()]}
+
+    def sample(self) -> dict[str, float]:
+        return {name: sum(_cpu(p) for p in pids) for name, pids in self._groups().items()}
+
+    def start(self) -> None:
+        self.before = self.sample()
+
+    def stop(self, requests: int) -> str:
+        after = self.sample()
+        parts = [f"{name} {(after[name] - self.before.get(name, 0.0)) / max(1, requests) * 1000:.2f}"
+                 for name in after]
+        return ", ".join(parts)
+
+
 # --- data -------------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -368,6 +427,7 @@ class Phase:
     latencies: list[float] = dataclasses.field(default_factory=list)
     codes: collections.Counter = dataclasses.field(default_factory=collections.Counter)
     wrong: int = 0  # an answer other than the contract's state says
+    cpu: str = ""  # CPU ms per answer by process group (CpuMeter)
 
     @property
     def rate(self) -> float:
@@ -404,8 +464,11 @@ class Requests:
         return self.items[self.next]
 
 
-async def closed_loop(port: int, requests: Requests, *, concurrency: int, seconds: float) -> Phase:
+async def closed_loop(port: int, requests: Requests, *, concurrency: int, seconds: float,
+                      meter: CpuMeter | None = None) -> Phase:
     phase = Phase()
+    if meter:
+        meter.start()
     async with RadiusClient(port) as client:
         started = time.perf_counter()
         deadline = started + seconds
@@ -418,13 +481,17 @@ async def closed_loop(port: int, requests: Requests, *, concurrency: int, second
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         phase.seconds = time.perf_counter() - started
+    if meter:
+        phase.cpu = meter.stop(phase.answered)
     return phase
 
 
 async def open_loop(port: int, requests: Requests, *, rate: float, seconds: float, build=access_request,
-                    stop: asyncio.Event | None = None) -> Phase:
+                    stop: asyncio.Event | None = None, meter: CpuMeter | None = None) -> Phase:
     """``rate`` requests a second on schedule (for ``seconds``, or until ``stop``)."""
     phase = Phase()
+    if meter:
+        meter.start()
     tasks: set[asyncio.Task] = set()
     async with RadiusClient(port) as client:
         started = time.perf_counter()
@@ -450,6 +517,8 @@ async def open_loop(port: int, requests: Requests, *, rate: float, seconds: floa
         if tasks:
             await asyncio.gather(*tasks)
         phase.seconds = sent_for
+    if meter:
+        phase.cpu = meter.stop(phase.answered)
     return phase
 
 
@@ -467,13 +536,13 @@ def _note_acct(phase: Phase, code: int | None, ms: float) -> None:
 # --- the parts -------------------------------------------------------------------------------------
 
 AUTH_HEADERS = ["engine", "phase", "server", "sent", "answered/s", "p50 ms", "p99 ms", "lost", "wrong",
-                "accept / reject", "rest / files", "load 1/5 min", "target met"]
+                "accept / reject", "rest / files", "load 1/5 min", "target met", "CPU ms per answer"]
 
 
 def _row(engine: str, name: str, kind: str, p: Phase) -> list:
     return [engine, name, kind, f"{p.answered + p.lost:,}", f"{p.rate:,.0f}", f"{p.pct(0.5):.1f}",
             f"{p.pct(0.99):.1f}", p.lost, p.wrong,
-            f"{p.codes[ACCESS_ACCEPT]:,} / {p.codes[ACCESS_REJECT]:,}", "", load(), ""]
+            f"{p.codes[ACCESS_ACCEPT]:,} / {p.codes[ACCESS_REJECT]:,}", "", load(), "", p.cpu]
 
 
 def _merge(phases: list[Phase]) -> Phase:
@@ -486,14 +555,19 @@ def _merge(phases: list[Phase]) -> Phase:
                                                                     collections.Counter()),
                    wrong=sum(p.wrong for p in phases))
     merged.latencies = best.latencies
+    merged.cpu = best.cpu
     merged.seconds = merged.answered / best.rate if best.rate else 0.0
     return merged
 
 
-def authorisations(engine: str, app_url: str, logins: list[Login], args: argparse.Namespace) -> list[list]:
+def authorisations(engine: str, data: Dataset, app: Server, logins: list[Login],
+                   args: argparse.Namespace) -> list[list]:
     rows: list[list] = []
-    with radiusd("files", app_url, logins) as files, radiusd("rest", app_url, logins) as rest:
+    database = data.info.get("name", "")
+    with radiusd("files", app.url, logins) as files, radiusd("rest", app.url, logins) as rest:
         servers = {"files": files, "rest": rest}
+        meters = {kind: CpuMeter(server.process.pid, app.process.pid if app.process else None, database)
+                  for kind, server in servers.items()}
         requests = Requests(logins, seed=32)
         # Warm-up: FreeRADIUS's threads, rlm_rest's connections, the app's pool and caches.
         for server in servers.values():
@@ -502,9 +576,11 @@ def authorisations(engine: str, app_url: str, logins: list[Login], args: argpars
         for _ in range(args.rounds):
             for kind, server in servers.items():
                 closed[kind].append(asyncio.run(closed_loop(
-                    server.auth_port, requests, concurrency=args.concurrency, seconds=args.seconds)))
+                    server.auth_port, requests, concurrency=args.concurrency, seconds=args.seconds,
+                    meter=meters[kind])))
                 print(f"    closed loop, {kind}: {closed[kind][-1].rate:,.0f}/s, "
-                      f"p99 {closed[kind][-1].pct(0.99):.1f} ms, load {load()}", flush=True)
+                      f"p99 {closed[kind][-1].pct(0.99):.1f} ms, load {load()}; CPU ms per answer: "
+                      f"{closed[kind][-1].cpu}", flush=True)
         f, r = _merge(closed["files"]), _merge(closed["rest"])
         rows.append(_row(engine, f"closed loop, {args.concurrency} outstanding", "files (ceiling)", f))
         rows.append(_row(engine, f"closed loop, {args.concurrency} outstanding", "rest (Centra)", r))
@@ -513,7 +589,8 @@ def authorisations(engine: str, app_url: str, logins: list[Login], args: argpars
         rows[-1][12] = ok(ratio >= TARGET_CEILING and not r.wrong)
         print(table(AUTH_HEADERS, rows[-2:]), flush=True)
         for kind, server in servers.items():
-            p = asyncio.run(open_loop(server.auth_port, requests, rate=args.rate, seconds=args.seconds))
+            p = asyncio.run(open_loop(server.auth_port, requests, rate=args.rate, seconds=args.seconds,
+                                      meter=meters[kind]))
             label = "files (ceiling)" if kind == "files" else "rest (Centra)"
             rows.append(_row(engine, f"open loop, {args.rate:.0f}/s", label, p))
             if kind == "rest":
@@ -591,8 +668,11 @@ def run(engine: str, args: argparse.Namespace) -> tuple[list[list], list[list]]:
         print(f"\n{data.label}", flush=True)
         logins = prepare(data)
         env = {**data.env, "CENTRA_RADIUS_API_KEY": API_KEY, "CENTRA_RADIUS_CLIENTS": "127.0.0.1"}
-        with Server(OURS, env, workers=args.workers) as server:
-            auth = [] if args.skip_auth else authorisations(engine, server.url, logins, args)
+        log = Path(tempfile.gettempdir()) / f"centra-radius-storm-{engine}.log"
+        log.unlink(missing_ok=True)
+        print(f"  the app's log (a line per Reject, as in production): {log}", flush=True)
+        with Server(OURS, env, workers=args.workers, output=log) as server:
+            auth = [] if args.skip_auth else authorisations(engine, data, server, logins, args)
             acct = [] if args.skip_accounting else accounting(engine, data, server, logins, args)
     return auth, acct
 

@@ -90,10 +90,10 @@ security {{
     status_server = yes
 }}
 thread pool {{
-    start_servers = 8
+    start_servers = 32
     max_servers = 64
-    min_spare_servers = 4
-    max_spare_servers = 16
+    min_spare_servers = 16
+    max_spare_servers = 64
     max_requests_per_server = 0
     auto_limit_acct = no
 }}
@@ -126,10 +126,10 @@ $INCLUDE sites/
 {rest_section}
     }}
     pool {{
-        start = 4
-        min = 4
+        start = 32
+        min = 16
         max = 64
-        spare = 16
+        spare = 32
         uses = 0
         retry_delay = 1
         lifetime = 0

@@ -247,9 +247,10 @@ async def account(attrs: dict[str, str], nas_address: str) -> str:
 async def _update_session(key: str, status: str, now: dt.datetime, upload: int, download: int,
                           cause: str, framed_ip: str) -> str | None:
     """Apply a record to its stored session: "updated" or "unchanged"; None when there is none."""
+    if not is_sqlite():
+        return await _update_session_pg(key, status, now, upload, download, cause, framed_ip)
     async with write_transaction():
-        # Raw SQL, as the lookups above: ~333 of these a second at 100,000 sessions.
-        row = await _first(_SESSION + ("" if is_sqlite() else " FOR UPDATE"), key)
+        row = await _first(_SESSION, key)
         if row is None:
             return None
         if row["stopped_at"] is not None and status != "Stop":
@@ -274,6 +275,48 @@ async def _update_session(key: str, status: str, now: dt.datetime, upload: int, 
 
 _SESSION = """SELECT id, subscriber, upload_bytes, download_bytes, stopped_at, framed_ip, terminate_cause
 FROM radius_session WHERE session_key = {}"""
+
+# The same on PostgreSQL in one statement (one round trip instead of five with BEGIN and
+# COMMIT; ~333 a second at 100,000 sessions): the row is locked, a concurrent retransmission
+# waits and then sees this one's counters, the growth goes to the day's traffic.
+_UPDATE_SESSION_PG = """WITH old AS (
+    SELECT id, subscriber, upload_bytes, download_bytes, stopped_at, framed_ip
+    FROM radius_session WHERE session_key = {} FOR UPDATE
+), upd AS (
+    UPDATE radius_session r SET
+        updated_at = {},
+        upload_bytes = GREATEST(old.upload_bytes, {}),
+        download_bytes = GREATEST(old.download_bytes, {}),
+        framed_ip = CASE WHEN old.framed_ip = '' THEN {} ELSE old.framed_ip END,
+        stopped_at = CASE WHEN {} AND old.stopped_at IS NULL THEN {} ELSE old.stopped_at END,
+        terminate_cause = CASE WHEN {} AND old.stopped_at IS NULL THEN {} ELSE r.terminate_cause END
+    FROM old
+    WHERE r.id = old.id AND (old.stopped_at IS NULL OR {})
+      AND (({} AND old.stopped_at IS NULL) OR {} > old.upload_bytes OR {} > old.download_bytes
+           OR (old.framed_ip = '' AND {} <> ''))
+    RETURNING old.subscriber, GREATEST(0, {} - old.upload_bytes) AS up,
+              GREATEST(0, {} - old.download_bytes) AS down
+), traffic AS (
+    INSERT INTO traffic_day (day_key, subscriber, day, upload_bytes, download_bytes)
+    SELECT CAST(subscriber AS TEXT) || {}, subscriber, {}, up, down FROM upd
+    WHERE subscriber IS NOT NULL AND (up > 0 OR down > 0)
+    ON CONFLICT (day_key) DO UPDATE SET
+        upload_bytes = traffic_day.upload_bytes + excluded.upload_bytes,
+        download_bytes = traffic_day.download_bytes + excluded.download_bytes
+)
+SELECT (SELECT COUNT(*) FROM old) AS found, (SELECT COUNT(*) FROM upd) AS updated"""
+
+
+async def _update_session_pg(key: str, status: str, now: dt.datetime, upload: int, download: int,
+                             cause: str, framed_ip: str) -> str | None:
+    stop = status == "Stop"
+    day = local_date(now)
+    row = await _first(_UPDATE_SESSION_PG, key, now, upload, download, framed_ip, stop, now, stop, cause,
+                       stop, stop, upload, download, framed_ip, upload, download, f":{day.isoformat()}",
+                       day)
+    if not row or not row["found"]:
+        return None
+    return "updated" if row["updated"] else "unchanged"
 
 
 async def _add_traffic(subscriber_id: int, now: dt.datetime, upload: int, download: int) -> None:
