@@ -104,10 +104,10 @@ demo: $(STAMP)
 bench-tools:
 	@$(call apt_install,command -v wrk >/dev/null,wrk)
 
-bench: $(STAMP) bench-tools
+bench: $(STAMP) bench-tools radius-deps
 	$(PY) bench/run_all.py $(BENCH_ARGS)
 
-bench-quick: $(STAMP) bench-tools
+bench-quick: $(STAMP) bench-tools radius-deps
 	$(PY) bench/run_all.py --quick $(BENCH_ARGS)
 
 clean:

@@ -231,6 +231,27 @@ async def test_accounting_is_stored_once_under_retransmission(radius):
     assert await current_session(subscriber.id) is None  # stopped
 
 
+async def test_parallel_copies_of_a_record_are_stored_once(radius):
+    """Copies of one record in flight at once (two FreeRADIUS servers, or a NAS retrying while
+    the first is still being stored): one session row, its traffic counted once."""
+    await _nas()
+    subscriber = await _pppoe()
+    base = {"User-Name": "u100001", "Acct-Session-Id": "81a00002", "NAS-IP-Address": "127.0.0.1"}
+    start = {**base, "Acct-Status-Type": "Start", "Acct-Input-Octets": 100, "Acct-Output-Octets": 900}
+    answers = await asyncio.gather(*(send(radius, "acct", start) for _ in range(6)))
+    assert [code for code, _ in answers] == ["Accounting-Response"] * 6, answers
+    interim = {**base, "Acct-Status-Type": "Interim-Update", "Acct-Input-Octets": 5100,
+               "Acct-Output-Octets": 20900}
+    answers = await asyncio.gather(*(send(radius, "acct", interim) for _ in range(6)))
+    assert [code for code, _ in answers] == ["Accounting-Response"] * 6, answers
+    rows = await RadiusSession.select()
+    assert len(rows) == 1, rows
+    assert rows[0]["upload_bytes"] == 5100 and rows[0]["download_bytes"] == 20900
+    days = await traffic_by_day(subscriber.id, Month.of(rows[0]["updated_at"]))
+    assert sum(d["upload_bytes"] for d in days) == 5100
+    assert sum(d["download_bytes"] for d in days) == 20900
+
+
 async def test_the_endpoint_answers_only_freeradius(client, setenv):
     """Without the key, or from an address not in CENTRA_RADIUS_CLIENTS, nothing is there."""
     setenv("CENTRA_RADIUS_API_KEY", API_KEY)
