@@ -599,8 +599,9 @@ def authorisations(engine: str, data: Dataset, app: Server, logins: list[Login],
     return rows
 
 
-CABINET_HEADERS = ["engine", "dashboard", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "interims sent/s",
-                   "interim p50 / p99 ms", "interims lost", "load 1/5 min", "p95 / idle", "target met"]
+CABINET_HEADERS = ["engine", "dashboard", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors",
+                   "interims answered/s", "interim p50 / p99 ms", "interims lost",
+                   "load 1/5 min", "p95 / idle", "target met"]
 
 
 async def _with_accounting(url: str, cabinet: list, port: int, sessions: Requests,
