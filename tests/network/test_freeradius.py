@@ -248,8 +248,8 @@ async def test_parallel_copies_of_a_record_are_stored_once(radius):
     assert len(rows) == 1, rows
     assert rows[0]["upload_bytes"] == 5100 and rows[0]["download_bytes"] == 20900
     days = await traffic_by_day(subscriber.id, Month.of(rows[0]["updated_at"]))
-    assert sum(d["upload_bytes"] for d in days) == 5100
-    assert sum(d["download_bytes"] for d in days) == 20900
+    assert sum(d.upload for d in days) == 5100
+    assert sum(d.download for d in days) == 20900
 
 
 async def test_the_endpoint_answers_only_freeradius(client, setenv):
