@@ -39,7 +39,7 @@ from tables.choices import choices
 from tables.ledger import Credit, DuplicateEntryError, EntryKind, post_credits, post_entry
 from tables.money import kopecks
 from tables.payments.payment import Payment, PaymentChannel, PaymentStatus, town_of
-from tables.payments.receipts import issue_receipt
+from tables.payments.receipts import issue_receipt, issue_receipts
 from tables.subscribers import Subscriber, SubscriberStatus
 from tables.text import clean_text
 
@@ -735,15 +735,32 @@ async def _book_batch(statement_id: int, actor: Actor, limit: int) -> tuple[int,
                                   ).where(BankLine.id.is_in(duplicates))
         if booked:
             towns = await _towns({line["subscriber"] for line in booked})
-            payments = [(line["id"], await _new_payment(line["subscriber"], line["amount"],
-                                                        towns.get(line["subscriber"]), actor, now))
-                        for line in booked]
+            ids = await _payment_ids(len(booked))
+            await Payment.insert(*[Payment(
+                id=pid, subscriber=line["subscriber"], amount=line["amount"], status=PaymentStatus.SUCCEEDED,
+                channel=PaymentChannel.BANK, created_at=now, updated_at=now, created_by=actor.name,
+                town=towns.get(line["subscriber"])) for pid, line in zip(ids, booked, strict=True)])
+            await issue_receipts(ids, now=now)
+            payments = [(line["id"], pid) for pid, line in zip(ids, booked, strict=True)]
             cases = " ".join("WHEN {} THEN CAST({} AS INTEGER)" for _ in payments)
             await BankLine.raw(
                 f"UPDATE bank_line SET payment = CASE id {cases} END, resolved_by = {{}}, resolved_at = {{}} "
                 f"WHERE id IN ({', '.join('{}' for _ in payments)})",
                 *[v for pair in payments for v in pair], actor.name, now, *[p[0] for p in payments])
     return len(booked), sum(line["amount"] for line in booked), len(duplicates)
+
+
+async def _payment_ids(count: int) -> list[int]:
+    """Ids for ``count`` new payments, taken before one multi-row insert, so that each line
+    knows its payment (the order of ``RETURNING`` rows is not promised). On SQLite the write
+    transaction holds the only writer's lock, so the next ids are free."""
+    if is_sqlite():
+        rows = await Payment.raw("SELECT COALESCE(MAX(id), 0) AS top FROM payment")
+        top = int(rows[0]["top"])
+        return list(range(top + 1, top + 1 + count))
+    rows = await Payment.raw("SELECT nextval(pg_get_serial_sequence('payment', 'id')) AS id "
+                             "FROM generate_series(1, {})", count)
+    return [int(r["id"]) for r in rows]
 
 
 async def _towns(subscriber_ids: set[int]) -> dict[int, int | None]:

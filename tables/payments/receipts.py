@@ -160,6 +160,33 @@ def buyer_contact(email: str | None, phone: str | None) -> str:
     return (email or "").strip() or (phone or "").strip()
 
 
+def _payments_query():
+    return Payment.select(
+        Payment.id, Payment.subscriber, Payment.amount, Payment.channel,
+        Payment.subscriber.contract_number.as_alias("contract"),
+        Payment.subscriber.email.as_alias("email"), Payment.subscriber.phone.as_alias("phone"),
+    )
+
+
+def _receipt_row(payment: dict, settings, now: dt.datetime, *, refund_id: int | None = None,
+                 amount: int | None = None, bounced: bool = False) -> Receipt:
+    source = (f"refund-failed:{refund_id}" if bounced else f"refund:{refund_id}" if refund_id
+              else f"payment:{payment['id']}")
+    return Receipt(
+        payment=payment["id"], refund=refund_id, subscriber=payment["subscriber"], source=source,
+        operation=ReceiptOperation.SELL_REFUND if refund_id and not bounced else ReceiptOperation.SELL,
+        status=ReceiptStatus.PENDING, amount=amount if amount is not None else payment["amount"],
+        item_name=f"Услуги связи по договору № {payment['contract']}"[:128],
+        vat=settings.receipt_vat,
+        payment_type="cash" if payment["channel"] == PaymentChannel.OFFICE else "electronic",
+        buyer_contact=buyer_contact(payment["email"], payment["phone"])[:200],
+        seller_name=settings.receipt_seller_name[:200], seller_inn=settings.receipt_seller_inn[:12],
+        tax_system=settings.receipt_tax_system, place=settings.receipt_place[:200],
+        created_at=now,
+        external_id=f"centra-{source.replace(':', '-')}-{int(now.timestamp())}",
+    )
+
+
 async def issue_receipt(payment_id: int, *, refund_id: int | None = None, amount: int | None = None,
                         now: dt.datetime | None = None, bounced: bool = False) -> int | None:
     """Build the receipt of a credited payment (or of its refund) in the caller's transaction.
@@ -175,33 +202,33 @@ async def issue_receipt(payment_id: int, *, refund_id: int | None = None, amount
     settings = get_settings()
     now = now or utcnow()
     async with write_transaction():
-        payment = await Payment.select(
-            Payment.id, Payment.subscriber, Payment.amount, Payment.channel,
-            Payment.subscriber.contract_number.as_alias("contract"),
-            Payment.subscriber.email.as_alias("email"), Payment.subscriber.phone.as_alias("phone"),
-        ).where(Payment.id == payment_id).first()
+        payment = await _payments_query().where(Payment.id == payment_id).first()
         if payment is None:
             raise ValueError(f"payment {payment_id} not found")
         if bounced and refund_id is None:
             raise ValueError("a bounced refund's receipt needs the refund")
-        source = (f"refund-failed:{refund_id}" if bounced else f"refund:{refund_id}" if refund_id
-                  else f"payment:{payment_id}")
-        row = Receipt(
-            payment=payment_id, refund=refund_id, subscriber=payment["subscriber"], source=source,
-            operation=ReceiptOperation.SELL_REFUND if refund_id and not bounced else ReceiptOperation.SELL,
-            status=ReceiptStatus.PENDING, amount=amount if amount is not None else payment["amount"],
-            item_name=f"Услуги связи по договору № {payment['contract']}"[:128],
-            vat=settings.receipt_vat,
-            payment_type="cash" if payment["channel"] == PaymentChannel.OFFICE else "electronic",
-            buyer_contact=buyer_contact(payment["email"], payment["phone"])[:200],
-            seller_name=settings.receipt_seller_name[:200], seller_inn=settings.receipt_seller_inn[:12],
-            tax_system=settings.receipt_tax_system, place=settings.receipt_place[:200],
-            created_at=now,
-            external_id=f"centra-{source.replace(':', '-')}-{int(now.timestamp())}",
-        )
+        row = _receipt_row(payment, settings, now, refund_id=refund_id, amount=amount, bounced=bounced)
         inserted = await Receipt.insert(row).on_conflict(
             target=Receipt.source, action="DO NOTHING").returning(Receipt.id)
     return inserted[0]["id"] if inserted else None
+
+
+async def issue_receipts(payment_ids: list[int], *, now: dt.datetime | None = None) -> int:
+    """:func:`issue_receipt` for many credited payments at once (one read, one insert), in the
+    caller's transaction; returns how many receipts are new."""
+    from settings import get_settings
+
+    if not payment_ids:
+        return 0
+    settings = get_settings()
+    now = now or utcnow()
+    async with write_transaction():
+        payments = await _payments_query().where(Payment.id.is_in(payment_ids))
+        if len(payments) != len(set(payment_ids)):
+            raise ValueError("payment not found")
+        inserted = await Receipt.insert(*[_receipt_row(p, settings, now) for p in payments]).on_conflict(
+            target=Receipt.source, action="DO NOTHING").returning(Receipt.id)
+    return len(inserted)
 
 
 def _rub(kopecks_: int) -> float:

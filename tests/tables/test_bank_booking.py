@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 from tables.audit import Actor
-from tables.ledger import LedgerEntry
+from tables.ledger import Credit, LedgerEntry, post_credits
 from tables.notifications import Notification
 from tables.payments.bank import BankLine, BankStatement, book_statement, import_statement, start_confirmation
 from tables.payments.payment import Payment
 from tables.payments.receipts import Receipt
-from tables.subscribers import Subscriber
+from tables.subscribers import Subscriber, SubscriberStatus
 from tests.support.bank import document, statement
 from tests.support.factories import make_subscriber
 
@@ -88,3 +88,23 @@ async def test_a_booker_killed_midway_leaves_whole_batches_and_a_rerun_books_the
     assert result.booked == 300 - done_before
     assert await whole(statement_id, 300, people) == 300
     assert (await BankStatement.objects().get(BankStatement.id == statement_id)).status == "confirmed"
+
+
+async def test_credits_booked_together_follow_the_rules_of_one_entry():
+    """post_credits (set-based) does what post_entry does per credit: the balance, the credit that
+    reaches zero re-activates a suspended contract and says so, a reference books once."""
+    s = await make_subscriber()
+    await Subscriber.update({Subscriber.balance: -500_00,
+                             Subscriber.status: SubscriberStatus.SUSPENDED}).where(Subscriber.id == s.id)
+    booked = await post_credits([Credit(s.id, 300_00, "t:1"), Credit(s.id, 300_00, "t:2"),
+                                 Credit(s.id, 300_00, "t:1")], created_by="clerk")
+    assert booked == {"t:1", "t:2"}
+    after = await Subscriber.objects().get(Subscriber.id == s.id)
+    assert (after.balance, after.status) == (100_00, SubscriberStatus.ACTIVE)
+    notes = await Notification.select(Notification.topic, Notification.body).where(
+        Notification.subscriber == s.id).order_by(Notification.id)
+    assert [n["topic"] for n in notes] == ["message.payment", "message.payment_reactivated"]
+    assert "-200" in notes[0]["body"].replace("\u00a0", "").replace(" ", "")
+    assert await post_credits([Credit(s.id, 300_00, "t:2")]) == set()
+    assert (await Subscriber.objects().get(Subscriber.id == s.id)).balance == 100_00
+    assert await LedgerEntry.count() == 2
