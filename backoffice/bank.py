@@ -54,6 +54,9 @@ from tables.subscribers import find_by_contract
 #: Where the upload is posted; the body cap there is the statement's (cabinet.security).
 UPLOAD_PATH = "/office/bank"
 
+#: Lines listed on a statement's page (the counts above them cover every line).
+LINES_SHOWN = 500
+
 DONE = {
     "confirmed": "Выписка проведена: найденные платежи зачислены, остальные ждут разбора в очереди.",
     "assigned": "Платёж зачислен на выбранный договор.",
@@ -109,12 +112,13 @@ class BankController(Controller):
         job = await get_job(st.job) if st.job else None
         # While the statement loads (tens of thousands of lines) only its progress is shown.
         lines = [] if st.status in (StatementStatus.IMPORTING, StatementStatus.FAILED) else (
-            await statement_lines(st.id))
+            await statement_lines(st.id, limit=LINES_SHOWN))
         progress = job_progress(job if working or (job and job["status"] != "done") else None,
                                 unit="документов", label="Ход обработки выписки")
         return _page(request, "bank_statement", st=st, lines=lines, summary=await statement_summary(st.id),
                      labels=LINE_STATE_LABELS, status_labels=STATEMENT_STATUS_LABELS,
-                     done=DONE.get(done, "") if not working else "", working=working, **progress)
+                     done=DONE.get(done, "") if not working else "", working=working,
+                     lines_cut=len(lines) == LINES_SHOWN, **progress)
 
     @post("/statements/{statement_id:int}/confirm")
     async def confirm(self, request: Request, statement_id: FromPath[int]) -> Response:

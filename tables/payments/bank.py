@@ -827,10 +827,13 @@ async def reject_line(line_id: int, reason: str, *, actor: Actor) -> None:
                           actor=actor, message=reason[:500])
 
 
-async def statement_lines(statement_id: int) -> list[dict]:
-    return await BankLine.select(*BankLine.all_columns(),
-                                 BankLine.subscriber._.contract_number.as_alias("contract")).where(
+async def statement_lines(statement_id: int, limit: int | None = None) -> list[dict]:
+    """The statement's lines in file order (the first ``limit``: a page shows a few hundred of
+    a statement's tens of thousands; the admin lists them all)."""
+    query = BankLine.select(*BankLine.all_columns(),
+                            BankLine.subscriber._.contract_number.as_alias("contract")).where(
         BankLine.statement == statement_id).order_by(BankLine.position)
+    return await (query.limit(limit) if limit else query)
 
 
 async def queued_lines(limit: int = 200) -> list[dict]:
