@@ -194,8 +194,9 @@ async def post_credits(credits: Sequence[Credit], *, kind: EntryKind | str = Ent
 
     One ``INSERT … ON CONFLICT DO NOTHING`` for the entries, one ``UPDATE`` for the cached
     balances, one for the contracts a credit brings back to zero or above (re-activated, with
-    the NAS told, as :func:`post_entry` does); each credit's message says the balance after it,
-    in the order given. A reference booked before (or twice in ``credits``) changes nothing.
+    the NAS told, as :func:`post_entry` does); each payment's message says the balance after it,
+    in the order given (queued together: ``messages.payments_received``). A reference booked
+    before (or twice in ``credits``) changes nothing.
 
     :returns: the references booked by this call.
     """
@@ -238,6 +239,7 @@ async def post_credits(credits: Sequence[Credit], *, kind: EntryKind | str = Ent
                 & (Subscriber.status == SubscriberStatus.SUSPENDED)).returning(Subscriber.id)
             back = {r["id"] for r in rows}
         running = {sid: final[sid] - totals[sid] for sid in ids}
+        told: dict[bool, list[tuple[int, int, int, str]]] = {False: [], True: []}
         for c in posted:
             running[c.subscriber_id] = balance = running[c.subscriber_id] + c.amount
             # The credit that reached zero re-activated the contract (as post_entry would).
@@ -246,8 +248,10 @@ async def post_credits(credits: Sequence[Credit], *, kind: EntryKind | str = Ent
                 back.discard(c.subscriber_id)
                 await queue_disconnects(c.subscriber_id, "reactivated", c.reference)
             if kind == EntryKind.PAYMENT:
-                await messages.payment_received(c.subscriber_id, c.amount, balance, c.reference,
-                                                reactivated=came_back)
+                told[came_back].append((c.subscriber_id, c.amount, balance, c.reference))
             elif came_back:
                 await messages.reactivated(c.subscriber_id, balance, c.reference)
+        for reactivated, payments in told.items():  # each payment's message, as post_entry's
+            if payments:
+                await messages.payments_received(payments, reactivated=reactivated)
     return booked

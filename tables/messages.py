@@ -92,6 +92,18 @@ async def payment_received(subscriber_id: int, amount: int, balance: int, refere
                 balance=format_plain(balance))
 
 
+async def payments_received(payments: list[tuple[int, int, int, str]], *, reactivated: bool = False) -> int:
+    """:func:`payment_received` for many (subscriber id, amount, balance after it, ledger reference)
+    at once (a bank statement's batch, in its transaction); the same text and key.
+    :returns: messages queued."""
+    kind = "payment_reactivated" if reactivated else "payment"
+    return await notify_subscribers(
+        [SubscriberMessage(subscriber_id, TEXTS[kind].format(amount=format_plain(amount),
+                                                             balance=format_plain(balance)),
+                           f"payment:{reference}") for subscriber_id, amount, balance, reference in payments],
+        topic=f"message.{kind}", subject=SUBJECTS[kind], kind=KINDS.get(kind, MessageKind.ACCOUNT))
+
+
 async def reactivated(subscriber_id: int, balance: int, reference: str) -> bool:
     """A credit brought a suspended contract back; keyed by that credit's ledger reference."""
     return await _tell(subscriber_id, "reactivated", reference, balance=format_plain(balance))
