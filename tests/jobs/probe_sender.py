@@ -1,7 +1,8 @@
 """An outbox worker as its own OS process (tests/jobs/test_send_rate.py, PostgreSQL).
 
 Runs the outbox pass the job ``messages.send`` runs (``deliver_notifications`` with a budget)
-back to back until nothing is left to send, then prints how many messages it sent (JSON).
+back to back until nothing is left to send, then prints how many messages it sent (JSON). It
+starts when the test writes a line to its stdin (both workers at once).
 The gateway and the rate come from the environment, as in a deployed worker.
 """
 
@@ -25,6 +26,9 @@ async def main() -> None:
 
     db = engine()
     await db.start_connection_pool(reset=keep_pooled_session)
+    # Start together with the other worker: say ready, wait for the test's "go".
+    print("ready", flush=True)
+    await asyncio.to_thread(sys.stdin.readline)
     sent = 0
     try:
         while True:
