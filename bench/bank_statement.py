@@ -1,4 +1,4 @@
-"""Benchmark 8: a bank statement of 50,000 documents parsed, matched and booked, memory flat.
+"""Bank statement benchmark: 50,000 documents parsed, matched and booked, memory flat.
 
     PYTHONPATH=. .venv/bin/python bench/bank_statement.py [--engine sqlite|pg] [--sizes 10000,50000] [--keep]
 
