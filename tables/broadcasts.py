@@ -21,7 +21,7 @@ from typing import Any
 from piccolo.columns import Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
-from db.engine import write_transaction
+from db.engine import is_sqlite, write_transaction
 from providers.sms import sms_segments
 from tables.audit import Actor, write_audit
 from tables.calendar import utcnow
@@ -328,6 +328,10 @@ async def queue_broadcast_messages(broadcast_id: int, segment: Segment,
         if progress is not None:
             await progress(len(contracts))
         del values, contracts
+    if not is_sqlite():
+        # 100,000 new rows: fresh statistics, or PostgreSQL's planner (still counting a handful of
+        # pending rows) sorts the whole backlog for every claim of 20 (236 ms instead of 1 ms).
+        await Notification.raw("ANALYZE notification")
     final = await Broadcast.select(Broadcast.recipients).where(Broadcast.id == broadcast_id).first()
     return final["recipients"]
 

@@ -637,8 +637,8 @@ async def _claim_batch(now: dt.datetime, room: int) -> _Batch:
         args: list = [channel.value, now] + ([True] if urgent_only else [])
         async with write_transaction():
             due = await Notification.raw(
-                f"SELECT id FROM notification WHERE {_DUE}{urgent_only} ORDER BY priority, id "
-                "LIMIT {}", *args, room)
+                f"SELECT id FROM notification WHERE {_DUE}{urgent_only} "
+                "ORDER BY status, channel, priority, id LIMIT {}", *args, room)
             if not due:
                 continue
             wanted, taken = len(due), []
@@ -653,7 +653,7 @@ async def _claim_batch(now: dt.datetime, room: int) -> _Batch:
             # LIMIT n FOR UPDATE SKIP LOCKED)`` again per row and update more than n.
             rows = await Notification.raw(
                 f"WITH picked AS MATERIALIZED (SELECT id FROM notification WHERE {_DUE}{urgent_only} "
-                f"ORDER BY priority, id LIMIT {{}}{skip}) "
+                f"ORDER BY status, channel, priority, id LIMIT {{}}{skip}) "
                 "UPDATE notification SET status = 'sending', claimed_at = {}, attempts = attempts + 1 "
                 "WHERE id IN (SELECT id FROM picked) AND status = 'pending' RETURNING *",
                 *args, wanted, now)
