@@ -151,6 +151,12 @@ class StatementHeader:
     account: str = ""
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    sender: str = ""  # Отправитель: the program that wrote the file
+
+
+#: ``Отправитель`` of the accounting export we write for 1C (``tables.reports.accounting``): such a
+#: file is our own day totals, never a bank's statement, and is refused on upload.
+OUR_EXPORT_SENDER = "Centra"
 
 
 @dataclass
@@ -223,6 +229,7 @@ def _close_header(header: StatementHeader, fields: dict[str, tuple[str, int]], a
     header.account = accounts[0] if accounts else ""
     if not re.fullmatch(r"\d{20}", header.account):
         raise StatementError("В заголовке выписки нет расчётного счёта компании (РасчСчет=, 20 цифр)")
+    header.sender = fields.get("Отправитель", ("", 0))[0]
     for key, attr in (("ДатаНачала", "date_from"), ("ДатаКонца", "date_to")):
         if fields.get(key) and fields[key][0]:
             setattr(header, attr, _date(fields[key][0], fields[key][1], key))
@@ -449,6 +456,9 @@ async def check_statement(open_file: Opener, company_account: str = "") -> State
     :raises StatementError: a malformed file or another account.
     """
     scan = await anyio.to_thread.run_sync(scan_statement, open_file)
+    if scan.header.sender == OUR_EXPORT_SENDER:
+        raise StatementError("Это выгрузка Centra для бухгалтерии (итоги по дням), а не выписка банка: "
+                             "загрузите выписку, полученную из банка")
     if company_account and scan.header.account != company_account:
         raise StatementError(f"Выписка по счёту {scan.header.account}, а счёт компании — {company_account}")
     return scan

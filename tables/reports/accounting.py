@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from settings import Settings
 from tables.calendar import LOCAL_TZ
+from tables.payments.bank import OUR_EXPORT_SENDER
 from tables.payments.payment import PAYMENT_CHANNEL_LABELS
 from tables.reports.filters import Filters
 from tables.reports.payments import paid_payments
@@ -155,7 +156,7 @@ def onec_text(lines: Sequence[DayLine], f: Filters, payee: Settings, created: dt
     refunded = sum(x.refunded for x in lines)
     out: list[str] = ["1CClientBankExchange"]
     fields: list[tuple[str, str]] = [
-        ("ВерсияФормата", "1.03"), ("Кодировка", "Windows"), ("Отправитель", "Centra"),
+        ("ВерсияФормата", "1.03"), ("Кодировка", "Windows"), ("Отправитель", OUR_EXPORT_SENDER),
         ("Получатель", "1С:Бухгалтерия"), ("ДатаСоздания", local.strftime("%d.%m.%Y")),
         ("ВремяСоздания", local.strftime("%H:%M:%S")), ("ДатаНачала", first), ("ДатаКонца", last),
         ("РасчСчет", payee.payee_account), ("Документ", "Платежное поручение"),

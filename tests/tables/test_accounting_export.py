@@ -184,3 +184,14 @@ async def test_the_cli_writes_the_same_file(mixed, tmp_path):
         await run_export("payments", period="2026-11", fmt="1c", output=str(output))
     with pytest.raises(ValueError, match="Для 1c укажите файл"):
         await run_export("accounting", period="2026-11", fmt="1c")
+
+
+async def test_our_own_export_is_refused_as_a_bank_statement(mixed):
+    """The file names our account as the receiver, so every document would look incoming and
+    land in the clerk's queue: the upload refuses it by its sender instead."""
+    from tables.payments.bank import StatementError, check_statement, opener_of
+
+    settings = get_settings()
+    data = await accounting_onec(filters(**{"from": "2026-11", "to": "2026-11"}), settings, CREATED)
+    with pytest.raises(StatementError, match="выгрузка Centra для бухгалтерии"):
+        await check_statement(opener_of(data), settings.payee_account)
