@@ -131,8 +131,8 @@ def parse_segment(fields: dict[str, str]) -> Segment:
         return int(value)
 
     status = (fields.get("status") or "").strip()
-    if status and status not in ("active", "suspended"):
-        raise ValueError("Состояние договора: действует или приостановлен")
+    if status and status not in ("active", "suspended", "paused"):
+        raise ValueError("Состояние договора: действует, приостановлен или добровольная блокировка")
     debt_text = (fields.get("debt_above") or "").strip()
     debt = None
     if debt_text:

@@ -194,3 +194,17 @@ async def test_the_office_page_previews_then_sends_for_a_manager_only(client, en
     listing = await client.get("/office/broadcasts")
     assert f'href="/office/broadcasts/{broadcast_id}"' in listing.text
     assert (await client.get("/office/broadcasts/999999")).status_code == 404
+
+
+async def test_paused_contracts_are_a_segment_of_their_own():
+    """A voluntary pause is a state staff message about («вы на паузе до …»): the form offers it."""
+    from tables.broadcasts import parse_segment
+    from tables.subscribers import Subscriber
+
+    a, _b, _c = await _town_of_three()
+    await Subscriber.update({Subscriber.status: "paused"}).where(Subscriber.id == a.id)
+    segment = parse_segment({"status": "paused"})
+    assert await segment_size(segment) == 1
+    assert segment.label() == "добровольная блокировка"
+    with pytest.raises(ValueError, match="добровольная блокировка"):
+        parse_segment({"status": "terminated"})
