@@ -66,6 +66,7 @@ from piccolo.engine.postgres import PostgresEngine  # noqa: E402
 from piccolo.utils.sync import run_sync  # noqa: E402, F401
 
 from piccolo_conf import DB  # noqa: E402
+from tests.support.outside import engine, gateway  # noqa: E402, F401
 from tests.support.payments import stripe_sandbox  # noqa: E402, F401
 
 

@@ -4,14 +4,11 @@ download (read back by our statement parser), the XLSX job, refusals."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 
 import openpyxl
-import pytest
 from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
-from jobs.engine import app, in_memory
 from jobs.worker import run_worker
 from settings import get_settings
 from tables.payments.bank import parse_statement
@@ -77,14 +74,6 @@ async def test_bad_filters_get_a_russian_message(client):
     assert page.status_code == 400 and "Канал оплаты: выберите один из списка" in page.text
     # Only the accounting report has a 1C file.
     assert (await client.get("/reports/payments/export.1c.txt")).status_code == 404
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[None]:
-    if in_memory():
-        app.connector.reset()
-    async with app.open_async():
-        yield
 
 
 async def test_the_xlsx_job_keeps_the_channel_filter(client, engine):

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from jobs.engine import app, in_memory
 from jobs.worker import run_worker
 from tables.background import BackgroundJob, JobFileChunk
 from tables.ledger import LedgerEntry
@@ -22,13 +20,7 @@ from tests.support.bank import document, statement
 from tests.support.factories import make_subscriber
 from tests.support.helpers import admin_login, csrf_from, make_staff
 
-
-@pytest.fixture(autouse=True)
-async def engine() -> AsyncIterator[None]:
-    if in_memory():
-        app.connector.reset()
-    async with app.open_async():
-        yield
+pytestmark = pytest.mark.usefixtures("engine")  # tests/support/outside.py
 
 
 async def work() -> None:

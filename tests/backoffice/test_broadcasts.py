@@ -7,12 +7,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 
 import tables.broadcasts as broadcasts
-from jobs.engine import app, in_memory
 from jobs.worker import run_worker
 from tables.addresses import Town
 from tables.audit import Actor, AuditEntry
@@ -135,12 +133,6 @@ async def test_the_mass_send_queues_the_segment_in_batches_once(monkeypatch):
     assert row.recipients == 23 and row.job is None
 
 
-@pytest.fixture
-async def engine() -> AsyncIterator[None]:
-    if in_memory():
-        app.connector.reset()
-    async with app.open_async():
-        yield
 
 
 async def _work() -> None:

@@ -38,11 +38,6 @@ NEW_PASSWORD = "Tulips-in-May-26"
 SIX_DIGITS = re.compile(r"\b(\d{6})\b")
 
 
-@pytest.fixture
-def gateway():
-    server = SmsSandbox().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator
 
 import openpyxl
 import pytest
 from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
-from jobs.engine import app, in_memory
+from jobs.engine import app
 from jobs.worker import run_worker
 from tables.audit import SYSTEM, Actor, AuditEntry
 from tables.background import BackgroundJob, JobFileChunk, delete_expired_files, mark_failed
@@ -26,12 +25,6 @@ from tests.support.helpers import csrf_from
 OCTOBER = {"from": "2026-10", "to": "2026-10"}
 
 
-@pytest.fixture
-async def engine() -> AsyncIterator[None]:
-    if in_memory():
-        app.connector.reset()
-    async with app.open_async():
-        yield
 
 
 async def _manager(client, name: str = "clerk"):

@@ -8,22 +8,12 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import procrastinate
-import pytest
 
-from jobs.engine import RETRY, app, in_memory, next_tick
+from jobs.engine import RETRY, app, next_tick
 from jobs.schedules import charge
 from tables.calendar import LOCAL_TZ
-
-
-@pytest.fixture
-async def engine() -> AsyncIterator[procrastinate.App]:
-    if in_memory():
-        app.connector.reset()
-    async with app.open_async():
-        yield app
 
 
 def _local(*args: int) -> dt.datetime:

@@ -29,11 +29,6 @@ NOON = dt.datetime(2026, 12, 7, 5, 0, tzinfo=dt.UTC)
 RATE = 10
 
 
-@pytest.fixture
-def gateway():
-    server = SmsSandbox().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

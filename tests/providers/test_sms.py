@@ -14,15 +14,8 @@ from providers.sms import (
     parse_callback,
     sms_segments,
 )
-from providers.sms_sandbox import SANDBOX_API_ID, SmsSandbox
+from providers.sms_sandbox import SANDBOX_API_ID
 from providers.stripe_sandbox import free_port
-
-
-@pytest.fixture
-def gateway():
-    server = SmsSandbox().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

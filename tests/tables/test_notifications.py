@@ -59,11 +59,6 @@ class RecordingSender:
         self.sent.append(message)
 
 
-@pytest.fixture
-def gateway():
-    server = SmsSandbox().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
