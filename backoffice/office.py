@@ -56,8 +56,9 @@ from tables.payments.refunds import refund_payment
 from tables.payments.slip import Slip, payment_slip, slip_month, street_slips, streets_by_town
 from tables.phones import normalize_phone
 from tables.radius import connection_summary, disconnect_by_staff
+from tables.requests.balance_refund import complete_balance_refund, file_balance_refund
 from tables.requests.filing import KIND_TOPICS, SUBSCRIBER_KINDS, file_request
-from tables.requests.queue import REQUEST_KIND_LABELS, REQUEST_TOPIC_LABELS
+from tables.requests.queue import REQUEST_KIND_LABELS, REQUEST_TOPIC_LABELS, RequestKind, open_request
 from tables.requests.termination import complete_termination
 from tables.staff import Role, role_of
 from tables.subscribers import Subscriber, create_subscriber, find_by_contract
@@ -159,6 +160,8 @@ DONE_MESSAGES = {
     "disconnect_none": "Открытых сессий нет: разрывать нечего.",
     "pause_ended": "Блокировка окончена: услуги подключены, абоненту отправлено сообщение.",
     "pause_cancelled": "Запланированная блокировка отменена.",
+    "balance_refund": "Заявка на возврат остатка подана: выплата — на этой же странице «Возврат остатка».",
+    "balance_paid": "Остаток выплачен: проводка «Возврат» в журнале, баланс договора — 0.",
 }
 
 
@@ -445,6 +448,47 @@ class OfficeController(Controller):
         except ValueError as exc:
             return self._request_page(request, s, fields, str(exc), status_code=422)
         return Redirect(_card_url(s.contract_number, "request"))
+
+    # --- a terminated contract's leftover balance: the request, then the payout -------------
+
+    @get("/subscribers/{number:str}/balance-refund", name="office:balance_refund")
+    async def balance_refund_form(self, request: Request, number: FromPath[str]) -> Template:
+        _require(request, "card")
+        s = await _contract(number)
+        return await self._balance_refund_page(request, s, {}, "")
+
+    async def _balance_refund_page(self, request: Request, s: Subscriber, fields: dict[str, str],
+                                   error: str, status_code: int = 200) -> Template:
+        return _page(request, "balance_refund", status_code=status_code, s=s,
+                     label=contract_label(s.contract_number, s.full_name),
+                     open_refund=await open_request(s.id, RequestKind.BALANCE_REFUND),
+                     fields=fields, error=error)
+
+    @post("/subscribers/{number:str}/balance-refund")
+    async def balance_refund_post(self, request: Request, number: FromPath[str]) -> Response:
+        _require(request, "balance_refund")
+        s = await _contract(number)
+        fields = await _fields(request)
+        try:
+            await file_balance_refund(s.id, fields.get("details", ""), actor=_actor(request))
+        except ValueError as exc:
+            return await self._balance_refund_page(request, s, fields, str(exc), status_code=422)
+        return Redirect(_card_url(s.contract_number, "balance_refund"))
+
+    @post("/subscribers/{number:str}/balance-refund/pay")
+    async def balance_refund_pay(self, request: Request, number: FromPath[str]) -> Response:
+        _require(request, "balance_payout")
+        s = await _contract(number)
+        fields = await _fields(request)
+        open_refund = await open_request(s.id, RequestKind.BALANCE_REFUND)
+        try:
+            if open_refund is None or str(open_refund["id"]) != fields.get("request", ""):
+                raise ValueError("Заявка на возврат уже закрыта или изменилась: откройте страницу заново")
+            await complete_balance_refund(open_refund["id"], actor=_actor(request))
+        except ValueError as exc:
+            return await self._balance_refund_page(request, await _contract(number), fields, str(exc),
+                                                   status_code=422)
+        return Redirect(_card_url(s.contract_number, "balance_paid"))
 
     # --- password reset and staff view (no money: one confirmation step) --------------
 

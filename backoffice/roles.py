@@ -118,6 +118,10 @@ OFFICE_MATRIX: dict[str, set[Role]] = {
     # Payment slips with the bank QR code: one from the card, or a batch for a street or a
     # building (/office/slips) put in mailboxes — the front desk and the cash desk print them.
     "slip": {OP, CA, AD},
+    # A terminated contract's leftover balance: file the request on the subscriber's behalf, and
+    # pay it out (the admin's forms of the same names; one role table for both ways in).
+    "balance_refund": FORM_MATRIX["Заявка на возврат остатка"],
+    "balance_payout": FORM_MATRIX["Выплатить остаток"],
 }
 
 #: The admin sidebar's links (piccolo_admin's ``sidebar_links``): name → (address, the office

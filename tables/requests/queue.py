@@ -370,8 +370,8 @@ async def contract_row(subscriber_id: int) -> dict:
 
 
 async def open_request(subscriber_id: int, kind: str) -> dict | None:
-    """The contract's open request of ``kind`` (id and number), if any."""
-    return await ServiceRequest.select(ServiceRequest.id, ServiceRequest.number).where(
+    """The contract's open request of ``kind`` (id, number and the filer's text), if any."""
+    return await ServiceRequest.select(ServiceRequest.id, ServiceRequest.number, ServiceRequest.text).where(
         (ServiceRequest.subscriber == subscriber_id) & (ServiceRequest.kind == kind)
         & ServiceRequest.status.is_in(list(OPEN_STATUSES))
     ).first()

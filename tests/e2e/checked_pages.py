@@ -78,6 +78,7 @@ CHECKED_PAGES: list[CheckedPage] = [
     CheckedPage("office-request", "/office/subscribers/{contract_number}/request", who=STAFF),
     CheckedPage("office-password", "/office/subscribers/{contract_number}/password", who=STAFF),
     CheckedPage("office-terminate", "/office/subscribers/{contract_number}/terminate", who=STAFF),
+    CheckedPage("office-balance-refund", "/office/subscribers/{contract_number}/balance-refund", who=STAFF),
     CheckedPage("office-charge", "/office/charge", who=STAFF),
     CheckedPage("office-broadcasts", "/office/broadcasts", who=STAFF),
     CheckedPage("office-broadcast", "/office/broadcasts/{broadcast_id}", who=STAFF),
