@@ -19,17 +19,17 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from backoffice.jobs import job_progress
-from backoffice.office import (
+from backoffice.office_pages import (
     OfficeDenied,
-    _actor,
-    _denied,
-    _fields,
-    _login_required,
-    _page,
-    _require,
-    _row_id,
-    _signed,
+    actor_of,
+    denied,
+    form_fields,
+    login_required,
     office_guard,
+    office_page,
+    require_action,
+    row_id,
+    signed_rubles,
 )
 from jobs.bank import start_booking, start_import
 from settings import get_settings
@@ -68,22 +68,22 @@ class BankController(Controller):
     path = "/office/bank"
     guards = [office_guard]
     cache_control = CacheControlHeader(no_store=True)
-    exception_handlers = {NotAuthorizedException: _login_required, OfficeDenied: _denied}
+    exception_handlers = {NotAuthorizedException: login_required, OfficeDenied: denied}
 
     async def _upload_page(self, request: Request, error: str = "", status_code: int = 200) -> Template:
         statements = await BankStatement.select().order_by(BankStatement.id, ascending=False).limit(20)
-        return _page(request, "bank", status_code=status_code, error=error, statements=statements,
-                     queued=await queued_count(), status_labels=STATEMENT_STATUS_LABELS,
-                     account=get_settings().payee_account)
+        return office_page(request, "bank", status_code=status_code, error=error, statements=statements,
+                           queued=await queued_count(), status_labels=STATEMENT_STATUS_LABELS,
+                           account=get_settings().payee_account)
 
     @get("/", name="office:bank")
     async def upload_form(self, request: Request) -> Template:
-        _require(request, "bank")
+        require_action(request, "bank")
         return await self._upload_page(request)
 
     @post("/", request_max_body_size=MAX_STATEMENT_BYTES + 64 * 1024)
     async def upload(self, request: Request) -> Response:
-        _require(request, "bank")
+        require_action(request, "bank")
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -98,14 +98,14 @@ class BankController(Controller):
 
         # The file is read, matched and stored by a job: the page answers at once and the
         # statement's page shows the progress (and a malformed file's message, naming the line).
-        statement_id = await start_import(upload.filename, read, actor=_actor(request))
+        statement_id = await start_import(upload.filename, read, actor=actor_of(request))
         return Redirect(f"/office/bank/statements/{statement_id}")
 
     @get("/statements/{statement_id:int}", name="office:bank-statement")
     async def statement(self, request: Request, statement_id: FromPath[int],
                         done: FromQuery[str] = "") -> Template:
-        _require(request, "bank")
-        st = await BankStatement.objects().where(BankStatement.id == _row_id(statement_id)).first()
+        require_action(request, "bank")
+        st = await BankStatement.objects().where(BankStatement.id == row_id(statement_id)).first()
         if st is None:
             raise NotFoundException()
         working = st.status in (StatementStatus.IMPORTING, StatementStatus.CONFIRMING)
@@ -115,70 +115,72 @@ class BankController(Controller):
             await statement_lines(st.id, limit=LINES_SHOWN))
         progress = job_progress(job if working or (job and job["status"] != "done") else None,
                                 unit="документов", label="Ход обработки выписки")
-        return _page(request, "bank_statement", st=st, lines=lines, summary=await statement_summary(st.id),
-                     labels=LINE_STATE_LABELS, status_labels=STATEMENT_STATUS_LABELS,
-                     done=DONE.get(done, "") if not working else "", working=working,
-                     lines_cut=len(lines) == LINES_SHOWN, **progress)
+        return office_page(request, "bank_statement", st=st, lines=lines,
+                           summary=await statement_summary(st.id),
+                           labels=LINE_STATE_LABELS, status_labels=STATEMENT_STATUS_LABELS,
+                           done=DONE.get(done, "") if not working else "", working=working,
+                           lines_cut=len(lines) == LINES_SHOWN, **progress)
 
     @post("/statements/{statement_id:int}/confirm")
     async def confirm(self, request: Request, statement_id: FromPath[int]) -> Response:
-        _require(request, "bank")
+        require_action(request, "bank")
         try:
-            await start_booking(_row_id(statement_id), actor=_actor(request))
+            await start_booking(row_id(statement_id), actor=actor_of(request))
         except ValueError as exc:
             raise NotFoundException() from exc
         return Redirect(f"/office/bank/statements/{statement_id}?done=confirmed")
 
     @get("/queue", name="office:bank-queue")
     async def queue(self, request: Request, done: FromQuery[str] = "") -> Template:
-        _require(request, "bank")
-        return _page(request, "bank_queue", lines=await queued_lines(), total=await queued_count(),
-                     done=DONE.get(done, ""), error="")
+        require_action(request, "bank")
+        return office_page(request, "bank_queue", lines=await queued_lines(), total=await queued_count(),
+                           done=DONE.get(done, ""), error="")
 
     async def _queued(self, line_id: int) -> dict[str, Any]:
-        line = await BankLine.select().where(BankLine.id == _row_id(line_id)).first()
+        line = await BankLine.select().where(BankLine.id == row_id(line_id)).first()
         if line is None:
             raise NotFoundException()
         return line
 
     @post("/lines/{line_id:int}/assign")
     async def assign_check(self, request: Request, line_id: FromPath[int]) -> Template:
-        _require(request, "bank")
+        require_action(request, "bank")
         line = await self._queued(line_id)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         s = await find_by_contract(fields.get("contract", ""))
         if s is None:
-            return _page(request, "bank_queue", status_code=422, lines=await queued_lines(),
-                         total=await queued_count(), done="",
-                         error=f"Договор № {fields.get('contract', '')[:20]} не найден")
+            return office_page(request, "bank_queue", status_code=422, lines=await queued_lines(),
+                               total=await queued_count(), done="",
+                               error=f"Договор № {fields.get('contract', '')[:20]} не найден")
         label = contract_label(s.contract_number, s.full_name)
-        return _page(request, "confirm", title="Зачисление банковского платежа",
-                     summary=f"{label}, {_signed(line['amount'])}",
-                     details=[("Платёжное поручение", f"№ {line['number']} от {line['doc_date']:%d.%m.%Y}"),
-                              ("Плательщик", line["payer"] or "—"),
-                              ("Назначение платежа", line["purpose"] or "—")],
-                     action=f"/office/bank/lines/{line['id']}/assign/confirm",
-                     hidden={"contract": s.contract_number, "key": secrets.token_urlsafe(8)},
-                     back="/office/bank/queue", button="Зачислить")
+        return office_page(request, "confirm", title="Зачисление банковского платежа",
+                           summary=f"{label}, {signed_rubles(line['amount'])}",
+                           details=[("Платёжное поручение",
+                                     f"№ {line['number']} от {line['doc_date']:%d.%m.%Y}"),
+                                    ("Плательщик", line["payer"] or "—"),
+                                    ("Назначение платежа", line["purpose"] or "—")],
+                           action=f"/office/bank/lines/{line['id']}/assign/confirm",
+                           hidden={"contract": s.contract_number, "key": secrets.token_urlsafe(8)},
+                           back="/office/bank/queue", button="Зачислить")
 
     @post("/lines/{line_id:int}/assign/confirm")
     async def assign(self, request: Request, line_id: FromPath[int]) -> Response:
-        _require(request, "bank")
-        fields = await _fields(request)
+        require_action(request, "bank")
+        fields = await form_fields(request)
         try:
-            await assign_line(_row_id(line_id), fields.get("contract", ""), actor=_actor(request))
+            await assign_line(row_id(line_id), fields.get("contract", ""), actor=actor_of(request))
         except ValueError as exc:
-            return _page(request, "bank_queue", status_code=422, lines=await queued_lines(),
-                         total=await queued_count(), done="", error=str(exc))
+            return office_page(request, "bank_queue", status_code=422, lines=await queued_lines(),
+                               total=await queued_count(), done="", error=str(exc))
         return Redirect("/office/bank/queue?done=assigned")
 
     @post("/lines/{line_id:int}/reject")
     async def reject(self, request: Request, line_id: FromPath[int]) -> Response:
-        _require(request, "bank")
-        fields = await _fields(request)
+        require_action(request, "bank")
+        fields = await form_fields(request)
         try:
-            await reject_line(_row_id(line_id), fields.get("reason", ""), actor=_actor(request))
+            await reject_line(row_id(line_id), fields.get("reason", ""), actor=actor_of(request))
         except ValueError as exc:
-            return _page(request, "bank_queue", status_code=422, lines=await queued_lines(),
-                         total=await queued_count(), done="", error=str(exc))
+            return office_page(request, "bank_queue", status_code=422, lines=await queued_lines(),
+                               total=await queued_count(), done="", error=str(exc))
         return Redirect("/office/bank/queue?done=rejected")

@@ -12,15 +12,15 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from backoffice.jobs import job_progress
-from backoffice.office import (
+from backoffice.office_pages import (
     OfficeDenied,
-    _actor,
-    _denied,
-    _fields,
-    _login_required,
-    _page,
-    _require,
+    actor_of,
+    denied,
+    form_fields,
+    login_required,
     office_guard,
+    office_page,
+    require_action,
 )
 from jobs.broadcasts import start_broadcast
 from tables.addresses import Town
@@ -45,10 +45,10 @@ async def _form(request: Request, *, fields: dict, error: str = "", preview=None
     towns = await Town.select(Town.id, Town.name).order_by(Town.name)
     tariffs = await Tariff.select(Tariff.id, Tariff.name).where(Tariff.active == True).order_by(  # noqa: E712
         Tariff.name)
-    return _page(request, "broadcasts", status_code=status_code, fields=fields, error=error,
-                 preview=preview, towns=towns, tariffs=tariffs,
-                 kinds=BROADCAST_KIND_LABELS, stat_labels=STAT_LABELS,
-                 broadcasts=await recent_broadcasts(), sms_rate=gateway_rate("sms"))
+    return office_page(request, "broadcasts", status_code=status_code, fields=fields, error=error,
+                       preview=preview, towns=towns, tariffs=tariffs,
+                       kinds=BROADCAST_KIND_LABELS, stat_labels=STAT_LABELS,
+                       broadcasts=await recent_broadcasts(), sms_rate=gateway_rate("sms"))
 
 
 def _kind(fields: dict) -> BroadcastKind:
@@ -62,17 +62,17 @@ class BroadcastController(Controller):
     path = "/office/broadcasts"
     guards = [office_guard]
     cache_control = CacheControlHeader(no_store=True)
-    exception_handlers = {NotAuthorizedException: _login_required, OfficeDenied: _denied}
+    exception_handlers = {NotAuthorizedException: login_required, OfficeDenied: denied}
 
     @get("/", name="office:broadcasts")
     async def show(self, request: Request) -> Template:
-        _require(request, "broadcast")
+        require_action(request, "broadcast")
         return await _form(request, fields={"kind": "notice"})
 
     @post("/")
     async def check(self, request: Request) -> Template:
-        _require(request, "broadcast")
-        fields = await _fields(request)
+        require_action(request, "broadcast")
+        fields = await form_fields(request)
         try:
             preview = await preview_broadcast(parse_segment(fields), fields.get("text", ""),
                                               _kind(fields))
@@ -83,11 +83,11 @@ class BroadcastController(Controller):
 
     @post("/confirm")
     async def send(self, request: Request) -> Template | Redirect:
-        _require(request, "broadcast")
-        fields = await _fields(request)
+        require_action(request, "broadcast")
+        fields = await form_fields(request)
         try:
             broadcast = await start_broadcast(parse_segment(fields), fields.get("text", ""),
-                                              _kind(fields), actor=_actor(request))
+                                              _kind(fields), actor=actor_of(request))
         except ValueError as exc:
             return await _form(request, fields=fields, error=str(exc), status_code=422)
         return Redirect(f"/office/broadcasts/{broadcast.id}", status_code=303)
@@ -96,14 +96,14 @@ class BroadcastController(Controller):
     async def progress(self, request: Request, broadcast_id: FromPath[int]) -> Template:
         """One broadcast: its messages being queued (the job's progress), then sent and delivered;
         the page reloads itself every 2 s until nothing is left to happen."""
-        _require(request, "broadcast")
+        require_action(request, "broadcast")
         broadcast = await Broadcast.select().where(Broadcast.id == broadcast_id).first()
         if broadcast is None:
             raise NotFoundException(detail="Рассылка не найдена")
         job = await get_job(broadcast["job"]) if broadcast["job"] else None
         stats = await broadcast_stats(broadcast_id)
         progress = job_progress(job, unit="договоров", label="Постановка сообщений в очередь")
-        return _page(request, "broadcast", broadcast=broadcast, stats=stats, stat_labels=STAT_LABELS,
-                     kind_label=BROADCAST_KIND_LABELS.get(broadcast["kind"], broadcast["kind"]),
-                     done=progress["job_final"] and not stats["queued"], sms_rate=gateway_rate("sms"),
-                     **progress)
+        return office_page(request, "broadcast", broadcast=broadcast, stats=stats, stat_labels=STAT_LABELS,
+                           kind_label=BROADCAST_KIND_LABELS.get(broadcast["kind"], broadcast["kind"]),
+                           done=progress["job_final"] and not stats["queued"], sms_rate=gateway_rate("sms"),
+                           **progress)

@@ -18,19 +18,29 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from litestar import Controller, Request, Response, get, post
-from litestar.connection import ASGIConnection
 from litestar.datastructures import CacheControlHeader
-from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
-from litestar.handlers.base import BaseRouteHandler
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from backoffice.roles import MFA_MESSAGE, OFFICE_MATRIX, mfa_missing
-from backoffice.sessions import staff_account
+from backoffice.office_pages import (
+    OfficeDenied,
+    actor_of,
+    denied,
+    form_fields,
+    login_required,
+    office_guard,
+    office_page,
+    require_action,
+    row_id,
+    rubles_text,
+    signed_rubles,
+    staff_of,
+)
+from backoffice.roles import MFA_MESSAGE, mfa_missing
 from db.engine import MAX_ROW_ID, write_transaction
 from settings import get_settings
 from tables.accounts import VIEW_LINK_TTL, reset_password, start_staff_view
-from tables.audit import Actor
 from tables.billing.charge_run import check_chargeable, preview_charges, run_charges
 from tables.billing.pauses import end_pause
 from tables.calendar import local_date, utcnow
@@ -48,7 +58,7 @@ from tables.card import (
     waiting_text,
 )
 from tables.ledger import post_adjustment
-from tables.money import format_amount, format_plain, parse_rubles, parse_signed_rubles
+from tables.money import format_plain, parse_rubles, parse_signed_rubles
 from tables.month import Month
 from tables.payments.agents import agent_daily_totals
 from tables.payments.office import book_office_payment
@@ -60,75 +70,9 @@ from tables.requests.balance_refund import complete_balance_refund, file_balance
 from tables.requests.filing import KIND_TOPICS, SUBSCRIBER_KINDS, file_request
 from tables.requests.queue import REQUEST_KIND_LABELS, REQUEST_TOPIC_LABELS, RequestKind, open_request
 from tables.requests.termination import complete_termination
-from tables.staff import Role, role_of
 from tables.subscribers import Subscriber, create_subscriber, find_by_contract
-from tables.text import clean_text
 from web.slip_pdf import slips_pdf as pdf_of
 from web.traffic import traffic_view
-
-MAX_FIELD = 2000
-
-class OfficeDenied(HTTPException):
-    """A refusal shown as a Russian page inside the office layout."""
-
-    status_code = 403
-
-
-def allowed(role: Role, action: str) -> bool:
-    return role in OFFICE_MATRIX[action]
-
-
-async def office_guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    account = await staff_account(connection)
-    if account is None:
-        raise NotAuthorizedException("Войдите в офис под учётной записью сотрудника")
-    role = await role_of(account)
-    if role is None:
-        raise OfficeDenied(detail="У вашей учётной записи нет роли в офисе.")
-    if await mfa_missing(role, account):
-        raise OfficeDenied(detail=MFA_MESSAGE)
-    connection.state["staff"] = {"id": account.id, "username": account.username, "role": role}
-
-
-def _login_required(request: Request, exc: NotAuthorizedException) -> Response:
-    return Template("office/login.html", status_code=401, context={"next": request.url.path})
-
-
-def _denied(request: Request, exc: OfficeDenied) -> Response:
-    return Template("office/message.html", status_code=exc.status_code,
-                    context={"title": "Действие недоступно", "message": exc.detail,
-                             "staff": request.state.get("staff")})
-
-
-async def _fields(request: Request) -> dict[str, str]:
-    # Without NUL and other control characters, as every form of the site (tables.text).
-    form = await request.form()
-    return {clean_text(k): clean_text(v)[:MAX_FIELD].strip() for k, v in form.multi_items()
-            if isinstance(v, str)}
-
-
-def _staff(request: Request) -> dict[str, Any]:
-    return request.state["staff"]
-
-
-def _actor(request: Request) -> Actor:
-    staff = _staff(request)
-    return Actor(name=staff["username"], staff_id=staff["id"])
-
-
-def _require(request: Request, action: str) -> None:
-    if not allowed(_staff(request)["role"], action):
-        raise OfficeDenied(detail="Вашей роли это действие недоступно.")
-
-
-def _rubles(kopecks: int) -> str:
-    """1400050 → "14 000,50 ₽" (plain spaces: the line is read out and copied)."""
-    return format_amount(kopecks, group=" ", suffix=" ₽")
-
-
-def _signed(kopecks: int) -> str:
-    """The amount of a confirmation: "+1 400,50 ₽", "-150,00 ₽"."""
-    return ("+" if kopecks > 0 else "") + _rubles(kopecks)
 
 
 async def _contract(number: str) -> Subscriber:
@@ -136,13 +80,6 @@ async def _contract(number: str) -> Subscriber:
     if subscriber is None:
         raise NotFoundException()
     return subscriber
-
-
-def _page(request: Request, name: str, status_code: int = 200, **context: Any) -> Template:
-    staff = _staff(request)
-    actions = {a for a in OFFICE_MATRIX if allowed(staff["role"], a)}
-    return Template(f"office/{name}.html", status_code=status_code,
-                    context={"staff": staff, "can": actions, **context})
 
 
 def _card_url(number: str, done: str = "") -> str:
@@ -181,7 +118,7 @@ def _date(text: str) -> dt.date | None:
 
 
 async def _card_slip(request: Request, number: str, period: str) -> tuple[Subscriber, Slip, str]:
-    _require(request, "slip")
+    require_action(request, "slip")
     s = await _contract(number)
     error, month = "", Month.current()
     try:
@@ -193,8 +130,8 @@ async def _card_slip(request: Request, number: str, period: str) -> tuple[Subscr
 
 async def _batch(request: Request, street: str, house: str, period: str) -> dict[str, Any]:
     """The batch form's fields and, once a street is chosen, its slips (or a Russian refusal)."""
-    _require(request, "slip")
-    staff = _staff(request)
+    require_action(request, "slip")
+    staff = staff_of(request)
     # Names, addresses and debts of a whole street: a second factor for every role, as reports.
     if await mfa_missing(staff["role"], SimpleNamespace(id=staff["id"]), personal_data=True):
         raise OfficeDenied(detail=MFA_MESSAGE)
@@ -221,7 +158,7 @@ class OfficeController(Controller):
     path = "/office"
     guards = [office_guard]
     cache_control = CacheControlHeader(no_store=True)  # contacts and money: never cached
-    exception_handlers = {NotAuthorizedException: _login_required, OfficeDenied: _denied}
+    exception_handlers = {NotAuthorizedException: login_required, OfficeDenied: denied}
 
     # --- landing and search -------------------------------------------------------------
 
@@ -229,17 +166,17 @@ class OfficeController(Controller):
     async def home(self, request: Request) -> Template:
         today = await office_today()
         since = quote(today.day_start.isoformat(), safe="")
-        return _page(request, "home", today=today, waiting_text=waiting_text, day=local_date(utcnow()),
-                     payments_link=f"/admin/#/payment?created_at__operator=gte&created_at={since}"
-                                   "&__order=-id")
+        return office_page(request, "home", today=today, waiting_text=waiting_text, day=local_date(utcnow()),
+                           payments_link=f"/admin/#/payment?created_at__operator=gte&created_at={since}"
+                                         "&__order=-id")
 
     @get("/search", name="office:search")
     async def search(self, request: Request, q: FromQuery[str] = "") -> Response:
-        _require(request, "card")
+        require_action(request, "card")
         rows = await search_subscribers(q[:100])
         if len(rows) == 1 and q.strip():
             return Redirect(_card_url(rows[0]["contract_number"]))
-        return _page(request, "search", q=q[:100], rows=rows)
+        return office_page(request, "search", q=q[:100], rows=rows)
 
     # --- the card ----------------------------------------------------------------------
 
@@ -247,22 +184,22 @@ class OfficeController(Controller):
     async def card(self, request: Request, number: FromPath[str], done: FromQuery[str] = "",
                    month: FromQuery[str | None] = None) -> Template:
         """``?month=2026-11``: the month whose traffic is shown by day (one of the last twelve)."""
-        _require(request, "card")
+        require_action(request, "card")
         card = await subscriber_card(number)
         if card is None:
             raise NotFoundException()
         traffic = await traffic_view(card.subscriber["id"], month, utcnow())
-        return _page(request, "card", status_code=400 if traffic.error else 200, card=card,
-                     s=card.subscriber, done=DONE_MESSAGES.get(done, ""),
-                     kind_labels=REQUEST_KIND_LABELS,
-                     network=await connection_summary(card.subscriber["id"]), traffic=traffic,
-                     traffic_action=_card_url(card.subscriber["contract_number"]))
+        return office_page(request, "card", status_code=400 if traffic.error else 200, card=card,
+                           s=card.subscriber, done=DONE_MESSAGES.get(done, ""),
+                           kind_labels=REQUEST_KIND_LABELS,
+                           network=await connection_summary(card.subscriber["id"]), traffic=traffic,
+                           traffic_action=_card_url(card.subscriber["contract_number"]))
 
     @post("/subscribers/{number:str}/disconnect")
     async def disconnect(self, request: Request, number: FromPath[str]) -> Response:
-        _require(request, "disconnect")
+        require_action(request, "disconnect")
         s = await _contract(number)
-        queued = await disconnect_by_staff(s.id, s.contract_number, actor=_actor(request))
+        queued = await disconnect_by_staff(s.id, s.contract_number, actor=actor_of(request))
         return Redirect(_card_url(s.contract_number, "disconnect" if queued else "disconnect_none"))
 
     # --- cash payment ------------------------------------------------------------------
@@ -270,10 +207,10 @@ class OfficeController(Controller):
     @post("/subscribers/{number:str}/pause/end")
     async def pause_end(self, request: Request, number: FromPath[str]) -> Response:
         """End the subscriber's running pause today, or cancel a booked one (audited)."""
-        _require(request, "pause")
+        require_action(request, "pause")
         s = await _contract(number)
         try:
-            pause = await end_pause(s.id, actor=_actor(request))
+            pause = await end_pause(s.id, actor=actor_of(request))
         except ValueError as exc:
             raise OfficeDenied(detail=str(exc)) from exc
         return Redirect(_card_url(s.contract_number, "pause_cancelled" if pause.status == "cancelled"
@@ -281,138 +218,138 @@ class OfficeController(Controller):
 
     @get("/subscribers/{number:str}/payment", name="office:payment")
     async def payment_form(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "payment")
+        require_action(request, "payment")
         s = await _contract(number)
-        return _page(request, "payment", s=s, label=contract_label(s.contract_number, s.full_name),
-                     fields={}, error="", periods=_periods())
+        return office_page(request, "payment", s=s, label=contract_label(s.contract_number, s.full_name),
+                           fields={}, error="", periods=_periods())
 
     @post("/subscribers/{number:str}/payment")
     async def payment_check(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "payment")
+        require_action(request, "payment")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         label = contract_label(s.contract_number, s.full_name)
         try:
             amount = parse_rubles(fields.get("amount"))
             period = _one_of(fields.get("period", ""), ("", *_periods()), "Выберите месяц из списка") or None
         except ValueError as exc:
-            return _page(request, "payment", status_code=422, s=s, label=label, fields=fields,
-                         error=str(exc), periods=_periods())
-        return _page(request, "confirm", title="Оплата в кассе", s=s,
-                     summary=f"{label}, {_signed(amount)}",
-                     details=[("Наличными", _rubles(amount)),
-                              ("Баланс после оплаты", _rubles(s.balance + amount)),
-                              ("За месяц", period or "—")],
-                     action=f"{_card_url(s.contract_number)}/payment/confirm",
-                     hidden={"amount": str(amount), "period": period or "",
-                             "key": secrets.token_urlsafe(24)},
-                     back=f"{_card_url(s.contract_number)}/payment", button="Принять оплату")
+            return office_page(request, "payment", status_code=422, s=s, label=label, fields=fields,
+                               error=str(exc), periods=_periods())
+        return office_page(request, "confirm", title="Оплата в кассе", s=s,
+                           summary=f"{label}, {signed_rubles(amount)}",
+                           details=[("Наличными", rubles_text(amount)),
+                                    ("Баланс после оплаты", rubles_text(s.balance + amount)),
+                                    ("За месяц", period or "—")],
+                           action=f"{_card_url(s.contract_number)}/payment/confirm",
+                           hidden={"amount": str(amount), "period": period or "",
+                                   "key": secrets.token_urlsafe(24)},
+                           back=f"{_card_url(s.contract_number)}/payment", button="Принять оплату")
 
     @post("/subscribers/{number:str}/payment/confirm")
     async def payment_book(self, request: Request, number: FromPath[str]) -> Response:
-        _require(request, "payment")
+        require_action(request, "payment")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         try:
             amount = _kopecks(fields.get("amount", ""))
             period = _one_of(fields.get("period", ""), ("", *_periods()), "Выберите месяц из списка") or None
-            payment = await book_office_payment(s.id, amount, period=period, actor=_actor(request),
+            payment = await book_office_payment(s.id, amount, period=period, actor=actor_of(request),
                                                 key=fields.get("key") or None)
         except ValueError as exc:
-            return _page(request, "payment", status_code=422, s=s,
-                         label=contract_label(s.contract_number, s.full_name), fields=fields,
-                         error=str(exc), periods=_periods())
+            return office_page(request, "payment", status_code=422, s=s,
+                               label=contract_label(s.contract_number, s.full_name), fields=fields,
+                               error=str(exc), periods=_periods())
         return Redirect(f"/office/receipts/{payment.id}")
 
     @get("/receipts/{payment_id:int}", name="office:receipt")
     async def receipt_page(self, request: Request, payment_id: FromPath[int]) -> Template:
-        _require(request, "payment")
-        row = await receipt(_row_id(payment_id))
+        require_action(request, "payment")
+        row = await receipt(row_id(payment_id))
         if row is None:
             raise NotFoundException()
-        return _page(request, "receipt", r=row)
+        return office_page(request, "receipt", r=row)
 
     # --- adjustment --------------------------------------------------------------------
 
     @get("/subscribers/{number:str}/adjustment", name="office:adjustment")
     async def adjustment_form(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "adjustment")
+        require_action(request, "adjustment")
         s = await _contract(number)
-        return _page(request, "adjustment", s=s, label=contract_label(s.contract_number, s.full_name),
-                     fields={}, error="")
+        return office_page(request, "adjustment", s=s, label=contract_label(s.contract_number, s.full_name),
+                           fields={}, error="")
 
     @post("/subscribers/{number:str}/adjustment")
     async def adjustment_check(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "adjustment")
+        require_action(request, "adjustment")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         label = contract_label(s.contract_number, s.full_name)
         try:
             amount = parse_signed_rubles(fields.get("amount", ""))
             reason = _reason(fields.get("reason", ""))
         except ValueError as exc:
-            return _page(request, "adjustment", status_code=422, s=s, label=label, fields=fields,
-                         error=str(exc))
-        return _page(request, "confirm", title="Корректировка баланса", s=s,
-                     summary=f"{label}, {_signed(amount)}",
-                     details=[("Причина", reason),
-                              ("Баланс после корректировки", _rubles(s.balance + amount))],
-                     action=f"{_card_url(s.contract_number)}/adjustment/confirm",
-                     hidden={"amount": str(amount), "reason": reason},
-                     back=f"{_card_url(s.contract_number)}/adjustment", button="Провести корректировку")
+            return office_page(request, "adjustment", status_code=422, s=s, label=label, fields=fields,
+                               error=str(exc))
+        return office_page(request, "confirm", title="Корректировка баланса", s=s,
+                           summary=f"{label}, {signed_rubles(amount)}",
+                           details=[("Причина", reason),
+                                    ("Баланс после корректировки", rubles_text(s.balance + amount))],
+                           action=f"{_card_url(s.contract_number)}/adjustment/confirm",
+                           hidden={"amount": str(amount), "reason": reason},
+                           back=f"{_card_url(s.contract_number)}/adjustment", button="Провести корректировку")
 
     @post("/subscribers/{number:str}/adjustment/confirm")
     async def adjustment_post(self, request: Request, number: FromPath[str]) -> Response:
-        _require(request, "adjustment")
+        require_action(request, "adjustment")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         try:
             amount = _kopecks(fields.get("amount", ""), signed=True)
-            await post_adjustment(s.id, amount, _reason(fields.get("reason", "")), actor=_actor(request))
+            await post_adjustment(s.id, amount, _reason(fields.get("reason", "")), actor=actor_of(request))
         except ValueError as exc:
-            return _page(request, "adjustment", status_code=422, s=s,
-                         label=contract_label(s.contract_number, s.full_name), fields=fields,
-                         error=str(exc))
+            return office_page(request, "adjustment", status_code=422, s=s,
+                               label=contract_label(s.contract_number, s.full_name), fields=fields,
+                               error=str(exc))
         return Redirect(_card_url(s.contract_number, "adjustment"))
 
     # --- card refund -------------------------------------------------------------------
 
     @get("/payments/{payment_id:int}/refund", name="office:refund")
     async def refund_form(self, request: Request, payment_id: FromPath[int]) -> Template:
-        _require(request, "refund")
+        require_action(request, "refund")
         p = await _refundable(payment_id)
-        return _page(request, "refund", p=p, fields={"amount": format_plain(p["refundable"])}, error="")
+        return office_page(request, "refund", p=p, fields={"amount": format_plain(p["refundable"])}, error="")
 
     @post("/payments/{payment_id:int}/refund")
     async def refund_check(self, request: Request, payment_id: FromPath[int]) -> Template:
-        _require(request, "refund")
+        require_action(request, "refund")
         p = await _refundable(payment_id)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         try:
             amount = parse_rubles(fields.get("amount"), max_kopecks=p["refundable"])
             reason = _reason(fields.get("reason", ""))
         except ValueError as exc:
-            return _page(request, "refund", status_code=422, p=p, fields=fields, error=str(exc))
-        return _page(request, "confirm", title="Возврат платежа на карту", s=None,
-                     summary=f"{p['label']}, {_signed(-amount)} (возврат на карту)",
-                     details=[("Платёж", f"№ {p['id']} на {_rubles(p['amount'])}"),
-                              ("Карта", f"{p['card_brand']} •••• {p['card_last4']}".strip()),
-                              ("Причина", reason)],
-                     action=f"/office/payments/{p['id']}/refund/confirm",
-                     hidden={"amount": str(amount), "reason": reason},
-                     back=f"/office/payments/{p['id']}/refund", button="Вернуть на карту")
+            return office_page(request, "refund", status_code=422, p=p, fields=fields, error=str(exc))
+        return office_page(request, "confirm", title="Возврат платежа на карту", s=None,
+                           summary=f"{p['label']}, {signed_rubles(-amount)} (возврат на карту)",
+                           details=[("Платёж", f"№ {p['id']} на {rubles_text(p['amount'])}"),
+                                    ("Карта", f"{p['card_brand']} •••• {p['card_last4']}".strip()),
+                                    ("Причина", reason)],
+                           action=f"/office/payments/{p['id']}/refund/confirm",
+                           hidden={"amount": str(amount), "reason": reason},
+                           back=f"/office/payments/{p['id']}/refund", button="Вернуть на карту")
 
     @post("/payments/{payment_id:int}/refund/confirm")
     async def refund_post(self, request: Request, payment_id: FromPath[int]) -> Response:
-        _require(request, "refund")
+        require_action(request, "refund")
         p = await _refundable(payment_id)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         try:
             amount = _kopecks(fields.get("amount", ""))
             result = await refund_payment(p["id"], amount, _reason(fields.get("reason", "")),
-                                          actor=_actor(request))
+                                          actor=actor_of(request))
         except ValueError as exc:
-            return _page(request, "refund", status_code=422, p=p, fields=fields, error=str(exc))
+            return office_page(request, "refund", status_code=422, p=p, fields=fields, error=str(exc))
         return Redirect(_card_url(p["contract_number"],
                                   "refund_pending" if result.status == "pending" else "refund"))
 
@@ -420,7 +357,7 @@ class OfficeController(Controller):
 
     @get("/subscribers/{number:str}/request", name="office:request")
     async def request_form(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "request")
+        require_action(request, "request")
         s = await _contract(number)
         return self._request_page(request, s, {}, "")
 
@@ -429,15 +366,15 @@ class OfficeController(Controller):
         kinds = {k: REQUEST_KIND_LABELS[k] for k in SUBSCRIBER_KINDS
                  if k not in ("termination", "tariff_change")}
         topics = {k: [(t, REQUEST_TOPIC_LABELS[t]) for t in KIND_TOPICS.get(k, ())] for k in kinds}
-        return _page(request, "request", status_code=status_code, s=s,
-                     label=contract_label(s.contract_number, s.full_name), kinds=kinds, topics=topics,
-                     fields=fields, error=error)
+        return office_page(request, "request", status_code=status_code, s=s,
+                           label=contract_label(s.contract_number, s.full_name), kinds=kinds, topics=topics,
+                           fields=fields, error=error)
 
     @post("/subscribers/{number:str}/request")
     async def request_post(self, request: Request, number: FromPath[str]) -> Response:
-        _require(request, "request")
+        require_action(request, "request")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         kind = fields.get("kind", "")
         topic = fields.get(f"topic_{kind}", "") if kind in KIND_TOPICS else ""
         try:
@@ -453,38 +390,38 @@ class OfficeController(Controller):
 
     @get("/subscribers/{number:str}/balance-refund", name="office:balance_refund")
     async def balance_refund_form(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "card")
+        require_action(request, "card")
         s = await _contract(number)
         return await self._balance_refund_page(request, s, {}, "")
 
     async def _balance_refund_page(self, request: Request, s: Subscriber, fields: dict[str, str],
                                    error: str, status_code: int = 200) -> Template:
-        return _page(request, "balance_refund", status_code=status_code, s=s,
-                     label=contract_label(s.contract_number, s.full_name),
-                     open_refund=await open_request(s.id, RequestKind.BALANCE_REFUND),
-                     fields=fields, error=error)
+        return office_page(request, "balance_refund", status_code=status_code, s=s,
+                           label=contract_label(s.contract_number, s.full_name),
+                           open_refund=await open_request(s.id, RequestKind.BALANCE_REFUND),
+                           fields=fields, error=error)
 
     @post("/subscribers/{number:str}/balance-refund")
     async def balance_refund_post(self, request: Request, number: FromPath[str]) -> Response:
-        _require(request, "balance_refund")
+        require_action(request, "balance_refund")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         try:
-            await file_balance_refund(s.id, fields.get("details", ""), actor=_actor(request))
+            await file_balance_refund(s.id, fields.get("details", ""), actor=actor_of(request))
         except ValueError as exc:
             return await self._balance_refund_page(request, s, fields, str(exc), status_code=422)
         return Redirect(_card_url(s.contract_number, "balance_refund"))
 
     @post("/subscribers/{number:str}/balance-refund/pay")
     async def balance_refund_pay(self, request: Request, number: FromPath[str]) -> Response:
-        _require(request, "balance_payout")
+        require_action(request, "balance_payout")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         open_refund = await open_request(s.id, RequestKind.BALANCE_REFUND)
         try:
             if open_refund is None or str(open_refund["id"]) != fields.get("request", ""):
                 raise ValueError("Заявка на возврат уже закрыта или изменилась: откройте страницу заново")
-            await complete_balance_refund(open_refund["id"], actor=_actor(request))
+            await complete_balance_refund(open_refund["id"], actor=actor_of(request))
         except ValueError as exc:
             return await self._balance_refund_page(request, await _contract(number), fields, str(exc),
                                                    status_code=422)
@@ -494,52 +431,52 @@ class OfficeController(Controller):
 
     @get("/subscribers/{number:str}/password", name="office:password")
     async def password_form(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "password")
+        require_action(request, "password")
         s = await _contract(number)
         label = contract_label(s.contract_number, s.full_name)
-        return _page(request, "confirm", title="Сброс пароля абонента", s=s,
-                     summary=f"{label}: выдать новый одноразовый пароль",
-                     details=[("Что будет", "Прежний пароль перестанет действовать, открытые "
-                               "сеансы кабинета закроются; при входе абонент задаст свой пароль.")],
-                     action=f"{_card_url(s.contract_number)}/password", hidden={},
-                     back=_card_url(s.contract_number), button="Выдать новый пароль")
+        return office_page(request, "confirm", title="Сброс пароля абонента", s=s,
+                           summary=f"{label}: выдать новый одноразовый пароль",
+                           details=[("Что будет", "Прежний пароль перестанет действовать, открытые "
+                                     "сеансы кабинета закроются; при входе абонент задаст свой пароль.")],
+                           action=f"{_card_url(s.contract_number)}/password", hidden={},
+                           back=_card_url(s.contract_number), button="Выдать новый пароль")
 
     @post("/subscribers/{number:str}/password")
     async def password_post(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "password")
+        require_action(request, "password")
         s = await _contract(number)
-        one_time = await reset_password(s.id, actor=_actor(request))
-        return _page(request, "message", title="Новый одноразовый пароль", s=s,
-                     message=f"Договор № {s.contract_number}: одноразовый пароль",
-                     secret=one_time, back=_card_url(s.contract_number))
+        one_time = await reset_password(s.id, actor=actor_of(request))
+        return office_page(request, "message", title="Новый одноразовый пароль", s=s,
+                           message=f"Договор № {s.contract_number}: одноразовый пароль",
+                           secret=one_time, back=_card_url(s.contract_number))
 
     @post("/subscribers/{number:str}/view")
     async def view_post(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "view")
+        require_action(request, "view")
         s = await _contract(number)
-        token = await start_staff_view(s.id, actor=_actor(request))
+        token = await start_staff_view(s.id, actor=actor_of(request))
         minutes = int(VIEW_LINK_TTL.total_seconds() // 60)
-        return _page(request, "message", title="Просмотр кабинета абонента", s=s,
-                     message=(f"Ссылка действует {minutes} минут и открывается один раз; кабинет "
-                              "покажется только для чтения. Просмотр записан в журнал и виден "
-                              "абоненту. Закончив, нажмите в кабинете «Выйти»: пока просмотр открыт, "
-                              "действия в офисе из этого браузера недоступны."),
-                     link=f"/staff-view/{token}", back=_card_url(s.contract_number))
+        return office_page(request, "message", title="Просмотр кабинета абонента", s=s,
+                           message=(f"Ссылка действует {minutes} минут и открывается один раз; кабинет "
+                                    "покажется только для чтения. Просмотр записан в журнал и виден "
+                                    "абоненту. Закончив, нажмите в кабинете «Выйти»: пока просмотр открыт, "
+                                    "действия в офисе из этого браузера недоступны."),
+                           link=f"/staff-view/{token}", back=_card_url(s.contract_number))
 
     # --- termination ---------------------------------------------------------------------
 
     @get("/subscribers/{number:str}/terminate", name="office:terminate")
     async def terminate_form(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "terminate")
+        require_action(request, "terminate")
         s = await _contract(number)
         return self._terminate_page(request, s, {"terminated_on": local_date(utcnow()).isoformat()}, "")
 
     def _terminate_page(self, request: Request, s: Subscriber, fields: dict[str, str], error: str,
                         status_code: int = 200) -> Template:
         reasons = [(t, REQUEST_TOPIC_LABELS[t]) for t in KIND_TOPICS["termination"]]
-        return _page(request, "terminate", status_code=status_code, s=s,
-                     label=contract_label(s.contract_number, s.full_name), reasons=reasons,
-                     fields=fields, error=error)
+        return office_page(request, "terminate", status_code=status_code, s=s,
+                           label=contract_label(s.contract_number, s.full_name), reasons=reasons,
+                           fields=fields, error=error)
 
     async def _terminate(self, request: Request, s: Subscriber, fields: dict[str, str]) -> dict[str, Any]:
         """File the termination on the subscriber's behalf and complete it (two domain calls,
@@ -548,36 +485,36 @@ class OfficeController(Controller):
         async with write_transaction():
             filed = await file_request(s.id, "termination", topic=fields.get("reason", ""),
                                        text=fields.get("text", ""), desired_date=day, confirmed=True)
-            ended = await complete_termination(filed.id, actor=_actor(request), terminated_on=day)
+            ended = await complete_termination(filed.id, actor=actor_of(request), terminated_on=day)
             after = await Subscriber.select(Subscriber.balance).where(Subscriber.id == s.id).first()
         return {"day": ended, "balance": after["balance"], "settled": after["balance"] - s.balance}
 
     @post("/subscribers/{number:str}/terminate")
     async def terminate_check(self, request: Request, number: FromPath[str]) -> Template:
-        _require(request, "terminate")
+        require_action(request, "terminate")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         label = contract_label(s.contract_number, s.full_name)
         try:
             outcome = await dry_run(lambda: self._terminate(request, s, fields))
         except ValueError as exc:
             return self._terminate_page(request, s, fields, str(exc), status_code=422)
-        return _page(request, "confirm", title="Расторжение договора", s=s,
-                     summary=f"{label}, расторжение с {outcome['day']:%d.%m.%Y}, "
-                             f"перерасчёт {_signed(outcome['settled'])}",
-                     details=[("Баланс сейчас", _rubles(s.balance)),
-                              ("Возврат за дни после даты", _signed(outcome["settled"])),
-                              ("Итоговый баланс", _rubles(outcome["balance"])),
-                              ("Причина", REQUEST_TOPIC_LABELS.get(fields.get("reason", ""), "—"))],
-                     action=f"{_card_url(s.contract_number)}/terminate/confirm",
-                     hidden={k: fields.get(k, "") for k in ("terminated_on", "reason", "text")},
-                     back=f"{_card_url(s.contract_number)}/terminate", button="Расторгнуть договор")
+        return office_page(request, "confirm", title="Расторжение договора", s=s,
+                           summary=f"{label}, расторжение с {outcome['day']:%d.%m.%Y}, "
+                                   f"перерасчёт {signed_rubles(outcome['settled'])}",
+                           details=[("Баланс сейчас", rubles_text(s.balance)),
+                                    ("Возврат за дни после даты", signed_rubles(outcome["settled"])),
+                                    ("Итоговый баланс", rubles_text(outcome["balance"])),
+                                    ("Причина", REQUEST_TOPIC_LABELS.get(fields.get("reason", ""), "—"))],
+                           action=f"{_card_url(s.contract_number)}/terminate/confirm",
+                           hidden={k: fields.get(k, "") for k in ("terminated_on", "reason", "text")},
+                           back=f"{_card_url(s.contract_number)}/terminate", button="Расторгнуть договор")
 
     @post("/subscribers/{number:str}/terminate/confirm")
     async def terminate_post(self, request: Request, number: FromPath[str]) -> Response:
-        _require(request, "terminate")
+        require_action(request, "terminate")
         s = await _contract(number)
-        fields = await _fields(request)
+        fields = await form_fields(request)
         try:
             await self._terminate(request, s, fields)
         except ValueError as exc:
@@ -588,13 +525,13 @@ class OfficeController(Controller):
 
     @get("/contracts/new", name="office:contract")
     async def contract_form(self, request: Request) -> Template:
-        _require(request, "contract")
+        require_action(request, "contract")
         return await self._contract_page(request, {}, "", [])
 
     async def _contract_page(self, request: Request, fields: dict[str, str], error: str,
                              addresses: list[dict[str, Any]], status_code: int = 200) -> Template:
-        return _page(request, "contract", status_code=status_code, fields=fields, error=error,
-                     addresses=addresses, tariffs=await active_tariffs())
+        return office_page(request, "contract", status_code=status_code, fields=fields, error=error,
+                           addresses=addresses, tariffs=await active_tariffs())
 
     async def _contract_values(self, fields: dict[str, str]) -> dict[str, Any]:
         name = " ".join(fields.get("full_name", "").split())
@@ -620,8 +557,8 @@ class OfficeController(Controller):
 
     @post("/contracts/new")
     async def contract_check(self, request: Request) -> Template:
-        _require(request, "contract")
-        fields = await _fields(request)
+        require_action(request, "contract")
+        fields = await form_fields(request)
         addresses = await search_addresses(fields.get("address_q", ""))
         if fields.get("step") == "find":
             error = "" if addresses else "Адрес не найден: введите улицу и дом, например «Ленина 10 5»"
@@ -632,35 +569,37 @@ class OfficeController(Controller):
             return await self._contract_page(request, fields, str(exc), addresses, status_code=422)
         tariff = values["tariff"]
         connected = values["connected_on"] or local_date(utcnow())
-        return _page(request, "confirm", title="Новый договор", s=None,
-                     summary=f"{values['full_name']}, {values['address']}, тариф «{tariff['name']}»",
-                     details=[("Абонентская плата", _rubles(tariff["monthly_fee"]) + " в месяц"),
-                              ("Телефон", values["phone"] or "—"), ("Эл. почта", values["email"] or "—"),
-                              ("Дата подключения", f"{connected:%d.%m.%Y}"),
-                              ("Аренда роутера", "да" if values["router_rented"] else "нет")],
-                     action="/office/contracts/new/confirm",
-                     hidden={k: fields.get(k, "") for k in ("full_name", "address_id", "tariff_id", "phone",
-                                                            "email", "connected_on", "router_rented")},
-                     back="/office/contracts/new", button="Оформить договор")
+        return office_page(request, "confirm", title="Новый договор", s=None,
+                           summary=f"{values['full_name']}, {values['address']}, тариф «{tariff['name']}»",
+                           details=[("Абонентская плата", rubles_text(tariff["monthly_fee"]) + " в месяц"),
+                                    ("Телефон", values["phone"] or "—"),
+                                    ("Эл. почта", values["email"] or "—"),
+                                    ("Дата подключения", f"{connected:%d.%m.%Y}"),
+                                    ("Аренда роутера", "да" if values["router_rented"] else "нет")],
+                           action="/office/contracts/new/confirm",
+                           hidden={k: fields.get(k, "") for k in (
+                               "full_name", "address_id", "tariff_id", "phone", "email", "connected_on",
+                               "router_rented")},
+                           back="/office/contracts/new", button="Оформить договор")
 
     @post("/contracts/new/confirm")
     async def contract_create(self, request: Request) -> Template:
-        _require(request, "contract")
-        fields = await _fields(request)
+        require_action(request, "contract")
+        fields = await form_fields(request)
         try:
             values = await self._contract_values(fields)
             subscriber, one_time = await create_subscriber(
                 full_name=values["full_name"], address_id=values["address_id"],
                 tariff_id=values["tariff_id"], phone=values["phone"], email=values["email"],
                 connected_on=values["connected_on"] or local_date(utcnow()),
-                router_rented=values["router_rented"], actor=_actor(request))
+                router_rented=values["router_rented"], actor=actor_of(request))
         except ValueError as exc:
             return await self._contract_page(request, fields, str(exc), [], status_code=422)
         label = contract_label(subscriber.contract_number, subscriber.full_name)
-        return _page(request, "message", title=f"Договор № {subscriber.contract_number} оформлен",
-                     s=subscriber, message=f"{label[0].upper()}{label[1:]}: одноразовый пароль для "
-                                           "первого входа",
-                     secret=one_time, back=_card_url(subscriber.contract_number))
+        return office_page(request, "message", title=f"Договор № {subscriber.contract_number} оформлен",
+                           s=subscriber, message=f"{label[0].upper()}{label[1:]}: одноразовый пароль для "
+                                                 "первого входа",
+                           secret=one_time, back=_card_url(subscriber.contract_number))
 
     # --- payment slips: one from the card, a batch for a street or a building --------------
 
@@ -668,14 +607,14 @@ class OfficeController(Controller):
     async def slip(self, request: Request, number: FromPath[str], period: FromQuery[str] = "") -> Template:
         """The contract's slip with the bank QR code, as the cabinet shows it."""
         s, slip, error = await _card_slip(request, number, period)
-        return _page(request, "slip", status_code=400 if error else 200, s=s, slip=slip, error=error)
+        return office_page(request, "slip", status_code=400 if error else 200, s=s, slip=slip, error=error)
 
     @get("/subscribers/{number:str}/slip.pdf", name="office:slip_pdf")
     async def slip_pdf(self, request: Request, number: FromPath[str],
                        period: FromQuery[str] = "") -> Response:
         s, slip, error = await _card_slip(request, number, period)
         if error:
-            return _page(request, "slip", status_code=400, s=s, slip=slip, error=error)
+            return office_page(request, "slip", status_code=400, s=s, slip=slip, error=error)
         return await pdf_of([slip], title=f"Квитанция {slip.contract} за {slip.month.title}",
                                filename=f"квитанция-{slip.contract}-{slip.month.iso}.pdf")
 
@@ -685,14 +624,15 @@ class OfficeController(Controller):
         """Slips of every contract in force at a building (or on a whole street) for a month, one
         per page, for mailboxes: the list to check before the PDF is printed."""
         batch = await _batch(request, street, house, period)
-        return _page(request, "slips", status_code=422 if batch["error"] else 200, nav="slips", **batch)
+        return office_page(request, "slips", status_code=422 if batch["error"] else 200, nav="slips", **batch)
 
     @get("/slips.pdf", name="office:slips_pdf")
     async def slips_pdf(self, request: Request, street: FromQuery[str] = "", house: FromQuery[str] = "",
                         period: FromQuery[str] = "") -> Response:
         batch = await _batch(request, street, house, period)
         if batch["error"] or not batch["slips"]:
-            return _page(request, "slips", status_code=422 if batch["error"] else 200, nav="slips", **batch)
+            return office_page(request, "slips", status_code=422 if batch["error"] else 200, nav="slips",
+                               **batch)
         return await pdf_of(batch["slips"], title=f"Квитанции за {batch['month'].title}: {batch['place']}",
                                filename=f"квитанции-{batch['month'].iso}-{batch['place']}.pdf")
 
@@ -703,7 +643,7 @@ class OfficeController(Controller):
                             date_from: FromQuery[str] = "", date_to: FromQuery[str] = "") -> Template:
         """Count and sum of an agent's payments per day (the agent's own date), to compare
         with the registry the agent sends the accountant."""
-        _require(request, "agents")
+        require_action(request, "agents")
         agents = {code: a.name for code, a in get_settings().payment_agents.items()}
         today = local_date(utcnow())
         fields = {"agent": agent[:40] or next(iter(agents), ""),
@@ -723,38 +663,41 @@ class OfficeController(Controller):
                 error = str(exc)
         elif agents:
             error = "Выберите агента из списка"
-        return _page(request, "agents", status_code=422 if error else 200, agents=agents,
-                     fields=fields, days=days, error=error,
-                     total_count=sum(d.count for d in days), total_amount=sum(d.amount for d in days))
+        return office_page(request, "agents", status_code=422 if error else 200, agents=agents,
+                           fields=fields, days=days, error=error,
+                           total_count=sum(d.count for d in days), total_amount=sum(d.amount for d in days))
 
     # --- the charge run --------------------------------------------------------------------
 
     @get("/charge", name="office:charge")
     async def charge_form(self, request: Request) -> Template:
-        _require(request, "charge")
-        return _page(request, "charge", fields={"period": Month.current().iso}, error="",
-                     preview=None)
+        require_action(request, "charge")
+        return office_page(request, "charge", fields={"period": Month.current().iso}, error="",
+                           preview=None)
 
     @post("/charge")
     async def charge_check(self, request: Request) -> Template:
-        _require(request, "charge")
-        fields = await _fields(request)
+        require_action(request, "charge")
+        fields = await form_fields(request)
         try:
             preview = await preview_charges(fields.get("period", ""))
         except ValueError as exc:
-            return _page(request, "charge", status_code=422, fields=fields, error=str(exc), preview=None)
-        return _page(request, "charge", fields={"period": preview.period.iso}, error="", preview=preview)
+            return office_page(request, "charge", status_code=422, fields=fields, error=str(exc),
+                               preview=None)
+        return office_page(request, "charge", fields={"period": preview.period.iso}, error="",
+                           preview=preview)
 
     @post("/charge/confirm")
     async def charge_run(self, request: Request) -> Template:
-        _require(request, "charge")
-        fields = await _fields(request)
+        require_action(request, "charge")
+        fields = await form_fields(request)
         try:
             period = check_chargeable(fields.get("period", ""))
-            run = await run_charges(period, actor=_actor(request))
+            run = await run_charges(period, actor=actor_of(request))
         except ValueError as exc:
-            return _page(request, "charge", status_code=422, fields=fields, error=str(exc), preview=None)
-        return _page(request, "charge", fields={"period": run.period}, error="", preview=None, run=run)
+            return office_page(request, "charge", status_code=422, fields=fields, error=str(exc),
+                               preview=None)
+        return office_page(request, "charge", fields={"period": run.period}, error="", preview=None, run=run)
 
 
 #: The longest reconciliation range one page shows (a year of days).
@@ -793,14 +736,8 @@ def _int(text: str, message: str) -> int:
     return int(text)
 
 
-def _row_id(value: int) -> int:
-    if not 1 <= value <= MAX_ROW_ID:
-        raise NotFoundException()
-    return value
-
-
 async def _refundable(payment_id: int) -> dict[str, Any]:
-    p = await payment_for_refund(_row_id(payment_id))
+    p = await payment_for_refund(row_id(payment_id))
     if p is None:
         raise NotFoundException()
     if not p["refundable"]:

@@ -23,7 +23,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 
 from backoffice.jobs import job_progress
-from backoffice.office import _fields
+from backoffice.office_pages import form_fields
 from backoffice.roles import MFA_MESSAGE, mfa_missing
 from backoffice.sessions import staff_account
 from jobs.exports import start_export
@@ -65,7 +65,7 @@ async def staff_guard(connection: ASGIConnection, _handler: BaseRouteHandler) ->
     connection.state["staff"] = {"id": account.id, "username": account.username, "role": role}
 
 
-def _login_required(request: Request, exc: NotAuthorizedException) -> Response:
+def login_required(request: Request, exc: NotAuthorizedException) -> Response:
     return Template("reports/login.html", status_code=401, context={"next": request.url.path})
 
 
@@ -127,7 +127,7 @@ class ReportsController(Controller):
     guards = [staff_guard]
     # debtors' contacts and money figures must not stay in shared caches or the browser's
     cache_control = CacheControlHeader(no_store=True)
-    exception_handlers = {NotAuthorizedException: _login_required}
+    exception_handlers = {NotAuthorizedException: login_required}
 
     @get("/", name="reports:index")
     async def index(self, request: Request) -> Template:
@@ -188,7 +188,7 @@ class ReportsController(Controller):
     @post("/jobs", name="reports:start_job")
     async def start_job(self, request: Request) -> Response:
         """Start an export in the background and go to its page (which returns at once)."""
-        fields = await _fields(request)
+        fields = await form_fields(request)
         kind, slug, fmt = fields.get("kind", ""), fields.get("slug", ""), fields.get("fmt", "")
         params = {k: fields[k] for k in EXPORT_FIELDS if fields.get(k)}
         spec = REPORTS.get(slug) if kind == "report" else None

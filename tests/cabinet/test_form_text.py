@@ -122,7 +122,7 @@ async def test_office_form(client):
 # Where a request body may be read, by file and function: the forms' two readers, the
 # payment webhook (it verifies its signature on the raw body) and the admin's role check
 # (it reads the names of the fields only; the values go through the admin's hooks).
-BODY_READERS = {("cabinet/forms.py", "form_fields"), ("backoffice/office.py", "_fields"),
+BODY_READERS = {("cabinet/forms.py", "form_fields"), ("backoffice/office_pages.py", "form_fields"),
                 ("cabinet/webhook.py", "payment_webhook"), ("cabinet/agents.py", "_params"),
                 ("cabinet/sms_callback.py", "sms_status_callback"),
                 # A statement file: its text is cleaned by tables.payments.bank.parse_statement.
